@@ -1,0 +1,34 @@
+# pairdesk: the two commands.
+#   make run   install what is missing, build the release binary, serve on http://127.0.0.1:3000
+#   make test  install what is missing, then fmt, clippy (ssr + hydrate), cargo tests, browser tests
+SHELL := /bin/bash
+# npm's binaryen (wasm-opt) must win over any Debian one; cargo's bin for cargo-leptos.
+export PATH := $(CURDIR)/end2end/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
+
+.PHONY: run test install build dev check unit e2e fmt clippy
+
+run: install build
+	./target/release/pairdesk serve
+
+test: install check unit build e2e
+
+install:
+	./scripts/install.sh
+
+build:
+	cargo leptos build --release
+
+dev: install
+	cargo leptos watch
+
+check:
+	cargo fmt --all -- --check
+	cargo clippy --all-targets --features ssr -- -D warnings
+	cargo clippy --all-targets --features hydrate -- -D warnings
+
+unit:
+	cargo test --features ssr
+
+e2e:
+	cd end2end && npx playwright test

@@ -1,0 +1,141 @@
+//! Analytics benchmark without a harness crate: median wall time of several
+//! runs per operation, on the CSV bars written by `scripts/bench_reference.py`
+//! (default dir `/tmp/pairdesk_bench`, override with `PAIRDESK_BENCH_DIR`).
+//! When `reference.json` from that script is present the speed-up over
+//! pandas/statsmodels is printed next to each number.
+//!
+//! Run: `python scripts/bench_reference.py && cargo bench --bench analytics`
+
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use pairdesk::analytics::adf::{adfuller, AdfOptions, Autolag};
+use pairdesk::analytics::analyze::{analyze, AnalyzeOptions};
+use pairdesk::analytics::coint::coint;
+use pairdesk::analytics::half_life::half_life;
+use pairdesk::analytics::ols::ols;
+use pairdesk::analytics::rolling_ols::{rolling_ols, RollingOls};
+use pairdesk::analytics::zscore::rolling_zscore;
+
+const SIZES: [usize; 4] = [1_000, 10_000, 100_000, 1_000_000];
+
+fn read_csv(path: &Path) -> Option<(Vec<f64>, Vec<f64>)> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let mut x = Vec::new();
+    let mut y = Vec::new();
+    for line in text.lines().skip(1) {
+        let mut it = line.split(',');
+        x.push(it.next()?.trim().parse().ok()?);
+        y.push(it.next()?.trim().parse().ok()?);
+    }
+    Some((x, y))
+}
+
+fn median_time<F: FnMut()>(runs: usize, mut f: F) -> Duration {
+    let mut ts: Vec<Duration> = (0..runs)
+        .map(|_| {
+            let t0 = Instant::now();
+            f();
+            t0.elapsed()
+        })
+        .collect();
+    ts.sort();
+    ts[ts.len() / 2]
+}
+
+/// Looks up `"name": {"n": seconds}` in reference.json without a JSON crate.
+fn reference(json: &str, op: &str, n: usize) -> Option<f64> {
+    let start = json.find(&format!("\"{op}\""))?;
+    let block = &json[start..];
+    let block = &block[..block.find('}')?];
+    let key = format!("\"{n}\":");
+    let at = block.find(&key)? + key.len();
+    let rest = block[at..].trim_start();
+    let end = rest.find([',', '\n', '}']).unwrap_or(rest.len());
+    rest[..end].trim().parse().ok()
+}
+
+fn report(op: &str, n: usize, t: Duration, refs: &str) {
+    let ms = t.as_secs_f64() * 1e3;
+    match reference(refs, op, n) {
+        Some(r) => println!(
+            "n={n:>8} {op:<18} {ms:10.3} ms   reference {:10.2} ms   speed-up {:8.1}x",
+            r * 1e3,
+            r * 1e3 / ms
+        ),
+        None => println!("n={n:>8} {op:<18} {ms:10.3} ms"),
+    }
+}
+
+/// The same composition the Python reference times.
+fn full_analysis(x: &[f64], y: &[f64]) {
+    let lx: Vec<f64> = x.iter().map(|v| v.ln()).collect();
+    let ly: Vec<f64> = y.iter().map(|v| v.ln()).collect();
+    let fit = ols(&lx, &ly, true).unwrap();
+    let spread = fit.residuals(&lx, &ly);
+    let adf = adfuller(&spread, &AdfOptions::default()).unwrap();
+    let eg = coint(&ly, &lx, Autolag::Aic, None).unwrap();
+    let hl = half_life(&spread).unwrap();
+    let s: Vec<Option<f64>> = spread.iter().copied().map(Some).collect();
+    let z = rolling_zscore(&s, 20).unwrap();
+    black_box((adf.stat, eg.stat, hl.lambda, z.last().copied()));
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; any other argument filters nothing.
+    let dir = std::env::var_os("PAIRDESK_BENCH_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/tmp/pairdesk_bench"));
+    let refs = std::fs::read_to_string(dir.join("reference.json")).unwrap_or_default();
+    let mut ran = false;
+    for n in SIZES {
+        let Some((x, y)) = read_csv(&dir.join(format!("bars_{n}.csv"))) else {
+            eprintln!(
+                "missing {}/bars_{n}.csv; run scripts/bench_reference.py",
+                dir.display()
+            );
+            continue;
+        };
+        ran = true;
+        let runs = if n >= 1_000_000 { 5 } else { 11 };
+        let t = median_time(runs, || full_analysis(&x, &y));
+        report("full_analysis", n, t, &refs);
+        let opts = AnalyzeOptions::default();
+        let t = median_time(runs, || {
+            black_box(analyze(&x, &y, None, &opts).unwrap());
+        });
+        report("analyze()", n, t, &refs);
+        let lx: Vec<f64> = x.iter().map(|v| v.ln()).collect();
+        let ly: Vec<f64> = y.iter().map(|v| v.ln()).collect();
+        let t = median_time(runs, || {
+            black_box(rolling_ols(&lx, &ly, 100, true).unwrap());
+        });
+        report("rolling_ols_w100", n, t, &refs);
+        let fit = ols(&lx, &ly, true).unwrap();
+        let spread = fit.residuals(&lx, &ly);
+        let t = median_time(runs, || {
+            black_box(adfuller(&spread, &AdfOptions::default()).unwrap());
+        });
+        report("adf_aic", n, t, &refs);
+        if n == *SIZES.last().unwrap() {
+            let t = median_time(5, || {
+                let mut r = RollingOls::new(100, true).unwrap();
+                let mut acc = 0.0;
+                for (&a, &b) in lx.iter().zip(&ly) {
+                    if let Some(c) = r.push(a, b) {
+                        acc += c.beta;
+                    }
+                }
+                black_box(acc);
+            });
+            println!(
+                "incremental RollingOls::push (window 100): {:.1} ns per bar over {n} bars",
+                t.as_secs_f64() * 1e9 / n as f64
+            );
+        }
+    }
+    if !ran {
+        eprintln!("no input found in {}", dir.display());
+    }
+}

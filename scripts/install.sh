@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Install everything pairdesk's build and tests need. Idempotent: every step
+# checks first and is skipped when its tool is already there at the right
+# version. Facts behind each step: ../shared/TOOLCHAIN.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+
+say() { echo "[install] $*"; }
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+# 1. Debian packages: OpenBLAS for ndarray-linalg (server), OpenSSL for TLS to
+#    Binance, Chromium for the browser tests.
+missing=""
+for p in pkg-config libssl-dev libopenblas-dev chromium; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  say "apt-get install$missing"
+  $SUDO apt-get update -qq || true
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing
+else
+  say "apt packages present"
+fi
+
+# 2. The wasm target for the client.
+if rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  say "wasm32-unknown-unknown present"
+else
+  rustup target add wasm32-unknown-unknown
+fi
+
+# 3. cargo-leptos 0.3.10 (later versions need a newer rustc); no_downloads
+#    because it would otherwise fetch tools from the internet.
+if cargo leptos --version 2>/dev/null | grep -q ' 0\.3\.10'; then
+  say "cargo-leptos 0.3.10 present"
+else
+  cargo install cargo-leptos --version 0.3.10 --locked --features no_downloads
+fi
+
+# 4. wasm-bindgen-cli: exactly the wasm-bindgen version in Cargo.lock.
+#    Installed without --locked: its own lock names a yanked crate version.
+wb=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
+if wasm-bindgen --version 2>/dev/null | grep -q " $wb\$"; then
+  say "wasm-bindgen-cli $wb present"
+else
+  cargo install wasm-bindgen-cli --version "$wb" --force
+fi
+
+# 5. npm packages: Playwright (driving Debian's Chromium; never downloads a
+#    browser) and binaryen 132 for wasm-opt (Debian's 108 breaks hydration).
+if [ -x end2end/node_modules/.bin/wasm-opt ] && [ -x end2end/node_modules/.bin/playwright ] \
+   && [ end2end/node_modules/.package-lock.json -nt end2end/package-lock.json ]; then
+  say "npm packages present"
+else
+  (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
+fi
+say "done"

@@ -1,0 +1,41 @@
+//! Quantitative core of pairdesk: hedge ratios (OLS, rolling OLS, Kalman,
+//! Huber, Theil-Sen), spread and z-score, stationarity and cointegration
+//! tests (ADF, Engle-Granger with MacKinnon p-values), half-life, Hurst
+//! exponent, return correlation, a threshold backtest and the [`analyze`]
+//! contract that ties them together.
+//!
+//! Everything here is pure and I/O-free; statistics are validated against
+//! statsmodels/scipy/pandas fixtures (`tests/analytics_oracle.rs`).
+
+pub mod adf;
+pub mod analyze;
+pub mod backtest;
+pub mod coint;
+pub mod correlation;
+pub mod error;
+pub mod half_life;
+pub mod huber;
+pub mod hurst;
+pub mod kalman;
+pub mod mackinnon;
+pub mod moments;
+pub mod ols;
+pub mod rolling_ols;
+pub mod spread;
+pub mod stats;
+pub mod theil_sen;
+pub mod validate;
+pub mod zscore;
+
+pub use adf::{adfuller, AdfOptions, AdfResult, Autolag};
+pub use analyze::{
+    analyze, AdfReport, AnalyzeOptions, AnalyzeReport, CointReport, PriceScale, RegressionKind,
+    RegressionReport,
+};
+pub use backtest::{backtest, BacktestOptions, BacktestResult};
+pub use coint::{coint, CointResult};
+pub use error::{AnalyticsError, Result};
+pub use mackinnon::{mackinnoncrit, mackinnonp, CriticalValues, Trend};
+pub use ols::{ols, OlsFit};
+pub use rolling_ols::{rolling_ols, RollingOls};
+pub use zscore::{rolling_zscore, signal, Signal};

@@ -1,0 +1,476 @@
+//! pairdesk's runtime configuration: Leptos.toml, overridden by environment
+//! variables and command-line flags, validated once at start.
+//!
+//! cargo-leptos reads its own build settings from `[package.metadata.leptos]`
+//! in Cargo.toml, so Leptos.toml belongs entirely to pairdesk. Every field is
+//! checked here and a bad one produces a one-line error that names the field
+//! and what it accepts; nothing downstream re-validates.
+
+use crate::domain::{validate_symbol, Timeframe};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+/// The market data source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceSpec {
+    /// Binance USD-M futures when reachable, otherwise the simulator.
+    Auto,
+    BinanceFutures,
+    BinanceSpot,
+    /// The built-in mock exchange on 127.0.0.1 with a simulated market.
+    Sim,
+    /// A recorded NDJSON or CSV file.
+    Replay(PathBuf),
+}
+
+pub const SOURCE_ACCEPTED: &str = "auto, binance-futures, binance-spot, sim, replay:<file>";
+
+impl SourceSpec {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s.trim() {
+            "auto" => Ok(SourceSpec::Auto),
+            "binance-futures" => Ok(SourceSpec::BinanceFutures),
+            "binance-spot" => Ok(SourceSpec::BinanceSpot),
+            "sim" => Ok(SourceSpec::Sim),
+            other => match other.strip_prefix("replay:") {
+                Some(path) if !path.is_empty() => Ok(SourceSpec::Replay(PathBuf::from(path))),
+                _ => Err(format!(
+                    "{s:?} is not a source (accepted: {SOURCE_ACCEPTED})"
+                )),
+            },
+        }
+    }
+
+    pub fn label(&self) -> String {
+        match self {
+            SourceSpec::Auto => "auto".into(),
+            SourceSpec::BinanceFutures => "binance-futures".into(),
+            SourceSpec::BinanceSpot => "binance-spot".into(),
+            SourceSpec::Sim => "sim".into(),
+            SourceSpec::Replay(p) => format!("replay:{}", p.display()),
+        }
+    }
+}
+
+/// Exchange endpoints, kept in config so a moved endpoint needs no rebuild.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Endpoints {
+    pub futures_ws: String,
+    pub spot_ws: String,
+    pub futures_rest: String,
+    pub spot_rest: String,
+}
+
+impl Default for Endpoints {
+    fn default() -> Self {
+        Endpoints {
+            futures_ws: "wss://fstream.binance.com".into(),
+            spot_ws: "wss://stream.binance.com:9443".into(),
+            futures_rest: "https://fapi.binance.com".into(),
+            spot_rest: "https://api.binance.com".into(),
+        }
+    }
+}
+
+/// Leptos.toml as written; every field optional so a partial file works.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<String>,
+    db: Option<String>,
+    source: Option<String>,
+    symbols: Option<Vec<String>>,
+    timeframe: Option<String>,
+    window: Option<i64>,
+    z_window: Option<i64>,
+    z_entry: Option<f64>,
+    z_exit: Option<f64>,
+    access_token: Option<String>,
+    durable: Option<bool>,
+    endpoints: Option<Endpoints>,
+}
+
+/// Values that came from the command line or the environment; `None` means
+/// "not given", so the file (then the default) applies.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub config: Option<PathBuf>,
+    pub db: Option<String>,
+    pub listen: Option<String>,
+    pub source: Option<String>,
+    pub symbols: Option<String>,
+    pub access_token: Option<String>,
+    pub durable: bool,
+}
+
+/// The validated configuration every part of the server reads.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub db: PathBuf,
+    pub source: SourceSpec,
+    pub symbols: Vec<String>,
+    pub timeframe: Timeframe,
+    pub window: usize,
+    pub z_window: usize,
+    pub z_entry: f64,
+    pub z_exit: f64,
+    pub access_token: Option<String>,
+    pub durable: bool,
+    pub endpoints: Endpoints,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:3000".parse().expect("literal address"),
+            db: PathBuf::from("pairdesk.db"),
+            source: SourceSpec::Auto,
+            symbols: vec!["BTCUSDT".into(), "ETHUSDT".into()],
+            timeframe: Timeframe::S1,
+            window: 300,
+            z_window: 60,
+            z_entry: 2.0,
+            z_exit: 0.5,
+            access_token: None,
+            durable: false,
+            endpoints: Endpoints::default(),
+        }
+    }
+}
+
+#[derive(Debug, Error, PartialEq)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {reason}")]
+    Read { path: String, reason: String },
+    #[error("{path}: {message}")]
+    Syntax { path: String, message: String },
+    #[error("invalid `{field}` {value}: {reason}")]
+    Field {
+        field: &'static str,
+        value: String,
+        reason: String,
+    },
+}
+
+fn field(
+    field: &'static str,
+    value: impl std::fmt::Display,
+    reason: impl Into<String>,
+) -> ConfigError {
+    ConfigError::Field {
+        field,
+        value: format!("{value}"),
+        reason: reason.into(),
+    }
+}
+
+impl Config {
+    /// Load the file named by `--config`/`PAIRDESK_CONFIG` (default
+    /// ./Leptos.toml, silently skipped when that default is absent so the
+    /// release binary runs from any directory), then apply overrides.
+    pub fn load(ov: &Overrides) -> Result<Config, ConfigError> {
+        let (path, explicit) = match &ov.config {
+            Some(p) => (p.clone(), true),
+            None => (PathBuf::from("Leptos.toml"), false),
+        };
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => Some(t),
+            Err(e) if !explicit && e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => {
+                return Err(ConfigError::Read {
+                    path: path.display().to_string(),
+                    reason: e.to_string(),
+                })
+            }
+        };
+        let file = match text {
+            Some(t) => parse_file(&path, &t)?,
+            None => FileConfig::default(),
+        };
+        Config::resolve(file, ov)
+    }
+
+    /// Parse a config text directly (used by tests and `--config`).
+    pub fn from_toml(text: &str, ov: &Overrides) -> Result<Config, ConfigError> {
+        Config::resolve(parse_file(Path::new("Leptos.toml"), text)?, ov)
+    }
+
+    fn resolve(file: FileConfig, ov: &Overrides) -> Result<Config, ConfigError> {
+        let d = Config::default();
+
+        let listen_s = ov.listen.clone().or(file.listen);
+        let listen = match listen_s {
+            Some(s) => s.parse::<SocketAddr>().map_err(|_| {
+                field(
+                    "listen",
+                    format!("{s:?}"),
+                    "expected an address like 127.0.0.1:3000",
+                )
+            })?,
+            None => d.listen,
+        };
+
+        let db = match ov.db.clone().or(file.db) {
+            Some(s) if s.trim().is_empty() => {
+                return Err(field(
+                    "db",
+                    "\"\"",
+                    "expected a file path, e.g. pairdesk.db",
+                ))
+            }
+            Some(s) => PathBuf::from(s),
+            None => d.db,
+        };
+
+        let source = match ov.source.clone().or(file.source) {
+            Some(s) => SourceSpec::parse(&s).map_err(|r| field("source", format!("{s:?}"), r))?,
+            None => d.source,
+        };
+
+        let symbols = match (ov.symbols.clone(), file.symbols) {
+            (Some(s), _) => s.split(',').map(|x| x.to_string()).collect(),
+            (None, Some(v)) => v,
+            (None, None) => d.symbols,
+        };
+        let mut clean: Vec<String> = Vec::with_capacity(symbols.len());
+        for s in &symbols {
+            let up = validate_symbol(s).map_err(|r| field("symbols", format!("{s:?}"), r))?;
+            if !clean.contains(&up) {
+                clean.push(up);
+            }
+        }
+        if clean.len() < 2 || clean.len() > 200 {
+            return Err(field(
+                "symbols",
+                format!("{symbols:?}"),
+                "expected between 2 and 200 distinct symbols (a pair needs two)",
+            ));
+        }
+
+        let timeframe = match file.timeframe {
+            Some(s) => s.parse::<Timeframe>().map_err(|_| {
+                field(
+                    "timeframe",
+                    format!("{s:?}"),
+                    format!("accepted: {}", Timeframe::accepted()),
+                )
+            })?,
+            None => d.timeframe,
+        };
+
+        let window = check_window("window", file.window, d.window)?;
+        let z_window = check_window("z_window", file.z_window, d.z_window)?;
+
+        let z_entry = file.z_entry.unwrap_or(d.z_entry);
+        if !z_entry.is_finite() || z_entry <= 0.0 || z_entry > 10.0 {
+            return Err(field("z_entry", z_entry, "expected a number in (0, 10]"));
+        }
+        let z_exit = file.z_exit.unwrap_or(d.z_exit);
+        if !z_exit.is_finite() || z_exit < 0.0 || z_exit >= z_entry {
+            return Err(field(
+                "z_exit",
+                z_exit,
+                format!("expected a number in [0, z_entry = {z_entry})"),
+            ));
+        }
+
+        let access_token = ov
+            .access_token
+            .clone()
+            .or(file.access_token)
+            .filter(|t| !t.is_empty());
+        if let Some(t) = &access_token {
+            if t.len() < 16 {
+                return Err(field(
+                    "access_token",
+                    "(hidden)",
+                    "expected at least 16 characters",
+                ));
+            }
+        }
+        if !listen.ip().is_loopback() && access_token.is_none() {
+            return Err(field(
+                "listen",
+                listen,
+                "binding beyond loopback needs an access token (access_token in Leptos.toml or PAIRDESK_TOKEN)",
+            ));
+        }
+
+        let endpoints = file.endpoints.unwrap_or_default();
+        for (name, url, schemes) in [
+            (
+                "endpoints.futures_ws",
+                &endpoints.futures_ws,
+                ["ws://", "wss://"],
+            ),
+            ("endpoints.spot_ws", &endpoints.spot_ws, ["ws://", "wss://"]),
+            (
+                "endpoints.futures_rest",
+                &endpoints.futures_rest,
+                ["http://", "https://"],
+            ),
+            (
+                "endpoints.spot_rest",
+                &endpoints.spot_rest,
+                ["http://", "https://"],
+            ),
+        ] {
+            if !schemes.iter().any(|s| url.starts_with(s)) {
+                return Err(field(
+                    name,
+                    format!("{url:?}"),
+                    format!("expected a URL starting with {}", schemes.join(" or ")),
+                ));
+            }
+        }
+
+        Ok(Config {
+            listen,
+            db,
+            source,
+            symbols: clean,
+            timeframe,
+            window,
+            z_window,
+            z_entry,
+            z_exit,
+            access_token,
+            durable: ov.durable || file.durable.unwrap_or(false),
+            endpoints,
+        })
+    }
+}
+
+fn check_window(name: &'static str, v: Option<i64>, default: usize) -> Result<usize, ConfigError> {
+    match v {
+        None => Ok(default),
+        Some(w) if (2..=100_000).contains(&w) => Ok(w as usize),
+        Some(w) => Err(field(name, w, "expected an integer from 2 to 100000")),
+    }
+}
+
+fn parse_file(path: &Path, text: &str) -> Result<FileConfig, ConfigError> {
+    toml::from_str::<FileConfig>(text).map_err(|e| {
+        let line = e
+            .span()
+            .map(|s| text[..s.start.min(text.len())].lines().count().max(1));
+        // toml's Display spans several lines with a source excerpt; the
+        // message alone plus the line number keeps the error to one line.
+        let msg = e.message().replace('\n', " ");
+        ConfigError::Syntax {
+            path: match line {
+                Some(l) => format!("{} line {l}", path.display()),
+                None => path.display().to_string(),
+            },
+            message: msg.trim().to_string(),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<Config, ConfigError> {
+        Config::from_toml(text, &Overrides::default())
+    }
+
+    #[test]
+    fn empty_file_gives_defaults() {
+        let c = load("").unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:3000");
+        assert_eq!(c.source, SourceSpec::Auto);
+        assert_eq!(c.symbols, vec!["BTCUSDT", "ETHUSDT"]);
+    }
+
+    #[test]
+    fn the_repository_leptos_toml_is_valid() {
+        let text = include_str!("../Leptos.toml");
+        load(text).unwrap();
+    }
+
+    #[test]
+    fn unknown_field_is_named() {
+        let e = load("windw = 3").unwrap_err().to_string();
+        assert!(e.contains("windw"), "{e}");
+        assert!(!e.contains('\n'));
+    }
+
+    #[test]
+    fn bad_source_names_field_and_accepted_values() {
+        let e = load("source = \"kraken\"").unwrap_err().to_string();
+        assert!(e.contains("`source`") && e.contains("binance-spot"), "{e}");
+    }
+
+    #[test]
+    fn bad_timeframe_and_windows_are_rejected() {
+        assert!(load("timeframe = \"2m\"")
+            .unwrap_err()
+            .to_string()
+            .contains("`timeframe`"));
+        assert!(load("window = 1")
+            .unwrap_err()
+            .to_string()
+            .contains("`window`"));
+        assert!(load("z_window = -5")
+            .unwrap_err()
+            .to_string()
+            .contains("`z_window`"));
+        assert!(load("z_entry = 1.0\nz_exit = 1.5")
+            .unwrap_err()
+            .to_string()
+            .contains("`z_exit`"));
+    }
+
+    #[test]
+    fn wrong_type_reports_the_line() {
+        let e = load("\nwindow = \"big\"").unwrap_err().to_string();
+        assert!(e.contains("line 2"), "{e}");
+    }
+
+    #[test]
+    fn non_loopback_needs_a_token() {
+        let e = load("listen = \"0.0.0.0:3000\"").unwrap_err().to_string();
+        assert!(e.contains("access token"), "{e}");
+        load("listen = \"0.0.0.0:3000\"\naccess_token = \"0123456789abcdef0\"").unwrap();
+    }
+
+    #[test]
+    fn overrides_beat_the_file() {
+        let ov = Overrides {
+            db: Some("x.db".into()),
+            source: Some("sim".into()),
+            symbols: Some("solusdt,bnbusdt".into()),
+            ..Default::default()
+        };
+        let c = Config::from_toml("db = \"y.db\"\nsource = \"binance-spot\"", &ov).unwrap();
+        assert_eq!(c.db, PathBuf::from("x.db"));
+        assert_eq!(c.source, SourceSpec::Sim);
+        assert_eq!(c.symbols, vec!["SOLUSDT", "BNBUSDT"]);
+    }
+
+    #[test]
+    fn replay_source_keeps_its_path() {
+        assert_eq!(
+            SourceSpec::parse("replay:data/x.ndjson").unwrap(),
+            SourceSpec::Replay("data/x.ndjson".into())
+        );
+        assert!(SourceSpec::parse("replay:").is_err());
+    }
+
+    #[test]
+    fn one_symbol_is_not_a_pair() {
+        let ov = Overrides {
+            symbols: Some("BTCUSDT".into()),
+            ..Default::default()
+        };
+        assert!(Config::from_toml("", &ov)
+            .unwrap_err()
+            .to_string()
+            .contains("`symbols`"));
+    }
+}

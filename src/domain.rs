@@ -1,0 +1,290 @@
+//! The vocabulary shared by server and client: venues, ticks, bars, timeframes.
+//!
+//! Everything here is plain data with serde so it crosses the server-function
+//! boundary unchanged. Timestamps are i64 milliseconds since the Unix epoch, UTC.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// Where a tick came from. Part of the de-duplication key, so a simulated
+/// trade can never collide with a real Binance trade id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Venue {
+    BinanceFutures,
+    BinanceSpot,
+    Sim,
+    Replay,
+}
+
+impl Venue {
+    pub const ALL: [Venue; 4] = [
+        Venue::BinanceFutures,
+        Venue::BinanceSpot,
+        Venue::Sim,
+        Venue::Replay,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Venue::BinanceFutures => "binance-futures",
+            Venue::BinanceSpot => "binance-spot",
+            Venue::Sim => "sim",
+            Venue::Replay => "replay",
+        }
+    }
+}
+
+impl fmt::Display for Venue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Venue {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Venue::ALL
+            .into_iter()
+            .find(|v| v.as_str() == s)
+            .ok_or_else(|| format!("unknown venue {s:?}"))
+    }
+}
+
+/// The aggressor of a trade. Binance's `m` flag ("buyer is maker") true means
+/// the seller hit the bid, so the aggressor sold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    Buy,
+    Sell,
+    Unknown,
+}
+
+impl Side {
+    pub fn from_buyer_is_maker(m: bool) -> Self {
+        if m {
+            Side::Sell
+        } else {
+            Side::Buy
+        }
+    }
+
+    pub fn as_i64(self) -> i64 {
+        match self {
+            Side::Buy => 1,
+            Side::Sell => -1,
+            Side::Unknown => 0,
+        }
+    }
+
+    pub fn from_i64(v: i64) -> Self {
+        match v {
+            1 => Side::Buy,
+            -1 => Side::Sell,
+            _ => Side::Unknown,
+        }
+    }
+}
+
+/// One normalized trade. Prices are parsed from Binance's decimal strings with
+/// a correctly rounded parse, so the shortest f64 representation prints the
+/// exchange's decimal back unchanged.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tick {
+    pub venue: Venue,
+    pub symbol: String,
+    pub trade_id: i64,
+    /// Exchange trade time (`T`), ms.
+    pub exchange_ts: i64,
+    /// Local receive time, ms.
+    pub receive_ts: i64,
+    pub price: f64,
+    pub qty: f64,
+    pub side: Side,
+}
+
+/// One OHLCV bar. `close` is the last traded price in the bucket, which is the
+/// price the analytics use.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Bar {
+    /// Bucket start, ms, aligned to UTC multiples of the timeframe.
+    pub ts: i64,
+    pub open: f64,
+    pub high: f64,
+    pub low: f64,
+    pub close: f64,
+    pub volume: f64,
+    pub trades: i64,
+    pub vwap: f64,
+}
+
+/// Bar sizes offered everywhere (UI, API, CLI).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+pub enum Timeframe {
+    #[default]
+    #[serde(rename = "1s")]
+    S1,
+    #[serde(rename = "5s")]
+    S5,
+    #[serde(rename = "15s")]
+    S15,
+    #[serde(rename = "1m")]
+    M1,
+    #[serde(rename = "5m")]
+    M5,
+    #[serde(rename = "15m")]
+    M15,
+    #[serde(rename = "1h")]
+    H1,
+    #[serde(rename = "1d")]
+    D1,
+}
+
+impl Timeframe {
+    pub const ALL: [Timeframe; 8] = [
+        Timeframe::S1,
+        Timeframe::S5,
+        Timeframe::S15,
+        Timeframe::M1,
+        Timeframe::M5,
+        Timeframe::M15,
+        Timeframe::H1,
+        Timeframe::D1,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Timeframe::S1 => "1s",
+            Timeframe::S5 => "5s",
+            Timeframe::S15 => "15s",
+            Timeframe::M1 => "1m",
+            Timeframe::M5 => "5m",
+            Timeframe::M15 => "15m",
+            Timeframe::H1 => "1h",
+            Timeframe::D1 => "1d",
+        }
+    }
+
+    pub fn millis(self) -> i64 {
+        const S: i64 = 1000;
+        match self {
+            Timeframe::S1 => S,
+            Timeframe::S5 => 5 * S,
+            Timeframe::S15 => 15 * S,
+            Timeframe::M1 => 60 * S,
+            Timeframe::M5 => 300 * S,
+            Timeframe::M15 => 900 * S,
+            Timeframe::H1 => 3600 * S,
+            Timeframe::D1 => 86_400 * S,
+        }
+    }
+
+    /// Start of the UTC bucket containing `ts` (floor, also for negative ts).
+    pub fn bucket(self, ts: i64) -> i64 {
+        ts.div_euclid(self.millis()) * self.millis()
+    }
+
+    pub fn accepted() -> String {
+        Timeframe::ALL
+            .iter()
+            .map(|t| t.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+impl fmt::Display for Timeframe {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Timeframe {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Timeframe::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s)
+            .ok_or_else(|| {
+                format!(
+                    "unknown timeframe {s:?} (accepted: {})",
+                    Timeframe::accepted()
+                )
+            })
+    }
+}
+
+/// A symbol as Binance spells it in REST (upper case, letters and digits).
+pub fn validate_symbol(s: &str) -> Result<String, String> {
+    let up = s.trim().to_ascii_uppercase();
+    if up.len() < 2 || up.len() > 20 || !up.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(format!(
+            "invalid symbol {s:?}: expected 2-20 letters or digits, e.g. BTCUSDT"
+        ));
+    }
+    Ok(up)
+}
+
+/// Per-symbol ingestion figures shown in the status bar.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SymbolStatus {
+    pub symbol: String,
+    pub ticks_per_sec: f64,
+    pub last_exchange_ts: Option<i64>,
+    pub lag_ms: Option<i64>,
+    pub last_price: Option<f64>,
+}
+
+/// What the status line shows: source, connection, counts and rates.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StatusSnapshot {
+    /// `binance-futures`, `binance-spot`, `sim` or `replay:<file>`.
+    pub source: String,
+    /// True when the data is generated by the built-in simulator.
+    pub simulated: bool,
+    pub connected: bool,
+    pub ticks_stored: u64,
+    pub ticks_per_sec: f64,
+    pub reconnects: u64,
+    pub gaps_found: u64,
+    pub gaps_filled: u64,
+    pub dropped: u64,
+    pub duplicates: u64,
+    pub symbols: Vec<SymbolStatus>,
+    pub server_time: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeframe_round_trips_through_its_name() {
+        for tf in Timeframe::ALL {
+            assert_eq!(tf.as_str().parse::<Timeframe>().unwrap(), tf);
+        }
+        assert!("2m".parse::<Timeframe>().unwrap_err().contains("accepted"));
+    }
+
+    #[test]
+    fn bucket_floors_to_utc_boundaries() {
+        assert_eq!(Timeframe::M1.bucket(119_999), 60_000);
+        assert_eq!(Timeframe::M1.bucket(120_000), 120_000);
+        assert_eq!(Timeframe::S1.bucket(-1), -1000);
+    }
+
+    #[test]
+    fn buyer_is_maker_means_seller_aggressed() {
+        assert_eq!(Side::from_buyer_is_maker(true), Side::Sell);
+        assert_eq!(Side::from_buyer_is_maker(false), Side::Buy);
+    }
+
+    #[test]
+    fn symbols_are_validated_and_upper_cased() {
+        assert_eq!(validate_symbol("btcusdt").unwrap(), "BTCUSDT");
+        assert!(validate_symbol("BTC/USDT").is_err());
+        assert!(validate_symbol("").is_err());
+    }
+}

@@ -1,0 +1,99 @@
+//! Binance wire structs, exactly as the exchange sends them.
+//!
+//! Kept apart from parsing so the shape of the wire is documented in one place
+//! and borrowed (`&str`) so parsing allocates only the symbol.
+
+use serde::{Deserialize, Serialize};
+
+/// Combined-stream envelope:
+/// `{"stream":"btcusdt@trade","data":{...}}`
+#[derive(Debug, Deserialize)]
+pub struct Envelope<'a> {
+    #[serde(borrow)]
+    pub stream: Option<&'a str>,
+    #[serde(borrow)]
+    pub data: &'a serde_json::value::RawValue,
+}
+
+/// Any event: we read `e` first and then the matching struct.
+#[derive(Debug, Deserialize)]
+pub struct EventKind<'a> {
+    #[serde(rename = "e", borrow)]
+    pub event: Option<&'a str>,
+}
+
+/// Raw trade, spot and USD-M futures:
+/// `{"e":"trade","E":1765788195300,"T":1765788195299,"s":"BTCUSDT","t":6843241710,
+///   "p":"89543.10","q":"0.002","X":"MARKET","m":true}`
+/// Spot frames have no `X`; futures frames carry the execution type.
+#[derive(Debug, Deserialize, Serialize)]
+pub struct TradeMsg<'a> {
+    #[serde(rename = "E")]
+    pub event_time: i64,
+    #[serde(rename = "s", borrow)]
+    pub symbol: &'a str,
+    #[serde(rename = "t")]
+    pub trade_id: i64,
+    #[serde(rename = "p", borrow)]
+    pub price: &'a str,
+    #[serde(rename = "q", borrow)]
+    pub qty: &'a str,
+    #[serde(rename = "T")]
+    pub trade_time: i64,
+    #[serde(rename = "m")]
+    pub buyer_is_maker: bool,
+    #[serde(rename = "X", borrow, default, skip_serializing_if = "Option::is_none")]
+    pub exec_type: Option<&'a str>,
+}
+
+/// Aggregate trade: `{"e":"aggTrade","E":..,"s":"BTCUSDT","a":2916,"p":"0.001",
+/// "q":"100","f":100,"l":105,"T":..,"m":true}`. `a` is the id we key on.
+#[derive(Debug, Deserialize, Serialize)]
+pub struct AggTradeMsg<'a> {
+    #[serde(rename = "E")]
+    pub event_time: i64,
+    #[serde(rename = "s", borrow)]
+    pub symbol: &'a str,
+    #[serde(rename = "a")]
+    pub agg_id: i64,
+    #[serde(rename = "p", borrow)]
+    pub price: &'a str,
+    #[serde(rename = "q", borrow)]
+    pub qty: &'a str,
+    #[serde(rename = "f", default)]
+    pub first_trade_id: i64,
+    #[serde(rename = "l", default)]
+    pub last_trade_id: i64,
+    #[serde(rename = "T")]
+    pub trade_time: i64,
+    #[serde(rename = "m")]
+    pub buyer_is_maker: bool,
+}
+
+/// REST `/fapi/v1/aggTrades` and `/api/v3/aggTrades` rows:
+/// `{"a":26129,"p":"0.01633102","q":"4.70443515","f":27781,"l":27781,"T":1498793709153,"m":true}`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct RestAggTrade {
+    pub a: i64,
+    pub p: String,
+    pub q: String,
+    #[serde(default)]
+    pub f: i64,
+    #[serde(default)]
+    pub l: i64,
+    #[serde(rename = "T")]
+    pub t: i64,
+    pub m: bool,
+}
+
+/// REST `/api/v3/historicalTrades` and `/fapi/v1/historicalTrades` rows:
+/// `{"id":28457,"price":"4.00000100","qty":"12.00000000","time":1499865549590,"isBuyerMaker":true}`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RestTrade {
+    pub id: i64,
+    pub price: String,
+    pub qty: String,
+    pub time: i64,
+    pub is_buyer_maker: bool,
+}

@@ -1,0 +1,329 @@
+//! Pure parsing of Binance frames into normalized [`Tick`]s.
+//!
+//! No I/O and no clocks: the receive time is passed in, so every case is a
+//! plain unit test. Frames that are not trades (subscription acks, unknown
+//! events) are reported as such; trades we must not store are reported with
+//! the reason so the pipeline can count them.
+
+use super::messages::{AggTradeMsg, Envelope, EventKind, TradeMsg};
+use crate::domain::{Side, Tick, Venue};
+use thiserror::Error;
+
+/// Why a well-formed trade was not stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DropReason {
+    ZeroPrice,
+    ZeroQty,
+    /// Futures `X` = `INSURANCE_FUND`: liquidation fills, not market trades.
+    InsuranceFund,
+    /// Futures `X` = `ADL`: auto-deleveraging fills.
+    Adl,
+    /// Futures `X` = `NA` or any execution type other than `MARKET`.
+    NotMarket,
+}
+
+impl DropReason {
+    pub const ALL: [DropReason; 5] = [
+        DropReason::ZeroPrice,
+        DropReason::ZeroQty,
+        DropReason::InsuranceFund,
+        DropReason::Adl,
+        DropReason::NotMarket,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DropReason::ZeroPrice => "zero_price",
+            DropReason::ZeroQty => "zero_qty",
+            DropReason::InsuranceFund => "insurance_fund",
+            DropReason::Adl => "adl",
+            DropReason::NotMarket => "not_market",
+        }
+    }
+}
+
+/// What one frame turned out to be.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Frame {
+    Tick(Tick),
+    Dropped {
+        symbol: String,
+        reason: DropReason,
+    },
+    /// `serverShutdown`: the server will close this connection soon.
+    ServerShutdown,
+    /// Anything else that parsed (subscription results, other events).
+    Other,
+}
+
+#[derive(Debug, Error, PartialEq)]
+pub enum ParseError {
+    #[error("not JSON or wrong shape: {0}")]
+    Json(String),
+    #[error("bad decimal {field} {value:?}")]
+    Decimal { field: &'static str, value: String },
+    #[error("frame of {0} bytes exceeds the limit")]
+    Oversized(usize),
+}
+
+/// Frames larger than this are refused before JSON parsing; a trade frame is
+/// under 300 bytes, so this leaves room for any legitimate event.
+pub const MAX_FRAME_BYTES: usize = 64 * 1024;
+
+/// Parse a price or quantity. Binance sends decimals as strings; Rust's f64
+/// parse is correctly rounded, so no precision is lost beyond the f64 itself.
+/// Negative, NaN and infinite values are refused.
+pub fn parse_decimal(field: &'static str, s: &str) -> Result<f64, ParseError> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 && !s.starts_with(['+', '-']) => Ok(v),
+        _ => Err(ParseError::Decimal {
+            field,
+            value: s.chars().take(32).collect(),
+        }),
+    }
+}
+
+/// Parse one text frame, with or without the combined-stream envelope.
+pub fn parse_frame(text: &str, venue: Venue, receive_ts: i64) -> Result<Frame, ParseError> {
+    if text.len() > MAX_FRAME_BYTES {
+        return Err(ParseError::Oversized(text.len()));
+    }
+    let json = |e: serde_json::Error| ParseError::Json(e.to_string());
+    let body: &str = if text.trim_start().starts_with("{\"stream\"") {
+        let env: Envelope = serde_json::from_str(text).map_err(json)?;
+        env.data.get()
+    } else {
+        text
+    };
+    let kind: EventKind = serde_json::from_str(body).map_err(json)?;
+    match kind.event {
+        Some("trade") => {
+            let m: TradeMsg = serde_json::from_str(body).map_err(json)?;
+            let reason = match m.exec_type {
+                None | Some("MARKET") => None,
+                Some("INSURANCE_FUND") => Some(DropReason::InsuranceFund),
+                Some("ADL") => Some(DropReason::Adl),
+                Some(_) => Some(DropReason::NotMarket),
+            };
+            finish(
+                venue,
+                m.symbol,
+                m.trade_id,
+                m.trade_time,
+                receive_ts,
+                m.price,
+                m.qty,
+                m.buyer_is_maker,
+                reason,
+            )
+        }
+        Some("aggTrade") => {
+            let m: AggTradeMsg = serde_json::from_str(body).map_err(json)?;
+            finish(
+                venue,
+                m.symbol,
+                m.agg_id,
+                m.trade_time,
+                receive_ts,
+                m.price,
+                m.qty,
+                m.buyer_is_maker,
+                None,
+            )
+        }
+        Some("serverShutdown") => Ok(Frame::ServerShutdown),
+        _ => Ok(Frame::Other),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    venue: Venue,
+    symbol: &str,
+    trade_id: i64,
+    exchange_ts: i64,
+    receive_ts: i64,
+    price: &str,
+    qty: &str,
+    buyer_is_maker: bool,
+    reason: Option<DropReason>,
+) -> Result<Frame, ParseError> {
+    let price = parse_decimal("p", price)?;
+    let qty = parse_decimal("q", qty)?;
+    let reason = reason.or(if price == 0.0 {
+        Some(DropReason::ZeroPrice)
+    } else if qty == 0.0 {
+        Some(DropReason::ZeroQty)
+    } else {
+        None
+    });
+    if let Some(reason) = reason {
+        return Ok(Frame::Dropped {
+            symbol: symbol.to_string(),
+            reason,
+        });
+    }
+    Ok(Frame::Tick(Tick {
+        venue,
+        symbol: symbol.to_string(),
+        trade_id,
+        exchange_ts,
+        receive_ts,
+        price,
+        qty,
+        side: Side::from_buyer_is_maker(buyer_is_maker),
+    }))
+}
+
+/// Render a tick as a Binance trade frame (the mock exchange speaks this).
+pub fn trade_frame(t: &Tick, event_time: i64, exec_type: Option<&str>) -> String {
+    let m = TradeMsg {
+        event_time,
+        symbol: &t.symbol,
+        trade_id: t.trade_id,
+        price: &format_decimal(t.price),
+        qty: &format_decimal(t.qty),
+        trade_time: t.exchange_ts,
+        buyer_is_maker: t.side == Side::Sell,
+        exec_type,
+    };
+    let mut v = serde_json::to_value(&m).expect("trade serializes");
+    v.as_object_mut()
+        .expect("object")
+        .insert("e".into(), serde_json::Value::from("trade"));
+    v.to_string()
+}
+
+/// Shortest decimal that round-trips to the same f64.
+pub fn format_decimal(v: f64) -> String {
+    format!("{v}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FUT: &str = r#"{"e":"trade","E":1765788195300,"T":1765788195299,"s":"BTCUSDT","t":6843241710,"p":"89543.10","q":"0.002","X":"MARKET","m":true}"#;
+
+    fn tick(f: Frame) -> Tick {
+        match f {
+            Frame::Tick(t) => t,
+            other => panic!("expected tick, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn futures_trade_is_normalized() {
+        let t = tick(parse_frame(FUT, Venue::BinanceFutures, 7).unwrap());
+        assert_eq!(t.symbol, "BTCUSDT");
+        assert_eq!(t.trade_id, 6843241710);
+        assert_eq!(t.exchange_ts, 1765788195299);
+        assert_eq!(t.receive_ts, 7);
+        assert_eq!(t.price, 89543.10);
+        assert_eq!(format_decimal(t.price), "89543.1");
+        assert_eq!(t.qty, 0.002);
+        assert_eq!(t.side, Side::Sell);
+    }
+
+    #[test]
+    fn combined_envelope_is_unwrapped() {
+        let f = format!(r#"{{"stream":"btcusdt@trade","data":{FUT}}}"#);
+        assert_eq!(
+            tick(parse_frame(&f, Venue::BinanceFutures, 0).unwrap()).trade_id,
+            6843241710
+        );
+    }
+
+    #[test]
+    fn spot_trade_without_exec_type_is_kept() {
+        let f = r#"{"e":"trade","E":1,"s":"ETHUSDT","t":5,"p":"3139.77","q":"0.054","T":2,"m":false,"M":true}"#;
+        let t = tick(parse_frame(f, Venue::BinanceSpot, 0).unwrap());
+        assert_eq!((t.side, t.price), (Side::Buy, 3139.77));
+    }
+
+    #[test]
+    fn agg_trade_keys_on_aggregate_id() {
+        let f = r#"{"e":"aggTrade","E":1,"s":"BTCUSDT","a":2916,"p":"100.5","q":"1","f":100,"l":105,"T":3,"m":false}"#;
+        let t = tick(parse_frame(f, Venue::BinanceFutures, 0).unwrap());
+        assert_eq!((t.trade_id, t.exchange_ts), (2916, 3));
+    }
+
+    #[test]
+    fn non_market_and_zero_trades_are_dropped_with_reason() {
+        for (x, reason) in [
+            ("INSURANCE_FUND", DropReason::InsuranceFund),
+            ("ADL", DropReason::Adl),
+            ("NA", DropReason::NotMarket),
+        ] {
+            let f = FUT.replace("MARKET", x);
+            assert_eq!(
+                parse_frame(&f, Venue::BinanceFutures, 0).unwrap(),
+                Frame::Dropped {
+                    symbol: "BTCUSDT".into(),
+                    reason
+                }
+            );
+        }
+        let zp = FUT.replace("89543.10", "0.00");
+        assert!(matches!(
+            parse_frame(&zp, Venue::BinanceFutures, 0).unwrap(),
+            Frame::Dropped {
+                reason: DropReason::ZeroPrice,
+                ..
+            }
+        ));
+        let zq = FUT.replace("0.002", "0");
+        assert!(matches!(
+            parse_frame(&zq, Venue::BinanceFutures, 0).unwrap(),
+            Frame::Dropped {
+                reason: DropReason::ZeroQty,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn malformed_frames_are_errors_not_panics() {
+        for bad in [
+            "",
+            "not json",
+            "{",
+            r#"{"e":"trade"}"#,
+            r#"{"e":"trade","E":1,"s":"X","t":1,"p":"NaN","q":"1","T":1,"m":true}"#,
+            r#"{"e":"trade","E":1,"s":"X","t":1,"p":"-5","q":"1","T":1,"m":true}"#,
+            r#"{"e":"trade","E":1,"s":"X","t":1,"p":"inf","q":"1","T":1,"m":true}"#,
+            r#"{"e":"trade","E":1,"s":"X","t":"x","p":"1","q":"1","T":1,"m":true}"#,
+            r#"{"stream":"a","data":[1,2]}"#,
+        ] {
+            assert!(
+                parse_frame(bad, Venue::BinanceFutures, 0).is_err(),
+                "{bad:?} parsed"
+            );
+        }
+        let big = format!(r#"{{"e":"x","pad":"{}"}}"#, "a".repeat(MAX_FRAME_BYTES));
+        assert!(matches!(
+            parse_frame(&big, Venue::Sim, 0),
+            Err(ParseError::Oversized(_))
+        ));
+    }
+
+    #[test]
+    fn control_and_ack_frames_are_recognised() {
+        assert_eq!(
+            parse_frame(r#"{"e":"serverShutdown","E":1}"#, Venue::BinanceFutures, 0).unwrap(),
+            Frame::ServerShutdown
+        );
+        assert_eq!(
+            parse_frame(r#"{"result":null,"id":1}"#, Venue::BinanceFutures, 0).unwrap(),
+            Frame::Other
+        );
+    }
+
+    #[test]
+    fn trade_frame_round_trips() {
+        let t = tick(parse_frame(FUT, Venue::Sim, 9).unwrap());
+        let f = trade_frame(&t, 1765788195300, Some("MARKET"));
+        let back = tick(parse_frame(&f, Venue::Sim, 9).unwrap());
+        assert_eq!(t, back);
+    }
+}

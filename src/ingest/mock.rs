@@ -1,0 +1,599 @@
+//! The mock exchange: a loopback WebSocket + REST server that speaks Binance's
+//! wire formats, backed by the simulated market in [`super::sim`].
+//!
+//! It is a real server on 127.0.0.1, so the production client, parser,
+//! pipeline and writer run unchanged against it in every test and in the
+//! offline demo (`--source sim`). Like a real exchange, the market trades
+//! whether or not anyone is connected; tests pause it to make runs exact.
+//!
+//! Paths, as on Binance:
+//! - `/ws/<stream>`: one raw stream, e.g. `/ws/btcusdt@trade`
+//! - `/stream?streams=a@trade/b@trade` and `/market/stream?streams=...`:
+//!   combined streams wrapped in `{"stream":..,"data":..}`
+//! - `GET /fapi/v1/aggTrades`, `/api/v3/aggTrades`: recent trades by `fromId`
+
+use super::sim::SimMarket;
+use crate::domain::Tick;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{broadcast, oneshot};
+
+/// How the mock is set up.
+#[derive(Debug, Clone)]
+pub struct MockConfig {
+    pub symbols: Vec<String>,
+    pub seed: u64,
+    /// Multiplies every symbol's trade rate.
+    pub rate_scale: f64,
+    /// Keep every generated trade in memory (tests compare against it).
+    pub journal: bool,
+    /// Start generating trades immediately.
+    pub autostart: bool,
+    /// Send `X":"MARKET"` like USD-M futures (true) or spot frames (false).
+    pub futures: bool,
+    /// Trades kept per symbol for REST backfill.
+    pub rest_depth: usize,
+}
+
+impl MockConfig {
+    pub fn new(symbols: &[String]) -> Self {
+        MockConfig {
+            symbols: symbols.to_vec(),
+            seed: 42,
+            rate_scale: 1.0,
+            journal: false,
+            autostart: true,
+            futures: true,
+            rest_depth: 100_000,
+        }
+    }
+}
+
+/// Scripted faults. Each is consumed by the next connection(s) that see it,
+/// so a test arms one and then watches the client recover.
+#[derive(Debug, Default)]
+pub struct Faults {
+    /// Drop the TCP connection without a close frame.
+    pub drop_connection: AtomicBool,
+    /// Go silent (keep the socket open, send nothing) for this many ms.
+    pub stall_ms: AtomicU64,
+    /// Send this many frames that are not valid JSON.
+    pub malformed: AtomicU64,
+    /// Send this many frames larger than any real trade frame.
+    pub oversized: AtomicU64,
+    /// Send `{"e":"serverShutdown"}`, then close after `shutdown_grace_ms`.
+    pub server_shutdown: AtomicBool,
+    pub shutdown_grace_ms: AtomicU64,
+    /// Skip sending this many trades (they exist and are served over REST).
+    pub skip_trades: AtomicU64,
+    /// Refuse WebSocket upgrades until this wall-clock ms.
+    pub refuse_until_ms: std::sync::atomic::AtomicI64,
+    /// Send a ping now; pongs with the right payload are counted.
+    pub ping_now: AtomicBool,
+    pub pongs_ok: AtomicU64,
+    pub refused: AtomicU64,
+}
+
+struct Shared {
+    cfg: MockConfig,
+    faults: Faults,
+    feed: broadcast::Sender<Arc<Vec<Tick>>>,
+    running: AtomicBool,
+    journal: Mutex<Vec<Tick>>,
+    recent: Mutex<HashMap<String, VecDeque<Tick>>>,
+    generated: AtomicU64,
+    connections: AtomicU64,
+    stopped: AtomicBool,
+}
+
+/// A running mock exchange; dropping it stops the server.
+pub struct MockExchange {
+    pub addr: SocketAddr,
+    shared: Arc<Shared>,
+    _stop: oneshot::Sender<()>,
+}
+
+impl MockExchange {
+    /// Bind 127.0.0.1 on an ephemeral port and start serving.
+    pub async fn start(cfg: MockConfig) -> std::io::Result<MockExchange> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let (feed, _) = broadcast::channel(4096);
+        let shared = Arc::new(Shared {
+            running: AtomicBool::new(cfg.autostart),
+            cfg,
+            faults: Faults::default(),
+            feed,
+            journal: Mutex::new(Vec::new()),
+            recent: Mutex::new(HashMap::new()),
+            generated: AtomicU64::new(0),
+            connections: AtomicU64::new(0),
+            stopped: AtomicBool::new(false),
+        });
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let app = Router::new()
+            .route("/ws/{stream}", get(ws_raw))
+            .route("/stream", get(ws_combined))
+            .route("/market/stream", get(ws_combined))
+            .route("/fapi/v1/aggTrades", get(rest_agg_trades))
+            .route("/api/v3/aggTrades", get(rest_agg_trades))
+            .route("/fapi/v1/historicalTrades", get(rest_historical_trades))
+            .route("/api/v3/historicalTrades", get(rest_historical_trades))
+            .with_state(shared.clone());
+        let gen_shared = shared.clone();
+        tokio::spawn(generate(gen_shared));
+        tokio::spawn(async move {
+            let serve = axum::serve(listener, app).with_graceful_shutdown(async {
+                let _ = stop_rx.await;
+            });
+            if let Err(e) = serve.await {
+                tracing::warn!(error = %e, "mock exchange stopped");
+            }
+        });
+        tracing::info!(%addr, "mock exchange listening");
+        Ok(MockExchange {
+            addr,
+            shared,
+            _stop: stop_tx,
+        })
+    }
+
+    /// `ws://127.0.0.1:port`, the base a client appends its path to.
+    pub fn ws_base(&self) -> String {
+        format!("ws://{}", self.addr)
+    }
+
+    pub fn http_base(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn resume(&self) {
+        self.shared.running.store(true, Relaxed);
+    }
+
+    pub fn pause(&self) {
+        self.shared.running.store(false, Relaxed);
+    }
+
+    /// Trades generated so far.
+    pub fn generated(&self) -> u64 {
+        self.shared.generated.load(Relaxed)
+    }
+
+    /// The fault script; arm a fault by storing into it.
+    pub fn faults(&self) -> &Faults {
+        &self.shared.faults
+    }
+
+    pub fn connections(&self) -> u64 {
+        self.shared.connections.load(Relaxed)
+    }
+
+    /// Every generated trade (needs `journal: true`).
+    pub fn journal(&self) -> Vec<Tick> {
+        self.shared
+            .journal
+            .lock()
+            .map(|j| j.clone())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for MockExchange {
+    fn drop(&mut self) {
+        self.shared.stopped.store(true, Relaxed);
+    }
+}
+
+/// The market clock: every 10 ms of wall time, emit the trades that happened.
+async fn generate(shared: Arc<Shared>) {
+    let now = now_ms();
+    let mut market = SimMarket::new(
+        &shared.cfg.symbols,
+        shared.cfg.seed,
+        now,
+        shared.cfg.rate_scale,
+    );
+    let mut clock = tokio::time::interval(Duration::from_millis(10));
+    clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut paused_at: Option<i64> = None;
+    let mut offset = 0i64;
+    loop {
+        clock.tick().await;
+        if shared.stopped.load(Relaxed) {
+            return;
+        }
+        let t = now_ms();
+        if !shared.running.load(Relaxed) {
+            paused_at.get_or_insert(t);
+            continue;
+        }
+        // Time stands still while paused, so no burst follows a resume.
+        if let Some(p) = paused_at.take() {
+            offset += t - p;
+        }
+        let trades = market.advance(t - offset);
+        if trades.is_empty() {
+            continue;
+        }
+        // Exchange times are wall-clock "now" for realism after any pause.
+        let trades: Vec<Tick> = trades
+            .into_iter()
+            .map(|mut x| {
+                x.exchange_ts += offset;
+                x
+            })
+            .collect();
+        shared.generated.fetch_add(trades.len() as u64, Relaxed);
+        if shared.cfg.journal {
+            if let Ok(mut j) = shared.journal.lock() {
+                j.extend(trades.iter().cloned());
+            }
+        }
+        if let Ok(mut r) = shared.recent.lock() {
+            for x in &trades {
+                let q = r.entry(x.symbol.clone()).or_default();
+                q.push_back(x.clone());
+                if q.len() > shared.cfg.rest_depth {
+                    q.pop_front();
+                }
+            }
+        }
+        let _ = shared.feed.send(Arc::new(trades));
+    }
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StreamKind {
+    Trade,
+    AggTrade,
+}
+
+/// `btcusdt@trade` -> ("BTCUSDT", Trade)
+fn parse_stream(s: &str) -> Option<(String, StreamKind)> {
+    let (sym, kind) = s.split_once('@')?;
+    let kind = match kind {
+        "trade" => StreamKind::Trade,
+        "aggTrade" => StreamKind::AggTrade,
+        _ => return None,
+    };
+    Some((sym.to_ascii_uppercase(), kind))
+}
+
+#[derive(Deserialize)]
+struct StreamsQuery {
+    streams: String,
+}
+
+fn refusing(shared: &Shared) -> Option<Response> {
+    if now_ms() < shared.faults.refuse_until_ms.load(Relaxed) {
+        shared.faults.refused.fetch_add(1, Relaxed);
+        return Some(
+            (
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "mock: refusing connections",
+            )
+                .into_response(),
+        );
+    }
+    None
+}
+
+async fn ws_raw(
+    ws: WebSocketUpgrade,
+    Path(stream): Path<String>,
+    State(shared): State<Arc<Shared>>,
+) -> Response {
+    if let Some(r) = refusing(&shared) {
+        return r;
+    }
+    match parse_stream(&stream) {
+        Some(s) => ws.on_upgrade(move |sock| serve_socket(sock, shared, vec![s], false)),
+        None => (axum::http::StatusCode::BAD_REQUEST, "unknown stream").into_response(),
+    }
+}
+
+async fn ws_combined(
+    ws: WebSocketUpgrade,
+    Query(q): Query<StreamsQuery>,
+    State(shared): State<Arc<Shared>>,
+) -> Response {
+    if let Some(r) = refusing(&shared) {
+        return r;
+    }
+    let streams: Option<Vec<_>> = q.streams.split('/').map(parse_stream).collect();
+    match streams {
+        Some(s) if !s.is_empty() => ws.on_upgrade(move |sock| serve_socket(sock, shared, s, true)),
+        _ => (axum::http::StatusCode::BAD_REQUEST, "unknown stream").into_response(),
+    }
+}
+
+/// Render one trade as the exchange would.
+fn frame(t: &Tick, kind: StreamKind, futures: bool, combined: bool) -> String {
+    let m = t.side == crate::domain::Side::Sell;
+    let body = match kind {
+        StreamKind::Trade if futures => format!(
+            r#"{{"e":"trade","E":{},"T":{},"s":"{}","t":{},"p":"{}","q":"{}","X":"MARKET","m":{}}}"#,
+            t.exchange_ts, t.exchange_ts, t.symbol, t.trade_id, t.price, t.qty, m
+        ),
+        StreamKind::Trade => format!(
+            r#"{{"e":"trade","E":{},"s":"{}","t":{},"p":"{}","q":"{}","T":{},"m":{},"M":true}}"#,
+            t.exchange_ts, t.symbol, t.trade_id, t.price, t.qty, t.exchange_ts, m
+        ),
+        StreamKind::AggTrade => format!(
+            r#"{{"e":"aggTrade","E":{},"s":"{}","a":{},"p":"{}","q":"{}","f":{},"l":{},"T":{},"m":{}}}"#,
+            t.exchange_ts,
+            t.symbol,
+            t.trade_id,
+            t.price,
+            t.qty,
+            t.trade_id,
+            t.trade_id,
+            t.exchange_ts,
+            m
+        ),
+    };
+    if combined {
+        let stream = match kind {
+            StreamKind::Trade => "trade",
+            StreamKind::AggTrade => "aggTrade",
+        };
+        format!(
+            r#"{{"stream":"{}@{}","data":{}}}"#,
+            t.symbol.to_ascii_lowercase(),
+            stream,
+            body
+        )
+    } else {
+        body
+    }
+}
+
+async fn serve_socket(
+    mut sock: WebSocket,
+    shared: Arc<Shared>,
+    streams: Vec<(String, StreamKind)>,
+    combined: bool,
+) {
+    shared.connections.fetch_add(1, Relaxed);
+    let wanted: HashMap<String, StreamKind> = streams.into_iter().collect();
+    let mut feed = shared.feed.subscribe();
+    let mut ping = tokio::time::interval(Duration::from_secs(20));
+    let mut faults = tokio::time::interval(Duration::from_millis(5));
+    ping.tick().await;
+    let f = &shared.faults;
+    let mut closing_at: Option<tokio::time::Instant> = None;
+    loop {
+        tokio::select! {
+            batch = feed.recv() => match batch {
+                Ok(batch) => {
+                    for t in batch.iter() {
+                        if let Some(kind) = wanted.get(&t.symbol) {
+                            if f.skip_trades.load(Relaxed) > 0 {
+                                f.skip_trades.fetch_sub(1, Relaxed);
+                                continue;
+                            }
+                            let fr = frame(t, *kind, shared.cfg.futures, combined);
+                            if sock.send(Message::Text(fr.into())).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+                // A consumer too slow for the feed is cut off, as Binance does.
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::warn!(skipped = n, "mock: slow consumer disconnected");
+                    let _ = sock.send(Message::Close(None)).await;
+                    return;
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+            _ = ping.tick() => {
+                if sock.send(Message::Ping(PING_PAYLOAD.to_vec().into())).await.is_err() {
+                    return;
+                }
+            }
+            _ = faults.tick() => {
+                if closing_at.is_some_and(|t| tokio::time::Instant::now() >= t) {
+                    let _ = sock.send(Message::Close(None)).await;
+                    return;
+                }
+                if f.drop_connection.swap(false, Relaxed) {
+                    return; // dropping the socket resets the TCP connection
+                }
+                let stall = f.stall_ms.swap(0, Relaxed);
+                if stall > 0 {
+                    tokio::time::sleep(Duration::from_millis(stall)).await;
+                    // Everything published meanwhile is lost to this connection.
+                    feed = feed.resubscribe();
+                }
+                while f.malformed.load(Relaxed) > 0 {
+                    f.malformed.fetch_sub(1, Relaxed);
+                    if sock.send(Message::Text("{\"e\":\"trade\",\"s\":".into())).await.is_err() {
+                        return;
+                    }
+                }
+                while f.oversized.load(Relaxed) > 0 {
+                    f.oversized.fetch_sub(1, Relaxed);
+                    let big = format!("{{\"e\":\"trade\",\"pad\":\"{}\"}}", "x".repeat(200_000));
+                    if sock.send(Message::Text(big.into())).await.is_err() {
+                        return;
+                    }
+                }
+                if f.server_shutdown.swap(false, Relaxed) {
+                    let ev = format!("{{\"e\":\"serverShutdown\",\"E\":{}}}", now_ms());
+                    if sock.send(Message::Text(ev.into())).await.is_err() {
+                        return;
+                    }
+                    let grace = f.shutdown_grace_ms.load(Relaxed).max(1);
+                    closing_at = Some(tokio::time::Instant::now() + Duration::from_millis(grace));
+                }
+                if f.ping_now.swap(false, Relaxed)
+                    && sock.send(Message::Ping(PING_PAYLOAD.to_vec().into())).await.is_err()
+                {
+                    return;
+                }
+            }
+            msg = sock.recv() => match msg {
+                Some(Ok(Message::Pong(p))) => {
+                    if p.as_ref() == PING_PAYLOAD {
+                        f.pongs_ok.fetch_add(1, Relaxed);
+                    }
+                }
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(_)) => {}
+            },
+        }
+    }
+}
+
+const PING_PAYLOAD: &[u8] = b"pairdesk-mock-ping";
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AggTradesQuery {
+    symbol: String,
+    from_id: Option<i64>,
+    limit: Option<usize>,
+}
+
+/// Binance's `aggTrades` REST shape, served from the recent-trades ring.
+async fn rest_agg_trades(
+    Query(q): Query<AggTradesQuery>,
+    State(shared): State<Arc<Shared>>,
+) -> Response {
+    let limit = q.limit.unwrap_or(500).min(1000);
+    let sym = q.symbol.to_ascii_uppercase();
+    let recent = match shared.recent.lock() {
+        Ok(r) => r,
+        Err(_) => return axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    };
+    let Some(q_trades) = recent.get(&sym) else {
+        if shared.cfg.symbols.contains(&sym) {
+            return Json(Vec::<serde_json::Value>::new()).into_response();
+        }
+        return (
+            axum::http::StatusCode::BAD_REQUEST,
+            Json(serde_json::json!({"code": -1121, "msg": "Invalid symbol."})),
+        )
+            .into_response();
+    };
+    let from = q.from_id.unwrap_or_else(|| {
+        q_trades
+            .back()
+            .map(|t| t.trade_id + 1 - limit as i64)
+            .unwrap_or(0)
+    });
+    let rows: Vec<serde_json::Value> = q_trades
+        .iter()
+        .filter(|t| t.trade_id >= from)
+        .take(limit)
+        .map(|t| {
+            serde_json::json!({
+                "a": t.trade_id, "p": t.price.to_string(), "q": t.qty.to_string(),
+                "f": t.trade_id, "l": t.trade_id, "T": t.exchange_ts,
+                "m": t.side == crate::domain::Side::Sell,
+            })
+        })
+        .collect();
+    Json(rows).into_response()
+}
+
+/// Binance's `historicalTrades` REST shape (raw trade ids).
+async fn rest_historical_trades(
+    Query(q): Query<AggTradesQuery>,
+    State(shared): State<Arc<Shared>>,
+) -> Response {
+    let limit = q.limit.unwrap_or(500).min(1000);
+    let sym = q.symbol.to_ascii_uppercase();
+    let rows: Vec<serde_json::Value> = match shared.recent.lock() {
+        Ok(recent) => match recent.get(&sym) {
+            Some(trades) => {
+                let from = q.from_id.unwrap_or(0);
+                trades
+                    .iter()
+                    .filter(|t| t.trade_id >= from)
+                    .take(limit)
+                    .map(|t| {
+                        serde_json::json!({
+                            "id": t.trade_id, "price": t.price.to_string(), "qty": t.qty.to_string(),
+                            "quoteQty": (t.price * t.qty).to_string(), "time": t.exchange_ts,
+                            "isBuyerMaker": t.side == crate::domain::Side::Sell, "isBestMatch": true,
+                        })
+                    })
+                    .collect()
+            }
+            None if shared.cfg.symbols.contains(&sym) => Vec::new(),
+            None => {
+                return (
+                    axum::http::StatusCode::BAD_REQUEST,
+                    Json(serde_json::json!({"code": -1121, "msg": "Invalid symbol."})),
+                )
+                    .into_response()
+            }
+        },
+        Err(_) => return axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    };
+    Json(rows).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Side, Venue};
+    use crate::ingest::binance::parse::{parse_frame, Frame};
+
+    #[test]
+    fn mock_frames_parse_back_to_the_same_tick() {
+        let t = Tick {
+            venue: Venue::Sim,
+            symbol: "ETHUSDT".into(),
+            trade_id: 77,
+            exchange_ts: 1_765_788_195_299,
+            receive_ts: 0,
+            price: 3139.77,
+            qty: 0.054,
+            side: Side::Sell,
+        };
+        for kind in [StreamKind::Trade, StreamKind::AggTrade] {
+            for futures in [true, false] {
+                for combined in [true, false] {
+                    let f = frame(&t, kind, futures, combined);
+                    match parse_frame(&f, Venue::Sim, 0).unwrap() {
+                        Frame::Tick(back) => assert_eq!(back, t, "{f}"),
+                        other => panic!("{other:?} from {f}"),
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn streams_are_parsed_like_binance_names() {
+        assert_eq!(
+            parse_stream("btcusdt@trade"),
+            Some(("BTCUSDT".into(), StreamKind::Trade))
+        );
+        assert_eq!(
+            parse_stream("ethusdt@aggTrade"),
+            Some(("ETHUSDT".into(), StreamKind::AggTrade))
+        );
+        assert_eq!(parse_stream("ethusdt@depth"), None);
+    }
+}

@@ -1,0 +1,11 @@
+//! Market data ingestion: sources (Binance, the mock exchange, replay files),
+//! the socket client and the pipeline every tick goes through.
+
+pub mod backoff;
+pub mod binance;
+pub mod mock;
+pub mod pipeline;
+pub mod replay;
+pub mod sim;
+
+pub use mock::now_ms;

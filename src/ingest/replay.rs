@@ -1,0 +1,405 @@
+//! Recorded files as a source: NDJSON in the collector format, raw Binance
+//! frames one per line, and CSV (`timestamp,symbol,price,qty`).
+//!
+//! Parsing a line is pure ([`parse_line`]); [`replay_file`] streams a file
+//! through the same pipeline live ticks take. Malformed lines are counted and
+//! reported by line number, never fatal. Records without a trade id get a
+//! deterministic one built from the file's identity and the line number, so
+//! replaying the same file twice stores nothing new.
+
+use super::binance::parse::{parse_decimal, parse_frame, DropReason, Frame};
+use super::pipeline::Pipeline;
+use crate::domain::{Side, Tick, Venue};
+use serde::Deserialize;
+use std::io::BufRead;
+use std::path::Path;
+use std::time::{Duration, Instant};
+use thiserror::Error;
+
+/// One NDJSON collector record:
+/// `{"symbol":"ETHUSDT","ts":"2025-12-15T08:43:15.300Z","price":3139.77,"size":0.054}`
+#[derive(Debug, Deserialize)]
+struct CollectorRecord<'a> {
+    symbol: &'a str,
+    ts: TsField<'a>,
+    price: f64,
+    #[serde(alias = "qty")]
+    size: f64,
+    #[serde(default)]
+    side: Option<&'a str>,
+    #[serde(default, alias = "trade_id")]
+    id: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum TsField<'a> {
+    Millis(i64),
+    Text(&'a str),
+}
+
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum LineError {
+    #[error("{0}")]
+    Malformed(String),
+}
+
+/// What a line turned out to be.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Line {
+    Tick(Tick),
+    Dropped(DropReason),
+    /// Blank lines, CSV headers, non-trade frames.
+    Skip,
+}
+
+/// Parse an ISO-8601 timestamp (`2025-12-15T08:43:15.300Z`, any offset) or
+/// epoch milliseconds into epoch ms.
+pub fn parse_ts(s: &str) -> Result<i64, String> {
+    let s = s.trim();
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        return s.parse::<i64>().map_err(|e| e.to_string());
+    }
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|d| d.timestamp_millis())
+        .map_err(|e| format!("bad timestamp {s:?}: {e}"))
+}
+
+/// Deterministic id for a record without one: the file's identity in the top
+/// bits and the line number in the low 40 bits.
+pub fn synthetic_id(file_id: u32, line_no: u64) -> i64 {
+    (((file_id & 0x3F_FFFF) as i64) << 40) | (line_no as i64 & ((1 << 40) - 1))
+}
+
+/// A stable identity for a file: FNV-1a over its size and first 64 KiB.
+pub fn file_identity(path: &Path) -> std::io::Result<u32> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let len = f.metadata()?.len();
+    let mut buf = vec![0u8; 64 * 1024];
+    let n = f.read(&mut buf)?;
+    let mut h: u64 = 1469598103934665603;
+    for b in len.to_le_bytes().iter().chain(&buf[..n]) {
+        h = (h ^ *b as u64).wrapping_mul(1099511628211);
+    }
+    Ok((h ^ (h >> 32)) as u32)
+}
+
+fn check_trade(
+    venue: Venue,
+    symbol: &str,
+    price: f64,
+    qty: f64,
+) -> Result<Option<DropReason>, LineError> {
+    if !price.is_finite() || price < 0.0 || !qty.is_finite() || qty < 0.0 {
+        return Err(LineError::Malformed(format!(
+            "invalid price {price} or quantity {qty}"
+        )));
+    }
+    crate::domain::validate_symbol(symbol).map_err(LineError::Malformed)?;
+    let _ = venue;
+    Ok(if price == 0.0 {
+        Some(DropReason::ZeroPrice)
+    } else if qty == 0.0 {
+        Some(DropReason::ZeroQty)
+    } else {
+        None
+    })
+}
+
+/// Parse one line of a recording. `line_no` is 1-based.
+pub fn parse_line(
+    line: &str,
+    file_id: u32,
+    line_no: u64,
+    receive_ts: i64,
+) -> Result<Line, LineError> {
+    let l = line.trim();
+    if l.is_empty() {
+        return Ok(Line::Skip);
+    }
+    let venue = Venue::Replay;
+    if l.starts_with('{') {
+        // A raw Binance frame has an event type; a collector record has `ts`.
+        if l.contains("\"e\":") {
+            return match parse_frame(l, venue, receive_ts) {
+                Ok(Frame::Tick(t)) => Ok(Line::Tick(t)),
+                Ok(Frame::Dropped { reason, .. }) => Ok(Line::Dropped(reason)),
+                Ok(_) => Ok(Line::Skip),
+                Err(e) => Err(LineError::Malformed(e.to_string())),
+            };
+        }
+        let r: CollectorRecord =
+            serde_json::from_str(l).map_err(|e| LineError::Malformed(e.to_string()))?;
+        let ts = match r.ts {
+            TsField::Millis(m) => m,
+            TsField::Text(s) => parse_ts(s).map_err(LineError::Malformed)?,
+        };
+        if let Some(reason) = check_trade(venue, r.symbol, r.price, r.size)? {
+            return Ok(Line::Dropped(reason));
+        }
+        let side = match r.side.map(|s| s.to_ascii_lowercase()) {
+            Some(s) if s == "buy" => Side::Buy,
+            Some(s) if s == "sell" => Side::Sell,
+            _ => Side::Unknown,
+        };
+        return Ok(Line::Tick(Tick {
+            venue,
+            symbol: r.symbol.to_ascii_uppercase(),
+            trade_id: r.id.unwrap_or_else(|| synthetic_id(file_id, line_no)),
+            exchange_ts: ts,
+            receive_ts,
+            price: r.price,
+            qty: r.size,
+            side,
+        }));
+    }
+    // CSV: timestamp,symbol,price,qty
+    let cols: Vec<&str> = l.split(',').map(|c| c.trim()).collect();
+    if cols.len() < 4 {
+        return Err(LineError::Malformed(format!(
+            "expected 4 CSV columns (timestamp,symbol,price,qty), found {}",
+            cols.len()
+        )));
+    }
+    if line_no == 1 && cols[0].eq_ignore_ascii_case("timestamp") {
+        return Ok(Line::Skip);
+    }
+    let ts = parse_ts(cols[0]).map_err(LineError::Malformed)?;
+    let price = parse_decimal("price", cols[2]).map_err(|e| LineError::Malformed(e.to_string()))?;
+    let qty = parse_decimal("qty", cols[3]).map_err(|e| LineError::Malformed(e.to_string()))?;
+    if let Some(reason) = check_trade(venue, cols[1], price, qty)? {
+        return Ok(Line::Dropped(reason));
+    }
+    Ok(Line::Tick(Tick {
+        venue,
+        symbol: cols[1].to_ascii_uppercase(),
+        trade_id: synthetic_id(file_id, line_no),
+        exchange_ts: ts,
+        receive_ts,
+        price,
+        qty,
+        side: Side::Unknown,
+    }))
+}
+
+/// Playback speed: a multiple of real time, or as fast as possible.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Speed {
+    Max,
+    Times(f64),
+}
+
+impl std::str::FromStr for Speed {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s == "max" {
+            return Ok(Speed::Max);
+        }
+        match s.parse::<f64>() {
+            Ok(v) if v.is_finite() && v > 0.0 && v <= 1e6 => Ok(Speed::Times(v)),
+            _ => Err(format!(
+                "invalid speed {s:?}: expected a positive number (e.g. 10) or \"max\""
+            )),
+        }
+    }
+}
+
+/// What a replay did.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct ReplayReport {
+    pub lines: u64,
+    pub ticks: u64,
+    pub dropped: std::collections::BTreeMap<String, u64>,
+    pub malformed: u64,
+    /// The first malformed lines: (line number, reason).
+    pub malformed_lines: Vec<(u64, String)>,
+    pub seconds: f64,
+}
+
+const MAX_REPORTED_LINES: usize = 100;
+const BATCH: usize = 4096;
+
+/// Parse a whole in-memory recording (uploads), without I/O.
+pub fn parse_all(text: &str, file_id: u32, receive_ts: i64) -> (Vec<Tick>, ReplayReport) {
+    let mut rep = ReplayReport::default();
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let n = i as u64 + 1;
+        rep.lines = n;
+        account(
+            parse_line(line, file_id, n, receive_ts),
+            n,
+            &mut rep,
+            &mut out,
+        );
+    }
+    (out, rep)
+}
+
+fn account(r: Result<Line, LineError>, n: u64, rep: &mut ReplayReport, out: &mut Vec<Tick>) {
+    match r {
+        Ok(Line::Tick(t)) => {
+            rep.ticks += 1;
+            out.push(t);
+        }
+        Ok(Line::Dropped(reason)) => {
+            *rep.dropped.entry(reason.as_str().to_string()).or_default() += 1
+        }
+        Ok(Line::Skip) => {}
+        Err(LineError::Malformed(why)) => {
+            rep.malformed += 1;
+            if rep.malformed_lines.len() < MAX_REPORTED_LINES {
+                rep.malformed_lines.push((n, why));
+            }
+        }
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum ReplayError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+/// Stream `path` through `pipeline` at `speed`, stopping early on shutdown.
+pub async fn replay_file(
+    path: &Path,
+    pipeline: &Pipeline,
+    speed: Speed,
+    shutdown: Option<tokio::sync::watch::Receiver<bool>>,
+) -> Result<ReplayReport, ReplayError> {
+    let io = |source| ReplayError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let file_id = file_identity(path).map_err(io)?;
+    let reader = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(path).map_err(io)?);
+    let started = Instant::now();
+    let mut rep = ReplayReport::default();
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut first_ts: Option<i64> = None;
+    for (i, line) in reader.lines().enumerate() {
+        let n = i as u64 + 1;
+        rep.lines = n;
+        let line = match line {
+            Ok(l) => l,
+            Err(e) => {
+                account(
+                    Err(LineError::Malformed(format!("unreadable line: {e}"))),
+                    n,
+                    &mut rep,
+                    &mut batch,
+                );
+                continue;
+            }
+        };
+        let now = crate::ingest::now_ms();
+        account(parse_line(&line, file_id, n, now), n, &mut rep, &mut batch);
+        if let (Speed::Times(x), Some(last)) = (speed, batch.last()) {
+            let t0 = *first_ts.get_or_insert(last.exchange_ts);
+            let due = Duration::from_secs_f64(((last.exchange_ts - t0).max(0) as f64 / 1000.0) / x);
+            if let Some(wait) = due.checked_sub(started.elapsed()) {
+                pipeline.ingest(std::mem::take(&mut batch)).await;
+                tokio::time::sleep(wait).await;
+            }
+        }
+        if batch.len() >= BATCH {
+            pipeline.ingest(std::mem::take(&mut batch)).await;
+        }
+        if shutdown.as_ref().is_some_and(|s| *s.borrow()) {
+            break;
+        }
+    }
+    pipeline.ingest(batch).await;
+    pipeline.flush().await;
+    rep.seconds = started.elapsed().as_secs_f64();
+    for (n, why) in rep.malformed_lines.iter().take(10) {
+        tracing::warn!(line = n, reason = %why, "malformed line skipped");
+    }
+    Ok(rep)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tick(l: Result<Line, LineError>) -> Tick {
+        match l.unwrap() {
+            Line::Tick(t) => t,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn collector_ndjson_is_parsed_with_a_deterministic_id() {
+        let l =
+            r#"{"symbol":"ETHUSDT","ts":"2025-12-15T08:43:15.300Z","price":3139.77,"size":0.054}"#;
+        let t = tick(parse_line(l, 9, 3, 0));
+        assert_eq!(t.exchange_ts, 1765788195300);
+        assert_eq!((t.price, t.qty), (3139.77, 0.054));
+        assert_eq!(t.trade_id, synthetic_id(9, 3));
+        assert_eq!(tick(parse_line(l, 9, 3, 5)).trade_id, t.trade_id);
+        assert_ne!(synthetic_id(9, 3), synthetic_id(10, 3));
+    }
+
+    #[test]
+    fn zero_rows_are_dropped_not_malformed() {
+        let l = r#"{"symbol":"BTCUSDT","ts":"2025-12-15T08:43:18.666Z","price":0,"size":0}"#;
+        assert_eq!(
+            parse_line(l, 1, 1, 0).unwrap(),
+            Line::Dropped(DropReason::ZeroPrice)
+        );
+    }
+
+    #[test]
+    fn csv_with_iso_or_epoch_times() {
+        assert_eq!(
+            parse_line("timestamp,symbol,price,qty", 1, 1, 0).unwrap(),
+            Line::Skip
+        );
+        let a = tick(parse_line(
+            "2025-12-15T08:43:15.300Z,BTCUSDT,89000.5,0.01",
+            1,
+            2,
+            0,
+        ));
+        let b = tick(parse_line("1765788195300,btcusdt,89000.5,0.01", 1, 3, 0));
+        assert_eq!(a.exchange_ts, b.exchange_ts);
+        assert_eq!(b.symbol, "BTCUSDT");
+    }
+
+    #[test]
+    fn raw_frames_keep_their_trade_ids() {
+        let l = r#"{"e":"trade","E":1,"T":2,"s":"BTCUSDT","t":77,"p":"1.5","q":"2","X":"MARKET","m":false}"#;
+        assert_eq!(tick(parse_line(l, 1, 1, 0)).trade_id, 77);
+    }
+
+    #[test]
+    fn malformed_lines_are_reported_by_number() {
+        let text = "{\"symbol\":\"BTCUSDT\",\"ts\":1,\"price\":1,\"size\":1}\nnot a line\n{\"symbol\":\"BTCUSDT\",\"ts\":\"yesterday\",\"price\":1,\"size\":1}\n,,,\n";
+        let (ticks, rep) = parse_all(text, 1, 0);
+        assert_eq!(ticks.len(), 1);
+        assert_eq!(rep.malformed, 3);
+        let lines: Vec<u64> = rep.malformed_lines.iter().map(|(n, _)| *n).collect();
+        assert_eq!(lines, vec![2, 3, 4]);
+    }
+
+    #[test]
+    fn nan_and_negative_prices_are_malformed() {
+        assert!(parse_line("1,BTCUSDT,NaN,1", 1, 2, 0).is_err());
+        assert!(parse_line("1,BTCUSDT,-1,1", 1, 2, 0).is_err());
+        assert!(parse_line(r#"{"symbol":"B/X","ts":1,"price":1,"size":1}"#, 1, 1, 0).is_err());
+    }
+
+    #[test]
+    fn speed_parses() {
+        assert_eq!("max".parse::<Speed>().unwrap(), Speed::Max);
+        assert_eq!("10".parse::<Speed>().unwrap(), Speed::Times(10.0));
+        assert!("0".parse::<Speed>().is_err());
+        assert!("fast".parse::<Speed>().is_err());
+    }
+}

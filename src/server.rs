@@ -1,0 +1,362 @@
+//! Wiring for `pairdesk serve`: open the store, start the writer, pick and
+//! start the market source, serve the dashboard, and shut down cleanly.
+//!
+//! Shutdown order matters: stop accepting requests, stop the sources, flush
+//! the pipeline into the writer, then let the writer commit and exit. Every
+//! step has a deadline so SIGINT/SIGTERM exits within two seconds.
+
+use crate::app::{shell, App};
+use crate::config::{Config, SourceSpec};
+use crate::domain::{StatusSnapshot, Venue};
+use crate::ingest::binance::client::{self, stream_url, ClientConfig, StreamKind};
+use crate::ingest::binance::rest::Backfiller;
+use crate::ingest::mock::{MockConfig, MockExchange};
+use crate::ingest::pipeline::Pipeline;
+use crate::ingest::replay::{replay_file, Speed};
+use crate::store::writer::{Writer, WriterStats};
+use crate::store::{self, Durability};
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use leptos::prelude::*;
+use leptos_axum::{generate_route_list, handle_server_fns_with_context, LeptosRoutes};
+use std::path::PathBuf;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Everything request handlers and server functions need.
+pub struct AppState {
+    pub config: Config,
+    /// Venue the active source's ticks are stored under.
+    pub venue: Venue,
+    pub source_label: String,
+    pub simulated: bool,
+    pub pipeline: Arc<Pipeline>,
+    pub writer_stats: Arc<WriterStats>,
+    /// Ticks in the database when the server started.
+    pub base_ticks: u64,
+}
+
+impl AppState {
+    pub fn status(&self) -> StatusSnapshot {
+        let stored = self.base_ticks + self.writer_stats.inserted.load(Relaxed);
+        let mut s = self.pipeline.snapshot(stored);
+        s.source = self.source_label.clone();
+        s.simulated = self.simulated;
+        s
+    }
+}
+
+/// Where the compiled client (`pkg/`) and public assets live: LEPTOS_SITE_ROOT,
+/// else `site/` next to the binary or one level up (target/release/../site),
+/// else ./target/site.
+pub fn site_root() -> PathBuf {
+    if let Ok(r) = std::env::var("LEPTOS_SITE_ROOT") {
+        return PathBuf::from(r);
+    }
+    if let Some(dir) = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(|d| d.to_path_buf()))
+    {
+        for cand in [dir.join("site"), dir.join("../site")] {
+            if cand.join("pkg").is_dir() {
+                return cand;
+            }
+        }
+    }
+    PathBuf::from("target/site")
+}
+
+/// The running market source; kept alive for the server's lifetime.
+pub enum Source {
+    Socket {
+        mock: Option<MockExchange>,
+        task: tokio::task::JoinHandle<()>,
+    },
+    Replay {
+        task: tokio::task::JoinHandle<()>,
+    },
+}
+
+impl Source {
+    async fn stop(self) {
+        let task = match self {
+            Source::Socket { task, mock } => {
+                let r = tokio::time::timeout(Duration::from_millis(800), task).await;
+                drop(mock);
+                return drop(r);
+            }
+            Source::Replay { task } => task,
+        };
+        let _ = tokio::time::timeout(Duration::from_millis(800), task).await;
+    }
+}
+
+/// Can we open Binance's stream? A short probe for `source = "auto"`.
+async fn binance_reachable(url: &str) -> bool {
+    matches!(
+        tokio::time::timeout(
+            Duration::from_secs(4),
+            tokio_tungstenite::connect_async(url)
+        )
+        .await,
+        Ok(Ok(_))
+    )
+}
+
+/// Start the configured source feeding `pipeline`.
+pub async fn start_source(
+    config: &Config,
+    pipeline: Arc<Pipeline>,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<(Source, Venue, String, bool)> {
+    let mut spec = config.source.clone();
+    if spec == SourceSpec::Auto {
+        let url = stream_url(
+            &config.endpoints.futures_ws,
+            Venue::BinanceFutures,
+            StreamKind::Trade,
+            &config.symbols,
+        );
+        spec = if binance_reachable(&url).await {
+            SourceSpec::BinanceFutures
+        } else {
+            tracing::warn!("Binance is not reachable; using the built-in simulated market");
+            SourceSpec::Sim
+        };
+    }
+    let socket = |url: String, venue: Venue, rest: String, mock: Option<MockExchange>| {
+        let (gap_tx, gap_rx) = tokio::sync::mpsc::unbounded_channel();
+        pipeline.set_gap_sink(gap_tx);
+        tokio::spawn(Backfiller::new(rest, venue, StreamKind::Trade).run(gap_rx, pipeline.clone()));
+        let task = tokio::spawn(client::run(
+            ClientConfig::new(url, venue),
+            pipeline.clone(),
+            shutdown.clone(),
+        ));
+        Source::Socket { mock, task }
+    };
+    Ok(match spec {
+        SourceSpec::BinanceFutures => {
+            let url = stream_url(
+                &config.endpoints.futures_ws,
+                Venue::BinanceFutures,
+                StreamKind::Trade,
+                &config.symbols,
+            );
+            (
+                socket(
+                    url,
+                    Venue::BinanceFutures,
+                    config.endpoints.futures_rest.clone(),
+                    None,
+                ),
+                Venue::BinanceFutures,
+                "binance-futures".into(),
+                false,
+            )
+        }
+        SourceSpec::BinanceSpot => {
+            let url = stream_url(
+                &config.endpoints.spot_ws,
+                Venue::BinanceSpot,
+                StreamKind::Trade,
+                &config.symbols,
+            );
+            (
+                socket(
+                    url,
+                    Venue::BinanceSpot,
+                    config.endpoints.spot_rest.clone(),
+                    None,
+                ),
+                Venue::BinanceSpot,
+                "binance-spot".into(),
+                false,
+            )
+        }
+        SourceSpec::Sim | SourceSpec::Auto => {
+            let mock = MockExchange::start(MockConfig {
+                seed: crate::ingest::now_ms() as u64,
+                ..MockConfig::new(&config.symbols)
+            })
+            .await?;
+            let url = stream_url(
+                &mock.ws_base(),
+                Venue::Sim,
+                StreamKind::Trade,
+                &config.symbols,
+            );
+            let rest = mock.http_base();
+            (
+                socket(url, Venue::Sim, rest, Some(mock)),
+                Venue::Sim,
+                "sim".into(),
+                true,
+            )
+        }
+        SourceSpec::Replay(path) => {
+            if !path.is_file() {
+                anyhow::bail!("invalid `source` replay:{}: file not found", path.display());
+            }
+            let p = pipeline.clone();
+            let label = format!("replay:{}", path.display());
+            let task = tokio::spawn(async move {
+                match replay_file(&path, &p, Speed::Times(10.0), Some(shutdown)).await {
+                    Ok(r) => {
+                        tracing::info!(ticks = r.ticks, malformed = r.malformed, "replay finished")
+                    }
+                    Err(e) => tracing::error!(error = %e, "replay failed"),
+                }
+            });
+            (Source::Replay { task }, Venue::Replay, label, false)
+        }
+    })
+}
+
+/// Resolves on Ctrl+C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}
+
+/// Largest request body accepted by server functions.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+async fn server_fn_handler(
+    State(state): State<RouterState>,
+    req: Request<Body>,
+) -> impl IntoResponse {
+    let app = state.app.clone();
+    handle_server_fns_with_context(move || provide_context(app.clone()), req).await
+}
+
+#[derive(Clone, axum::extract::FromRef)]
+struct RouterState {
+    leptos_options: LeptosOptions,
+    app: Arc<AppState>,
+}
+
+/// Build the HTTP router for `state`.
+pub fn router(state: Arc<AppState>, leptos_options: LeptosOptions) -> Router {
+    let routes = generate_route_list(App);
+    let rs = RouterState {
+        leptos_options: leptos_options.clone(),
+        app: state.clone(),
+    };
+    Router::new()
+        .route(
+            "/api/{*fn_name}",
+            get(server_fn_handler).post(server_fn_handler),
+        )
+        .leptos_routes_with_context(
+            &rs,
+            routes,
+            {
+                let s = state.clone();
+                move || provide_context(s.clone())
+            },
+            {
+                let o = leptos_options.clone();
+                move || shell(o.clone())
+            },
+        )
+        .fallback(leptos_axum::file_and_error_handler::<RouterState, _>(shell))
+        .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(rs)
+}
+
+/// `pairdesk serve`: run until a shutdown signal.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let durability = if config.durable {
+        Durability::Full
+    } else {
+        Durability::Normal
+    };
+    let conn = store::open_writer(&config.db, durability)?;
+    let base_ticks = store::query::tick_count(&conn)?;
+    let writer = Writer::spawn(conn, 1024);
+    let pipeline = Pipeline::new(writer.tx.clone());
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let (source, venue, source_label, simulated) =
+        start_source(&config, pipeline.clone(), stop_rx).await?;
+
+    let mut leptos_options = leptos::config::get_configuration(None)
+        .map(|c| c.leptos_options)
+        .unwrap_or_else(|_| LeptosOptions::builder().output_name("pairdesk").build());
+    leptos_options.output_name = "pairdesk".into();
+    leptos_options.site_root = site_root().display().to_string().into();
+    leptos_options.site_addr = config.listen;
+
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+    let state = Arc::new(AppState {
+        venue,
+        source_label: source_label.clone(),
+        simulated,
+        pipeline: pipeline.clone(),
+        writer_stats: writer.stats.clone(),
+        base_ticks,
+        config: config.clone(),
+    });
+    tracing::info!(
+        listen = %config.listen,
+        db = %config.db.display(),
+        source = %source_label,
+        site_root = %leptos_options.site_root,
+        "pairdesk serving on http://{}", config.listen
+    );
+    let app = router(state, leptos_options);
+    let (sig_tx, mut sig_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = sig_tx.send(true);
+    });
+    let mut sig_rx2 = sig_rx.clone();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        let _ = sig_rx2.wait_for(|s| *s).await;
+    });
+    tokio::select! {
+        r = server => r?,
+        // In-flight requests get a short grace period, long polls do not hold us.
+        _ = async { let _ = sig_rx.wait_for(|s| *s).await; tokio::time::sleep(Duration::from_millis(700)).await } => {}
+    }
+    tracing::info!("shutting down: stopping sources and flushing ticks");
+    let _ = stop_tx.send(true);
+    source.stop().await;
+    if tokio::time::timeout(Duration::from_millis(500), pipeline.flush())
+        .await
+        .is_err()
+    {
+        tracing::warn!("flush timed out");
+    }
+    drop(pipeline);
+    let _ = tokio::time::timeout(
+        Duration::from_millis(300),
+        tokio::task::spawn_blocking(move || writer.shutdown()),
+    )
+    .await;
+    tracing::info!("stopped");
+    Ok(())
+}

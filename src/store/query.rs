@@ -1,0 +1,281 @@
+//! Reads: ticks in a range, bars for any timeframe, a pair's aligned bars.
+//!
+//! Bars are built from ticks in one ordered index scan, so any timeframe is
+//! available without pre-aggregation and always agrees with the raw ticks.
+//! Buckets are aligned to UTC multiples of the timeframe; a bucket with no
+//! trades produces no bar (it is never invented), and pair alignment decides
+//! explicitly how far a price may be carried forward.
+
+use super::StoreError;
+use crate::domain::{Bar, Side, Tick, Timeframe, Venue};
+use rusqlite::{params, Connection, OptionalExtension};
+
+/// Folds ticks, in (time, trade id) order, into bars.
+#[derive(Debug)]
+pub struct BarBuilder {
+    tf: Timeframe,
+    cur: Option<Bar>,
+    notional: f64,
+    out: Vec<Bar>,
+}
+
+impl BarBuilder {
+    pub fn new(tf: Timeframe) -> Self {
+        BarBuilder {
+            tf,
+            cur: None,
+            notional: 0.0,
+            out: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, ts: i64, price: f64, qty: f64) {
+        let b = self.tf.bucket(ts);
+        match &mut self.cur {
+            Some(bar) if bar.ts == b => {
+                bar.high = bar.high.max(price);
+                bar.low = bar.low.min(price);
+                bar.close = price;
+                bar.volume += qty;
+                bar.trades += 1;
+                self.notional += price * qty;
+            }
+            _ => {
+                self.close_bar();
+                self.cur = Some(Bar {
+                    ts: b,
+                    open: price,
+                    high: price,
+                    low: price,
+                    close: price,
+                    volume: qty,
+                    trades: 1,
+                    vwap: price,
+                });
+                self.notional = price * qty;
+            }
+        }
+    }
+
+    fn close_bar(&mut self) {
+        if let Some(mut bar) = self.cur.take() {
+            if bar.volume > 0.0 {
+                bar.vwap = self.notional / bar.volume;
+            }
+            self.out.push(bar);
+        }
+    }
+
+    pub fn finish(mut self) -> Vec<Bar> {
+        self.close_bar();
+        self.out
+    }
+}
+
+fn sym_id(conn: &Connection, venue: Venue, symbol: &str) -> Result<Option<i64>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT id FROM symbols WHERE venue = ?1 AND name = ?2")?
+        .query_row(params![venue.as_str(), symbol], |r| r.get(0))
+        .optional()?)
+}
+
+/// Bars for `[from, to)` (ms). Unknown symbols give `Ok(None)`.
+pub fn bars(
+    conn: &Connection,
+    venue: Venue,
+    symbol: &str,
+    tf: Timeframe,
+    from: i64,
+    to: i64,
+) -> Result<Option<Vec<Bar>>, StoreError> {
+    let Some(sym) = sym_id(conn, venue, symbol)? else {
+        return Ok(None);
+    };
+    let mut stmt = conn.prepare_cached(
+        "SELECT exchange_ts, price, qty FROM ticks INDEXED BY ticks_by_time \
+         WHERE sym = ?1 AND exchange_ts >= ?2 AND exchange_ts < ?3 \
+         ORDER BY exchange_ts, trade_id",
+    )?;
+    let mut rows = stmt.query(params![sym, tf.bucket(from), to])?;
+    let mut bb = BarBuilder::new(tf);
+    while let Some(r) = rows.next()? {
+        bb.push(r.get(0)?, r.get(1)?, r.get(2)?);
+    }
+    Ok(Some(bb.finish()))
+}
+
+/// The last `n` bars of a symbol, ending with the bar of its latest tick.
+pub fn tail_bars(
+    conn: &Connection,
+    venue: Venue,
+    symbol: &str,
+    tf: Timeframe,
+    n: usize,
+) -> Result<Option<Vec<Bar>>, StoreError> {
+    let Some(last) = last_ts(conn, venue, symbol)? else {
+        return Ok(if sym_id(conn, venue, symbol)?.is_some() {
+            Some(Vec::new())
+        } else {
+            None
+        });
+    };
+    let to = tf.bucket(last) + tf.millis();
+    let from = to - tf.millis() * n as i64;
+    bars(conn, venue, symbol, tf, from, to)
+}
+
+pub fn last_ts(conn: &Connection, venue: Venue, symbol: &str) -> Result<Option<i64>, StoreError> {
+    let Some(sym) = sym_id(conn, venue, symbol)? else {
+        return Ok(None);
+    };
+    Ok(conn
+        .prepare_cached("SELECT max(exchange_ts) FROM ticks WHERE sym = ?1")?
+        .query_row(params![sym], |r| r.get::<_, Option<i64>>(0))?)
+}
+
+/// Number of stored ticks. Counting a big table is a full scan, so callers
+/// that poll should prefer the writer's counters.
+pub fn tick_count(conn: &Connection) -> Result<u64, StoreError> {
+    Ok(conn.query_row("SELECT count(*) FROM ticks", [], |r| r.get::<_, i64>(0))? as u64)
+}
+
+/// Stored symbols with their venue.
+pub fn symbols(conn: &Connection) -> Result<Vec<(Venue, String)>, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT venue, name FROM symbols ORDER BY name")?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (v, n) = row?;
+        if let Ok(v) = v.parse() {
+            out.push((v, n));
+        }
+    }
+    Ok(out)
+}
+
+/// Ticks of one symbol in `[from, to)`, in (time, trade id) order, at most `limit`.
+pub fn ticks(
+    conn: &Connection,
+    venue: Venue,
+    symbol: &str,
+    from: i64,
+    to: i64,
+    limit: usize,
+) -> Result<Option<Vec<Tick>>, StoreError> {
+    let Some(sym) = sym_id(conn, venue, symbol)? else {
+        return Ok(None);
+    };
+    let mut stmt = conn.prepare_cached(
+        "SELECT trade_id, exchange_ts, receive_ts, price, qty, side FROM ticks INDEXED BY ticks_by_time \
+         WHERE sym = ?1 AND exchange_ts >= ?2 AND exchange_ts < ?3 ORDER BY exchange_ts, trade_id LIMIT ?4",
+    )?;
+    let rows = stmt.query_map(params![sym, from, to, limit as i64], |r| {
+        Ok(Tick {
+            venue,
+            symbol: symbol.to_string(),
+            trade_id: r.get(0)?,
+            exchange_ts: r.get(1)?,
+            receive_ts: r.get(2)?,
+            price: r.get(3)?,
+            qty: r.get(4)?,
+            side: Side::from_i64(r.get(5)?),
+        })
+    })?;
+    Ok(Some(rows.collect::<Result<Vec<_>, _>>()?))
+}
+
+/// Trade ids of one symbol, ascending (tests and audits).
+pub fn trade_ids(conn: &Connection, venue: Venue, symbol: &str) -> Result<Vec<i64>, StoreError> {
+    let Some(sym) = sym_id(conn, venue, symbol)? else {
+        return Ok(Vec::new());
+    };
+    let mut stmt =
+        conn.prepare_cached("SELECT trade_id FROM ticks WHERE sym = ?1 ORDER BY trade_id")?;
+    let rows = stmt.query_map(params![sym], |r| r.get(0))?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// Align two bar series on timestamps. Where one leg has no bar, its last
+/// close is carried forward for at most `ffill_limit` buckets; beyond that the
+/// timestamp is skipped. Timestamps before both legs have traded are skipped.
+pub fn align_pair(x: &[Bar], y: &[Bar], tf: Timeframe, ffill_limit: usize) -> Vec<(i64, f64, f64)> {
+    let mut out = Vec::with_capacity(x.len().min(y.len()));
+    let (mut i, mut j) = (0usize, 0usize);
+    let mut lx: Option<(i64, f64)> = None;
+    let mut ly: Option<(i64, f64)> = None;
+    let step = tf.millis();
+    while i < x.len() || j < y.len() {
+        let tx = x.get(i).map(|b| b.ts).unwrap_or(i64::MAX);
+        let ty = y.get(j).map(|b| b.ts).unwrap_or(i64::MAX);
+        let t = tx.min(ty);
+        if tx == t {
+            lx = Some((t, x[i].close));
+            i += 1;
+        }
+        if ty == t {
+            ly = Some((t, y[j].close));
+            j += 1;
+        }
+        if let (Some((ax, px)), Some((ay, py))) = (lx, ly) {
+            let fresh = |a: i64| (t - a) / step <= ffill_limit as i64;
+            if fresh(ax) && fresh(ay) {
+                out.push((t, px, py));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bar(ts: i64, close: f64) -> Bar {
+        Bar {
+            ts,
+            open: close,
+            high: close,
+            low: close,
+            close,
+            volume: 1.0,
+            trades: 1,
+            vwap: close,
+        }
+    }
+
+    #[test]
+    fn bar_builder_keeps_first_last_extremes_and_vwap() {
+        let mut b = BarBuilder::new(Timeframe::S1);
+        b.push(1000, 10.0, 1.0);
+        b.push(1500, 12.0, 3.0);
+        b.push(1999, 11.0, 1.0);
+        b.push(3000, 9.0, 2.0);
+        let bars = b.finish();
+        assert_eq!(bars.len(), 2, "the empty 2s bucket is not invented");
+        let b0 = &bars[0];
+        assert_eq!(
+            (b0.ts, b0.open, b0.high, b0.low, b0.close, b0.trades),
+            (1000, 10.0, 12.0, 10.0, 11.0, 3)
+        );
+        assert!((b0.vwap - (10.0 + 36.0 + 11.0) / 5.0).abs() < 1e-12);
+        assert_eq!((bars[1].ts, bars[1].close), (3000, 9.0));
+    }
+
+    #[test]
+    fn align_pair_forward_fills_within_limit_only() {
+        let x = vec![bar(0, 1.0), bar(1000, 2.0), bar(2000, 3.0), bar(5000, 4.0)];
+        let y = vec![bar(0, 10.0), bar(2000, 30.0), bar(5000, 40.0)];
+        let a = align_pair(&x, &y, Timeframe::S1, 1);
+        assert_eq!(
+            a,
+            vec![
+                (0, 1.0, 10.0),
+                (1000, 2.0, 10.0),
+                (2000, 3.0, 30.0),
+                (5000, 4.0, 40.0)
+            ]
+        );
+        let strict = align_pair(&x, &y, Timeframe::S1, 0);
+        assert_eq!(strict.len(), 3);
+    }
+}

@@ -1,0 +1,207 @@
+//! The real client against the mock exchange under each scripted fault: the
+//! stored ticks must equal the generated trades exactly (none missing, none
+//! duplicated, in id order per symbol).
+#![cfg(feature = "ssr")]
+
+use pairdesk::domain::Venue;
+use pairdesk::ingest::backoff::Backoff;
+use pairdesk::ingest::binance::client::{self, stream_url, ClientConfig, StreamKind};
+use pairdesk::ingest::binance::rest::Backfiller;
+use pairdesk::ingest::mock::{MockConfig, MockExchange};
+use pairdesk::ingest::pipeline::Pipeline;
+use pairdesk::store::{self, query, writer::Writer, Durability};
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+struct Harness {
+    _dir: tempfile::TempDir,
+    db: std::path::PathBuf,
+    mock: MockExchange,
+    pipeline: Arc<Pipeline>,
+    writer: Option<Writer>,
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+async fn start(seed: u64) -> Harness {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("f.db");
+    let symbols = vec!["BTCUSDT".to_string(), "ETHUSDT".to_string()];
+    let mock = MockExchange::start(MockConfig {
+        journal: true,
+        autostart: false,
+        rate_scale: 3.0,
+        seed,
+        ..MockConfig::new(&symbols)
+    })
+    .await
+    .unwrap();
+    let writer = Writer::spawn(store::open_writer(&db, Durability::Normal).unwrap(), 64);
+    let pipeline = Pipeline::new(writer.tx.clone());
+    let (gap_tx, gap_rx) = tokio::sync::mpsc::unbounded_channel();
+    pipeline.set_gap_sink(gap_tx);
+    tokio::spawn(
+        Backfiller::new(mock.http_base(), Venue::Sim, StreamKind::Trade)
+            .run(gap_rx, pipeline.clone()),
+    );
+    let mut cfg = ClientConfig::new(
+        stream_url(&mock.ws_base(), Venue::Sim, StreamKind::Trade, &symbols),
+        Venue::Sim,
+    );
+    cfg.watchdog = Duration::from_millis(800);
+    cfg.backoff = Backoff::new(
+        Duration::from_millis(50),
+        Duration::from_millis(400),
+        Duration::from_secs(60),
+    );
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(client::run(cfg, pipeline.clone(), stop_rx));
+    let t0 = Instant::now();
+    while mock.connections() == 0 {
+        assert!(t0.elapsed() < Duration::from_secs(10), "never connected");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    mock.resume();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    Harness {
+        _dir: dir,
+        db,
+        mock,
+        pipeline,
+        writer: Some(writer),
+        stop,
+        task,
+    }
+}
+
+impl Harness {
+    /// Run on for a while, stop the market, and check the store is exact.
+    async fn finish(mut self, run_after: Duration) -> Arc<Pipeline> {
+        tokio::time::sleep(run_after).await;
+        self.mock.pause();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let generated = self.mock.generated();
+        let t0 = Instant::now();
+        loop {
+            self.pipeline.flush().await;
+            let n = query::tick_count(&store::open_reader(&self.db).unwrap()).unwrap();
+            if n >= generated {
+                break;
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(20),
+                "stored {n} of {generated}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let _ = self.stop.send(true);
+        let _ = tokio::time::timeout(Duration::from_secs(5), &mut self.task).await;
+        let mut expected: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+        for t in self.mock.journal() {
+            expected
+                .entry(t.symbol.clone())
+                .or_default()
+                .push(t.trade_id);
+        }
+        let conn = store::open_reader(&self.db).unwrap();
+        for (sym, ids) in &expected {
+            assert_eq!(
+                &query::trade_ids(&conn, Venue::Sim, sym).unwrap(),
+                ids,
+                "{sym}"
+            );
+        }
+        assert_eq!(query::tick_count(&conn).unwrap(), generated);
+        let ok: String = conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(ok, "ok");
+        if let Some(w) = self.writer.take() {
+            let p = self.pipeline.clone();
+            tokio::task::spawn_blocking(move || {
+                drop(p);
+                w.shutdown()
+            });
+        }
+        self.pipeline
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_connection_is_reconnected_and_backfilled() {
+    let h = start(1).await;
+    h.mock.faults().drop_connection.store(true, Relaxed);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    h.mock.faults().drop_connection.store(true, Relaxed);
+    let p = h.finish(Duration::from_secs(2)).await;
+    assert!(p.metrics.reconnects.load(Relaxed) >= 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_stall_trips_the_watchdog() {
+    let h = start(2).await;
+    h.mock.faults().stall_ms.store(2000, Relaxed);
+    let p = h.finish(Duration::from_secs(3)).await;
+    assert!(p.metrics.reconnects.load(Relaxed) >= 1);
+    assert!(p.metrics.gaps_found.load(Relaxed) >= 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_and_oversized_frames_are_counted_not_fatal() {
+    let h = start(3).await;
+    h.mock.faults().malformed.store(5, Relaxed);
+    h.mock.faults().oversized.store(2, Relaxed);
+    let p = h.finish(Duration::from_secs(1)).await;
+    assert_eq!(p.metrics.malformed.load(Relaxed), 7);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_shutdown_hands_over_without_loss() {
+    let h = start(4).await;
+    h.mock.faults().shutdown_grace_ms.store(500, Relaxed);
+    h.mock.faults().server_shutdown.store(true, Relaxed);
+    let before = h.mock.connections();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(
+        h.mock.connections() > before,
+        "no replacement connection opened"
+    );
+    h.finish(Duration::from_secs(1)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn skipped_ids_are_backfilled_over_rest() {
+    let h = start(5).await;
+    h.mock.faults().skip_trades.store(25, Relaxed);
+    let p = h.finish(Duration::from_secs(2)).await;
+    assert!(p.metrics.gaps_found.load(Relaxed) >= 1);
+    assert_eq!(
+        p.metrics.gaps_filled.load(Relaxed),
+        p.metrics.gaps_found.load(Relaxed)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_connections_are_retried_with_backoff() {
+    let h = start(6).await;
+    h.mock
+        .faults()
+        .refuse_until_ms
+        .store(pairdesk::ingest::now_ms() + 1500, Relaxed);
+    h.mock.faults().drop_connection.store(true, Relaxed);
+    tokio::time::sleep(Duration::from_millis(1700)).await;
+    assert!(h.mock.faults().refused.load(Relaxed) >= 1);
+    h.finish(Duration::from_secs(1)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pings_are_answered_with_the_same_payload() {
+    let h = start(7).await;
+    h.mock.faults().ping_now.store(true, Relaxed);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(h.mock.faults().pongs_ok.load(Relaxed) >= 1);
+    h.finish(Duration::from_millis(200)).await;
+}
