@@ -32,7 +32,9 @@ fn read_csv(path: &Path) -> Option<(Vec<f64>, Vec<f64>)> {
     Some((x, y))
 }
 
-fn median_time<F: FnMut()>(runs: usize, mut f: F) -> Duration {
+/// Median and minimum wall time of `runs` calls (the minimum is the less
+/// noisy figure on a shared machine).
+fn median_time<F: FnMut()>(runs: usize, mut f: F) -> (Duration, Duration) {
     let mut ts: Vec<Duration> = (0..runs)
         .map(|_| {
             let t0 = Instant::now();
@@ -41,7 +43,7 @@ fn median_time<F: FnMut()>(runs: usize, mut f: F) -> Duration {
         })
         .collect();
     ts.sort();
-    ts[ts.len() / 2]
+    (ts[ts.len() / 2], ts[0])
 }
 
 /// Looks up `"name": {"n": seconds}` in reference.json without a JSON crate.
@@ -56,15 +58,16 @@ fn reference(json: &str, op: &str, n: usize) -> Option<f64> {
     rest[..end].trim().parse().ok()
 }
 
-fn report(op: &str, n: usize, t: Duration, refs: &str) {
+fn report(op: &str, n: usize, (t, min): (Duration, Duration), refs: &str) {
     let ms = t.as_secs_f64() * 1e3;
+    let min = min.as_secs_f64() * 1e3;
     match reference(refs, op, n) {
         Some(r) => println!(
-            "n={n:>8} {op:<18} {ms:10.3} ms   reference {:10.2} ms   speed-up {:8.1}x",
+            "n={n:>8} {op:<18} median {ms:10.3} ms (min {min:9.3})   reference {:10.2} ms   speed-up {:8.1}x",
             r * 1e3,
             r * 1e3 / ms
         ),
-        None => println!("n={n:>8} {op:<18} {ms:10.3} ms"),
+        None => println!("n={n:>8} {op:<18} median {ms:10.3} ms (min {min:9.3})"),
     }
 }
 
@@ -119,7 +122,7 @@ fn main() {
         });
         report("adf_aic", n, t, &refs);
         if n == *SIZES.last().unwrap() {
-            let t = median_time(5, || {
+            let (t, _) = median_time(5, || {
                 let mut r = RollingOls::new(100, true).unwrap();
                 let mut acc = 0.0;
                 for (&a, &b) in lx.iter().zip(&ly) {

@@ -4,7 +4,7 @@
 Setup: the venv from scripts/gen_analytics_fixtures.py
 (numpy==2.1.3 pandas==2.2.3 scipy==1.14.1 statsmodels==0.14.4).
 
-    /work/scratch/venv/bin/python scripts/bench_reference.py [OUT_DIR] [--sizes 1000,10000]
+    /work/scratch/venv/bin/python scripts/bench_reference.py [OUT_DIR] [--sizes=1000,10000]
 
 For n = 1k, 10k, 100k, 1M bars it writes the synthetic input as
 OUT_DIR/bars_<n>.csv (columns x,y; default OUT_DIR = /tmp/pairdesk_bench),
@@ -27,6 +27,7 @@ import time
 
 import numpy as np
 import pandas as pd
+import statsmodels
 import statsmodels.api as sm
 from statsmodels.regression.rolling import RollingOLS
 from statsmodels.tsa.stattools import adfuller, coint
@@ -90,11 +91,17 @@ def main():
     os.makedirs(out, exist_ok=True)
     ops = {"full_analysis": full_analysis, "rolling_ols_w100": rolling_ols, "adf_aic": adf_only}
     results = {name: {} for name in ops}
+    ref_path = os.path.join(out, "reference.json")
+    if os.path.exists(ref_path):
+        # Keep sizes measured by earlier runs (--sizes measures a subset).
+        with open(ref_path) as f:
+            for name, per_n in json.load(f).get("results_seconds", {}).items():
+                results.setdefault(name, {}).update(per_n)
     slow = set()
     for n in sizes:
         x, y = make_pair(n)
         pd.DataFrame({"x": x, "y": y}).to_csv(os.path.join(out, f"bars_{n}.csv"), index=False)
-        repeats = 7 if n <= 10_000 else (3 if n <= 100_000 else 1)
+        repeats = 7 if n <= 10_000 else 1
         for name, fn in ops.items():
             if name in slow:
                 results[name][str(n)] = None
@@ -108,10 +115,10 @@ def main():
     meta = {
         "numpy": np.__version__,
         "pandas": pd.__version__,
-        "statsmodels": sm.__version__ if hasattr(sm, "__version__") else None,
+        "statsmodels": statsmodels.__version__,
         "results_seconds": results,
     }
-    with open(os.path.join(out, "reference.json"), "w") as f:
+    with open(ref_path, "w") as f:
         json.dump(meta, f, indent=1)
 
 

@@ -15,7 +15,7 @@
 
 use super::error::{AnalyticsError, Result};
 use super::mackinnon::{mackinnoncrit, mackinnonp, CriticalValues, Trend};
-use super::stats::{dot, mean};
+use super::stats::{dot, mean, sum};
 use super::validate;
 
 /// Lag-length selection rule.
@@ -294,7 +294,8 @@ impl<'a> Design<'a> {
             for h in 0..=lags {
                 let lb = &dc[s0 + b - h..s0 + e - h];
                 base[h] += dot(yb, lb);
-                for q in 0..nrow {
+                // Row 1 (the constant) is done by sliding sums below.
+                for q in (0..nrow).filter(|&q| q != 1) {
                     cross[q * (lags + 1) + h] += dot(&buf[q * BLOCK..q * BLOCK + m], lb);
                 }
             }
@@ -307,6 +308,16 @@ impl<'a> Design<'a> {
                 }
             }
             b = e;
+        }
+        if nt > 0 {
+            // Constant . lag_j is the sum of a window that slides back by one
+            // per lag: O(1) each instead of another pass over the sample.
+            let mut c = sum(&dc[s0..s0 + nobs]);
+            cross[lags + 1] = c;
+            for j in 1..=lags {
+                c += dc[s0 - j] - dc[s0 - j + nobs];
+                cross[(lags + 1) + j] = c;
+            }
         }
 
         let mut g = vec![0.0; dim * dim];

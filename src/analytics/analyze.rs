@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use super::adf::{adfuller, AdfOptions, Autolag};
 use super::coint::coint;
-use super::correlation::return_correlation;
+use super::correlation::{log_return_correlation, return_correlation};
 use super::error::{AnalyticsError, Result};
 use super::half_life::half_life;
 use super::huber::huber;
@@ -217,6 +217,12 @@ pub fn analyze(
     }
     validate::min_len("z-score window", n, opts.z_window)?;
     if let Some(w) = opts.window {
+        if w < 3 {
+            return Err(AnalyticsError::InvalidParameter {
+                name: "window",
+                reason: format!("regression window must be >= 3, got {w}"),
+            });
+        }
         validate::min_len("regression window", n, w)?;
         if opts.regression == RegressionKind::Kalman {
             return Err(AnalyticsError::InvalidParameter {
@@ -299,10 +305,10 @@ pub fn analyze(
     let eg = coint(&py, &px, opts.autolag, opts.maxlag)?;
     let hl = half_life(&full_spread)?;
     let hu = hurst(&full_spread)?;
-    let correlation = if x.iter().chain(y).all(|&p| p > 0.0) {
-        return_correlation(x, y)?
-    } else {
-        None
+    let correlation = match opts.prices {
+        PriceScale::Log => log_return_correlation(&px, &py)?,
+        PriceScale::Raw if x.iter().chain(y).all(|&p| p > 0.0) => return_correlation(x, y)?,
+        PriceScale::Raw => None,
     };
 
     let (alpha_s, beta_s, spread) = match (opts.window, &kalman_out) {
@@ -508,6 +514,17 @@ mod tests {
             run(&x, &y, &w),
             Err(AnalyticsError::TooShort { .. })
         ));
+        for w in [0, 1, 2] {
+            let o = AnalyzeOptions {
+                regression: RegressionKind::Huber,
+                window: Some(w),
+                ..Default::default()
+            };
+            assert!(matches!(
+                run(&x, &y, &o),
+                Err(AnalyticsError::InvalidParameter { .. })
+            ));
+        }
         let zw = AnalyzeOptions {
             z_window: 500,
             ..Default::default()

@@ -19,9 +19,17 @@ pub fn log_returns(series: &'static str, p: &[f64]) -> Result<Vec<f64>> {
 /// return series has zero variance.
 pub fn return_correlation(x: &[f64], y: &[f64]) -> Result<Option<f64>> {
     validate::pair(x, y)?;
-    validate::min_len("return correlation", x.len(), 3)?;
-    let rx = log_returns("x", x)?;
-    let ry = log_returns("y", y)?;
+    let lx = validate::log_prices("x", x)?;
+    let ly = validate::log_prices("y", y)?;
+    log_return_correlation(&lx, &ly)
+}
+
+/// As [`return_correlation`] but from log prices (saves recomputing logs).
+pub fn log_return_correlation(lx: &[f64], ly: &[f64]) -> Result<Option<f64>> {
+    validate::pair(lx, ly)?;
+    validate::min_len("return correlation", lx.len(), 3)?;
+    let diff = |v: &[f64]| v.windows(2).map(|w| w[1] - w[0]).collect::<Vec<f64>>();
+    let (rx, ry) = (diff(lx), diff(ly));
     let m = CoMoments::from_pairs(rx.iter().copied().zip(ry.iter().copied()));
     Ok(corr(&m))
 }

@@ -118,19 +118,14 @@ impl SimMarket {
     pub fn advance(&mut self, to_ms: i64) -> Vec<Tick> {
         let mut out = Vec::new();
         let to = to_ms as f64;
-        loop {
-            let Some((k, at)) = self
-                .syms
-                .iter()
-                .enumerate()
-                .map(|(k, s)| (k, s.next_at))
-                .min_by(|a, b| a.1.total_cmp(&b.1))
-            else {
-                break;
-            };
-            if at >= to {
-                break;
-            }
+        while let Some((k, at)) = self
+            .syms
+            .iter()
+            .enumerate()
+            .map(|(k, s)| (k, s.next_at))
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .filter(|(_, at)| *at < to)
+        {
             // Common factor: Brownian increment over the elapsed time.
             let dt = ((at - self.factor_at) / 1000.0).max(0.0);
             self.factor += FACTOR_VOL * dt.sqrt() * normal(&mut self.rng);
