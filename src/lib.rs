@@ -5,7 +5,6 @@
 //! shared by both hold only plain data and UI; everything that touches the
 //! network, the disk or LAPACK is behind `ssr`.
 
-#[cfg(feature = "ssr")]
 pub mod analytics;
 pub mod api;
 pub mod app;

@@ -29,7 +29,8 @@ use super::validate;
 use super::zscore::{check_thresholds, signal, Signal};
 
 /// Rule and cost parameters.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct BacktestOptions {
     pub entry: f64,
     pub exit: f64,
@@ -52,7 +53,7 @@ impl Default for BacktestOptions {
 }
 
 /// Backtest output; per-bar vectors align with the input.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BacktestResult {
     /// Spread position held after bar `t`'s close: -1, 0 or +1.
     pub position: Vec<i8>,

@@ -3,4 +3,5 @@
 //! Server-function bodies run only on the server; the client gets generated
 //! stubs that call them over HTTP.
 
+pub mod pair;
 pub mod server_fns;

@@ -82,3 +82,17 @@ mod ssr {
         use_context::<Arc<AppState>>().ok_or_else(|| ServerFnError::new("server state missing"))
     }
 }
+
+/// Full pair analytics on stored bars (the same computation as the API).
+#[server]
+pub async fn get_pair(
+    query: crate::api::pair::PairQuery,
+) -> Result<crate::api::pair::PairAnalytics, ServerFnError> {
+    let state = ssr::state()?;
+    let venue = state.venue;
+    let db = state.config.db.clone();
+    tokio::task::spawn_blocking(move || crate::api::pair::pair_analytics(&db, venue, query))
+        .await
+        .map_err(|e| ServerFnError::new(e.to_string()))?
+        .map_err(|e| ServerFnError::new(e.to_string()))
+}

@@ -1,0 +1,395 @@
+//! Pair analytics on stored bars: the one computation behind the dashboard,
+//! the HTTP API and the CLI, so every number shown can be reproduced.
+//!
+//! Loading (SQLite) is server-only; the query and result types are shared
+//! with the client, which deserializes them from server functions.
+
+use crate::analytics::{AnalyzeOptions, AnalyzeReport, BacktestResult, PriceScale, Signal};
+use crate::domain::Timeframe;
+use serde::{Deserialize, Serialize};
+
+/// What to analyse: two stored symbols, a bar size, how many bars (ending at
+/// `to`, or at the latest tick), and the model options.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PairQuery {
+    /// Independent leg (x), e.g. BTCUSDT.
+    pub x: String,
+    /// Dependent leg (y), e.g. ETHUSDT.
+    pub y: String,
+    pub timeframe: Timeframe,
+    /// Number of bars to analyse (10 to 20000).
+    pub bars: usize,
+    /// End of the range (exclusive, epoch ms); `None` = live tail.
+    pub to: Option<i64>,
+    /// Carry a missing leg's last price forward at most this many bars.
+    pub ffill: usize,
+    pub options: AnalyzeOptions,
+    /// Backtest fee per leg, in basis points of notional.
+    pub fee_bps: f64,
+    /// Rolling correlation window (bars).
+    pub corr_window: usize,
+}
+
+impl Default for PairQuery {
+    fn default() -> Self {
+        PairQuery {
+            x: "BTCUSDT".into(),
+            y: "ETHUSDT".into(),
+            timeframe: Timeframe::S1,
+            bars: 600,
+            to: None,
+            ffill: 5,
+            options: AnalyzeOptions::default(),
+            fee_bps: 1.0,
+            corr_window: 60,
+        }
+    }
+}
+
+pub const MAX_BARS: usize = 20_000;
+
+/// Everything the dashboard draws for a pair.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PairAnalytics {
+    pub query: PairQuery,
+    /// Bar timestamps (bucket starts, ms) where both legs have a price.
+    pub ts: Vec<i64>,
+    pub px: Vec<f64>,
+    pub py: Vec<f64>,
+    pub report: AnalyzeReport,
+    pub corr: Vec<Option<f64>>,
+    pub backtest: Option<BacktestResult>,
+    /// Latest z-score and what it says.
+    pub z: Option<f64>,
+    pub signal: Signal,
+    pub signal_text: String,
+    /// Time of the last bar, ms.
+    pub updated: Option<i64>,
+}
+
+/// Why a pair cannot be analysed; maps to HTTP 400 / 404 / 422 / 500.
+#[derive(Debug, Clone, PartialEq, thiserror::Error, Serialize, Deserialize)]
+pub enum PairError {
+    #[error("invalid parameter `{name}`: {reason}")]
+    BadParam { name: String, reason: String },
+    #[error("unknown symbol {0}: nothing stored for it")]
+    UnknownSymbol(String),
+    #[error("cannot analyse this data: {0}")]
+    Unusable(String),
+    #[error("storage error: {0}")]
+    Store(String),
+}
+
+impl PairQuery {
+    /// Check every parameter, naming the first bad one.
+    pub fn validate(&mut self) -> Result<(), PairError> {
+        let bad = |name: &str, reason: String| PairError::BadParam {
+            name: name.into(),
+            reason,
+        };
+        self.x = crate::domain::validate_symbol(&self.x).map_err(|r| bad("x", r))?;
+        self.y = crate::domain::validate_symbol(&self.y).map_err(|r| bad("y", r))?;
+        if self.x == self.y {
+            return Err(bad("y", "the two legs must be different symbols".into()));
+        }
+        if !(10..=MAX_BARS).contains(&self.bars) {
+            return Err(bad(
+                "bars",
+                format!("expected 10 to {MAX_BARS}, got {}", self.bars),
+            ));
+        }
+        if self.ffill > 1000 {
+            return Err(bad(
+                "ffill",
+                format!("expected 0 to 1000, got {}", self.ffill),
+            ));
+        }
+        if let Some(w) = self.options.window {
+            if !(3..=self.bars).contains(&w) {
+                return Err(bad(
+                    "window",
+                    format!("expected 3 to bars ({}), got {w}", self.bars),
+                ));
+            }
+        }
+        let zw = self.options.z_window;
+        if !(2..=self.bars).contains(&zw) {
+            return Err(bad(
+                "z_window",
+                format!("expected 2 to bars ({}), got {zw}", self.bars),
+            ));
+        }
+        if !(2..=self.bars).contains(&self.corr_window) {
+            return Err(bad(
+                "corr_window",
+                format!(
+                    "expected 2 to bars ({}), got {}",
+                    self.bars, self.corr_window
+                ),
+            ));
+        }
+        let (e, x) = (self.options.entry, self.options.exit);
+        if !(e.is_finite() && e > 0.0 && e <= 10.0) {
+            return Err(bad(
+                "entry",
+                format!("expected a number in (0, 10], got {e}"),
+            ));
+        }
+        if !(x.is_finite() && x >= 0.0 && x < e) {
+            return Err(bad(
+                "exit",
+                format!("expected a number in [0, entry), got {x}"),
+            ));
+        }
+        if !(self.fee_bps.is_finite() && (0.0..=1000.0).contains(&self.fee_bps)) {
+            return Err(bad(
+                "fee_bps",
+                format!("expected 0 to 1000, got {}", self.fee_bps),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// "z = 2.31 > 2.0: short the spread: sell 1 ETHUSDT, buy 0.052 BTCUSDT".
+/// The x quantity hedges one unit of y: `beta * py / px` on log prices
+/// (beta is an elasticity), `beta` on raw prices.
+#[allow(clippy::too_many_arguments)]
+pub fn describe_signal(
+    z: Option<f64>,
+    sig: Signal,
+    entry: f64,
+    exit: f64,
+    x: &str,
+    y: &str,
+    beta: f64,
+    px: f64,
+    py: f64,
+    prices: PriceScale,
+) -> String {
+    let Some(z) = z else {
+        return "z undefined (not enough bars or a flat spread): no signal".into();
+    };
+    let qx = match prices {
+        PriceScale::Log => beta * py / px,
+        PriceScale::Raw => beta,
+    };
+    let qty = format_qty(qx.abs());
+    // A negative hedge ratio flips the x leg's direction.
+    let (xs, xl) = if qx >= 0.0 {
+        ("buy", "sell")
+    } else {
+        ("sell", "buy")
+    };
+    match sig {
+        Signal::ShortSpread => {
+            format!("z = {z:.2} > {entry:.1}: short the spread: sell 1 {y}, {xs} {qty} {x}")
+        }
+        Signal::LongSpread => {
+            format!("z = {z:.2} < -{entry:.1}: long the spread: buy 1 {y}, {xl} {qty} {x}")
+        }
+        Signal::Exit => format!("z = {z:.2}, |z| < {exit:.1}: flat: close any spread position"),
+        Signal::Hold => format!("z = {z:.2}: inside the bands: hold"),
+    }
+}
+
+fn format_qty(q: f64) -> String {
+    if q >= 100.0 {
+        format!("{q:.1}")
+    } else if q >= 1.0 {
+        format!("{q:.3}")
+    } else {
+        // Three significant digits for small hedge quantities.
+        let digits = (-q.log10().floor()) as usize + 2;
+        format!("{q:.digits$}")
+    }
+}
+
+#[cfg(feature = "ssr")]
+pub use ssr::{analyze_series, pair_analytics};
+
+#[cfg(feature = "ssr")]
+mod ssr {
+    use super::*;
+    use crate::analytics::{
+        analyze, backtest, correlation::rolling_return_correlation, signal, BacktestOptions,
+    };
+    use crate::domain::Venue;
+    use crate::store::{open_reader, query};
+    use std::path::Path;
+
+    /// Analyse two aligned price series (the `POST /analyze` and CLI path).
+    pub fn analyze_series(
+        q: &PairQuery,
+        ts: Vec<i64>,
+        px: Vec<f64>,
+        py: Vec<f64>,
+    ) -> Result<PairAnalytics, PairError> {
+        let unusable = |e: crate::analytics::AnalyticsError| PairError::Unusable(e.to_string());
+        let report = analyze(&px, &py, Some(&ts), &q.options).map_err(unusable)?;
+        let corr = if px.len() > q.corr_window {
+            rolling_return_correlation(&px, &py, q.corr_window).map_err(unusable)?
+        } else {
+            vec![None; px.len()]
+        };
+        let bt_opts = BacktestOptions {
+            entry: q.options.entry,
+            exit: q.options.exit,
+            fee_bps: q.fee_bps,
+            annualization: (365.0 * 86_400_000.0) / q.timeframe.millis() as f64,
+            prices: q.options.prices,
+        };
+        // A backtest needs a hedge ratio per bar; Kalman's spread is already
+        // dynamic, others use the rolling or full-sample beta.
+        let backtest = backtest(&px, &py, &report.beta, &report.zscore, &bt_opts).ok();
+        let z = report.zscore.last().copied().flatten();
+        let sig = signal(z, q.options.entry, q.options.exit);
+        let beta_now = report
+            .beta
+            .last()
+            .copied()
+            .flatten()
+            .unwrap_or(report.regression.beta);
+        let text = describe_signal(
+            z,
+            sig,
+            q.options.entry,
+            q.options.exit,
+            &q.x,
+            &q.y,
+            beta_now,
+            *px.last().unwrap_or(&1.0),
+            *py.last().unwrap_or(&1.0),
+            q.options.prices,
+        );
+        Ok(PairAnalytics {
+            query: q.clone(),
+            updated: ts.last().copied(),
+            ts,
+            px,
+            py,
+            report,
+            corr,
+            backtest,
+            z,
+            signal: sig,
+            signal_text: text,
+        })
+    }
+
+    /// Load both legs' bars from the store, align them and analyse.
+    pub fn pair_analytics(
+        db: &Path,
+        venue: Venue,
+        mut q: PairQuery,
+    ) -> Result<PairAnalytics, PairError> {
+        q.validate()?;
+        let store = |e: crate::store::StoreError| PairError::Store(e.to_string());
+        let conn = open_reader(db).map_err(store)?;
+        let tf = q.timeframe;
+        let end = match q.to {
+            Some(t) => t,
+            None => {
+                let lx = query::last_ts(&conn, venue, &q.x).map_err(store)?;
+                let ly = query::last_ts(&conn, venue, &q.y).map_err(store)?;
+                match (lx, ly) {
+                    (None, _) => return Err(PairError::UnknownSymbol(q.x.clone())),
+                    (_, None) => return Err(PairError::UnknownSymbol(q.y.clone())),
+                    (Some(a), Some(b)) => tf.bucket(a.max(b)) + tf.millis(),
+                }
+            }
+        };
+        let from = end - tf.millis() * q.bars as i64;
+        let load = |s: &str| -> Result<Vec<crate::domain::Bar>, PairError> {
+            query::bars(&conn, venue, s, tf, from, end)
+                .map_err(store)?
+                .ok_or_else(|| PairError::UnknownSymbol(s.to_string()))
+        };
+        let bx = load(&q.x)?;
+        let by = load(&q.y)?;
+        let aligned = query::align_pair(&bx, &by, tf, q.ffill);
+        let (mut ts, mut px, mut py) = (Vec::new(), Vec::new(), Vec::new());
+        for (t, a, b) in aligned {
+            ts.push(t);
+            px.push(a);
+            py.push(b);
+        }
+        analyze_series(&q, ts, px, py)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signal_text_names_both_legs_and_the_hedge() {
+        let s = describe_signal(
+            Some(2.31),
+            Signal::ShortSpread,
+            2.0,
+            0.5,
+            "BTCUSDT",
+            "ETHUSDT",
+            1.5,
+            90_000.0,
+            3_120.0,
+            PriceScale::Log,
+        );
+        assert_eq!(
+            s,
+            "z = 2.31 > 2.0: short the spread: sell 1 ETHUSDT, buy 0.0520 BTCUSDT"
+        );
+        let l = describe_signal(
+            Some(-2.5),
+            Signal::LongSpread,
+            2.0,
+            0.5,
+            "BTCUSDT",
+            "ETHUSDT",
+            0.5,
+            1.0,
+            1.0,
+            PriceScale::Raw,
+        );
+        assert!(
+            l.starts_with("z = -2.50 < -2.0: long the spread: buy 1 ETHUSDT, sell 0.500 BTCUSDT"),
+            "{l}"
+        );
+        assert!(describe_signal(
+            None,
+            Signal::Hold,
+            2.0,
+            0.5,
+            "A",
+            "B",
+            1.0,
+            1.0,
+            1.0,
+            PriceScale::Log
+        )
+        .contains("undefined"));
+    }
+
+    #[test]
+    fn validation_names_the_parameter() {
+        let mut q = PairQuery {
+            bars: 5,
+            ..PairQuery::default()
+        };
+        assert!(matches!(q.validate(), Err(PairError::BadParam { name, .. }) if name == "bars"));
+        let mut q = PairQuery {
+            y: "BTCUSDT".into(),
+            ..PairQuery::default()
+        };
+        assert!(matches!(q.validate(), Err(PairError::BadParam { name, .. }) if name == "y"));
+        let mut q = PairQuery::default();
+        q.options.window = Some(100_000);
+        assert!(matches!(q.validate(), Err(PairError::BadParam { name, .. }) if name == "window"));
+        let mut q = PairQuery::default();
+        q.options.exit = 3.0;
+        assert!(matches!(q.validate(), Err(PairError::BadParam { name, .. }) if name == "exit"));
+        PairQuery::default().validate().unwrap();
+    }
+}
