@@ -2,13 +2,23 @@
 //!
 //! One writer owns the only write connection; readers open their own
 //! connections, which WAL lets run while the writer commits.
+//!
+//! SQLite's own locking would let two pairdesk processes share a file and
+//! then fight over the write lock with `SQLITE_BUSY`; instead the writer
+//! holds an exclusive advisory lock on `<db>.lock` (released by the kernel
+//! when the process dies, so a crash never leaves a stale lock) and a second
+//! writer is refused up front with the holder's pid.
 
+pub mod export;
 pub mod query;
 pub mod schema;
 pub mod writer;
 
 use rusqlite::{Connection, OpenFlags};
-use std::path::Path;
+use std::fs::File;
+use std::io::{Read, Seek, Write};
+use std::ops::{Deref, DerefMut};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 use thiserror::Error;
 
@@ -24,6 +34,8 @@ pub enum StoreError {
     Open { path: String, reason: String },
     #[error("database {path} is locked by another process: {reason}")]
     Locked { path: String, reason: String },
+    #[error("database {path} is in use by another pairdesk process (pid {pid})")]
+    InUse { path: String, pid: String },
     #[error("the writer has stopped")]
     WriterGone,
 }
@@ -37,8 +49,103 @@ pub enum Durability {
     Full,
 }
 
+/// The write connection together with the process lock that makes it the
+/// only one. Dereferences to the [`Connection`].
+pub struct WriteConn {
+    conn: Connection,
+    /// Held (never read) until the connection is dropped.
+    _lock: Option<File>,
+}
+
+impl Deref for WriteConn {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+impl DerefMut for WriteConn {
+    fn deref_mut(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+}
+
+/// A bare connection (an in-memory database, a test) without the lock.
+impl From<Connection> for WriteConn {
+    fn from(conn: Connection) -> Self {
+        WriteConn { conn, _lock: None }
+    }
+}
+
+/// `<db>.lock`, next to the database.
+pub fn lock_path(db: &Path) -> PathBuf {
+    let mut s = db.as_os_str().to_owned();
+    s.push(".lock");
+    PathBuf::from(s)
+}
+
+/// Take the exclusive lock on `<db>.lock` and record our pid in it. Creating
+/// the lock file is also the first write into the directory, so an
+/// unwritable directory is reported here, naming the directory.
+fn acquire_lock(db: &Path) -> Result<File, StoreError> {
+    let p = db.display().to_string();
+    let lp = lock_path(db);
+    let mut f = File::options()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&lp)
+        .map_err(|e| {
+            let dir = db
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            let reason = match e.kind() {
+                std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
+                    format!("directory {} is not writable ({e})", dir.display())
+                }
+                _ => format!("cannot create lock file {}: {e}", lp.display()),
+            };
+            StoreError::Open {
+                path: p.clone(),
+                reason,
+            }
+        })?;
+    match f.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = f.read_to_string(&mut holder);
+            let pid = holder.trim();
+            return Err(StoreError::InUse {
+                path: p,
+                pid: if pid.is_empty() {
+                    "unknown".into()
+                } else {
+                    pid.to_string()
+                },
+            });
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(StoreError::Open {
+                path: p,
+                reason: format!("cannot lock {}: {e}", lp.display()),
+            })
+        }
+    }
+    // The pid is informational (for the message above); failing to write it
+    // does not weaken the lock.
+    let _ = f
+        .set_len(0)
+        .and_then(|_| f.rewind())
+        .and_then(|_| write!(f, "{}", std::process::id()))
+        .and_then(|_| f.flush());
+    Ok(f)
+}
+
 /// Open (creating if needed) the write connection and migrate it.
-pub fn open_writer(path: &Path, durability: Durability) -> Result<Connection, StoreError> {
+pub fn open_writer(path: &Path, durability: Durability) -> Result<WriteConn, StoreError> {
     let p = path.display().to_string();
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         if !dir.is_dir() {
@@ -48,6 +155,7 @@ pub fn open_writer(path: &Path, durability: Durability) -> Result<Connection, St
             });
         }
     }
+    let lock = acquire_lock(path)?;
     let mut conn = Connection::open(path).map_err(|e| StoreError::Open {
         path: p.clone(),
         reason: e.to_string(),
@@ -92,10 +200,47 @@ pub fn open_writer(path: &Path, durability: Durability) -> Result<Connection, St
     // A bounded WAL: checkpoint every ~4 MB of frames.
     conn.pragma_update(None, "wal_autocheckpoint", 1000)
         .map_err(classify)?;
+    // Bigger page cache and in-memory temp tables: the writer's index pages
+    // stay hot across batches (about 64 MB; SQLite allocates it lazily).
+    conn.pragma_update(None, "cache_size", -65_536)
+        .map_err(classify)?;
+    conn.pragma_update(None, "temp_store", "MEMORY")
+        .map_err(classify)?;
     schema::migrate(&mut conn).map_err(|e| match e {
         StoreError::Sqlite(e) => classify(e),
         other => other,
     })?;
+    Ok(WriteConn {
+        conn,
+        _lock: Some(lock),
+    })
+}
+
+/// A read-write connection for rare side writes (alert rules and events)
+/// next to the running [`writer`] in the same process: no process lock (the
+/// writer holds it), no migration (the writer did it). WAL serialises its
+/// short transactions with the writer's, and the busy timeout absorbs the
+/// wait, so callers never see `SQLITE_BUSY` for a brief overlap.
+pub fn open_aux_writer(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| StoreError::Open {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version != schema::SCHEMA_VERSION {
+        return Err(StoreError::Open {
+            path: path.display().to_string(),
+            reason: format!(
+                "schema version {version}, expected {} (open the writer first)",
+                schema::SCHEMA_VERSION
+            ),
+        });
+    }
     Ok(conn)
 }
 

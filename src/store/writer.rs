@@ -8,8 +8,13 @@
 //! (`try_send` fails and is counted); nothing is dropped silently. A failed
 //! commit (disk full, I/O error) keeps the batch and retries, so a tick that
 //! was acknowledged as committed is never lost and a pending one never skipped.
+//!
+//! Housekeeping runs on the same thread, between batches, in small steps:
+//! retention deletes at most [`PRUNE_BATCH`] old ticks per transaction, and
+//! when the channel has been idle for a while the WAL is checkpointed and
+//! truncated so it stays bounded. Neither can hold up a batch for long.
 
-use super::{schema::SCHEMA_VERSION, StoreError};
+use super::{schema::SCHEMA_VERSION, StoreError, WriteConn};
 use crate::domain::{Tick, Venue};
 use rusqlite::{params, Connection};
 use std::collections::HashMap;
@@ -17,6 +22,23 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, watch};
+
+/// Ticks deleted per retention transaction: small enough (a few ms) that a
+/// waiting batch is not noticeably delayed.
+pub const PRUNE_BATCH: usize = 5_000;
+
+/// How long the channel must be quiet before idle housekeeping (checkpoint).
+const IDLE: Duration = Duration::from_secs(1);
+
+/// How often retention looks for expired ticks while there is no backlog.
+const PRUNE_EVERY: Duration = Duration::from_secs(10);
+
+/// Writer settings beyond the connection itself.
+#[derive(Debug, Clone, Default)]
+pub struct WriterOptions {
+    /// Delete ticks whose exchange time is older than this.
+    pub retain: Option<Duration>,
+}
 
 /// Upper bound on ticks per transaction.
 pub const MAX_BATCH: usize = 16_384;
@@ -61,6 +83,9 @@ pub struct WriterStats {
     pub max_batch_us: AtomicU64,
     pub commit_errors: AtomicU64,
     pub last_error: Mutex<Option<String>>,
+    /// Ticks deleted by retention.
+    pub pruned: AtomicU64,
+    pub checkpoints: AtomicU64,
 }
 
 /// The sending side plus the thread; dropping every sender stops the writer
@@ -75,14 +100,24 @@ pub struct Writer {
 
 impl Writer {
     /// Start the writer on `conn` with a channel of `capacity` batches.
-    pub fn spawn(conn: Connection, capacity: usize) -> Writer {
+    pub fn spawn(conn: impl Into<WriteConn>, capacity: usize) -> Writer {
+        Writer::spawn_with(conn, capacity, WriterOptions::default())
+    }
+
+    /// [`Writer::spawn`] with retention and other options.
+    pub fn spawn_with(
+        conn: impl Into<WriteConn>,
+        capacity: usize,
+        options: WriterOptions,
+    ) -> Writer {
+        let conn = conn.into();
         let (tx, rx) = mpsc::channel(capacity);
         let stats = Arc::new(WriterStats::default());
         let (committed_tx, committed) = watch::channel(0u64);
         let st = stats.clone();
         let join = std::thread::Builder::new()
             .name("pairdesk-writer".into())
-            .spawn(move || run(conn, rx, st, committed_tx))
+            .spawn(move || run(conn, rx, st, committed_tx, options))
             .expect("spawn writer thread");
         Writer {
             tx,
@@ -101,22 +136,175 @@ impl Writer {
     }
 }
 
+/// Retention and WAL housekeeping state, driven from the writer loop.
+struct Housekeeping {
+    retain_ms: Option<i64>,
+    next_prune: Instant,
+    /// The last prune filled its batch: more expired ticks are waiting.
+    backlog: bool,
+    /// Something was committed since the last truncating checkpoint.
+    dirty: bool,
+}
+
+impl Housekeeping {
+    fn new(options: &WriterOptions) -> Self {
+        Housekeeping {
+            retain_ms: options
+                .retain
+                .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+            next_prune: Instant::now(),
+            backlog: false,
+            dirty: false,
+        }
+    }
+
+    /// How long to wait for the next command before doing idle work.
+    fn wait(&self) -> Duration {
+        if self.backlog {
+            Duration::ZERO
+        } else {
+            IDLE
+        }
+    }
+
+    /// One retention step if one is due; called between batches.
+    fn prune_step(&mut self, conn: &mut Connection, stats: &WriterStats) {
+        let Some(retain) = self.retain_ms else {
+            return;
+        };
+        if !self.backlog && Instant::now() < self.next_prune {
+            return;
+        }
+        let cutoff = crate::ingest::now_ms().saturating_sub(retain);
+        match prune_before(conn, cutoff, PRUNE_BATCH) {
+            Ok(n) => {
+                stats.pruned.fetch_add(n as u64, Relaxed);
+                self.backlog = n >= PRUNE_BATCH;
+                if n > 0 {
+                    self.dirty = true;
+                    tracing::debug!(deleted = n, cutoff, "retention pruned old ticks");
+                }
+            }
+            Err(e) => {
+                self.backlog = false;
+                tracing::warn!(error = %e, "retention prune failed; will retry");
+            }
+        }
+        if !self.backlog {
+            self.next_prune = Instant::now() + PRUNE_EVERY;
+        }
+    }
+
+    /// The channel has been quiet: prune, then truncate the WAL.
+    fn idle(&mut self, conn: &mut Connection, stats: &WriterStats) {
+        self.prune_step(conn, stats);
+        if self.dirty && !self.backlog {
+            match checkpoint_truncate(conn) {
+                Ok(true) => {
+                    self.dirty = false;
+                    stats.checkpoints.fetch_add(1, Relaxed);
+                }
+                // A reader is still on an old snapshot; try again next time.
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed"),
+            }
+        }
+    }
+}
+
+/// Checkpoint everything and truncate the WAL to zero bytes. Readers are not
+/// waited for (busy timeout 0 for the duration): a busy result just means
+/// the next idle period tries again. Returns whether it completed.
+pub fn checkpoint_truncate(conn: &Connection) -> Result<bool, rusqlite::Error> {
+    conn.busy_timeout(Duration::ZERO)?;
+    let r = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+        r.get::<_, i64>(0)
+    });
+    conn.busy_timeout(Duration::from_secs(5))?;
+    Ok(r? == 0)
+}
+
+/// Delete up to `limit` ticks with exchange time before `cutoff` (ms), in one
+/// transaction, oldest first per symbol. Returns how many were deleted.
+///
+/// Symbol by symbol, so each lookup is a range scan of `ticks_by_time`
+/// rather than a scan of the whole table.
+pub fn prune_before(
+    conn: &mut Connection,
+    cutoff: i64,
+    limit: usize,
+) -> Result<usize, rusqlite::Error> {
+    let tx = conn.transaction()?;
+    let mut deleted = 0usize;
+    {
+        let syms: Vec<i64> = tx
+            .prepare_cached("SELECT id FROM symbols ORDER BY id")?
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        let mut del = tx.prepare_cached(
+            "DELETE FROM ticks WHERE sym = ?1 AND trade_id IN \
+             (SELECT trade_id FROM ticks INDEXED BY ticks_by_time \
+              WHERE sym = ?1 AND exchange_ts < ?2 ORDER BY exchange_ts LIMIT ?3)",
+        )?;
+        for sym in syms {
+            if deleted >= limit {
+                break;
+            }
+            deleted += del.execute(params![sym, cutoff, (limit - deleted) as i64])?;
+        }
+    }
+    tx.commit()?;
+    Ok(deleted)
+}
+
 fn run(
-    mut conn: Connection,
+    mut conn: WriteConn,
     mut rx: mpsc::Receiver<WriteCmd>,
     stats: Arc<WriterStats>,
     committed: watch::Sender<u64>,
+    options: WriterOptions,
 ) {
+    let conn: &mut Connection = &mut conn;
     let mut symbols: HashMap<(Venue, String), i64> = HashMap::new();
     let mut pending: Vec<WriteCmd> = Vec::new();
     let mut total: u64 = 0;
+    let mut hk = Housekeeping::new(&options);
     if let Err(e) = conn.execute(
         "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?1)",
         params![SCHEMA_VERSION.to_string()],
     ) {
         tracing::warn!(error = %e, "could not record schema version");
     }
-    while let Some(first) = rx.blocking_recv() {
+    // A tiny runtime only to wait on the channel with a timeout, which is
+    // what lets housekeeping run when no ticks arrive.
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+    {
+        Ok(rt) => Some(rt),
+        Err(e) => {
+            tracing::warn!(error = %e, "no timer for the writer; idle housekeeping disabled");
+            None
+        }
+    };
+    loop {
+        let first = match &rt {
+            // The timer must be created inside the runtime, hence the async block.
+            Some(rt) => {
+                match rt.block_on(async { tokio::time::timeout(hk.wait(), rx.recv()).await }) {
+                    Ok(Some(cmd)) => cmd,
+                    Ok(None) => break,
+                    Err(_) => {
+                        hk.idle(conn, &stats);
+                        continue;
+                    }
+                }
+            }
+            None => match rx.blocking_recv() {
+                Some(cmd) => cmd,
+                None => break,
+            },
+        };
         let mut n = count(&first);
         pending.push(first);
         while n < MAX_BATCH {
@@ -131,7 +319,7 @@ fn run(
         let mut backoff = Duration::from_millis(50);
         loop {
             let started = Instant::now();
-            match commit(&mut conn, &mut symbols, &pending) {
+            match commit(conn, &mut symbols, &pending) {
                 Ok((ins, dup)) => {
                     let us = started.elapsed().as_micros() as u64;
                     stats.inserted.fetch_add(ins, Relaxed);
@@ -164,6 +352,8 @@ fn run(
                 let _ = reply.send(());
             }
         }
+        hk.dirty = true;
+        hk.prune_step(conn, &stats);
     }
     if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE); PRAGMA optimize;") {
         tracing::warn!(error = %e, "final checkpoint failed");
@@ -272,7 +462,8 @@ pub fn open_and_spawn(
     path: &std::path::Path,
     durability: super::Durability,
     capacity: usize,
+    options: WriterOptions,
 ) -> Result<Writer, StoreError> {
     let conn = super::open_writer(path, durability)?;
-    Ok(Writer::spawn(conn, capacity))
+    Ok(Writer::spawn_with(conn, capacity, options))
 }
