@@ -75,6 +75,51 @@ enum Command {
         #[arg(long, default_value = "max")]
         speed: String,
     },
+    /// Analyse two price series from a CSV (header; timestamp column first)
+    Analyze(AnalyzeArgs),
+    /// Write live ticks from the configured source to an NDJSON file
+    Record {
+        /// Output file (NDJSON, the collector format replay reads)
+        #[arg(long)]
+        out: PathBuf,
+        /// Stop after this many seconds (default: until Ctrl+C)
+        #[arg(long)]
+        seconds: Option<u64>,
+    },
+}
+
+#[derive(Args, Debug)]
+struct AnalyzeArgs {
+    /// CSV file with a header: a timestamp column, then price columns
+    #[arg(long)]
+    input: PathBuf,
+    /// Column of the independent leg x [default: first numeric column]
+    #[arg(long)]
+    x: Option<String>,
+    /// Column of the dependent leg y [default: second numeric column]
+    #[arg(long)]
+    y: Option<String>,
+    /// Hedge regression
+    #[arg(long, default_value = "ols", value_parser = ["ols", "ols-no-intercept", "kalman", "huber", "theil-sen"])]
+    regression: String,
+    /// Regress log prices or raw prices
+    #[arg(long, default_value = "log", value_parser = ["log", "raw"])]
+    prices: String,
+    /// Rolling regression window in bars (default: one full-sample fit)
+    #[arg(long)]
+    window: Option<usize>,
+    /// Z-score window in bars
+    #[arg(long, default_value_t = 20)]
+    z_window: usize,
+    /// ADF lag selection
+    #[arg(long, default_value = "aic", value_parser = ["aic", "bic", "t-stat", "none"])]
+    autolag: String,
+    /// Maximum ADF lag (default: 12*(n/100)^(1/4))
+    #[arg(long)]
+    maxlag: Option<usize>,
+    /// Output format
+    #[arg(long, default_value = "json", value_parser = ["json", "table"])]
+    format: String,
 }
 
 fn init_logging(format: &str) {
@@ -120,6 +165,13 @@ pub fn main() -> ExitCode {
             return fail(format!("{first} (see pairdesk --help)"));
         }
     };
+    // `analyze` is pure computation on a file: it needs no configuration.
+    if let Some(Command::Analyze(a)) = &cli.command {
+        return match analyze(a) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(format!("{e:#}")),
+        };
+    }
     let g = &cli.global;
     let ov = Overrides {
         config: g.config.clone(),
@@ -146,6 +198,8 @@ pub fn main() -> ExitCode {
         match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => pairdesk::server::serve(config).await,
             Command::Replay { file, speed } => replay(config, file, &speed).await,
+            Command::Record { out, seconds } => record(config, out, seconds).await,
+            Command::Analyze(_) => unreachable!("handled before configuration"),
         }
     });
     rt.shutdown_timeout(std::time::Duration::from_millis(200));
@@ -187,5 +241,118 @@ async fn replay(config: Config, file: PathBuf, speed: &str) -> anyhow::Result<()
     });
     // The report is the command's output, for people and scripts alike.
     println!("{}", serde_json::to_string_pretty(&summary)?);
+    Ok(())
+}
+
+fn analyze(a: &AnalyzeArgs) -> anyhow::Result<()> {
+    use pairdesk::analytics::{analyze, AnalyzeOptions, Autolag, PriceScale};
+    let text = std::fs::read_to_string(&a.input)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", a.input.display()))?;
+    let cols = pairdesk::api::csv_input::parse(&text, a.x.as_deref(), a.y.as_deref())?;
+    let opts = AnalyzeOptions {
+        regression: pairdesk::app::params::regression_from(&a.regression).unwrap_or_default(),
+        prices: if a.prices == "raw" {
+            PriceScale::Raw
+        } else {
+            PriceScale::Log
+        },
+        window: a.window,
+        z_window: a.z_window,
+        autolag: match a.autolag.as_str() {
+            "bic" => Autolag::Bic,
+            "t-stat" => Autolag::TStat,
+            "none" => Autolag::None,
+            _ => Autolag::Aic,
+        },
+        maxlag: a.maxlag,
+        ..AnalyzeOptions::default()
+    };
+    let report = analyze(&cols.x, &cols.y, None, &opts)?;
+    if a.format == "json" {
+        // The report is the command's output.
+        println!("{}", serde_json::to_string(&report)?);
+        return Ok(());
+    }
+    let f = |v: Option<f64>| v.map(|v| format!("{v:.6}")).unwrap_or_else(|| "-".into());
+    let g = &report.regression;
+    let rows = [
+        ("x / y", format!("{} / {}", cols.x_name, cols.y_name)),
+        ("n", report.n.to_string()),
+        ("regression", a.regression.clone()),
+        ("alpha", format!("{:.6}", g.alpha)),
+        ("beta", format!("{:.6}", g.beta)),
+        (
+            "beta se / t / p",
+            format!("{} / {} / {}", f(g.beta_se), f(g.beta_t), f(g.beta_p)),
+        ),
+        ("r2", f(g.r2)),
+        (
+            "ADF stat / p",
+            format!("{:.4} / {:.4e}", report.adf.stat, report.adf.pvalue),
+        ),
+        (
+            "ADF lag / nobs",
+            format!("{} / {}", report.adf.usedlag, report.adf.nobs),
+        ),
+        (
+            "coint stat / p",
+            format!("{:.4} / {:.4e}", report.coint.stat, report.coint.pvalue),
+        ),
+        ("half-life (bars)", f(report.half_life)),
+        ("hurst", f(report.hurst)),
+        ("correlation", f(report.correlation)),
+        ("latest z", f(report.zscore.last().copied().flatten())),
+    ];
+    for (k, v) in rows {
+        println!("{k:<18} {v}");
+    }
+    Ok(())
+}
+
+async fn record(config: Config, out: PathBuf, seconds: Option<u64>) -> anyhow::Result<()> {
+    use std::io::Write;
+    let durability = if config.durable {
+        Durability::Full
+    } else {
+        Durability::Normal
+    };
+    let writer = Writer::spawn(store::open_writer(&config.db, durability)?, 256);
+    let pipeline = Pipeline::new(writer.tx.clone());
+    let mut live = pipeline.subscribe();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let (source, _, label, _) =
+        pairdesk::server::start_source(&config, pipeline.clone(), stop_rx).await?;
+    let file = std::fs::File::create(&out)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", out.display()))?;
+    let mut w = std::io::BufWriter::new(file);
+    tracing::info!(source = %label, out = %out.display(), "recording");
+    let deadline = tokio::time::sleep(std::time::Duration::from_secs(
+        seconds.unwrap_or(u64::MAX / 4),
+    ));
+    tokio::pin!(deadline);
+    let mut n = 0u64;
+    loop {
+        tokio::select! {
+            t = live.recv() => match t {
+                Ok(t) => {
+                    let line = serde_json::json!({
+                        "symbol": t.symbol, "ts": t.exchange_ts, "price": t.price, "size": t.qty,
+                        "id": t.trade_id, "side": match t.side { pairdesk::domain::Side::Buy => "buy", pairdesk::domain::Side::Sell => "sell", _ => "unknown" },
+                    });
+                    writeln!(w, "{line}")?;
+                    n += 1;
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(k)) => tracing::warn!(missed = k, "recorder fell behind"),
+                Err(_) => break,
+            },
+            _ = &mut deadline => break,
+            _ = pairdesk::server::shutdown_signal() => break,
+        }
+    }
+    w.flush()?;
+    let _ = stop_tx.send(true);
+    drop(source);
+    pipeline.flush().await;
+    tracing::info!(ticks = n, "recording finished");
     Ok(())
 }

@@ -1,52 +1,102 @@
 import { test, expect, Page } from '@playwright/test';
 
-async function hydrated(page: Page) {
-  await page.goto('/');
+async function open(page: Page, path = '/') {
+  await page.goto(path);
   await expect(page.locator('.app[data-hydrated="true"]')).toBeVisible({ timeout: 30_000 });
 }
 
 async function storedTicks(page: Page): Promise<number> {
-  const txt = await page.getByTestId('ticks-stored').first().textContent();
-  return Number(txt);
+  return Number(await page.getByTestId('ticks-stored').first().textContent());
 }
 
-test('the page hydrates and says the data is simulated', async ({ page }) => {
-  await hydrated(page);
+/** Pixels that differ clearly from the top-left (background) pixel. */
+async function inkedPixels(page: Page, testid: string): Promise<number> {
+  return page.evaluate((id) => {
+    const c = document.querySelector(`canvas[data-testid="${id}"]`) as HTMLCanvasElement | null;
+    if (!c || c.width === 0) return 0;
+    const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+    const [r0, g0, b0] = [d[0], d[1], d[2]];
+    let n = 0;
+    for (let i = 0; i < d.length; i += 4) {
+      if (Math.abs(d[i] - r0) + Math.abs(d[i + 1] - g0) + Math.abs(d[i + 2] - b0) > 60) n++;
+    }
+    return n;
+  }, testid);
+}
+
+test('the page hydrates and says plainly that the data is simulated', async ({ page }) => {
+  await open(page);
   await expect(page.getByText('SIMULATED MARKET')).toBeVisible();
   await expect(page.getByTestId('source')).toHaveText('sim');
+  await expect(page.getByTestId('conn')).toHaveText('connected');
 });
 
 test('the price chart is live: canvas drawn and stored ticks rising', async ({ page }) => {
-  await hydrated(page);
+  await open(page);
   await expect.poll(() => storedTicks(page), { timeout: 15_000 }).toBeGreaterThan(0);
   const first = await storedTicks(page);
-
-  // The canvas has drawn a line: count pixels that differ from the background.
-  await expect
-    .poll(
-      () =>
-        page.evaluate(() => {
-          const c = document.querySelector('canvas[data-testid="price-chart"]') as HTMLCanvasElement | null;
-          if (!c || c.width === 0) return 0;
-          const ctx = c.getContext('2d')!;
-          const d = ctx.getImageData(0, 0, c.width, c.height).data;
-          const [r0, g0, b0] = [d[0], d[1], d[2]];
-          let n = 0;
-          for (let i = 0; i < d.length; i += 4) {
-            if (Math.abs(d[i] - r0) + Math.abs(d[i + 1] - g0) + Math.abs(d[i + 2] - b0) > 60) n++;
-          }
-          return n;
-        }),
-      { timeout: 20_000 },
-    )
-    .toBeGreaterThan(200);
-
+  await expect.poll(() => inkedPixels(page, 'chart-prices'), { timeout: 20_000 }).toBeGreaterThan(200);
   await expect.poll(() => storedTicks(page), { timeout: 15_000 }).toBeGreaterThan(first + 20);
+});
+
+test('controls live in the URL and a bookmarked URL restores the view', async ({ page }) => {
+  await open(page);
+  await page.getByTestId('regression').selectOption('huber');
+  await expect(page).toHaveURL(/reg=huber/);
+  await page.getByTestId('timeframe').selectOption('5s');
+  await expect(page).toHaveURL(/tf=5s/);
+  const url = page.url();
+  await open(page, url.replace(/^https?:\/\/[^/]+/, ''));
+  await expect(page.getByTestId('regression')).toHaveValue('huber');
+  await expect(page.getByTestId('timeframe')).toHaveValue('5s');
+});
+
+test('an invalid value is rejected with a message next to its control', async ({ page }) => {
+  await open(page);
+  await page.getByTestId('window').fill('1');
+  await page.getByTestId('window').press('Enter');
+  await page.getByTestId('window').blur();
+  await expect(page.getByTestId('err-window')).toContainText('whole number');
+  await open(page, '/?tf=7m&entry=abc');
+  await expect(page.getByTestId('err-tf')).toBeVisible();
+  await expect(page.getByTestId('err-entry')).toBeVisible();
+});
+
+test('the table matches the HTTP API for the same parameters, and changes with them', async ({ page, request }) => {
+  await open(page);
+  // Enough 1 s bars on both legs for a 20-bar window.
+  await expect.poll(() => storedTicks(page), { timeout: 40_000 }).toBeGreaterThan(1200);
+  const to = Math.floor(Date.now() / 1000) * 1000 - 2000;
+  const stat = async (k: string) => (await page.locator(`td[data-stat="${k}"]`).textContent())?.trim();
+  const betas = new Set<string>();
+  for (const [reg, window] of [['ols', '10'], ['huber', '12'], ['ols-no-intercept', '10']]) {
+    await open(page, `/?x=BTCUSDT&y=ETHUSDT&tf=1s&bars=20&reg=${reg}&window=${window}&zw=5&to=${to}`);
+    await expect(page.locator('td[data-stat="beta"]')).not.toHaveText('–', { timeout: 15_000 });
+    const api = await request.get(
+      `/api/v1/pair?x=BTCUSDT&y=ETHUSDT&timeframe=1s&bars=20&regression=${reg}&window=${window}&z_window=5&corr_window=5&to=${to}`,
+    );
+    expect(api.status()).toBe(200);
+    const j = await api.json();
+    expect(await stat('n')).toBe(String(j.report.n));
+    expect(await stat('beta')).toBe(j.report.regression.beta.toFixed(6));
+    expect(await stat('alpha')).toBe(j.report.regression.alpha.toFixed(6));
+    expect(await stat('adf_stat')).toBe(j.report.adf.stat.toFixed(4));
+    betas.add((await stat('beta'))!);
+  }
+  // Different models on the same bars give different hedge ratios.
+  expect(betas.size).toBe(3);
+  // README screenshot: a historical view with statistics and a crosshair.
+  const box = (await page.getByTestId('chart-z').boundingBox())!;
+  await page.mouse.move(box.x + box.width * 0.7, box.y + box.height / 2);
   await page.screenshot({ path: '../docs/screenshot.png' });
 });
 
-test('changing the timeframe keeps the chart drawing', async ({ page }) => {
-  await hydrated(page);
-  await page.getByTestId('timeframe').selectOption('5s');
-  await expect(page.getByTestId('last-BTCUSDT')).not.toHaveText('–', { timeout: 15_000 });
+test('hovering one chart shows the crosshair values on every chart', async ({ page }) => {
+  await open(page);
+  await expect.poll(() => inkedPixels(page, 'chart-prices'), { timeout: 20_000 }).toBeGreaterThan(200);
+  const box = (await page.getByTestId('chart-prices').boundingBox())!;
+  await page.mouse.move(box.x + box.width * 0.6, box.y + box.height / 2);
+  for (const id of ['chart-prices-hover', 'chart-spread-hover', 'chart-z-hover', 'chart-beta-hover']) {
+    await expect(page.getByTestId(id)).toContainText(/\d\d:\d\d:\d\d/);
+  }
 });

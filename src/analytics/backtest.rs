@@ -53,6 +53,7 @@ impl Default for BacktestOptions {
 }
 
 /// Backtest output; per-bar vectors align with the input.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BacktestResult {
     /// Spread position held after bar `t`'s close: -1, 0 or +1.

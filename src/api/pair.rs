@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 /// What to analyse: two stored symbols, a bar size, how many bars (ending at
 /// `to`, or at the latest tick), and the model options.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct PairQuery {
@@ -50,6 +51,7 @@ impl Default for PairQuery {
 pub const MAX_BARS: usize = 20_000;
 
 /// Everything the dashboard draws for a pair.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PairAnalytics {
     pub query: PairQuery,
@@ -206,8 +208,20 @@ fn format_qty(q: f64) -> String {
     }
 }
 
+/// The dashboard's view of a pair: the aligned prices always (so the charts
+/// draw from the first bar), and the analytics once the data supports them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PairView {
+    pub x: String,
+    pub y: String,
+    pub ts: Vec<i64>,
+    pub px: Vec<f64>,
+    pub py: Vec<f64>,
+    pub analytics: Result<PairAnalytics, String>,
+}
+
 #[cfg(feature = "ssr")]
-pub use ssr::{analyze_series, pair_analytics};
+pub use ssr::{analyze_series, load_aligned, pair_analytics, pair_view};
 
 #[cfg(feature = "ssr")]
 mod ssr {
@@ -284,6 +298,29 @@ mod ssr {
         venue: Venue,
         mut q: PairQuery,
     ) -> Result<PairAnalytics, PairError> {
+        let (ts, px, py) = load_aligned(db, venue, &mut q)?;
+        analyze_series(&q, ts, px, py)
+    }
+
+    /// Prices always, analytics when possible (the dashboard's call).
+    pub fn pair_view(db: &Path, venue: Venue, mut q: PairQuery) -> Result<PairView, PairError> {
+        let (ts, px, py) = load_aligned(db, venue, &mut q)?;
+        let analytics =
+            analyze_series(&q, ts.clone(), px.clone(), py.clone()).map_err(|e| e.to_string());
+        Ok(PairView {
+            x: q.x,
+            y: q.y,
+            ts,
+            px,
+            py,
+            analytics,
+        })
+    }
+
+    type Aligned = (Vec<i64>, Vec<f64>, Vec<f64>);
+
+    /// Validate `q`, then load and align both legs' closes.
+    pub fn load_aligned(db: &Path, venue: Venue, q: &mut PairQuery) -> Result<Aligned, PairError> {
         q.validate()?;
         let store = |e: crate::store::StoreError| PairError::Store(e.to_string());
         let conn = open_reader(db).map_err(store)?;
@@ -315,7 +352,7 @@ mod ssr {
             px.push(a);
             py.push(b);
         }
-        analyze_series(&q, ts, px, py)
+        Ok((ts, px, py))
     }
 }
 

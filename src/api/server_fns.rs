@@ -87,12 +87,33 @@ mod ssr {
 #[server]
 pub async fn get_pair(
     query: crate::api::pair::PairQuery,
-) -> Result<crate::api::pair::PairAnalytics, ServerFnError> {
+) -> Result<crate::api::pair::PairView, ServerFnError> {
     let state = ssr::state()?;
     let venue = state.venue;
     let db = state.config.db.clone();
-    tokio::task::spawn_blocking(move || crate::api::pair::pair_analytics(&db, venue, query))
+    tokio::task::spawn_blocking(move || crate::api::pair::pair_view(&db, venue, query))
         .await
         .map_err(|e| ServerFnError::new(e.to_string()))?
         .map_err(|e| ServerFnError::new(e.to_string()))
+}
+
+/// Symbols to offer: configured ones first, then any stored for this source.
+#[server]
+pub async fn get_symbols() -> Result<Vec<String>, ServerFnError> {
+    let state = ssr::state()?;
+    let venue = state.venue;
+    let db = state.config.db.clone();
+    let mut out = state.config.symbols.clone();
+    let stored = tokio::task::spawn_blocking(move || {
+        crate::store::open_reader(&db).and_then(|c| crate::store::query::symbols(&c))
+    })
+    .await
+    .map_err(|e| ServerFnError::new(e.to_string()))?
+    .map_err(|e| ServerFnError::new(e.to_string()))?;
+    for (v, s) in stored {
+        if v == venue && !out.contains(&s) {
+            out.push(s);
+        }
+    }
+    Ok(out)
 }

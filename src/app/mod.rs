@@ -1,26 +1,34 @@
-//! The dashboard: page shell, layout, live status and charts.
+//! The dashboard: page shell, controls (kept in the URL), live status, the
+//! statistics table and the synchronized charts.
 //!
-//! Data comes from server functions; the page refreshes them on a one-second
-//! pulse and redraws the canvases only when the bars actually change.
+//! Data comes from server functions (the same pair-analytics service as the
+//! HTTP API). In live mode the page refreshes on a one-second pulse; with a
+//! fixed `to` the view is historical and does not refresh.
 
 pub mod chart;
 pub mod format;
+pub mod params;
+pub mod series;
+pub mod stats;
 
-use crate::api::server_fns::{get_bars, get_status, get_view_defaults, ViewDefaults};
-use crate::domain::{Bar, StatusSnapshot, Timeframe};
-use chart::PriceChart;
+use crate::api::pair::{PairAnalytics, PairView as PairData};
+use crate::api::server_fns::{get_pair, get_status, get_symbols, get_view_defaults, ViewDefaults};
+use crate::domain::{StatusSnapshot, Timeframe};
+use chart::{ChartSpec, Line, TimeChart};
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
-    StaticSegment,
+    hooks::{use_navigate, use_query_map},
+    NavigateOptions, StaticSegment,
 };
+use params::{parse, REGRESSIONS};
 
 /// The HTML document the server renders around the app.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
         <!DOCTYPE html>
-        <html lang="en">
+        <html lang="en" data-theme="dark">
             <head>
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
@@ -49,14 +57,12 @@ pub fn App() -> impl IntoView {
     }
 }
 
-/// Bars drawn per chart.
-const CHART_BARS: u32 = 600;
-
 #[component]
 fn Dashboard() -> impl IntoView {
     let defaults = Resource::new(|| (), |_| get_view_defaults());
     let hydrated = RwSignal::new(false);
     let pulse = RwSignal::new(0u64);
+    let dark = RwSignal::new(true);
     // Effects run only in the browser: this marks hydration and starts the pulse.
     Effect::new(move |_| {
         hydrated.set(true);
@@ -67,17 +73,32 @@ fn Dashboard() -> impl IntoView {
             on_cleanup(move || handle.clear());
         }
     });
+    Effect::new(move |_| {
+        let theme = if dark.get() { "dark" } else { "light" };
+        if let Some(el) = document().document_element() {
+            let _ = el.set_attribute("data-theme", theme);
+        }
+        // Charts read the theme when they draw; nudge them.
+        pulse.update(|n| *n += 1);
+    });
 
     view! {
         <div class="app" data-hydrated=move || hydrated.get().to_string()>
             <header class="topbar">
                 <span class="brand">"pairdesk"</span>
                 <StatusLine pulse />
+                <button
+                    class="theme"
+                    aria-label="Toggle dark and light theme"
+                    on:click=move |_| dark.update(|d| *d = !*d)
+                >
+                    {move || if dark.get() { "☀ light" } else { "☾ dark" }}
+                </button>
             </header>
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match defaults.await {
-                        Ok(d) => view! { <Pair defaults=d pulse /> }.into_any(),
+                        Ok(d) => view! { <PairView defaults=d pulse /> }.into_any(),
                         Err(e) => view! { <p class="error">{format!("Cannot load settings: {e}")}</p> }.into_any(),
                     }
                 })}
@@ -94,7 +115,7 @@ fn StatusLine(pulse: RwSignal<u64>) -> impl IntoView {
             {move || Suspend::new(async move {
                 match status.await {
                     Ok(s) => status_view(s).into_any(),
-                    Err(e) => view! { <span class="status error">{format!("server unreachable: {e}")}</span> }.into_any(),
+                    Err(e) => view! { <span class="status error" data-testid="server-down">{format!("server unreachable: {e}")}</span> }.into_any(),
                 }
             })}
         </Transition>
@@ -114,57 +135,380 @@ fn status_view(s: StatusSnapshot) -> impl IntoView {
     } else {
         "disconnected"
     };
+    let lag = s.symbols.iter().filter_map(|x| x.lag_ms).max();
     view! {
         <span class="status" data-testid="status">
             {banner}
             <span class="item" title="Market data source">"source " <b data-testid="source">{s.source.clone()}</b></span>
-            <span class=format!("item conn {conn}")>{conn}</span>
+            <span class=format!("item conn {conn}") data-testid="conn">{conn}</span>
             <span class="item" title="Ticks stored in the database">
                 "ticks " <b data-testid="ticks-stored">{s.ticks_stored}</b>
             </span>
             <span class="item" title="Ticks per second over the last 5 seconds">
                 <b data-testid="tps">{format!("{:.1}", s.ticks_per_sec)}</b> " /s"
             </span>
+            <span class="item" title="Exchange time to receive time of the latest trade">
+                "lag " {lag.map(|l| format!("{l} ms")).unwrap_or_else(|| "–".into())}
+            </span>
             <span class="item" title="Trade-id gaps found / backfilled">"gaps " {s.gaps_found} "/" {s.gaps_filled}</span>
+            <span class="item" title="Reconnects since start">"reconnects " {s.reconnects}</span>
             <span class="item" title="Rows dropped (zero price, non-market, malformed)">"dropped " {s.dropped}</span>
         </span>
     }
 }
 
+/// Query keys the view understands, in URL order.
+const KEYS: [&str; 12] = [
+    "x", "y", "tf", "bars", "reg", "prices", "window", "zw", "entry", "exit", "fee", "to",
+];
+
+fn encode(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 #[component]
-fn Pair(defaults: ViewDefaults, pulse: RwSignal<u64>) -> impl IntoView {
-    let tf = RwSignal::new(defaults.timeframe.clone());
-    let a = defaults.symbols.first().cloned().unwrap_or_default();
-    let b = defaults.symbols.get(1).cloned().unwrap_or_default();
-    let leg = move |sym: String| {
-        let res = Resource::new(
-            move || (pulse.get(), tf.get()),
-            move |(_, tf)| get_bars(sym.clone(), tf, CHART_BARS),
+fn PairView(defaults: ViewDefaults, pulse: RwSignal<u64>) -> impl IntoView {
+    let query_map = use_query_map();
+    let d = defaults.clone();
+    let params = Memo::new(move |_| query_map.with(|m| parse(|k| m.get(k), &d)));
+    let navigate = use_navigate();
+    let set_param = move |key: &'static str, value: String| {
+        let mut parts = Vec::new();
+        query_map.with_untracked(|m| {
+            for k in KEYS {
+                let v = if k == key {
+                    Some(value.clone())
+                } else {
+                    m.get(k)
+                };
+                if let Some(v) = v {
+                    parts.push(format!("{k}={}", encode(&v)));
+                }
+            }
+        });
+        navigate(
+            &format!("/?{}", parts.join("&")),
+            NavigateOptions {
+                replace: true,
+                scroll: false,
+                ..Default::default()
+            },
         );
-        Signal::derive(move || res.get().and_then(|r| r.ok()).unwrap_or_default())
     };
-    let bars_a: Signal<Vec<Bar>> = leg(a.clone());
-    let bars_b: Signal<Vec<Bar>> = leg(b.clone());
+    let symbols = Resource::new(|| (), |_| get_symbols());
+    let pair = Resource::new(
+        move || {
+            let q = params.get().query;
+            let tick = if q.to.is_none() { pulse.get() } else { 0 };
+            (q, tick)
+        },
+        |(q, _)| get_pair(q),
+    );
+    // Keep the last good result on screen while a refresh is in flight.
+    let prices: RwSignal<Option<PairData>> = RwSignal::new(None);
+    let data: RwSignal<Option<PairAnalytics>> = RwSignal::new(None);
+    let error: RwSignal<Option<String>> = RwSignal::new(None);
+    let note: RwSignal<Option<String>> = RwSignal::new(None);
+    Effect::new(move |_| match pair.get() {
+        Some(Ok(mut p)) => {
+            match std::mem::replace(&mut p.analytics, Err(String::new())) {
+                Ok(a) => {
+                    data.set(Some(a));
+                    note.set(None);
+                }
+                Err(e) => {
+                    data.set(None);
+                    note.set(Some(e));
+                }
+            }
+            prices.set(Some(p));
+            error.set(None);
+        }
+        Some(Err(e)) => error.set(Some(
+            e.to_string()
+                .trim_start_matches("error running server function: ")
+                .to_string(),
+        )),
+        None => {}
+    });
+    let hover = RwSignal::new(None::<i64>);
+    let view_range = RwSignal::new(None::<(i64, i64)>);
+    let ts = Signal::derive(move || {
+        prices.with(|d| d.as_ref().map(|d| d.ts.clone()).unwrap_or_default())
+    });
+    let entry = Signal::derive(move || params.with(|p| p.query.options.entry));
+    let exit = Signal::derive(move || params.with(|p| p.query.options.exit));
+
+    let prices_spec = Signal::derive(move || {
+        prices.with(|d| {
+            let Some(d) = d else {
+                return ChartSpec::default();
+            };
+            ChartSpec {
+                lines: vec![
+                    Line {
+                        name: d.x.clone(),
+                        color: "#f7931a",
+                        values: series::normalised(&d.px),
+                        width: 1.5,
+                    },
+                    Line {
+                        name: d.y.clone(),
+                        color: "#7f9cf5",
+                        values: series::normalised(&d.py),
+                        width: 1.5,
+                    },
+                ],
+                decimals: 3,
+                ..Default::default()
+            }
+        })
+    });
+    let spread_spec = Signal::derive(move || {
+        let k = entry.get();
+        data.with(|d| {
+            let Some(d) = d else {
+                return ChartSpec::default();
+            };
+            let (m, s) = series::rolling_mean_std(&d.report.spread, d.query.options.z_window);
+            let band = |sign: f64| -> Vec<Option<f64>> {
+                m.iter()
+                    .zip(&s)
+                    .map(|(m, s)| Some(m.as_ref()? + sign * k * s.as_ref()?))
+                    .collect()
+            };
+            ChartSpec {
+                lines: vec![
+                    Line {
+                        name: "spread".into(),
+                        color: "#e6edf3",
+                        values: d.report.spread.clone(),
+                        width: 1.4,
+                    },
+                    Line {
+                        name: "mean".into(),
+                        color: "#d29922",
+                        values: m.clone(),
+                        width: 1.0,
+                    },
+                    Line {
+                        name: format!("+{k}σ"),
+                        color: "#f85149",
+                        values: band(1.0),
+                        width: 1.0,
+                    },
+                    Line {
+                        name: format!("-{k}σ"),
+                        color: "#3fb950",
+                        values: band(-1.0),
+                        width: 1.0,
+                    },
+                ],
+                decimals: 5,
+                ..Default::default()
+            }
+        })
+    });
+    let z_spec = Signal::derive(move || {
+        let (e, x) = (entry.get(), exit.get());
+        data.with(|d| {
+            let Some(d) = d else {
+                return ChartSpec::default();
+            };
+            ChartSpec {
+                lines: vec![Line {
+                    name: "z".into(),
+                    color: "#58a6ff",
+                    values: d.report.zscore.clone(),
+                    width: 1.4,
+                }],
+                hlines: vec![
+                    (e, "#f85149"),
+                    (-e, "#3fb950"),
+                    (x, "#8a93a6"),
+                    (-x, "#8a93a6"),
+                    (0.0, "#4a5366"),
+                ],
+                zones: vec![(e, 1e6, "#f85149"), (-1e6, -e, "#3fb950")],
+                decimals: 2,
+            }
+        })
+    });
+    let beta_spec = Signal::derive(move || {
+        data.with(|d| {
+            let Some(d) = d else {
+                return ChartSpec::default();
+            };
+            ChartSpec {
+                lines: vec![Line {
+                    name: "β".into(),
+                    color: "#bc8cff",
+                    values: d.report.beta.clone(),
+                    width: 1.4,
+                }],
+                decimals: 4,
+                ..Default::default()
+            }
+        })
+    });
+    let corr_spec = Signal::derive(move || {
+        data.with(|d| {
+            let Some(d) = d else {
+                return ChartSpec::default();
+            };
+            ChartSpec {
+                lines: vec![Line {
+                    name: "ρ".into(),
+                    color: "#39c5cf",
+                    values: d.corr.clone(),
+                    width: 1.4,
+                }],
+                hlines: vec![(0.0, "#4a5366")],
+                decimals: 3,
+                ..Default::default()
+            }
+        })
+    });
+    let equity_spec = Signal::derive(move || {
+        data.with(|d| {
+            let Some(d) = d else {
+                return ChartSpec::default();
+            };
+            let eq = d
+                .backtest
+                .as_ref()
+                .map(|b| b.equity.iter().map(|v| Some(*v)).collect())
+                .unwrap_or_default();
+            ChartSpec {
+                lines: vec![Line {
+                    name: "equity".into(),
+                    color: "#3fb950",
+                    values: eq,
+                    width: 1.4,
+                }],
+                hlines: vec![(0.0, "#4a5366")],
+                decimals: 5,
+                ..Default::default()
+            }
+        })
+    });
+    let title = |s: &'static str| Signal::derive(move || s.to_string());
+    let price_title = Signal::derive(move || {
+        prices.with(|d| match d {
+            Some(d) => format!(
+                "{} {} · {} {} (% change)",
+                d.x,
+                d.px.last().map(|p| format::price(*p)).unwrap_or_default(),
+                d.y,
+                d.py.last().map(|p| format::price(*p)).unwrap_or_default()
+            ),
+            None => "Prices".into(),
+        })
+    });
+
+    let err = move |k: &'static str| {
+        move || {
+            params.with(|p| {
+                p.errors.get(k).map(|e| view! { <span class="field-error" data-testid=format!("err-{k}") role="alert">{e.clone()}</span> })
+            })
+        }
+    };
+    let raw = move |k: &'static str| move || query_map.with(|m| m.get(k)).unwrap_or_default();
+    let sp = set_param.clone();
+    let on = move |k: &'static str| {
+        let sp = sp.clone();
+        move |ev: leptos::ev::Event| sp(k, event_target_value(&ev))
+    };
+    let q = move || params.get().query;
+
     view! {
-        <section class="controls">
-            <label>
-                "Timeframe "
-                <select
-                    data-testid="timeframe"
-                    on:change=move |ev| tf.set(event_target_value(&ev))
-                    prop:value=move || tf.get()
-                >
-                    {Timeframe::ALL
-                        .iter()
-                        .map(|t| view! { <option value=t.as_str()>{t.as_str()}</option> })
-                        .collect_view()}
+        <section class="controls" aria-label="Pair and model controls">
+            <datalist id="symbol-list">
+                <Suspense>
+                    {move || Suspend::new(async move {
+                        symbols.await.unwrap_or_default().into_iter().map(|s| view! { <option value=s.clone()></option> }).collect_view()
+                    })}
+                </Suspense>
+            </datalist>
+            <label>"Y (dependent)"
+                <input data-testid="sym-y" list="symbol-list" size="10" prop:value=move || q().y on:change=on("y") />
+                {err("y")}
+            </label>
+            <label>"X (hedge)"
+                <input data-testid="sym-x" list="symbol-list" size="10" prop:value=move || q().x on:change=on("x") />
+                {err("x")}
+            </label>
+            <label>"Timeframe"
+                <select data-testid="timeframe" prop:value=move || q().timeframe.to_string() on:change=on("tf")>
+                    {Timeframe::ALL.iter().map(|t| view! { <option value=t.as_str()>{t.as_str()}</option> }).collect_view()}
+                </select>
+                {err("tf")}
+            </label>
+            <label title="Bars analysed, ending now (live) or at the chosen end time">"Bars"
+                <input data-testid="bars" type="number" min="10" max="20000" size="6" prop:value=move || q().bars.to_string() on:change=on("bars") />
+                {err("bars")}
+            </label>
+            <label>"Regression"
+                <select data-testid="regression" prop:value=move || params::regression_name(q().options.regression) on:change=on("reg")>
+                    {REGRESSIONS.iter().map(|(v, l)| view! { <option value=*v>{*l}</option> }).collect_view()}
+                </select>
+                {err("reg")}
+            </label>
+            <label>"Prices"
+                <select data-testid="prices" prop:value=move || if q().options.prices == crate::analytics::PriceScale::Raw { "raw" } else { "log" } on:change=on("prices")>
+                    <option value="log">"log"</option>
+                    <option value="raw">"raw"</option>
                 </select>
             </label>
-            <span class="hint">"Last " {CHART_BARS} " bars, close = last trade in the bar"</span>
+            <label title="Rolling regression window in bars; 'full' = one fit over all bars">"Window"
+                <input data-testid="window" size="5" prop:value=move || q().options.window.map(|w| w.to_string()).unwrap_or_else(|| "full".into()) on:change=on("window") />
+                {err("window")}
+            </label>
+            <label title="Z-score window in bars">"Z window"
+                <input data-testid="zwindow" type="number" min="2" size="5" prop:value=move || q().options.z_window.to_string() on:change=on("zw") />
+                {err("zw")}
+            </label>
+            <label title="Enter when |z| exceeds this">"Entry z"
+                <input data-testid="entry" size="4" prop:value=move || q().options.entry.to_string() on:change=on("entry") />
+                {err("entry")}
+            </label>
+            <label title="Exit when |z| falls below this">"Exit z"
+                <input data-testid="exit" size="4" prop:value=move || q().options.exit.to_string() on:change=on("exit") />
+                {err("exit")}
+            </label>
+            <label title="Empty = live tail; epoch ms = historical view ending there">"End (ms)"
+                <input data-testid="to" size="13" placeholder="live" prop:value=raw("to") on:change=on("to") />
+                {err("to")}
+            </label>
         </section>
-        <section class="charts">
-            <PriceChart title=a bars=bars_a color="#f7931a" />
-            <PriceChart title=b bars=bars_b color="#7f9cf5" />
+        {move || error.get().map(|e| view! { <p class="banner error" data-testid="pair-error" role="alert">{e}</p> })}
+        <section class="signal" data-testid="signal">
+            {move || match (data.with(|d| d.as_ref().map(|d| d.signal_text.clone())), note.get()) {
+                (Some(s), _) => s,
+                (None, Some(n)) => format!("No statistics yet: {n}"),
+                (None, None) => "Waiting for bars on both legs…".into(),
+            }}
         </section>
+        <div class="main-grid">
+            <section class="charts">
+                <TimeChart title=price_title ts spec=prices_spec view=view_range hover testid="chart-prices" help="Both legs, percent change from the first bar" />
+                <TimeChart title=title("Spread with rolling mean ± entry·σ") ts spec=spread_spec view=view_range hover testid="chart-spread" help="y − (α + β·x) using the coefficients known at each bar" />
+                <TimeChart title=title("Z-score") ts spec=z_spec view=view_range hover testid="chart-z" help="(spread − rolling mean) / rolling std; red zone: short the spread, green zone: long it" />
+                <TimeChart title=title("Hedge ratio β") ts spec=beta_spec view=view_range hover testid="chart-beta" help="Rolling, dynamic (Kalman) or full-sample hedge ratio" />
+                <TimeChart title=title("Rolling correlation of log returns") ts spec=corr_spec view=view_range hover testid="chart-corr" help="Pearson correlation of the legs' log returns over the z window" />
+                <TimeChart title=title("Backtest equity (net of fees)") ts spec=equity_spec view=view_range hover testid="chart-equity" help="Cumulative PnL of the z-score rule per unit of y notional" />
+            </section>
+            <aside class="side">
+                <stats::StatsTable data />
+            </aside>
+        </div>
+        <p class="hint">"Wheel to zoom, drag to pan, double-click to reset; hover shows values on every chart."</p>
     }
 }

@@ -1,0 +1,275 @@
+//! The dashboard's view lives in the URL query, so a view can be bookmarked
+//! and shared. This module turns query parameters into a [`PairQuery`] (with
+//! a message per invalid parameter, shown next to its control) and back.
+
+use crate::analytics::{Autolag, PriceScale, RegressionKind};
+use crate::api::pair::{PairQuery, MAX_BARS};
+use crate::api::server_fns::ViewDefaults;
+use crate::domain::{validate_symbol, Timeframe};
+use std::collections::BTreeMap;
+
+/// A parsed view: the query to run and the parameters that were rejected.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ViewParams {
+    pub query: PairQuery,
+    pub errors: BTreeMap<&'static str, String>,
+}
+
+pub const REGRESSIONS: [(&str, &str); 5] = [
+    ("ols", "OLS"),
+    ("ols-no-intercept", "OLS, no intercept"),
+    ("kalman", "Kalman (dynamic)"),
+    ("huber", "Huber (robust)"),
+    ("theil-sen", "Theil-Sen (robust)"),
+];
+
+pub fn regression_from(s: &str) -> Option<RegressionKind> {
+    Some(match s {
+        "ols" => RegressionKind::Ols,
+        "ols-no-intercept" => RegressionKind::OlsNoIntercept,
+        "kalman" => RegressionKind::Kalman,
+        "huber" => RegressionKind::Huber,
+        "theil-sen" => RegressionKind::TheilSen,
+        _ => return None,
+    })
+}
+
+pub fn regression_name(k: RegressionKind) -> &'static str {
+    match k {
+        RegressionKind::Ols => "ols",
+        RegressionKind::OlsNoIntercept => "ols-no-intercept",
+        RegressionKind::Kalman => "kalman",
+        RegressionKind::Huber => "huber",
+        RegressionKind::TheilSen => "theil-sen",
+    }
+}
+
+/// Parse the query parameters (`get(name)`) over the server's defaults.
+pub fn parse(get: impl Fn(&str) -> Option<String>, d: &ViewDefaults) -> ViewParams {
+    let mut errors = BTreeMap::new();
+    let mut q = PairQuery::default();
+    q.x = d.symbols.first().cloned().unwrap_or(q.x);
+    q.y = d.symbols.get(1).cloned().unwrap_or(q.y);
+    q.timeframe = d.timeframe.parse().unwrap_or_default();
+    q.options.window = Some(d.window.min(q.bars));
+    q.options.z_window = d.z_window.min(q.bars);
+    q.options.entry = d.z_entry;
+    q.options.exit = d.z_exit;
+
+    let mut sym = |name: &'static str, target: &mut String| {
+        if let Some(v) = get(name).filter(|v| !v.is_empty()) {
+            match validate_symbol(&v) {
+                Ok(s) => *target = s,
+                Err(e) => {
+                    errors.insert(name, e);
+                }
+            }
+        }
+    };
+    sym("x", &mut q.x);
+    sym("y", &mut q.y);
+    if q.x == q.y && !errors.contains_key("y") {
+        errors.insert("y", "choose two different symbols".into());
+    }
+    if let Some(v) = get("tf") {
+        match v.parse::<Timeframe>() {
+            Ok(t) => q.timeframe = t,
+            Err(e) => {
+                errors.insert("tf", e);
+            }
+        }
+    }
+    let int = |name: &'static str,
+               lo: usize,
+               hi: usize,
+               errors: &mut BTreeMap<&'static str, String>|
+     -> Option<usize> {
+        let v = get(name)?;
+        match v.trim().parse::<usize>() {
+            Ok(n) if (lo..=hi).contains(&n) => Some(n),
+            _ => {
+                errors.insert(name, format!("expected a whole number from {lo} to {hi}"));
+                None
+            }
+        }
+    };
+    if let Some(b) = int("bars", 10, MAX_BARS, &mut errors) {
+        q.bars = b;
+    }
+    match get("window").as_deref() {
+        Some("") | Some("full") => q.options.window = None,
+        Some(_) => {
+            if let Some(w) = int("window", 3, q.bars, &mut errors) {
+                q.options.window = Some(w);
+            }
+        }
+        None => q.options.window = q.options.window.map(|w| w.min(q.bars)),
+    }
+    if let Some(w) = int("zw", 2, q.bars, &mut errors) {
+        q.options.z_window = w;
+    }
+    q.options.z_window = q.options.z_window.min(q.bars);
+    if let Some(v) = get("reg") {
+        match regression_from(&v) {
+            Some(k) => q.options.regression = k,
+            None => {
+                errors.insert("reg", "unknown regression type".into());
+            }
+        }
+    }
+    if q.options.regression == RegressionKind::Kalman {
+        // The Kalman filter is already dynamic; a rolling window does not apply.
+        q.options.window = None;
+    }
+    if let Some(v) = get("prices") {
+        match v.as_str() {
+            "log" => q.options.prices = PriceScale::Log,
+            "raw" => q.options.prices = PriceScale::Raw,
+            _ => {
+                errors.insert("prices", "expected log or raw".into());
+            }
+        }
+    }
+    let num = |name: &'static str,
+               lo: f64,
+               hi: f64,
+               errors: &mut BTreeMap<&'static str, String>|
+     -> Option<f64> {
+        let v = get(name)?;
+        match v.trim().parse::<f64>() {
+            Ok(n) if n.is_finite() && n >= lo && n <= hi => Some(n),
+            _ => {
+                errors.insert(name, format!("expected a number from {lo} to {hi}"));
+                None
+            }
+        }
+    };
+    if let Some(e) = num("entry", 0.1, 10.0, &mut errors) {
+        q.options.entry = e;
+    }
+    if let Some(x) = num("exit", 0.0, 10.0, &mut errors) {
+        q.options.exit = x;
+    }
+    if q.options.exit >= q.options.entry && !errors.contains_key("exit") {
+        errors.insert("exit", "exit must be below entry".into());
+        q.options.exit = (q.options.entry / 4.0).min(d.z_exit);
+    }
+    if let Some(f) = num("fee", 0.0, 1000.0, &mut errors) {
+        q.fee_bps = f;
+    }
+    if let Some(v) = get("to").filter(|v| !v.is_empty()) {
+        match v.parse::<i64>() {
+            Ok(t) if t > 0 => q.to = Some(t),
+            _ => {
+                errors.insert("to", "expected epoch milliseconds".into());
+            }
+        }
+    }
+    q.options.autolag = Autolag::Aic;
+    q.corr_window = q.options.z_window.max(2);
+    ViewParams { query: q, errors }
+}
+
+/// The query string that reproduces `q` (inverse of [`parse`]).
+pub fn to_query_string(q: &PairQuery) -> String {
+    let mut parts = vec![
+        format!("x={}", q.x),
+        format!("y={}", q.y),
+        format!("tf={}", q.timeframe),
+        format!("bars={}", q.bars),
+        format!("reg={}", regression_name(q.options.regression)),
+        format!(
+            "prices={}",
+            match q.options.prices {
+                PriceScale::Log => "log",
+                PriceScale::Raw => "raw",
+            }
+        ),
+        format!(
+            "window={}",
+            q.options
+                .window
+                .map(|w| w.to_string())
+                .unwrap_or_else(|| "full".into())
+        ),
+        format!("zw={}", q.options.z_window),
+        format!("entry={}", q.options.entry),
+        format!("exit={}", q.options.exit),
+        format!("fee={}", q.fee_bps),
+    ];
+    if let Some(t) = q.to {
+        parts.push(format!("to={t}"));
+    }
+    parts.join("&")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn defaults() -> ViewDefaults {
+        ViewDefaults {
+            symbols: vec!["BTCUSDT".into(), "ETHUSDT".into()],
+            timeframe: "1s".into(),
+            window: 300,
+            z_window: 60,
+            z_entry: 2.0,
+            z_exit: 0.5,
+        }
+    }
+
+    fn from(qs: &str) -> ViewParams {
+        let pairs: Vec<(String, String)> = qs
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                let (k, v) = p.split_once('=').unwrap_or((p, ""));
+                (k.to_string(), v.to_string())
+            })
+            .collect();
+        parse(
+            |n| pairs.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone()),
+            &defaults(),
+        )
+    }
+
+    #[test]
+    fn defaults_come_from_the_server() {
+        let v = from("");
+        assert!(v.errors.is_empty());
+        assert_eq!(
+            (v.query.x.as_str(), v.query.y.as_str()),
+            ("BTCUSDT", "ETHUSDT")
+        );
+        assert_eq!(v.query.options.window, Some(300));
+        assert_eq!(v.query.options.z_window, 60);
+    }
+
+    #[test]
+    fn query_string_round_trips() {
+        let v = from("x=SOLUSDT&y=ETHUSDT&tf=1m&bars=900&reg=huber&prices=raw&window=120&zw=30&entry=2.5&exit=0.25&fee=2&to=1765788195300");
+        assert!(v.errors.is_empty(), "{:?}", v.errors);
+        let again = from(&to_query_string(&v.query));
+        assert_eq!(again.query, v.query);
+    }
+
+    #[test]
+    fn invalid_values_are_named_and_do_not_apply() {
+        let v = from("tf=7m&window=1&reg=magic&entry=abc&x=BTC/USDT");
+        for k in ["tf", "window", "reg", "entry", "x"] {
+            assert!(v.errors.contains_key(k), "{k} not rejected: {:?}", v.errors);
+        }
+        assert_eq!(v.query.timeframe, Timeframe::S1);
+        assert_eq!(v.query.x, "BTCUSDT");
+    }
+
+    #[test]
+    fn same_symbol_twice_is_rejected() {
+        assert!(from("x=ETHUSDT&y=ETHUSDT").errors.contains_key("y"));
+    }
+
+    #[test]
+    fn kalman_ignores_the_rolling_window() {
+        assert_eq!(from("reg=kalman&window=100").query.options.window, None);
+    }
+}

@@ -1,0 +1,63 @@
+//! Derived series the charts need that the server does not send: rolling
+//! mean and bands of the spread, normalised prices.
+
+/// Rolling mean and sample standard deviation (ddof 1) over `w` values;
+/// `None` until the window is full or where it contains a gap.
+pub fn rolling_mean_std(v: &[Option<f64>], w: usize) -> (Vec<Option<f64>>, Vec<Option<f64>>) {
+    let n = v.len();
+    let (mut mean, mut sd) = (vec![None; n], vec![None; n]);
+    if w < 2 {
+        return (mean, sd);
+    }
+    for i in (w - 1)..n {
+        let win = &v[i + 1 - w..=i];
+        if win.iter().any(|x| x.is_none()) {
+            continue;
+        }
+        // Two-pass per window: exact enough for display and immune to drift.
+        let m = win.iter().flatten().sum::<f64>() / w as f64;
+        let var = win.iter().flatten().map(|x| (x - m) * (x - m)).sum::<f64>() / (w - 1) as f64;
+        mean[i] = Some(m);
+        sd[i] = Some(var.sqrt());
+    }
+    (mean, sd)
+}
+
+/// Percent change from the first value.
+pub fn normalised(p: &[f64]) -> Vec<Option<f64>> {
+    let Some(first) = p.first().copied().filter(|f| *f != 0.0) else {
+        return vec![None; p.len()];
+    };
+    p.iter().map(|x| Some(100.0 * (x / first - 1.0))).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rolling_stats_match_hand_computation() {
+        let v: Vec<Option<f64>> = [1.0, 2.0, 3.0, 5.0].iter().map(|x| Some(*x)).collect();
+        let (m, s) = rolling_mean_std(&v, 3);
+        assert_eq!(m[1], None);
+        assert_eq!(m[2], Some(2.0));
+        assert!((s[2].unwrap() - 1.0).abs() < 1e-12);
+        assert!((m[3].unwrap() - 10.0 / 3.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn gaps_leave_the_window_undefined() {
+        let v = vec![Some(1.0), None, Some(3.0), Some(4.0)];
+        let (m, _) = rolling_mean_std(&v, 2);
+        assert_eq!(m, vec![None, None, None, Some(3.5)]);
+    }
+
+    #[test]
+    fn normalised_is_percent_from_first() {
+        assert_eq!(
+            normalised(&[100.0, 110.0]),
+            vec![Some(0.0), Some(10.000000000000009)]
+        );
+        assert_eq!(normalised(&[]), Vec::<Option<f64>>::new());
+    }
+}

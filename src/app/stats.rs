@@ -1,0 +1,85 @@
+//! The statistics table: every figure with a tooltip saying what it means.
+
+use crate::api::pair::PairAnalytics;
+use leptos::prelude::*;
+
+fn num(v: Option<f64>, d: usize) -> String {
+    match v {
+        Some(v) if v.is_finite() => format!("{v:.d$}"),
+        Some(v) => format!("{v}"),
+        None => "–".into(),
+    }
+}
+
+/// p-values span many orders of magnitude; small ones in scientific form.
+fn pval(v: Option<f64>) -> String {
+    match v {
+        Some(p) if p < 1e-4 => format!("{p:.2e}"),
+        Some(p) => format!("{p:.4}"),
+        None => "–".into(),
+    }
+}
+
+/// (key, label, value, tooltip) rows for a result.
+pub fn rows(d: &PairAnalytics) -> Vec<(&'static str, &'static str, String, &'static str)> {
+    let r = &d.report;
+    let g = &r.regression;
+    let bt = d.backtest.as_ref();
+    vec![
+        ("n", "bars", r.n.to_string(), "Bars where both legs have a price (after alignment)"),
+        ("alpha", "α (intercept)", num(Some(g.alpha), 6), "Intercept of the full-sample hedge regression y = α + β·x"),
+        ("alpha_se", "α std. error", num(g.alpha_se, 6), "Standard error of α (OLS only)"),
+        ("beta", "β (hedge ratio)", num(Some(g.beta), 6), "Full-sample hedge ratio: units of x (log or raw) per unit of y"),
+        ("beta_se", "β std. error", num(g.beta_se, 6), "Standard error of β (OLS only)"),
+        ("beta_t", "β t-stat", num(g.beta_t, 2), "β divided by its standard error"),
+        ("r2", "R²", num(g.r2, 4), "Share of y's variance explained by x"),
+        ("resid_std", "residual σ", num(g.resid_std, 6), "Standard deviation of the regression residuals"),
+        ("adf_stat", "ADF statistic", num(Some(r.adf.stat), 4), "Augmented Dickey-Fuller t-statistic of the spread (constant, AIC lag); more negative = more stationary"),
+        ("adf_p", "ADF p-value", pval(Some(r.adf.pvalue)), "MacKinnon p-value: below 0.05 rejects a unit root in the spread"),
+        ("adf_crit", "ADF crit 1/5/10%", format!("{} / {} / {}", num(Some(r.adf.crit.one), 3), num(Some(r.adf.crit.five), 3), num(Some(r.adf.crit.ten), 3)), "MacKinnon (2010) critical values for the ADF statistic"),
+        ("adf_lag", "ADF lags", r.adf.usedlag.to_string(), "Lagged differences chosen by AIC"),
+        ("coint_p", "Engle-Granger p", pval(Some(r.coint.pvalue)), "Cointegration test p-value (statsmodels coint): below 0.05 suggests the pair is cointegrated"),
+        ("half_life", "half-life (bars)", num(r.half_life, 1), "Bars for a spread deviation to halve, from an AR(1) fit; – when the spread does not mean-revert"),
+        ("hurst", "Hurst", num(r.hurst, 3), "Below 0.5: mean-reverting; 0.5: random walk; above 0.5: trending"),
+        ("correlation", "correlation", num(r.correlation, 4), "Correlation of the legs' log returns over all bars"),
+        ("z", "latest z", num(d.z, 3), "Latest z-score of the spread"),
+        ("bt_pnl", "backtest net PnL", num(bt.map(|b| b.net_total), 5), "Net PnL of the z-score rule, per unit of y notional, after fees"),
+        ("bt_trades", "trades", bt.map(|b| b.trades.to_string()).unwrap_or_else(|| "–".into()), "Position changes taken by the backtest"),
+        ("bt_hit", "hit rate", num(bt.and_then(|b| b.hit_rate), 3), "Share of closed trades with positive PnL"),
+        ("bt_sharpe", "Sharpe (ann.)", num(bt.and_then(|b| b.sharpe), 2), "Annualised Sharpe ratio of per-bar net PnL"),
+        ("bt_dd", "max drawdown", num(bt.map(|b| b.max_drawdown), 5), "Largest peak-to-trough fall of the equity curve"),
+    ]
+}
+
+#[component]
+pub fn StatsTable(data: RwSignal<Option<PairAnalytics>>) -> impl IntoView {
+    view! {
+        <table class="stats" data-testid="stats">
+            <caption>
+                "Statistics "
+                <span class="updated">
+                    {move || data.with(|d| d.as_ref().and_then(|d| d.updated).map(|t| format!("bar {} UTC", super::format::hms(t))).unwrap_or_default())}
+                </span>
+            </caption>
+            <tbody>
+                {move || {
+                    data.with(|d| match d {
+                        Some(d) => rows(d)
+                            .into_iter()
+                            .map(|(k, label, value, help)| {
+                                view! {
+                                    <tr title=help>
+                                        <th scope="row">{label}</th>
+                                        <td data-stat=k>{value}</td>
+                                    </tr>
+                                }
+                            })
+                            .collect_view()
+                            .into_any(),
+                        None => view! { <tr><td>"No data yet."</td></tr> }.into_any(),
+                    })
+                }}
+            </tbody>
+        </table>
+    }
+}
