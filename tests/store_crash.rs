@@ -129,7 +129,10 @@ fn check_db(db: &std::path::Path, acked: i64) -> i64 {
     if n > 0 {
         // Batches commit whole and in order, so what is stored is exactly 1..=hi.
         assert_eq!(lo, Some(1));
-        assert_eq!(n, hi, "ids are not contiguous or repeat: {n} rows up to id {hi}");
+        assert_eq!(
+            n, hi,
+            "ids are not contiguous or repeat: {n} rows up to id {hi}"
+        );
     }
     assert!(
         hi >= acked,
