@@ -58,6 +58,9 @@ struct Global {
     /// Commit with synchronous=FULL (survives power loss; slower)
     #[arg(long, global = true)]
     durable: bool,
+    /// Delete ticks older than this, e.g. 30d (units s, m, h, d) [default: keep all]
+    #[arg(long, global = true, env = "PAIRDESK_RETAIN", value_name = "AGE")]
+    retain: Option<String>,
     /// Log format: text (for people) or json (for machines)
     #[arg(long, global = true, default_value = "text", value_parser = ["text", "json"])]
     log_format: String,
@@ -77,6 +80,8 @@ enum Command {
     },
     /// Analyse two price series from a CSV (header; timestamp column first)
     Analyze(AnalyzeArgs),
+    /// Write stored ticks or bars of one symbol to a CSV file
+    Export(ExportArgs),
     /// Write live ticks from the configured source to an NDJSON file
     Record {
         /// Output file (NDJSON, the collector format replay reads)
@@ -86,6 +91,32 @@ enum Command {
         #[arg(long)]
         seconds: Option<u64>,
     },
+}
+
+#[derive(Args, Debug)]
+struct ExportArgs {
+    /// Symbol, e.g. BTCUSDT
+    #[arg(long)]
+    symbol: String,
+    /// Venue the ticks were stored under (binance-futures, binance-spot, sim, replay)
+    /// [default: the only venue that has the symbol]
+    #[arg(long)]
+    venue: Option<String>,
+    /// Bar size (1s, 5s, 15s, 1m, 5m, 15m, 1h, 1d) [default: 1m]
+    #[arg(long, conflicts_with = "ticks")]
+    timeframe: Option<String>,
+    /// Export raw ticks instead of bars
+    #[arg(long)]
+    ticks: bool,
+    /// Start, inclusive: ISO-8601 (2025-12-15T08:00:00Z) or epoch ms [default: the beginning]
+    #[arg(long)]
+    from: Option<String>,
+    /// End, exclusive: ISO-8601 or epoch ms [default: the end]
+    #[arg(long)]
+    to: Option<String>,
+    /// Output CSV file
+    #[arg(long)]
+    out: PathBuf,
 }
 
 #[derive(Args, Debug)]
@@ -181,6 +212,7 @@ pub fn main() -> ExitCode {
         symbols: g.symbols.clone(),
         access_token: g.token.clone(),
         durable: g.durable,
+        retain: g.retain.clone(),
     };
     let config = match Config::load(&ov) {
         Ok(c) => c,
@@ -199,6 +231,7 @@ pub fn main() -> ExitCode {
             Command::Serve => pairdesk::server::serve(config).await,
             Command::Replay { file, speed } => replay(config, file, &speed).await,
             Command::Record { out, seconds } => record(config, out, seconds).await,
+            Command::Export(a) => export(config, a),
             Command::Analyze(_) => unreachable!("handled before configuration"),
         }
     });
@@ -207,6 +240,84 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(format!("{e:#}")),
     }
+}
+
+/// `pairdesk export`: read-only, so it can run next to a serving pairdesk.
+fn export(config: Config, a: ExportArgs) -> anyhow::Result<()> {
+    use pairdesk::domain::{Timeframe, Venue};
+    use pairdesk::ingest::replay::parse_ts;
+    use pairdesk::store::export::{export_csv, ExportKind};
+    if !config.db.is_file() {
+        anyhow::bail!("database {} does not exist", config.db.display());
+    }
+    let conn = store::open_reader(&config.db)?;
+    let symbol = a.symbol.to_ascii_uppercase();
+    let venue: Venue = match &a.venue {
+        Some(v) => v
+            .parse()
+            .map_err(|e: String| anyhow::anyhow!("invalid --venue: {e}"))?,
+        None => {
+            let venues: Vec<Venue> = store::query::symbols(&conn)?
+                .into_iter()
+                .filter(|(_, s)| *s == symbol)
+                .map(|(v, _)| v)
+                .collect();
+            match venues.as_slice() {
+                [v] => *v,
+                [] => anyhow::bail!("no ticks stored for {symbol}"),
+                many => anyhow::bail!(
+                    "{symbol} is stored for several venues ({}); choose one with --venue",
+                    many.iter()
+                        .map(|v| v.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            }
+        }
+    };
+    let kind = if a.ticks {
+        ExportKind::Ticks
+    } else {
+        let tf = a.timeframe.as_deref().unwrap_or("1m");
+        ExportKind::Bars(tf.parse::<Timeframe>().map_err(|_| {
+            anyhow::anyhow!(
+                "invalid --timeframe {tf:?}: accepted: {}",
+                Timeframe::accepted()
+            )
+        })?)
+    };
+    let bound = |name: &str, v: &Option<String>, default: i64| -> anyhow::Result<i64> {
+        match v {
+            Some(s) => parse_ts(s).map_err(|e| anyhow::anyhow!("invalid --{name}: {e}")),
+            None => Ok(default),
+        }
+    };
+    let from = bound("from", &a.from, 0)?;
+    let to = bound("to", &a.to, i64::MAX / 2)?;
+    if from >= to {
+        anyhow::bail!("--from must be before --to");
+    }
+    let file = std::fs::File::create(&a.out)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", a.out.display()))?;
+    let rows = export_csv(
+        &conn,
+        venue,
+        &symbol,
+        kind,
+        from,
+        to,
+        std::io::BufWriter::new(file),
+    )?;
+    let summary = serde_json::json!({
+        "out": a.out.display().to_string(),
+        "symbol": symbol,
+        "venue": venue.as_str(),
+        "kind": match kind { ExportKind::Ticks => "ticks".to_string(), ExportKind::Bars(tf) => tf.as_str().to_string() },
+        "rows": rows,
+    });
+    // The summary is the command's output.
+    println!("{}", serde_json::to_string_pretty(&summary)?);
+    Ok(())
 }
 
 async fn replay(config: Config, file: PathBuf, speed: &str) -> anyhow::Result<()> {

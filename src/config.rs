@@ -90,6 +90,7 @@ struct FileConfig {
     z_exit: Option<f64>,
     access_token: Option<String>,
     durable: Option<bool>,
+    retain: Option<String>,
     endpoints: Option<Endpoints>,
 }
 
@@ -104,6 +105,7 @@ pub struct Overrides {
     pub symbols: Option<String>,
     pub access_token: Option<String>,
     pub durable: bool,
+    pub retain: Option<String>,
 }
 
 /// The validated configuration every part of the server reads.
@@ -120,6 +122,8 @@ pub struct Config {
     pub z_exit: f64,
     pub access_token: Option<String>,
     pub durable: bool,
+    /// Delete stored ticks older than this (by exchange time); `None` keeps all.
+    pub retain: Option<std::time::Duration>,
     pub endpoints: Endpoints,
 }
 
@@ -137,6 +141,7 @@ impl Default for Config {
             z_exit: 0.5,
             access_token: None,
             durable: false,
+            retain: None,
             endpoints: Endpoints::default(),
         }
     }
@@ -300,6 +305,11 @@ impl Config {
             ));
         }
 
+        let retain = match ov.retain.clone().or(file.retain) {
+            Some(s) => Some(parse_retain(&s).map_err(|r| field("retain", format!("{s:?}"), r))?),
+            None => None,
+        };
+
         let endpoints = file.endpoints.unwrap_or_default();
         for (name, url, schemes) in [
             (
@@ -340,9 +350,32 @@ impl Config {
             z_exit,
             access_token,
             durable: ov.durable || file.durable.unwrap_or(false),
+            retain,
             endpoints,
         })
     }
+}
+
+/// A retention period: a positive whole number and a unit, `s`, `m`, `h` or
+/// `d` (`30d`, `12h`). At least one minute, so a typo cannot empty the store
+/// between two batches.
+pub fn parse_retain(s: &str) -> Result<std::time::Duration, String> {
+    const HINT: &str = "expected a number and a unit s, m, h or d, e.g. \"30d\" (at least 1m)";
+    let s = s.trim();
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = num.parse().map_err(|_| HINT.to_string())?;
+    let secs = match unit {
+        "s" => Some(n),
+        "m" => n.checked_mul(60),
+        "h" => n.checked_mul(3600),
+        "d" => n.checked_mul(86_400),
+        _ => None,
+    }
+    .ok_or_else(|| HINT.to_string())?;
+    if secs < 60 {
+        return Err(HINT.to_string());
+    }
+    Ok(std::time::Duration::from_secs(secs))
 }
 
 fn check_window(name: &'static str, v: Option<i64>, default: usize) -> Result<usize, ConfigError> {
@@ -460,6 +493,40 @@ mod tests {
             SourceSpec::Replay("data/x.ndjson".into())
         );
         assert!(SourceSpec::parse("replay:").is_err());
+    }
+
+    #[test]
+    fn retain_accepts_units_and_names_the_field() {
+        let day = std::time::Duration::from_secs(86_400);
+        assert_eq!(load("retain = \"30d\"").unwrap().retain, Some(30 * day));
+        assert_eq!(parse_retain("90m").unwrap().as_secs(), 5400);
+        assert_eq!(parse_retain("12h").unwrap().as_secs(), 43_200);
+        assert_eq!(parse_retain("120s").unwrap().as_secs(), 120);
+        assert_eq!(load("").unwrap().retain, None);
+        for bad in [
+            "30",
+            "d",
+            "-1d",
+            "1.5d",
+            "30w",
+            "10s",
+            "0d",
+            "99999999999999999999d",
+        ] {
+            let e = load(&format!("retain = \"{bad}\""))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("`retain`") && e.contains("s, m, h or d"),
+                "{bad}: {e}"
+            );
+        }
+        let ov = Overrides {
+            retain: Some("2h".into()),
+            ..Default::default()
+        };
+        let c = Config::from_toml("retain = \"30d\"", &ov).unwrap();
+        assert_eq!(c.retain.unwrap().as_secs(), 7200);
     }
 
     #[test]

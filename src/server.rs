@@ -295,7 +295,14 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     };
     let conn = store::open_writer(&config.db, durability)?;
     let base_ticks = store::query::tick_count(&conn)?;
-    let writer = Writer::spawn(conn, 1024);
+    // Retention applies to serving only: a replay of old data must not prune it.
+    let writer = Writer::spawn_with(
+        conn,
+        1024,
+        crate::store::writer::WriterOptions {
+            retain: config.retain,
+        },
+    );
     let pipeline = Pipeline::new(writer.tx.clone());
     let (stop_tx, stop_rx) = watch::channel(false);
     let (source, venue, source_label, simulated) =

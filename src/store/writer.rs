@@ -467,3 +467,133 @@ pub fn open_and_spawn(
     let conn = super::open_writer(path, durability)?;
     Ok(Writer::spawn_with(conn, capacity, options))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Side;
+
+    fn tick(sym: &str, id: i64, ts: i64) -> Tick {
+        Tick {
+            venue: Venue::Sim,
+            symbol: sym.into(),
+            trade_id: id,
+            exchange_ts: ts,
+            receive_ts: ts,
+            price: 1.0,
+            qty: 1.0,
+            side: Side::Buy,
+        }
+    }
+
+    fn count_where(conn: &Connection, sql: &str) -> i64 {
+        conn.query_row(sql, [], |r| r.get(0)).unwrap()
+    }
+
+    #[test]
+    fn prune_deletes_only_expired_ticks_in_bounded_batches() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn =
+            super::super::open_writer(&dir.path().join("p.db"), super::super::Durability::Normal)
+                .unwrap();
+        let mut cache = HashMap::new();
+        // Two symbols, ids 0..8000 at ts = id; cutoff 6000 expires 6000 each.
+        let batch: Vec<WriteCmd> = ["BTCUSDT", "ETHUSDT"]
+            .iter()
+            .map(|s| WriteCmd::Ticks((0..8000).map(|i| tick(s, i, i)).collect()))
+            .collect();
+        commit(&mut conn, &mut cache, &batch).unwrap();
+        let first = prune_before(&mut conn, 6000, PRUNE_BATCH).unwrap();
+        assert_eq!(
+            first, PRUNE_BATCH,
+            "one transaction deletes at most one batch"
+        );
+        let mut total = first;
+        loop {
+            let n = prune_before(&mut conn, 6000, PRUNE_BATCH).unwrap();
+            if n == 0 {
+                break;
+            }
+            assert!(n <= PRUNE_BATCH);
+            total += n;
+        }
+        assert_eq!(total, 12_000);
+        assert_eq!(
+            count_where(&conn, "SELECT count(*) FROM ticks WHERE exchange_ts < 6000"),
+            0
+        );
+        assert_eq!(count_where(&conn, "SELECT count(*) FROM ticks"), 4000);
+        assert_eq!(
+            count_where(&conn, "SELECT min(exchange_ts) FROM ticks"),
+            6000
+        );
+        // Nothing left to do: a no-op, not an error.
+        assert_eq!(prune_before(&mut conn, 6000, PRUNE_BATCH).unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn the_writer_applies_retention_between_batches() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("r.db");
+        let conn = super::super::open_writer(&db, super::super::Durability::Normal).unwrap();
+        let writer = Writer::spawn_with(
+            conn,
+            16,
+            WriterOptions {
+                retain: Some(Duration::from_secs(3600)),
+            },
+        );
+        let now = crate::ingest::now_ms();
+        let old: Vec<Tick> = (0..12_000)
+            .map(|i| tick("BTCUSDT", i, now - 7_200_000 + i))
+            .collect();
+        let fresh: Vec<Tick> = (12_000..12_100).map(|i| tick("BTCUSDT", i, now)).collect();
+        writer.tx.send(WriteCmd::Ticks(old)).await.unwrap();
+        writer.tx.send(WriteCmd::Ticks(fresh)).await.unwrap();
+        let stats = writer.stats.clone();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while stats.pruned.load(Relaxed) < 12_000 {
+            assert!(
+                Instant::now() < deadline,
+                "pruned only {}",
+                stats.pruned.load(Relaxed)
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tokio::task::spawn_blocking(move || writer.shutdown())
+            .await
+            .unwrap();
+        assert_eq!(stats.pruned.load(Relaxed), 12_000);
+        let r = super::super::open_reader(&db).unwrap();
+        assert_eq!(count_where(&r, "SELECT count(*) FROM ticks"), 100);
+    }
+
+    #[tokio::test]
+    async fn an_idle_writer_truncates_the_wal() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("w.db");
+        let writer = Writer::spawn(
+            super::super::open_writer(&db, super::super::Durability::Normal).unwrap(),
+            16,
+        );
+        let ticks: Vec<Tick> = (0..20_000).map(|i| tick("ETHUSDT", i, i)).collect();
+        writer.tx.send(WriteCmd::Ticks(ticks)).await.unwrap();
+        let mut committed = writer.committed.clone();
+        committed.wait_for(|n| *n == 20_000).await.unwrap();
+        let wal = dir.path().join("w.db-wal");
+        assert!(std::fs::metadata(&wal).unwrap().len() > 0);
+        let deadline = Instant::now() + IDLE * 5;
+        while writer.stats.checkpoints.load(Relaxed) == 0 {
+            assert!(Instant::now() < deadline, "no idle checkpoint");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(
+            std::fs::metadata(&wal).unwrap().len(),
+            0,
+            "WAL not truncated"
+        );
+        tokio::task::spawn_blocking(move || writer.shutdown())
+            .await
+            .unwrap();
+    }
+}
