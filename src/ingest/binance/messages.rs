@@ -5,23 +5,6 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Combined-stream envelope:
-/// `{"stream":"btcusdt@trade","data":{...}}`
-#[derive(Debug, Deserialize)]
-pub struct Envelope<'a> {
-    #[serde(borrow)]
-    pub stream: Option<&'a str>,
-    #[serde(borrow)]
-    pub data: &'a serde_json::value::RawValue,
-}
-
-/// Any event: we read `e` first and then the matching struct.
-#[derive(Debug, Deserialize)]
-pub struct EventKind<'a> {
-    #[serde(rename = "e", borrow)]
-    pub event: Option<&'a str>,
-}
-
 /// Raw trade, spot and USD-M futures:
 /// `{"e":"trade","E":1765788195300,"T":1765788195299,"s":"BTCUSDT","t":6843241710,
 ///   "p":"89543.10","q":"0.002","X":"MARKET","m":true}`
@@ -96,4 +79,36 @@ pub struct RestTrade {
     pub qty: String,
     pub time: i64,
     pub is_buyer_maker: bool,
+}
+
+/// Every trade-stream event in one shape, so a frame is parsed in a single
+/// pass whatever its type (`trade`, `aggTrade`, `serverShutdown`, acks).
+/// Unknown fields are skipped; which fields are required depends on `e`.
+#[derive(Debug, Deserialize)]
+pub struct AnyEvent<'a> {
+    #[serde(rename = "e", borrow, default)]
+    pub event: Option<&'a str>,
+    #[serde(rename = "s", borrow, default)]
+    pub symbol: Option<&'a str>,
+    #[serde(rename = "t", default)]
+    pub trade_id: Option<i64>,
+    #[serde(rename = "a", default)]
+    pub agg_id: Option<i64>,
+    #[serde(rename = "p", borrow, default)]
+    pub price: Option<&'a str>,
+    #[serde(rename = "q", borrow, default)]
+    pub qty: Option<&'a str>,
+    #[serde(rename = "T", default)]
+    pub trade_time: Option<i64>,
+    #[serde(rename = "m", default)]
+    pub buyer_is_maker: Option<bool>,
+    #[serde(rename = "X", borrow, default)]
+    pub exec_type: Option<&'a str>,
+}
+
+/// Combined-stream envelope with the event parsed in the same pass.
+#[derive(Debug, Deserialize)]
+pub struct EnvelopedEvent<'a> {
+    #[serde(borrow)]
+    pub data: AnyEvent<'a>,
 }

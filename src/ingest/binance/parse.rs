@@ -5,7 +5,7 @@
 //! events) are reported as such; trades we must not store are reported with
 //! the reason so the pipeline can count them.
 
-use super::messages::{AggTradeMsg, Envelope, EventKind, TradeMsg};
+use super::messages::{AnyEvent, EnvelopedEvent, TradeMsg};
 use crate::domain::{Side, Tick, Venue};
 use thiserror::Error;
 
@@ -84,56 +84,46 @@ pub fn parse_decimal(field: &'static str, s: &str) -> Result<f64, ParseError> {
 }
 
 /// Parse one text frame, with or without the combined-stream envelope.
+/// One JSON pass per frame: the envelope and the event are read together.
 pub fn parse_frame(text: &str, venue: Venue, receive_ts: i64) -> Result<Frame, ParseError> {
     if text.len() > MAX_FRAME_BYTES {
         return Err(ParseError::Oversized(text.len()));
     }
     let json = |e: serde_json::Error| ParseError::Json(e.to_string());
-    let body: &str = if text.trim_start().starts_with("{\"stream\"") {
-        let env: Envelope = serde_json::from_str(text).map_err(json)?;
-        env.data.get()
+    let ev: AnyEvent = if text.trim_start().starts_with("{\"stream\"") {
+        serde_json::from_str::<EnvelopedEvent>(text)
+            .map_err(json)?
+            .data
     } else {
-        text
+        serde_json::from_str(text).map_err(json)?
     };
-    let kind: EventKind = serde_json::from_str(body).map_err(json)?;
-    match kind.event {
+    let missing =
+        |f: &str| ParseError::Json(format!("{} frame without `{f}`", ev.event.unwrap_or("?")));
+    let (id, reason) = match ev.event {
         Some("trade") => {
-            let m: TradeMsg = serde_json::from_str(body).map_err(json)?;
-            let reason = match m.exec_type {
+            let reason = match ev.exec_type {
                 None | Some("MARKET") => None,
                 Some("INSURANCE_FUND") => Some(DropReason::InsuranceFund),
                 Some("ADL") => Some(DropReason::Adl),
                 Some(_) => Some(DropReason::NotMarket),
             };
-            finish(
-                venue,
-                m.symbol,
-                m.trade_id,
-                m.trade_time,
-                receive_ts,
-                m.price,
-                m.qty,
-                m.buyer_is_maker,
-                reason,
-            )
+            (ev.trade_id.ok_or_else(|| missing("t"))?, reason)
         }
-        Some("aggTrade") => {
-            let m: AggTradeMsg = serde_json::from_str(body).map_err(json)?;
-            finish(
-                venue,
-                m.symbol,
-                m.agg_id,
-                m.trade_time,
-                receive_ts,
-                m.price,
-                m.qty,
-                m.buyer_is_maker,
-                None,
-            )
-        }
-        Some("serverShutdown") => Ok(Frame::ServerShutdown),
-        _ => Ok(Frame::Other),
-    }
+        Some("aggTrade") => (ev.agg_id.ok_or_else(|| missing("a"))?, None),
+        Some("serverShutdown") => return Ok(Frame::ServerShutdown),
+        _ => return Ok(Frame::Other),
+    };
+    finish(
+        venue,
+        ev.symbol.ok_or_else(|| missing("s"))?,
+        id,
+        ev.trade_time.ok_or_else(|| missing("T"))?,
+        receive_ts,
+        ev.price.ok_or_else(|| missing("p"))?,
+        ev.qty.ok_or_else(|| missing("q"))?,
+        ev.buyer_is_maker.ok_or_else(|| missing("m"))?,
+        reason,
+    )
 }
 
 #[allow(clippy::too_many_arguments)]
