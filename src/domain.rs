@@ -9,6 +9,7 @@ use std::str::FromStr;
 
 /// Where a tick came from. Part of the de-duplication key, so a simulated
 /// trade can never collide with a real Binance trade id.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Venue {
@@ -54,6 +55,7 @@ impl FromStr for Venue {
 
 /// The aggressor of a trade. Binance's `m` flag ("buyer is maker") true means
 /// the seller hit the bid, so the aggressor sold.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Side {
@@ -91,6 +93,7 @@ impl Side {
 /// One normalized trade. Prices are parsed from Binance's decimal strings with
 /// a correctly rounded parse, so the shortest f64 representation prints the
 /// exchange's decimal back unchanged.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Tick {
     pub venue: Venue,
@@ -107,6 +110,7 @@ pub struct Tick {
 
 /// One OHLCV bar. `close` is the last traded price in the bucket, which is the
 /// price the analytics use.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Bar {
     /// Bucket start, ms, aligned to UTC multiples of the timeframe.
@@ -121,6 +125,7 @@ pub struct Bar {
 }
 
 /// Bar sizes offered everywhere (UI, API, CLI).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 pub enum Timeframe {
     #[default]
@@ -228,6 +233,7 @@ pub fn validate_symbol(s: &str) -> Result<String, String> {
 }
 
 /// Per-symbol ingestion figures shown in the status bar.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SymbolStatus {
     pub symbol: String,
@@ -238,6 +244,7 @@ pub struct SymbolStatus {
 }
 
 /// What the status line shows: source, connection, counts and rates.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct StatusSnapshot {
     /// `binance-futures`, `binance-spot`, `sim` or `replay:<file>`.

@@ -39,6 +39,11 @@ pub struct AppState {
     pub writer_stats: Arc<WriterStats>,
     /// Ticks in the database when the server started.
     pub base_ticks: u64,
+    /// The writer's queue: its depth for /metrics, liveness for /readyz.
+    /// Weak, so requests never keep the writer alive past shutdown.
+    pub writer_tx: tokio::sync::mpsc::WeakSender<crate::store::writer::WriteCmd>,
+    /// HTTP request counters and latency histograms for /metrics.
+    pub http: crate::api::metrics::HttpMetrics,
 }
 
 impl AppState {
@@ -274,15 +279,35 @@ pub fn router(state: Arc<AppState>, leptos_options: LeptosOptions) -> Router {
             routes,
             {
                 let s = state.clone();
-                move || provide_context(s.clone())
+                move || {
+                    provide_context(s.clone());
+                    crate::api::security::provide_page_csp();
+                }
             },
             {
                 let o = leptos_options.clone();
                 move || shell(o.clone())
             },
         )
-        .fallback(leptos_axum::file_and_error_handler::<RouterState, _>(shell))
+        // /api/v1/*, /api/openapi.json and /docs are static prefixes, which
+        // axum's router prefers over the server functions' /api/{*fn_name}.
+        .merge(crate::api::rest::router(state.clone()))
+        .merge(crate::api::openapi::router())
+        .merge(crate::api::security::router(state.clone()))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            RouterState,
+            _,
+        >(crate::api::security::provide_page_csp, shell))
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
+        // Outermost last: metrics time everything, including refusals.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::api::security::guard,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            crate::api::metrics::track,
+        ))
         .with_state(rs)
 }
 
@@ -325,6 +350,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         pipeline: pipeline.clone(),
         writer_stats: writer.stats.clone(),
         base_ticks,
+        writer_tx: writer.tx.downgrade(),
+        http: Default::default(),
         config: config.clone(),
     });
     tracing::info!(

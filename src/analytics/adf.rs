@@ -19,6 +19,7 @@ use super::stats::{dot, mean, sum};
 use super::validate;
 
 /// Lag-length selection rule.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
 )]

@@ -40,6 +40,7 @@ use super::validate;
 use super::zscore::{check_thresholds, rolling_zscore};
 
 /// Hedge-ratio estimator.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum RegressionKind {
@@ -52,6 +53,7 @@ pub enum RegressionKind {
 }
 
 /// Price transform applied before any regression.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PriceScale {
@@ -62,6 +64,7 @@ pub enum PriceScale {
 
 /// Options of [`analyze`]; `Default` gives OLS on log prices, full-sample
 /// coefficients, `z_window = 20`, AIC autolag, `entry = 2`, `exit = 0.5`.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct AnalyzeOptions {
@@ -93,6 +96,7 @@ impl Default for AnalyzeOptions {
 }
 
 /// Full-sample hedge regression block.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RegressionReport {
     pub kind: RegressionKind,
@@ -107,6 +111,7 @@ pub struct RegressionReport {
 }
 
 /// ADF block (trend "c" on the full-sample spread).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AdfReport {
     pub stat: f64,
@@ -117,6 +122,7 @@ pub struct AdfReport {
 }
 
 /// Engle-Granger block.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CointReport {
     pub stat: f64,
@@ -125,6 +131,7 @@ pub struct CointReport {
 }
 
 /// Everything the endpoint returns; `null` marks undefined values.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AnalyzeReport {
     pub n: usize,

@@ -21,6 +21,7 @@ use super::error::Result;
 use super::validate;
 
 /// Filter tuning.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct KalmanOptions {

@@ -174,6 +174,7 @@ pub fn mackinnonp(stat: f64, trend: Trend, n: usize) -> Result<f64> {
 }
 
 /// Critical values at 1%, 5% and 10%.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CriticalValues {
     #[serde(rename = "1%")]

@@ -1,0 +1,363 @@
+//! Alert rules: what a rule says, the pure test of whether it fires, and
+//! (server only) how rules and fired events are kept in SQLite.
+//!
+//! A rule watches one metric of a pair and compares it with a value:
+//! `{"pair": {"x": "BTCUSDT", "y": "ETHUSDT"}, "metric": "zscore",
+//! "op": "crosses", "value": 2.0, "webhook": "http://127.0.0.1:9000/hook"}`.
+//! Rules are stored as their JSON in `alert_rules.body`; evaluation against
+//! live values belongs to the dashboard engine, which calls [`evaluate`] on
+//! each new value and records what fired with [`store::record_event`].
+
+use serde::{Deserialize, Serialize};
+
+/// The two legs of the watched pair (x independent, y dependent).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PairRef {
+    pub x: String,
+    pub y: String,
+}
+
+/// What is watched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum Metric {
+    /// Latest z-score of the spread.
+    Zscore,
+    /// Latest spread value.
+    Spread,
+    /// Last price of the dependent leg `y`.
+    Price,
+    /// Rolling return correlation of the legs.
+    Correlation,
+    /// Engle-Granger cointegration p-value.
+    Pvalue,
+}
+
+/// How the metric is compared with the rule's value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum Op {
+    /// Fires when the metric moves from at-or-below the value to above it
+    /// (or is first seen above it).
+    Above,
+    /// Fires when the metric moves from at-or-above the value to below it
+    /// (or is first seen below it).
+    Below,
+    /// Fires when the metric moves from one side of the value to the other,
+    /// in either direction; needs a previous value.
+    Crosses,
+}
+
+/// A rule as clients send it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct AlertRule {
+    pub pair: PairRef,
+    pub metric: Metric,
+    pub op: Op,
+    pub value: f64,
+    /// URL to POST the event to when the rule fires (http or https).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<String>,
+}
+
+/// A stored rule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct StoredRule {
+    pub id: i64,
+    /// Creation time, epoch ms.
+    pub created_ts: i64,
+    pub rule: AlertRule,
+}
+
+/// A fired alert.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct AlertEvent {
+    pub id: i64,
+    pub rule_id: i64,
+    /// When it fired, epoch ms.
+    pub fired_ts: i64,
+    pub message: String,
+}
+
+/// Why a rule is not acceptable; `field` names the offending JSON field.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("invalid `{field}`: {reason}")]
+pub struct RuleError {
+    pub field: &'static str,
+    pub reason: String,
+}
+
+impl AlertRule {
+    /// Check and normalise (upper-case symbols) a rule.
+    pub fn validate(&mut self) -> Result<(), RuleError> {
+        let bad = |field: &'static str, reason: String| RuleError { field, reason };
+        self.pair.x = crate::domain::validate_symbol(&self.pair.x).map_err(|r| bad("pair.x", r))?;
+        self.pair.y = crate::domain::validate_symbol(&self.pair.y).map_err(|r| bad("pair.y", r))?;
+        if self.pair.x == self.pair.y {
+            return Err(bad(
+                "pair.y",
+                "the two legs must be different symbols".into(),
+            ));
+        }
+        if !self.value.is_finite() {
+            return Err(bad("value", "expected a finite number".into()));
+        }
+        let v = self.value;
+        match self.metric {
+            Metric::Pvalue if !(0.0..=1.0).contains(&v) => {
+                return Err(bad("value", format!("a p-value is in [0, 1], got {v}")))
+            }
+            Metric::Correlation if !(-1.0..=1.0).contains(&v) => {
+                return Err(bad(
+                    "value",
+                    format!("a correlation is in [-1, 1], got {v}"),
+                ))
+            }
+            Metric::Price if v <= 0.0 => {
+                return Err(bad("value", format!("a price is positive, got {v}")))
+            }
+            _ => {}
+        }
+        if let Some(w) = &self.webhook {
+            let ok_scheme = w.starts_with("http://") || w.starts_with("https://");
+            if !ok_scheme || w.len() > 512 || w.chars().any(|c| c.is_whitespace() || c.is_control())
+            {
+                return Err(bad(
+                    "webhook",
+                    "expected an http:// or https:// URL of at most 512 characters".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Does `rule` fire when its metric goes from `prev` to `cur`?
+///
+/// Edge-triggered, so a metric that stays beyond the value fires once per
+/// excursion, not on every update: `above` fires on entering `> value`,
+/// `below` on entering `< value`, `crosses` when `prev` and `cur` lie on
+/// strictly different sides (touching the value is not a cross until the
+/// metric leaves it on the other side). An undefined (`None` or
+/// non-finite) current value never fires; an undefined previous value
+/// counts as "outside" for `above`/`below` and blocks `crosses`.
+pub fn evaluate(rule: &AlertRule, prev: Option<f64>, cur: Option<f64>) -> bool {
+    let v = rule.value;
+    let Some(cur) = cur.filter(|c| c.is_finite()) else {
+        return false;
+    };
+    let prev = prev.filter(|p| p.is_finite());
+    match rule.op {
+        Op::Above => cur > v && prev.is_none_or(|p| p <= v),
+        Op::Below => cur < v && prev.is_none_or(|p| p >= v),
+        Op::Crosses => match prev {
+            Some(p) => (p < v && cur > v) || (p > v && cur < v),
+            None => false,
+        },
+    }
+}
+
+#[cfg(feature = "ssr")]
+pub mod store {
+    //! Rules and events in the `alert_rules` / `alert_events` tables.
+    //! Writes open their own short-lived connection: they are rare, and
+    //! SQLite's busy timeout lets them interleave with the tick writer's
+    //! transactions.
+
+    use super::{AlertEvent, AlertRule, StoredRule};
+    use crate::store::{open_aux_writer, open_reader, StoreError};
+    use rusqlite::{params, Connection};
+    use std::path::Path;
+
+    /// Not `store::open_writer`: that takes the process-wide writer lock,
+    /// which the running tick writer holds.
+    fn writer(db: &Path) -> Result<Connection, StoreError> {
+        open_aux_writer(db)
+    }
+
+    /// Store a (validated) rule; returns it with its id.
+    pub fn insert_rule(db: &Path, rule: &AlertRule, now: i64) -> Result<StoredRule, StoreError> {
+        let conn = writer(db)?;
+        let body = serde_json::to_string(rule).unwrap_or_default();
+        conn.execute(
+            "INSERT INTO alert_rules (body, created_ts) VALUES (?1, ?2)",
+            params![body, now],
+        )?;
+        Ok(StoredRule {
+            id: conn.last_insert_rowid(),
+            created_ts: now,
+            rule: rule.clone(),
+        })
+    }
+
+    /// Every rule, oldest first. Rows whose body no longer parses are skipped.
+    pub fn list_rules(db: &Path) -> Result<Vec<StoredRule>, StoreError> {
+        let conn = open_reader(db)?;
+        let mut stmt = conn.prepare("SELECT id, body, created_ts FROM alert_rules ORDER BY id")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, body, created_ts) = row?;
+            match serde_json::from_str::<AlertRule>(&body) {
+                Ok(rule) => out.push(StoredRule {
+                    id,
+                    created_ts,
+                    rule,
+                }),
+                Err(e) => tracing::warn!(id, error = %e, "skipping unreadable alert rule"),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Delete a rule (its events stay as history); false when it did not exist.
+    pub fn delete_rule(db: &Path, id: i64) -> Result<bool, StoreError> {
+        let conn = writer(db)?;
+        Ok(conn.execute("DELETE FROM alert_rules WHERE id = ?1", params![id])? > 0)
+    }
+
+    /// Record that rule `rule_id` fired.
+    pub fn record_event(
+        db: &Path,
+        rule_id: i64,
+        fired_ts: i64,
+        message: &str,
+    ) -> Result<i64, StoreError> {
+        let conn = writer(db)?;
+        conn.execute(
+            "INSERT INTO alert_events (rule_id, fired_ts, message) VALUES (?1, ?2, ?3)",
+            params![rule_id, fired_ts, message],
+        )?;
+        Ok(conn.last_insert_rowid())
+    }
+
+    /// Events newest first, optionally of one rule and since a time.
+    pub fn list_events(
+        db: &Path,
+        rule_id: Option<i64>,
+        since: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<AlertEvent>, StoreError> {
+        let conn = open_reader(db)?;
+        let mut stmt = conn.prepare(
+            "SELECT id, rule_id, fired_ts, message FROM alert_events \
+             WHERE (?1 IS NULL OR rule_id = ?1) AND (?2 IS NULL OR fired_ts >= ?2) \
+             ORDER BY fired_ts DESC, id DESC LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(params![rule_id, since, limit as i64], |r| {
+            Ok(AlertEvent {
+                id: r.get(0)?,
+                rule_id: r.get(1)?,
+                fired_ts: r.get(2)?,
+                message: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(op: Op, value: f64) -> AlertRule {
+        AlertRule {
+            pair: PairRef {
+                x: "btcusdt".into(),
+                y: "ETHUSDT".into(),
+            },
+            metric: Metric::Zscore,
+            op,
+            value,
+            webhook: None,
+        }
+    }
+
+    #[test]
+    fn above_fires_once_on_entering() {
+        let r = rule(Op::Above, 2.0);
+        assert!(evaluate(&r, Some(1.9), Some(2.1)));
+        assert!(evaluate(&r, Some(2.0), Some(2.1)));
+        assert!(evaluate(&r, None, Some(2.1)), "first value already beyond");
+        assert!(
+            !evaluate(&r, Some(2.1), Some(2.5)),
+            "still above: no repeat"
+        );
+        assert!(!evaluate(&r, Some(1.0), Some(2.0)), "touching is not above");
+        assert!(!evaluate(&r, Some(1.0), None));
+        assert!(!evaluate(&r, Some(1.0), Some(f64::NAN)));
+    }
+
+    #[test]
+    fn below_mirrors_above() {
+        let r = rule(Op::Below, -2.0);
+        assert!(evaluate(&r, Some(-1.0), Some(-2.5)));
+        assert!(!evaluate(&r, Some(-2.1), Some(-2.5)));
+        assert!(!evaluate(&r, Some(-3.0), Some(-1.0)));
+        assert!(
+            evaluate(&r, Some(f64::NAN), Some(-3.0)),
+            "undefined prev counts as outside"
+        );
+    }
+
+    #[test]
+    fn crosses_needs_both_sides() {
+        let r = rule(Op::Crosses, 0.0);
+        assert!(evaluate(&r, Some(-0.1), Some(0.1)));
+        assert!(evaluate(&r, Some(0.1), Some(-0.1)));
+        assert!(!evaluate(&r, Some(0.1), Some(0.2)));
+        assert!(!evaluate(&r, None, Some(0.2)));
+        assert!(
+            !evaluate(&r, Some(-0.1), Some(0.0)),
+            "touching is not crossing"
+        );
+        assert!(
+            !evaluate(&r, Some(0.0), Some(0.1)),
+            "leaving from the value is not crossing"
+        );
+    }
+
+    #[test]
+    fn validation_names_the_field_and_normalises() {
+        let mut r = rule(Op::Above, 2.0);
+        r.validate().unwrap();
+        assert_eq!(r.pair.x, "BTCUSDT");
+        let mut r = rule(Op::Above, 2.0);
+        r.pair.y = "BTCUSDT".into();
+        assert_eq!(r.validate().unwrap_err().field, "pair.y");
+        let mut r = rule(Op::Above, 1.5);
+        r.metric = Metric::Pvalue;
+        assert_eq!(r.validate().unwrap_err().field, "value");
+        let mut r = rule(Op::Above, 1.0);
+        r.webhook = Some("file:///etc/passwd".into());
+        assert_eq!(r.validate().unwrap_err().field, "webhook");
+        r.webhook = Some("http://127.0.0.1:9/hook".into());
+        r.validate().unwrap();
+    }
+
+    #[test]
+    fn rule_json_round_trips_in_the_documented_shape() {
+        let j = r#"{"pair":{"x":"BTCUSDT","y":"ETHUSDT"},"metric":"zscore","op":"crosses","value":2.0}"#;
+        let r: AlertRule = serde_json::from_str(j).unwrap();
+        assert_eq!(r.op, Op::Crosses);
+        assert_eq!(serde_json::to_string(&r).unwrap(), j);
+        assert!(serde_json::from_str::<AlertRule>(
+            r#"{"pair":{"x":"A","y":"B"},"metric":"vol","op":"above","value":1}"#
+        )
+        .is_err());
+    }
+}

@@ -1,0 +1,323 @@
+//! Prometheus metrics, written by hand in the text exposition format from
+//! the counters the pipeline and writer already keep, plus an HTTP latency
+//! histogram per route filled by [`track`].
+//!
+//! Routes are labelled by their pattern (`/api/v1/alerts/{id}`), never the
+//! raw path, so label cardinality stays bounded whatever clients send.
+
+use crate::ingest::binance::parse::DropReason;
+use crate::server::AppState;
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// Upper bounds (seconds) of the latency histogram buckets.
+pub const BUCKETS: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+];
+
+#[derive(Debug, Default, Clone)]
+struct Histogram {
+    /// Non-cumulative counts per bucket; the last slot is +Inf.
+    counts: [u64; BUCKETS.len() + 1],
+    sum: f64,
+}
+
+impl Histogram {
+    fn observe(&mut self, secs: f64) {
+        let i = BUCKETS
+            .iter()
+            .position(|b| secs <= *b)
+            .unwrap_or(BUCKETS.len());
+        self.counts[i] += 1;
+        self.sum += secs;
+    }
+}
+
+/// HTTP request counters, keyed by (method, route) and (method, route, status).
+#[derive(Debug, Default)]
+pub struct HttpMetrics {
+    latency: Mutex<BTreeMap<(String, String), Histogram>>,
+    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
+}
+
+impl HttpMetrics {
+    pub fn observe(&self, method: &str, route: &str, status: u16, secs: f64) {
+        if let Ok(mut m) = self.latency.lock() {
+            m.entry((method.to_string(), route.to_string()))
+                .or_default()
+                .observe(secs);
+        }
+        if let Ok(mut m) = self.requests.lock() {
+            *m.entry((method.to_string(), route.to_string(), status))
+                .or_default() += 1;
+        }
+    }
+}
+
+/// Middleware: time every request and count it by route and status.
+pub async fn track(State(st): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_else(|| {
+            // Unmatched: static files under /pkg and friends, or 404s.
+            if req.uri().path().starts_with("/pkg/") {
+                "/pkg/{file}".into()
+            } else {
+                "unmatched".into()
+            }
+        });
+    let method = req.method().as_str().to_string();
+    let t0 = Instant::now();
+    let res = next.run(req).await;
+    st.http.observe(
+        &method,
+        &route,
+        res.status().as_u16(),
+        t0.elapsed().as_secs_f64(),
+    );
+    res
+}
+
+fn esc(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+fn head(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+fn one(out: &mut String, name: &str, kind: &str, help: &str, v: impl std::fmt::Display) {
+    head(out, name, kind, help);
+    let _ = writeln!(out, "{name} {v}");
+}
+
+/// The whole exposition.
+pub fn render(st: &AppState) -> String {
+    let mut o = String::with_capacity(4096);
+    let m = &st.pipeline.metrics;
+    let w = &st.writer_stats;
+    let c = "counter";
+    let g = "gauge";
+    one(
+        &mut o,
+        "pairdesk_ticks_received_total",
+        c,
+        "Trades received from the source, before de-duplication.",
+        m.received.load(Relaxed),
+    );
+    one(
+        &mut o,
+        "pairdesk_ticks_ingested_total",
+        c,
+        "Trades accepted by the pipeline (live and backfilled) and sent to the writer.",
+        m.accepted.load(Relaxed),
+    );
+    one(
+        &mut o,
+        "pairdesk_ticks_stored_total",
+        c,
+        "Trades newly inserted into the database by this process.",
+        w.inserted.load(Relaxed),
+    );
+    head(
+        &mut o,
+        "pairdesk_ticks_dropped_total",
+        c,
+        "Trades dropped, by reason.",
+    );
+    for (i, r) in DropReason::ALL.iter().enumerate() {
+        let _ = writeln!(
+            o,
+            "pairdesk_ticks_dropped_total{{reason=\"{}\"}} {}",
+            r.as_str(),
+            m.dropped[i].load(Relaxed)
+        );
+    }
+    let _ = writeln!(
+        o,
+        "pairdesk_ticks_dropped_total{{reason=\"malformed\"}} {}",
+        m.malformed.load(Relaxed)
+    );
+    head(
+        &mut o,
+        "pairdesk_ticks_duplicate_total",
+        c,
+        "Duplicate trades skipped, by where they were caught.",
+    );
+    let _ = writeln!(
+        o,
+        "pairdesk_ticks_duplicate_total{{stage=\"pipeline\"}} {}",
+        m.duplicates.load(Relaxed)
+    );
+    let _ = writeln!(
+        o,
+        "pairdesk_ticks_duplicate_total{{stage=\"store\"}} {}",
+        w.duplicates.load(Relaxed)
+    );
+    one(
+        &mut o,
+        "pairdesk_source_reconnects_total",
+        c,
+        "Reconnections to the market source.",
+        m.reconnects.load(Relaxed),
+    );
+    one(
+        &mut o,
+        "pairdesk_source_connected",
+        g,
+        "1 when the market source is connected.",
+        u8::from(m.connected.load(Relaxed)),
+    );
+    one(
+        &mut o,
+        "pairdesk_gaps_found_total",
+        c,
+        "Gaps in trade ids detected.",
+        m.gaps_found.load(Relaxed),
+    );
+    one(
+        &mut o,
+        "pairdesk_gaps_filled_total",
+        c,
+        "Gaps backfilled.",
+        m.gaps_filled.load(Relaxed),
+    );
+    one(
+        &mut o,
+        "pairdesk_writer_backpressure_total",
+        c,
+        "Times the writer channel was full and ingestion waited.",
+        m.backpressure.load(Relaxed),
+    );
+    one(
+        &mut o,
+        "pairdesk_writer_batches_total",
+        c,
+        "Transactions committed by the writer.",
+        w.batches.load(Relaxed),
+    );
+    one(
+        &mut o,
+        "pairdesk_writer_commit_errors_total",
+        c,
+        "Failed commits (retried).",
+        w.commit_errors.load(Relaxed),
+    );
+    one(
+        &mut o,
+        "pairdesk_writer_last_batch_seconds",
+        g,
+        "Duration of the latest writer transaction.",
+        w.last_batch_us.load(Relaxed) as f64 / 1e6,
+    );
+    one(
+        &mut o,
+        "pairdesk_writer_max_batch_seconds",
+        g,
+        "Longest writer transaction since start.",
+        w.max_batch_us.load(Relaxed) as f64 / 1e6,
+    );
+    let (depth, cap) = st
+        .writer_tx
+        .upgrade()
+        .map(|tx| (tx.max_capacity() - tx.capacity(), tx.max_capacity()))
+        .unwrap_or((0, 0));
+    one(
+        &mut o,
+        "pairdesk_writer_channel_depth",
+        g,
+        "Commands queued for the writer.",
+        depth,
+    );
+    one(
+        &mut o,
+        "pairdesk_writer_channel_capacity",
+        g,
+        "Size of the writer's queue (0 once it has stopped).",
+        cap,
+    );
+
+    head(
+        &mut o,
+        "pairdesk_http_request_duration_seconds",
+        "histogram",
+        "HTTP request latency by method and route.",
+    );
+    if let Ok(lat) = st.http.latency.lock() {
+        for ((method, route), h) in lat.iter() {
+            let l = format!("method=\"{}\",route=\"{}\"", esc(method), esc(route));
+            let mut cum = 0;
+            for (i, b) in BUCKETS.iter().enumerate() {
+                cum += h.counts[i];
+                let _ = writeln!(
+                    o,
+                    "pairdesk_http_request_duration_seconds_bucket{{{l},le=\"{b}\"}} {cum}"
+                );
+            }
+            cum += h.counts[BUCKETS.len()];
+            let _ = writeln!(
+                o,
+                "pairdesk_http_request_duration_seconds_bucket{{{l},le=\"+Inf\"}} {cum}"
+            );
+            let _ = writeln!(
+                o,
+                "pairdesk_http_request_duration_seconds_sum{{{l}}} {}",
+                h.sum
+            );
+            let _ = writeln!(
+                o,
+                "pairdesk_http_request_duration_seconds_count{{{l}}} {cum}"
+            );
+        }
+    }
+    head(
+        &mut o,
+        "pairdesk_http_requests_total",
+        c,
+        "HTTP requests by method, route and status.",
+    );
+    if let Ok(req) = st.http.requests.lock() {
+        for ((method, route, status), n) in req.iter() {
+            let _ = writeln!(
+                o,
+                "pairdesk_http_requests_total{{method=\"{}\",route=\"{}\",status=\"{status}\"}} {n}",
+                esc(method),
+                esc(route)
+            );
+        }
+    }
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_buckets_are_upper_bounds() {
+        let mut h = Histogram::default();
+        h.observe(0.001);
+        h.observe(0.003);
+        h.observe(99.0);
+        assert_eq!(h.counts[0], 1);
+        assert_eq!(h.counts[2], 1);
+        assert_eq!(h.counts[BUCKETS.len()], 1);
+        assert!((h.sum - 99.004).abs() < 1e-9);
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(esc("a\"b\\c\n"), "a\\\"b\\\\c\\n");
+    }
+}

@@ -1,0 +1,930 @@
+//! The versioned JSON API under `/api/v1`, plus `/healthz`, `/readyz` and
+//! `/metrics`.
+//!
+//! Handlers are thin: they validate and name bad parameters, then call the
+//! same code as the dashboard's server functions (`store::query` for ticks
+//! and bars, [`crate::api::pair`] for stored pairs, [`crate::analytics`] for
+//! posted series, [`AppState::status`] for ingestion). SQLite and the
+//! statistics run on the blocking pool so slow requests never stall the
+//! async workers. Every route is described in [`crate::api::openapi`].
+
+use crate::analytics::{self, AnalyzeOptions, AnalyzeReport, BacktestOptions, BacktestResult};
+use crate::api::alerts::{self, AlertEvent, AlertRule, StoredRule};
+use crate::api::error::{ApiError, ApiJson, ApiQuery, ApiResult, ErrorBody};
+use crate::api::pair::{PairAnalytics, PairQuery};
+use crate::domain::{validate_symbol, Bar, StatusSnapshot, SymbolStatus, Tick, Timeframe, Venue};
+use crate::server::AppState;
+use crate::store::{open_reader, query};
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use utoipa::{IntoParams, ToSchema};
+
+/// Body limit for routes that take price series (`/analyze`, `/backtest`, `/pair`).
+pub const SERIES_BODY_LIMIT: usize = 1024 * 1024;
+/// Body limit for every other JSON route.
+pub const SMALL_BODY_LIMIT: usize = 16 * 1024;
+/// Most ticks one page may hold.
+pub const MAX_TICKS: u32 = 10_000;
+/// Most bars one request may ask for.
+pub const MAX_BARS: u32 = 10_000;
+/// Longest series `/analyze` and `/backtest` accept.
+pub const MAX_POINTS: usize = 20_000;
+/// Timestamps are epoch ms in [0, year 9999].
+pub const MAX_TS: i64 = 253_402_300_799_999;
+
+type St = State<Arc<AppState>>;
+
+/// The API routes; the caller adds its own state type.
+pub fn router<S: Clone + Send + Sync + 'static>(state: Arc<AppState>) -> Router<S> {
+    let series_limit = DefaultBodyLimit::max(SERIES_BODY_LIMIT);
+    Router::new()
+        .route("/api/v1/symbols", get(symbols))
+        .route("/api/v1/ticks", get(ticks))
+        .route("/api/v1/bars", get(bars))
+        .route("/api/v1/analyze", post(analyze).layer(series_limit))
+        .route("/api/v1/backtest", post(backtest).layer(series_limit))
+        .route(
+            "/api/v1/pair",
+            get(pair_get).post(pair_post).layer(series_limit),
+        )
+        .route("/api/v1/alerts", get(list_alerts).post(create_alert))
+        .route("/api/v1/alerts/{id}", delete(delete_alert))
+        .route("/api/v1/alert-events", get(alert_events))
+        .route("/api/v1/status", get(status))
+        .route("/api/v1/{*rest}", axum::routing::any(no_such_route))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(SMALL_BODY_LIMIT))
+        .with_state(state)
+}
+
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{method} is not allowed on {}", uri.path()),
+    )
+}
+
+async fn no_such_route(uri: axum::http::Uri) -> ApiError {
+    ApiError::not_found(format!(
+        "no API route {}; see /api/openapi.json",
+        uri.path()
+    ))
+}
+
+/// Run blocking work (SQLite, statistics) off the async workers.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f).await?
+}
+
+fn symbol_param(s: &str, name: &str) -> Result<String, ApiError> {
+    validate_symbol(s).map_err(|r| ApiError::bad_param(name, r))
+}
+
+fn ts_param(v: i64, name: &str) -> Result<i64, ApiError> {
+    if (0..=MAX_TS).contains(&v) {
+        Ok(v)
+    } else {
+        Err(ApiError::bad_param(
+            name,
+            format!("expected epoch milliseconds from 0 to {MAX_TS}, got {v}"),
+        ))
+    }
+}
+
+// ---------------------------------------------------------------- symbols
+
+/// A symbol the server knows: stored, configured for ingestion, or both.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SymbolInfo {
+    pub symbol: String,
+    pub venue: Venue,
+    /// In the server's configured symbol list (ingested live).
+    pub configured: bool,
+    /// Has ticks in the database.
+    pub stored: bool,
+    /// Live ingestion figures, when the active source is sending it.
+    pub live: Option<SymbolStatus>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SymbolsResponse {
+    /// Venue the active source stores under; the default for other queries.
+    pub venue: Venue,
+    pub symbols: Vec<SymbolInfo>,
+}
+
+/// Symbols and their live status.
+#[utoipa::path(get, path = "/api/v1/symbols", tag = "market data",
+    responses((status = 200, body = SymbolsResponse)))]
+pub async fn symbols(State(st): St) -> ApiResult<SymbolsResponse> {
+    let db = st.config.db.clone();
+    let stored = blocking(move || Ok(query::symbols(&open_reader(&db)?)?)).await?;
+    let status = st.status();
+    let live = |v: Venue, s: &str| {
+        (v == st.venue)
+            .then(|| status.symbols.iter().find(|x| x.symbol == s).cloned())
+            .flatten()
+    };
+    let mut out: Vec<SymbolInfo> = stored
+        .iter()
+        .map(|(v, s)| SymbolInfo {
+            symbol: s.clone(),
+            venue: *v,
+            configured: *v == st.venue && st.config.symbols.contains(s),
+            stored: true,
+            live: live(*v, s),
+        })
+        .collect();
+    for s in &st.config.symbols {
+        if !stored.iter().any(|(v, n)| *v == st.venue && n == s) {
+            out.push(SymbolInfo {
+                symbol: s.clone(),
+                venue: st.venue,
+                configured: true,
+                stored: false,
+                live: live(st.venue, s),
+            });
+        }
+    }
+    Ok(Json(SymbolsResponse {
+        venue: st.venue,
+        symbols: out,
+    }))
+}
+
+// ---------------------------------------------------------------- ticks
+
+/// Query of `GET /api/v1/ticks`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct TicksQuery {
+    /// Symbol, e.g. BTCUSDT.
+    pub symbol: String,
+    /// Range start, epoch ms (inclusive). Default 0.
+    #[param(minimum = 0, maximum = 253402300799999_i64)]
+    pub from: Option<i64>,
+    /// Range end, epoch ms (exclusive). Default: no end.
+    #[param(minimum = 0, maximum = 253402300799999_i64)]
+    pub to: Option<i64>,
+    /// Page size, 1 to 10000. Default 1000.
+    #[param(minimum = 1, maximum = 10000)]
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Venue the ticks were stored under. Default: the active source's.
+    pub venue: Option<Venue>,
+}
+
+/// One page of ticks in (exchange time, trade id) order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct TickPage {
+    pub symbol: String,
+    pub venue: Venue,
+    pub ticks: Vec<Tick>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+fn parse_cursor(c: &str) -> Result<(i64, i64), ApiError> {
+    let bad = || {
+        ApiError::bad_param(
+            "cursor",
+            "expected a `next_cursor` value from a previous page",
+        )
+    };
+    let (a, b) = c.split_once(':').ok_or_else(bad)?;
+    Ok((a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?))
+}
+
+/// Stored ticks of one symbol in a time range, paged.
+#[utoipa::path(get, path = "/api/v1/ticks", tag = "market data", params(TicksQuery),
+    responses((status = 200, body = TickPage),
+        (status = 400, body = ErrorBody, description = "bad parameter"),
+        (status = 404, body = ErrorBody, description = "unknown symbol")))]
+pub async fn ticks(State(st): St, ApiQuery(q): ApiQuery<TicksQuery>) -> ApiResult<TickPage> {
+    let symbol = symbol_param(&q.symbol, "symbol")?;
+    let from = ts_param(q.from.unwrap_or(0), "from")?;
+    let to = ts_param(q.to.unwrap_or(MAX_TS), "to")?;
+    if to <= from {
+        return Err(ApiError::bad_param(
+            "to",
+            format!("must be after from ({from})"),
+        ));
+    }
+    let limit = q.limit.unwrap_or(1000);
+    if !(1..=MAX_TICKS).contains(&limit) {
+        return Err(ApiError::bad_param(
+            "limit",
+            format!("expected 1 to {MAX_TICKS}, got {limit}"),
+        ));
+    }
+    let cursor = q.cursor.as_deref().map(parse_cursor).transpose()?;
+    let venue = q.venue.unwrap_or(st.venue);
+    let db = st.config.db.clone();
+    let sym = symbol.clone();
+    let (ticks, more) = blocking(move || {
+        let conn = open_reader(&db)?;
+        let limit = limit as usize;
+        let Some((cts, cid)) = cursor else {
+            let mut t = query::ticks(&conn, venue, &sym, from, to, limit + 1)?
+                .ok_or_else(|| ApiError::unknown_symbol(&sym, "symbol"))?;
+            let more = t.len() > limit;
+            t.truncate(limit);
+            return Ok((t, more));
+        };
+        // Resume after (cts, cid): ticks sharing the cursor's timestamp
+        // with smaller ids lead the result; fetch enough extra to skip them.
+        let start = from.max(cts);
+        let mut extra = 64usize;
+        loop {
+            let want = limit + 1 + extra;
+            let t = query::ticks(&conn, venue, &sym, start, to, want)?
+                .ok_or_else(|| ApiError::unknown_symbol(&sym, "symbol"))?;
+            let fetched = t.len();
+            let skip = t
+                .iter()
+                .take_while(|t| (t.exchange_ts, t.trade_id) <= (cts, cid))
+                .count();
+            if fetched < want || skip <= extra {
+                let mut rest: Vec<Tick> = t.into_iter().skip(skip).collect();
+                let more = rest.len() > limit;
+                rest.truncate(limit);
+                return Ok((rest, more));
+            }
+            extra *= 4;
+        }
+    })
+    .await?;
+    let next_cursor = more
+        .then(|| {
+            ticks
+                .last()
+                .map(|t| format!("{}:{}", t.exchange_ts, t.trade_id))
+        })
+        .flatten();
+    Ok(Json(TickPage {
+        symbol,
+        venue,
+        ticks,
+        next_cursor,
+    }))
+}
+
+// ---------------------------------------------------------------- bars
+
+/// Query of `GET /api/v1/bars`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct BarsQuery {
+    pub symbol: String,
+    /// Bar size. Default: the server's configured timeframe.
+    pub timeframe: Option<Timeframe>,
+    /// Range start, epoch ms. Without `from` and `to`: the latest bars.
+    #[param(minimum = 0, maximum = 253402300799999_i64)]
+    pub from: Option<i64>,
+    /// Range end, epoch ms (exclusive).
+    #[param(minimum = 0, maximum = 253402300799999_i64)]
+    pub to: Option<i64>,
+    /// Most bars returned (the latest ones), 1 to 10000. Default 1000.
+    #[param(minimum = 1, maximum = 10000)]
+    pub limit: Option<u32>,
+    pub venue: Option<Venue>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct BarsResponse {
+    pub symbol: String,
+    pub venue: Venue,
+    pub timeframe: Timeframe,
+    /// OHLCV bars, oldest first; buckets without trades are absent.
+    pub bars: Vec<Bar>,
+}
+
+/// OHLCV bars of one symbol built from its stored ticks.
+#[utoipa::path(get, path = "/api/v1/bars", tag = "market data", params(BarsQuery),
+    responses((status = 200, body = BarsResponse),
+        (status = 400, body = ErrorBody, description = "bad parameter"),
+        (status = 404, body = ErrorBody, description = "unknown symbol")))]
+pub async fn bars(State(st): St, ApiQuery(q): ApiQuery<BarsQuery>) -> ApiResult<BarsResponse> {
+    let symbol = symbol_param(&q.symbol, "symbol")?;
+    let tf = q.timeframe.unwrap_or(st.config.timeframe);
+    let limit = q.limit.unwrap_or(1000);
+    if !(1..=MAX_BARS).contains(&limit) {
+        return Err(ApiError::bad_param(
+            "limit",
+            format!("expected 1 to {MAX_BARS}, got {limit}"),
+        ));
+    }
+    let span = tf.millis() * limit as i64;
+    let range = match (q.from, q.to) {
+        (None, None) => None,
+        (Some(f), None) => {
+            let f = ts_param(f, "from")?;
+            Some((f, (f + span).min(MAX_TS)))
+        }
+        (None, Some(t)) => {
+            let t = ts_param(t, "to")?;
+            Some(((t - span).max(0), t))
+        }
+        (Some(f), Some(t)) => {
+            let (f, t) = (ts_param(f, "from")?, ts_param(t, "to")?);
+            if t <= f {
+                return Err(ApiError::bad_param(
+                    "to",
+                    format!("must be after from ({f})"),
+                ));
+            }
+            if (t - tf.bucket(f)) / tf.millis() > MAX_BARS as i64 {
+                return Err(ApiError::bad_param(
+                    "from",
+                    format!(
+                        "the range spans more than {MAX_BARS} {tf} bars; narrow it or use a larger timeframe"
+                    ),
+                ));
+            }
+            Some((f, t))
+        }
+    };
+    let venue = q.venue.unwrap_or(st.venue);
+    let db = st.config.db.clone();
+    let sym = symbol.clone();
+    let bars = blocking(move || {
+        let conn = open_reader(&db)?;
+        let b = match range {
+            None => query::tail_bars(&conn, venue, &sym, tf, limit as usize)?,
+            Some((f, t)) => query::bars(&conn, venue, &sym, tf, f, t)?,
+        };
+        let mut b = b.ok_or_else(|| ApiError::unknown_symbol(&sym, "symbol"))?;
+        let excess = b.len().saturating_sub(limit as usize);
+        b.drain(..excess);
+        Ok(b)
+    })
+    .await?;
+    Ok(Json(BarsResponse {
+        symbol,
+        venue,
+        timeframe: tf,
+        bars,
+    }))
+}
+
+// ---------------------------------------------------------------- analyze
+
+/// Two aligned price series and the model options.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AnalyzeRequest {
+    /// Independent leg prices (2 to 20000 points).
+    pub x: Vec<f64>,
+    /// Dependent leg prices, same length as `x`.
+    pub y: Vec<f64>,
+    /// Optional strictly increasing timestamps, same length as `x`.
+    #[serde(default)]
+    pub ts: Option<Vec<i64>>,
+    #[serde(default)]
+    pub options: AnalyzeOptions,
+}
+
+fn check_series(x: &[f64], y: &[f64], ts: Option<&[i64]>) -> Result<(), ApiError> {
+    if x.len() > MAX_POINTS {
+        return Err(ApiError::bad_param(
+            "x",
+            format!("at most {MAX_POINTS} points, got {}", x.len()),
+        ));
+    }
+    if y.len() != x.len() {
+        return Err(ApiError::bad_param(
+            "y",
+            format!("x has {} points, y has {}", x.len(), y.len()),
+        ));
+    }
+    if let Some(ts) = ts {
+        if ts.len() != x.len() {
+            return Err(ApiError::bad_param(
+                "ts",
+                format!("x has {} points, ts has {}", x.len(), ts.len()),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Robust rolling refits cost window² (Theil-Sen) or window × iterations
+/// (Huber) per bar; refuse combinations that would hold a core for long.
+fn check_cost(n: usize, o: &AnalyzeOptions) -> Result<(), ApiError> {
+    use crate::analytics::RegressionKind::*;
+    let Some(w) = o.window else { return Ok(()) };
+    let steps = n.saturating_sub(w) as f64 + 1.0;
+    let w = w.min(crate::analytics::theil_sen::MAX_POINTS) as f64;
+    let cost = match o.regression {
+        TheilSen => steps * w * w,
+        Huber => steps * w * 50.0,
+        _ => 0.0,
+    };
+    if cost > 2e8 {
+        return Err(ApiError::bad_param(
+            "window",
+            "a rolling robust regression this long and wide is too expensive for one request; use a smaller window or fewer points",
+        ));
+    }
+    Ok(())
+}
+
+/// The report must be representable in JSON exactly as documented: a
+/// statistic that overflowed to inf/NaN (absurdly scaled input) is 422,
+/// not a silent `null` where a number is promised.
+fn check_report(r: &AnalyzeReport) -> Result<(), ApiError> {
+    let g = &r.regression;
+    let c = [
+        g.alpha,
+        g.beta,
+        r.adf.stat,
+        r.adf.pvalue,
+        r.adf.crit.one,
+        r.adf.crit.five,
+        r.adf.crit.ten,
+        r.coint.stat,
+        r.coint.pvalue,
+        r.coint.crit.one,
+        r.coint.crit.five,
+        r.coint.crit.ten,
+    ];
+    if c.iter().all(|v| v.is_finite()) {
+        Ok(())
+    } else {
+        Err(ApiError::unprocessable(
+            "the statistics overflowed on this input (values too large or too close together)",
+        ))
+    }
+}
+
+fn run_analyze(req: &AnalyzeRequest) -> Result<AnalyzeReport, ApiError> {
+    check_series(&req.x, &req.y, req.ts.as_deref())?;
+    // Windows longer than the data are the caller's parameter error (400);
+    // data too short for the statistics themselves stays 422.
+    let n = req.x.len();
+    let o = &req.options;
+    if o.z_window > n {
+        return Err(ApiError::bad_param(
+            "z_window",
+            format!("longer than the series ({n} points): {}", o.z_window),
+        ));
+    }
+    if let Some(w) = o.window.filter(|w| *w > n) {
+        return Err(ApiError::bad_param(
+            "window",
+            format!("longer than the series ({n} points): {w}"),
+        ));
+    }
+    check_cost(req.x.len(), &req.options)?;
+    let r = analytics::analyze(&req.x, &req.y, req.ts.as_deref(), &req.options)?;
+    check_report(&r)?;
+    Ok(r)
+}
+
+/// The `analyze` contract on two posted price series: hedge regression,
+/// ADF, Engle-Granger, half-life, Hurst, spread, z-score, beta, alpha.
+#[utoipa::path(post, path = "/api/v1/analyze", tag = "analytics", request_body = AnalyzeRequest,
+    responses((status = 200, body = AnalyzeReport),
+        (status = 400, body = ErrorBody, description = "bad parameter or malformed JSON"),
+        (status = 413, body = ErrorBody, description = "body over 1 MiB"),
+        (status = 415, body = ErrorBody, description = "not JSON"),
+        (status = 422, body = ErrorBody, description = "series the analytics cannot use")))]
+pub async fn analyze(ApiJson(req): ApiJson<AnalyzeRequest>) -> ApiResult<AnalyzeReport> {
+    Ok(Json(blocking(move || run_analyze(&req)).await?))
+}
+
+/// Series, model options and trading costs for a backtest.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BacktestRequest {
+    pub x: Vec<f64>,
+    pub y: Vec<f64>,
+    #[serde(default)]
+    pub ts: Option<Vec<i64>>,
+    /// Model options; `entry`/`exit` are the trading thresholds.
+    #[serde(default)]
+    pub options: AnalyzeOptions,
+    /// Fee per leg in basis points of notional, 0 to 1000. Default 0.
+    #[serde(default)]
+    pub fee_bps: f64,
+    /// Bars per year for the Sharpe ratio. Default 1 (per-bar Sharpe).
+    #[serde(default = "one")]
+    pub annualization: f64,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+/// Backtest of the z-score threshold rule on posted series.
+#[utoipa::path(post, path = "/api/v1/backtest", tag = "analytics", request_body = BacktestRequest,
+    responses((status = 200, body = BacktestResult),
+        (status = 400, body = ErrorBody, description = "bad parameter or malformed JSON"),
+        (status = 413, body = ErrorBody, description = "body over 1 MiB"),
+        (status = 415, body = ErrorBody, description = "not JSON"),
+        (status = 422, body = ErrorBody, description = "series the analytics cannot use")))]
+pub async fn backtest(ApiJson(req): ApiJson<BacktestRequest>) -> ApiResult<BacktestResult> {
+    if !(req.fee_bps.is_finite() && (0.0..=1000.0).contains(&req.fee_bps)) {
+        return Err(ApiError::bad_param("fee_bps", "expected 0 to 1000"));
+    }
+    if !(req.annualization.is_finite() && req.annualization > 0.0 && req.annualization <= 1e9) {
+        return Err(ApiError::bad_param(
+            "annualization",
+            "expected a number in (0, 1e9]",
+        ));
+    }
+    let r = blocking(move || {
+        let a = AnalyzeRequest {
+            x: req.x,
+            y: req.y,
+            ts: req.ts,
+            options: req.options,
+        };
+        let report = run_analyze(&a)?;
+        let o = BacktestOptions {
+            entry: a.options.entry,
+            exit: a.options.exit,
+            fee_bps: req.fee_bps,
+            annualization: req.annualization,
+            prices: a.options.prices,
+        };
+        let r = analytics::backtest(&a.x, &a.y, &report.beta, &report.zscore, &o)?;
+        let finite = [r.gross_total, r.net_total, r.fees_total, r.max_drawdown]
+            .into_iter()
+            .chain(r.equity.iter().copied())
+            .chain(r.gross_pnl.iter().copied())
+            .chain(r.net_pnl.iter().copied())
+            .chain(r.fees.iter().copied())
+            .all(f64::is_finite);
+        if !finite {
+            return Err(ApiError::unprocessable(
+                "the backtest overflowed on this input (prices too large)",
+            ));
+        }
+        Ok(r)
+    })
+    .await?;
+    Ok(Json(r))
+}
+
+// ---------------------------------------------------------------- pair
+
+/// Flat query of `GET /api/v1/pair`; `POST` takes the nested [`PairQuery`].
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct PairParams {
+    /// Independent leg, e.g. BTCUSDT.
+    pub x: String,
+    /// Dependent leg, e.g. ETHUSDT.
+    pub y: String,
+    pub timeframe: Option<Timeframe>,
+    /// Bars to analyse, 10 to 20000. Default 600.
+    #[param(minimum = 10, maximum = 20000)]
+    pub bars: Option<usize>,
+    /// End of the range, epoch ms (exclusive). Default: the latest tick.
+    #[param(minimum = 0, maximum = 253402300799999_i64)]
+    pub to: Option<i64>,
+    pub regression: Option<crate::analytics::RegressionKind>,
+    pub prices: Option<crate::analytics::PriceScale>,
+    /// Rolling regression window (bars). Default: full-sample coefficients.
+    pub window: Option<usize>,
+    pub z_window: Option<usize>,
+    pub entry: Option<f64>,
+    pub exit: Option<f64>,
+    pub fee_bps: Option<f64>,
+    pub corr_window: Option<usize>,
+    pub ffill: Option<usize>,
+    pub venue: Option<Venue>,
+}
+
+fn run_pair(st: &AppState, venue: Venue, q: PairQuery) -> Result<PairAnalytics, ApiError> {
+    if let Some(t) = q.to {
+        ts_param(t, "to")?;
+    }
+    if q.bars > crate::api::pair::MAX_BARS {
+        return Err(ApiError::bad_param(
+            "bars",
+            format!("expected 10 to {}", crate::api::pair::MAX_BARS),
+        ));
+    }
+    check_cost(q.bars, &q.options)?;
+    let a = crate::api::pair::pair_analytics(&st.config.db, venue, q).map_err(|e| match e {
+        crate::api::pair::PairError::UnknownSymbol(s) => ApiError::unknown_symbol(&s, "x"),
+        other => other.into(),
+    })?;
+    check_report(&a.report)?;
+    Ok(a)
+}
+
+/// Pair analytics on stored bars (exactly what the dashboard shows).
+#[utoipa::path(get, path = "/api/v1/pair", tag = "analytics", params(PairParams),
+    responses((status = 200, body = PairAnalytics),
+        (status = 400, body = ErrorBody, description = "bad parameter"),
+        (status = 404, body = ErrorBody, description = "unknown symbol"),
+        (status = 422, body = ErrorBody, description = "stored data the analytics cannot use")))]
+pub async fn pair_get(
+    State(st): St,
+    ApiQuery(p): ApiQuery<PairParams>,
+) -> ApiResult<PairAnalytics> {
+    let mut q = PairQuery {
+        x: p.x,
+        y: p.y,
+        timeframe: p.timeframe.unwrap_or(st.config.timeframe),
+        to: p.to,
+        ..PairQuery::default()
+    };
+    macro_rules! set {
+        ($($src:ident => $($dst:ident).+),*) => { $(if let Some(v) = p.$src { q.$($dst).+ = v; })* };
+    }
+    set!(bars => bars, ffill => ffill, fee_bps => fee_bps, corr_window => corr_window,
+        regression => options.regression, prices => options.prices, z_window => options.z_window,
+        entry => options.entry, exit => options.exit);
+    q.options.window = p.window;
+    let venue = p.venue.unwrap_or(st.venue);
+    Ok(Json(blocking(move || run_pair(&st, venue, q)).await?))
+}
+
+/// Pair analytics on stored bars, the query as JSON.
+#[utoipa::path(post, path = "/api/v1/pair", tag = "analytics", request_body = PairQuery,
+    responses((status = 200, body = PairAnalytics),
+        (status = 400, body = ErrorBody, description = "bad parameter or malformed JSON"),
+        (status = 404, body = ErrorBody, description = "unknown symbol"),
+        (status = 413, body = ErrorBody, description = "body too large"),
+        (status = 415, body = ErrorBody, description = "not JSON"),
+        (status = 422, body = ErrorBody, description = "stored data the analytics cannot use")))]
+pub async fn pair_post(State(st): St, ApiJson(q): ApiJson<PairQuery>) -> ApiResult<PairAnalytics> {
+    let venue = st.venue;
+    Ok(Json(blocking(move || run_pair(&st, venue, q)).await?))
+}
+
+// ---------------------------------------------------------------- alerts
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AlertRules {
+    pub rules: Vec<StoredRule>,
+}
+
+/// Stored alert rules.
+#[utoipa::path(get, path = "/api/v1/alerts", tag = "alerts",
+    responses((status = 200, body = AlertRules)))]
+pub async fn list_alerts(State(st): St) -> ApiResult<AlertRules> {
+    let db = st.config.db.clone();
+    let rules = blocking(move || Ok(alerts::store::list_rules(&db)?)).await?;
+    Ok(Json(AlertRules { rules }))
+}
+
+/// Store an alert rule.
+#[utoipa::path(post, path = "/api/v1/alerts", tag = "alerts", request_body = AlertRule,
+    responses((status = 201, body = StoredRule),
+        (status = 400, body = ErrorBody, description = "bad rule or malformed JSON"),
+        (status = 413, body = ErrorBody, description = "body over 16 KiB"),
+        (status = 415, body = ErrorBody, description = "not JSON")))]
+pub async fn create_alert(
+    State(st): St,
+    ApiJson(mut rule): ApiJson<AlertRule>,
+) -> Result<impl IntoResponse, ApiError> {
+    rule.validate()
+        .map_err(|e| ApiError::bad_param(e.field, e.to_string()))?;
+    let db = st.config.db.clone();
+    let now = crate::ingest::now_ms();
+    let stored = blocking(move || Ok(alerts::store::insert_rule(&db, &rule, now)?)).await?;
+    Ok((StatusCode::CREATED, Json(stored)))
+}
+
+/// Delete an alert rule.
+#[utoipa::path(delete, path = "/api/v1/alerts/{id}", tag = "alerts",
+    params(("id" = i64, Path, description = "rule id")),
+    responses((status = 204, description = "deleted"),
+        (status = 400, body = ErrorBody, description = "id is not an integer"),
+        (status = 404, body = ErrorBody, description = "no such rule")))]
+pub async fn delete_alert(State(st): St, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    let id: i64 = id.parse().map_err(|_| {
+        ApiError::bad_param("id", format!("expected an integer rule id, got {id:?}"))
+    })?;
+    let db = st.config.db.clone();
+    if blocking(move || Ok(alerts::store::delete_rule(&db, id)?)).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found(format!("no alert rule {id}")))
+    }
+}
+
+/// Query of `GET /api/v1/alert-events`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct EventsQuery {
+    /// Only events of this rule.
+    pub rule_id: Option<i64>,
+    /// Only events fired at or after this time, epoch ms.
+    pub since: Option<i64>,
+    /// Most events returned (newest first), 1 to 1000. Default 100.
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AlertEvents {
+    pub events: Vec<AlertEvent>,
+}
+
+/// Fired alerts, newest first.
+#[utoipa::path(get, path = "/api/v1/alert-events", tag = "alerts", params(EventsQuery),
+    responses((status = 200, body = AlertEvents),
+        (status = 400, body = ErrorBody, description = "bad parameter")))]
+pub async fn alert_events(
+    State(st): St,
+    ApiQuery(q): ApiQuery<EventsQuery>,
+) -> ApiResult<AlertEvents> {
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::bad_param(
+            "limit",
+            format!("expected 1 to 1000, got {limit}"),
+        ));
+    }
+    let db = st.config.db.clone();
+    let events = blocking(move || {
+        Ok(alerts::store::list_events(
+            &db,
+            q.rule_id,
+            q.since,
+            limit as usize,
+        )?)
+    })
+    .await?;
+    Ok(Json(AlertEvents { events }))
+}
+
+// ---------------------------------------------------------------- status
+
+/// A gap in trade ids and what backfill made of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct GapInfo {
+    pub id: i64,
+    pub venue: String,
+    pub symbol: String,
+    /// First missing trade id.
+    pub from_id: i64,
+    /// Last missing trade id.
+    pub to_id: i64,
+    /// When it was detected, epoch ms.
+    pub detected_ts: i64,
+    pub filled: bool,
+    pub note: Option<String>,
+}
+
+/// Ingestion status and the most recent gaps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct StatusResponse {
+    pub status: StatusSnapshot,
+    /// The 100 most recent gaps, newest first.
+    pub gaps: Vec<GapInfo>,
+}
+
+fn recent_gaps(db: &std::path::Path) -> Result<Vec<GapInfo>, crate::store::StoreError> {
+    let conn = open_reader(db)?;
+    let mut stmt = conn.prepare(
+        "SELECT g.id, s.venue, s.name, g.from_id, g.to_id, g.detected_ts, g.filled, g.note \
+         FROM gaps g JOIN symbols s ON s.id = g.sym ORDER BY g.id DESC LIMIT 100",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok(GapInfo {
+            id: r.get(0)?,
+            venue: r.get(1)?,
+            symbol: r.get(2)?,
+            from_id: r.get(3)?,
+            to_id: r.get(4)?,
+            detected_ts: r.get(5)?,
+            filled: r.get::<_, i64>(6)? != 0,
+            note: r.get(7)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// Ingestion status: source, connection, counters, rates, gaps.
+#[utoipa::path(get, path = "/api/v1/status", tag = "operations",
+    responses((status = 200, body = StatusResponse)))]
+pub async fn status(State(st): St) -> ApiResult<StatusResponse> {
+    let db = st.config.db.clone();
+    let gaps = blocking(move || Ok(recent_gaps(&db)?)).await?;
+    Ok(Json(StatusResponse {
+        status: st.status(),
+        gaps,
+    }))
+}
+
+// ---------------------------------------------------------------- health
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Health {
+    pub status: String,
+}
+
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, body = Health)))]
+pub async fn healthz() -> Json<Health> {
+    Json(Health {
+        status: "ok".into(),
+    })
+}
+
+/// Readiness figures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Readiness {
+    pub ready: bool,
+    /// The writer runs and the database accepts a write lock.
+    pub database_writable: bool,
+    /// The market source is connected (always true for a replay file).
+    pub source_connected: bool,
+    /// Why not ready, when not.
+    pub reasons: Vec<String>,
+}
+
+/// Can the database take a write right now? Takes and releases the write
+/// lock; the writer's own failures are reported through its stats.
+fn db_writable(st: &AppState) -> Result<(), String> {
+    match st.writer_tx.upgrade() {
+        Some(tx) if !tx.is_closed() => {}
+        _ => return Err("the database writer has stopped".into()),
+    }
+    if let Ok(e) = st.writer_stats.last_error.lock() {
+        if let Some(e) = e.as_ref() {
+            return Err(format!("last commit failed: {e}"));
+        }
+    }
+    let conn = rusqlite::Connection::open_with_flags(
+        &st.config.db,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| format!("cannot open the database for writing: {e}"))?;
+    conn.busy_timeout(std::time::Duration::from_secs(2))
+        .and_then(|_| conn.execute_batch("BEGIN IMMEDIATE; ROLLBACK;"))
+        .map_err(|e| format!("cannot take the write lock: {e}"))
+}
+
+/// Readiness: database writable and market source connected (503 if not).
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
+pub async fn readyz(State(st): St) -> (StatusCode, Json<Readiness>) {
+    let s = st.clone();
+    let db = tokio::task::spawn_blocking(move || db_writable(&s))
+        .await
+        .unwrap_or_else(|e| Err(e.to_string()));
+    let replay = st.source_label.starts_with("replay");
+    let connected = replay
+        || st
+            .pipeline
+            .metrics
+            .connected
+            .load(std::sync::atomic::Ordering::Relaxed);
+    let mut reasons = Vec::new();
+    if let Err(e) = &db {
+        reasons.push(e.clone());
+    }
+    if !connected {
+        reasons.push(format!("source {} is not connected", st.source_label));
+    }
+    let r = Readiness {
+        ready: reasons.is_empty(),
+        database_writable: db.is_ok(),
+        source_connected: connected,
+        reasons,
+    };
+    let code = if r.ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, Json(r))
+}
+
+/// Prometheus metrics (text exposition format 0.0.4).
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, content_type = "text/plain", body = String)))]
+pub async fn metrics(State(st): St) -> impl IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        crate::api::metrics::render(&st),
+    )
+}
