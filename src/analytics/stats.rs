@@ -66,6 +66,11 @@ pub fn median_in_place(v: &mut [f64]) -> f64 {
 /// Two-sided p-value of a t statistic, `2 * sf(|t|)` as statsmodels does
 /// (the survival function keeps precision for tiny p-values).
 pub fn t_pvalue(t: f64, df: f64) -> f64 {
+    // statrs panics (beta_reg: XOutOfRange) on a NaN statistic, which an
+    // overflowed regression on absurdly scaled input produces.
+    if t.is_nan() {
+        return f64::NAN;
+    }
     match StudentsT::new(0.0, 1.0, df) {
         Ok(dist) => 2.0 * dist.sf(t.abs()),
         Err(_) => f64::NAN,
