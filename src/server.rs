@@ -274,6 +274,7 @@ pub fn router(state: Arc<AppState>, leptos_options: LeptosOptions) -> Router {
             "/api/{*fn_name}",
             get(server_fn_handler).post(server_fn_handler),
         )
+        .route("/ws/live", get(crate::api::live::live_ws))
         .leptos_routes_with_context(
             &rs,
             routes,

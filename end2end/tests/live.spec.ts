@@ -29,6 +29,8 @@ test('the page hydrates and says plainly that the data is simulated', async ({ p
   await expect(page.getByText('SIMULATED MARKET')).toBeVisible();
   await expect(page.getByTestId('source')).toHaveText('sim');
   await expect(page.getByTestId('conn')).toHaveText('connected');
+  // The live push is open: the server is sending updates over /ws/live.
+  await expect(page.getByTestId('link')).toHaveText('live', { timeout: 10_000 });
 });
 
 test('the price chart is live: canvas drawn and stored ticks rising', async ({ page }) => {
@@ -64,16 +66,16 @@ test('an invalid value is rejected with a message next to its control', async ({
 
 test('the table matches the HTTP API for the same parameters, and changes with them', async ({ page, request }) => {
   await open(page);
-  // Enough 1 s bars on both legs for a 20-bar window.
-  await expect.poll(() => storedTicks(page), { timeout: 40_000 }).toBeGreaterThan(1200);
+  // Enough 1 s bars on both legs for 30 bars (ADF needs more than 20).
+  await expect.poll(() => storedTicks(page), { timeout: 40_000 }).toBeGreaterThan(2000);
   const to = Math.floor(Date.now() / 1000) * 1000 - 2000;
   const stat = async (k: string) => (await page.locator(`td[data-stat="${k}"]`).textContent())?.trim();
   const betas = new Set<string>();
   for (const [reg, window] of [['ols', '10'], ['huber', '12'], ['ols-no-intercept', '10']]) {
-    await open(page, `/?x=BTCUSDT&y=ETHUSDT&tf=1s&bars=20&reg=${reg}&window=${window}&zw=5&to=${to}`);
+    await open(page, `/?x=BTCUSDT&y=ETHUSDT&tf=1s&bars=30&reg=${reg}&window=${window}&zw=5&to=${to}`);
     await expect(page.locator('td[data-stat="beta"]')).not.toHaveText('–', { timeout: 15_000 });
     const api = await request.get(
-      `/api/v1/pair?x=BTCUSDT&y=ETHUSDT&timeframe=1s&bars=20&regression=${reg}&window=${window}&z_window=5&corr_window=5&to=${to}`,
+      `/api/v1/pair?x=BTCUSDT&y=ETHUSDT&timeframe=1s&bars=30&regression=${reg}&window=${window}&z_window=5&corr_window=5&to=${to}`,
     );
     expect(api.status()).toBe(200);
     const j = await api.json();

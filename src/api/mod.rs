@@ -9,6 +9,7 @@ pub mod alerts;
 pub mod csv_input;
 #[cfg(feature = "ssr")]
 pub mod error;
+pub mod live;
 #[cfg(feature = "ssr")]
 pub mod metrics;
 #[cfg(feature = "ssr")]

@@ -2,11 +2,13 @@
 //! statistics table and the synchronized charts.
 //!
 //! Data comes from server functions (the same pair-analytics service as the
-//! HTTP API). In live mode the page refreshes on a one-second pulse; with a
+//! HTTP API). In live mode the server pushes updates over `/ws/live` and the
+//! page refetches the pair at most once a second; with a
 //! fixed `to` the view is historical and does not refresh.
 
 pub mod chart;
 pub mod format;
+pub mod live;
 pub mod params;
 pub mod series;
 pub mod stats;
@@ -63,14 +65,30 @@ fn Dashboard() -> impl IntoView {
     let hydrated = RwSignal::new(false);
     let pulse = RwSignal::new(0u64);
     let dark = RwSignal::new(true);
-    // Effects run only in the browser: this marks hydration and starts the pulse.
+    let live_status: RwSignal<Option<StatusSnapshot>> = RwSignal::new(None);
+    let link = RwSignal::new(live::LinkState::Connecting);
+    // Effects run only in the browser: mark hydration and open the live push.
     Effect::new(move |_| {
         hydrated.set(true);
-        if let Ok(handle) = set_interval_with_handle(
-            move || pulse.update(|n| *n += 1),
-            std::time::Duration::from_millis(1000),
-        ) {
-            on_cleanup(move || handle.clear());
+        #[cfg(feature = "hydrate")]
+        {
+            let last_bump = StoredValue::new(0.0f64);
+            live::connect(
+                std::rc::Rc::new(move |u: crate::api::live::LiveUpdate| {
+                    let fresh = u.new_ticks > 0;
+                    live_status.set(Some(u.status));
+                    // Refetch the pair at most about once a second.
+                    let now = web_sys::window()
+                        .and_then(|w| w.performance())
+                        .map(|p| p.now())
+                        .unwrap_or(0.0);
+                    if fresh && now - last_bump.get_value() >= 900.0 {
+                        last_bump.set_value(now);
+                        pulse.update(|n| *n += 1);
+                    }
+                }),
+                link,
+            );
         }
     });
     Effect::new(move |_| {
@@ -86,7 +104,7 @@ fn Dashboard() -> impl IntoView {
         <div class="app" data-hydrated=move || hydrated.get().to_string()>
             <header class="topbar">
                 <span class="brand">"pairdesk"</span>
-                <StatusLine pulse />
+                <StatusLine live_status link />
                 <button
                     class="theme"
                     aria-label="Toggle dark and light theme"
@@ -108,14 +126,25 @@ fn Dashboard() -> impl IntoView {
 }
 
 #[component]
-fn StatusLine(pulse: RwSignal<u64>) -> impl IntoView {
-    let status = Resource::new(move || pulse.get(), |_| get_status());
+fn StatusLine(
+    live_status: RwSignal<Option<StatusSnapshot>>,
+    link: RwSignal<live::LinkState>,
+) -> impl IntoView {
+    // The first figures come with the page; the live push takes over after.
+    let initial = Resource::new(|| (), |_| get_status());
     view! {
         <Transition fallback=|| view! { <span class="status">"connecting…"</span> }>
             {move || Suspend::new(async move {
-                match status.await {
-                    Ok(s) => status_view(s).into_any(),
-                    Err(e) => view! { <span class="status error" data-testid="server-down">{format!("server unreachable: {e}")}</span> }.into_any(),
+                let first = initial.await;
+                let l = link.get();
+                let link_view = view! {
+                    <span class=format!("item link {}", if l == live::LinkState::Live { "ok" } else { "down" }) data-testid="link" role="status">
+                        {l.label()}
+                    </span>
+                };
+                match (live_status.get(), first) {
+                    (Some(s), _) | (None, Ok(s)) => view! { {status_view(s)} {link_view} }.into_any(),
+                    (None, Err(e)) => view! { <span class="status error" data-testid="server-down">{format!("server unreachable: {e}")}</span> }.into_any(),
                 }
             })}
         </Transition>
