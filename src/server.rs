@@ -331,6 +331,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     );
     let pipeline = Pipeline::new(writer.tx.clone());
     let (stop_tx, stop_rx) = watch::channel(false);
+    let stop_rx_engine = stop_rx.clone();
     let (source, venue, source_label, simulated) =
         start_source(&config, pipeline.clone(), stop_rx).await?;
 
@@ -362,6 +363,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         site_root = %leptos_options.site_root,
         "pairdesk serving on http://{}", config.listen
     );
+    let alert_engine = tokio::spawn(crate::engine::run(state.clone(), stop_rx_engine));
     let app = router(state, leptos_options);
     let (sig_tx, mut sig_rx) = watch::channel(false);
     tokio::spawn(async move {
@@ -380,6 +382,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     tracing::info!("shutting down: stopping sources and flushing ticks");
     let _ = stop_tx.send(true);
     source.stop().await;
+    alert_engine.abort();
     if tokio::time::timeout(Duration::from_millis(500), pipeline.flush())
         .await
         .is_err()

@@ -102,3 +102,15 @@ test('hovering one chart shows the crosshair values on every chart', async ({ pa
     await expect(page.getByTestId(id)).toContainText(/\d\d:\d\d:\d\d/);
   }
 });
+
+test('an alert rule created in the page fires on the server and appears in the history', async ({ page }) => {
+  await open(page);
+  await page.getByTestId('alert-metric').selectOption('price');
+  await page.getByTestId('alert-op').selectOption('above');
+  await page.getByTestId('alert-value').fill('1');
+  await page.getByTestId('alert-add').click();
+  await expect(page.getByTestId('alert-rules')).toContainText('price above 1');
+  // The engine evaluates every bar; ETHUSDT trades far above 1.
+  await expect(page.getByTestId('alert-history')).toContainText('ETHUSDT/BTCUSDT: price above 1', { timeout: 15_000 });
+  await expect(page.getByTestId('toasts')).toContainText('price above 1', { timeout: 10_000 });
+});

@@ -23,6 +23,9 @@ pub struct LiveUpdate {
     /// Notifications this client missed because it fell behind.
     pub lagged: u64,
     pub status: StatusSnapshot,
+    /// Alerts fired since the previous message.
+    #[serde(default)]
+    pub alerts: Vec<crate::api::alerts::AlertEvent>,
 }
 
 pub const BASE_INTERVAL_MS: u64 = 250;
@@ -52,6 +55,9 @@ mod ssr {
         let mut timer = tokio::time::interval(Duration::from_millis(interval_ms));
         let (mut pending, mut lagged, mut last_ts, mut quiet) = (0u64, 0u64, None, 0u64);
         let mut slow_sends = 0u32;
+        // Alerts fired after this moment are pushed to this page.
+        let mut alerts_since = crate::ingest::now_ms();
+        let mut last_alert_check = tokio::time::Instant::now();
         loop {
             tokio::select! {
                 t = ticks.recv() => match t {
@@ -64,11 +70,27 @@ mod ssr {
                 },
                 _ = timer.tick() => {
                     quiet += interval_ms;
-                    if pending == 0 && quiet < 2000 {
+                    // Alerts fire at most once a bar; look for them once a second.
+                    let fired = if last_alert_check.elapsed() >= Duration::from_secs(1) {
+                        last_alert_check = tokio::time::Instant::now();
+                        let db = app.config.db.clone();
+                        let since = alerts_since;
+                        tokio::task::spawn_blocking(move || crate::api::alerts::store::list_events(&db, None, Some(since), 20))
+                            .await
+                            .ok()
+                            .and_then(|r| r.ok())
+                            .unwrap_or_default()
+                    } else {
+                        Vec::new()
+                    };
+                    if let Some(newest) = fired.iter().map(|e| e.fired_ts).max() {
+                        alerts_since = newest + 1;
+                    }
+                    if pending == 0 && fired.is_empty() && quiet < 2000 {
                         continue;
                     }
                     quiet = 0;
-                    let msg = LiveUpdate { new_ticks: pending, last_ts, interval_ms, lagged, status: app.status() };
+                    let msg = LiveUpdate { new_ticks: pending, last_ts, interval_ms, lagged, status: app.status(), alerts: fired };
                     let Ok(text) = serde_json::to_string(&msg) else { return };
                     pending = 0;
                     match tokio::time::timeout(Duration::from_millis(500), sock.send(Message::Text(text.into()))).await {

@@ -117,3 +117,48 @@ pub async fn get_symbols() -> Result<Vec<String>, ServerFnError> {
     }
     Ok(out)
 }
+
+/// Stored alert rules, oldest first.
+#[server]
+pub async fn list_alert_rules() -> Result<Vec<crate::api::alerts::StoredRule>, ServerFnError> {
+    let db = ssr::state()?.config.db.clone();
+    tokio::task::spawn_blocking(move || crate::api::alerts::store::list_rules(&db))
+        .await
+        .map_err(|e| ServerFnError::new(e.to_string()))?
+        .map_err(|e| ServerFnError::new(e.to_string()))
+}
+
+/// Validate and store a rule; the engine evaluates it from the next bar.
+#[server]
+pub async fn add_alert_rule(
+    rule: crate::api::alerts::AlertRule,
+) -> Result<crate::api::alerts::StoredRule, ServerFnError> {
+    let db = ssr::state()?.config.db.clone();
+    let mut rule = rule;
+    rule.validate()
+        .map_err(|e| ServerFnError::new(format!("invalid `{}`: {}", e.field, e.reason)))?;
+    let now = crate::ingest::now_ms();
+    tokio::task::spawn_blocking(move || crate::api::alerts::store::insert_rule(&db, &rule, now))
+        .await
+        .map_err(|e| ServerFnError::new(e.to_string()))?
+        .map_err(|e| ServerFnError::new(e.to_string()))
+}
+
+#[server]
+pub async fn delete_alert_rule(id: i64) -> Result<bool, ServerFnError> {
+    let db = ssr::state()?.config.db.clone();
+    tokio::task::spawn_blocking(move || crate::api::alerts::store::delete_rule(&db, id))
+        .await
+        .map_err(|e| ServerFnError::new(e.to_string()))?
+        .map_err(|e| ServerFnError::new(e.to_string()))
+}
+
+/// The latest fired alerts, newest first.
+#[server]
+pub async fn list_alert_events() -> Result<Vec<crate::api::alerts::AlertEvent>, ServerFnError> {
+    let db = ssr::state()?.config.db.clone();
+    tokio::task::spawn_blocking(move || crate::api::alerts::store::list_events(&db, None, None, 50))
+        .await
+        .map_err(|e| ServerFnError::new(e.to_string()))?
+        .map_err(|e| ServerFnError::new(e.to_string()))
+}

@@ -6,6 +6,7 @@
 //! page refetches the pair at most once a second; with a
 //! fixed `to` the view is historical and does not refresh.
 
+pub mod alerts;
 pub mod chart;
 pub mod format;
 pub mod live;
@@ -66,6 +67,8 @@ fn Dashboard() -> impl IntoView {
     let pulse = RwSignal::new(0u64);
     let dark = RwSignal::new(true);
     let live_status: RwSignal<Option<StatusSnapshot>> = RwSignal::new(None);
+    let toasts: RwSignal<Vec<crate::api::alerts::AlertEvent>> = RwSignal::new(Vec::new());
+    let fired = RwSignal::new(0u64);
     let link = RwSignal::new(live::LinkState::Connecting);
     // Effects run only in the browser: mark hydration and open the live push.
     Effect::new(move |_| {
@@ -77,6 +80,15 @@ fn Dashboard() -> impl IntoView {
                 std::rc::Rc::new(move |u: crate::api::live::LiveUpdate| {
                     let fresh = u.new_ticks > 0;
                     live_status.set(Some(u.status));
+                    if !u.alerts.is_empty() {
+                        fired.update(|n| *n += 1);
+                        let ids: Vec<i64> = u.alerts.iter().map(|e| e.id).collect();
+                        toasts.update(|t| t.extend(u.alerts));
+                        set_timeout(
+                            move || toasts.update(|t| t.retain(|e| !ids.contains(&e.id))),
+                            std::time::Duration::from_secs(8),
+                        );
+                    }
                     // Refetch the pair at most about once a second.
                     let now = web_sys::window()
                         .and_then(|w| w.performance())
@@ -102,6 +114,7 @@ fn Dashboard() -> impl IntoView {
 
     view! {
         <div class="app" data-hydrated=move || hydrated.get().to_string()>
+            <alerts::Toasts toasts />
             <header class="topbar">
                 <span class="brand">"pairdesk"</span>
                 <StatusLine live_status link />
@@ -116,7 +129,7 @@ fn Dashboard() -> impl IntoView {
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match defaults.await {
-                        Ok(d) => view! { <PairView defaults=d pulse /> }.into_any(),
+                        Ok(d) => view! { <PairView defaults=d pulse fired /> }.into_any(),
                         Err(e) => view! { <p class="error">{format!("Cannot load settings: {e}")}</p> }.into_any(),
                     }
                 })}
@@ -203,7 +216,7 @@ fn encode(v: &str) -> String {
 }
 
 #[component]
-fn PairView(defaults: ViewDefaults, pulse: RwSignal<u64>) -> impl IntoView {
+fn PairView(defaults: ViewDefaults, pulse: RwSignal<u64>, fired: RwSignal<u64>) -> impl IntoView {
     let query_map = use_query_map();
     let d = defaults.clone();
     let params = Memo::new(move |_| query_map.with(|m| parse(|k| m.get(k), &d)));
@@ -536,6 +549,7 @@ fn PairView(defaults: ViewDefaults, pulse: RwSignal<u64>) -> impl IntoView {
             </section>
             <aside class="side">
                 <stats::StatsTable data />
+                <alerts::AlertsPanel x=Signal::derive(move || params.with(|p| p.query.x.clone())) y=Signal::derive(move || params.with(|p| p.query.y.clone())) fired />
             </aside>
         </div>
         <p class="hint">"Wheel to zoom, drag to pan, double-click to reset; hover shows values on every chart."</p>

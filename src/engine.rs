@@ -1,0 +1,146 @@
+//! The alert engine: evaluates every stored alert rule on every bar, on the
+//! server, whether or not a page is open.
+//!
+//! Each rule's pair is analysed with the same service as the dashboard (at
+//! the configured timeframe, window and thresholds); the rule's metric is
+//! compared with its previous value through the pure, edge-triggered
+//! [`alerts::evaluate`]. A firing is stored as an alert event (live pages
+//! pick it up from there and show a toast) and posted to the rule's webhook
+//! if it has one.
+
+use crate::api::alerts::{self, AlertEvent, AlertRule, Metric};
+use crate::api::pair::{pair_analytics, PairAnalytics, PairQuery};
+use crate::server::AppState;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// The value of `metric` in a pair's latest analytics.
+pub fn metric_value(metric: Metric, a: &PairAnalytics) -> Option<f64> {
+    match metric {
+        Metric::Zscore => a.z,
+        Metric::Spread => a.report.spread.last().copied().flatten(),
+        Metric::Price => a.py.last().copied(),
+        Metric::Correlation => a.corr.last().copied().flatten(),
+        Metric::Pvalue => Some(a.report.coint.pvalue),
+    }
+}
+
+/// The wire name of an enum value (`zscore`, `above`, ...).
+fn wire_name<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+fn describe(rule: &AlertRule, v: f64) -> String {
+    format!(
+        "{}/{}: {} {} {} (now {v:.4})",
+        rule.pair.y,
+        rule.pair.x,
+        wire_name(&rule.metric),
+        wire_name(&rule.op),
+        rule.value
+    )
+}
+
+/// Evaluate all rules once per bar until `shutdown`.
+pub async fn run(state: Arc<AppState>, mut shutdown: watch::Receiver<bool>) {
+    let tf = state.config.timeframe;
+    let period = Duration::from_millis(tf.millis().clamp(1000, 60_000) as u64);
+    let mut timer = tokio::time::interval(period);
+    timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut prev: HashMap<i64, Option<f64>> = HashMap::new();
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(3))
+        .build()
+        .unwrap_or_default();
+    loop {
+        tokio::select! {
+            _ = timer.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        let st = state.clone();
+        let result = tokio::task::spawn_blocking(move || evaluate_all(&st)).await;
+        let Ok(Ok(values)) = result else {
+            continue;
+        };
+        let now = crate::ingest::now_ms();
+        for (id, rule, cur) in values {
+            let before = prev.insert(id, cur).flatten();
+            if !alerts::evaluate(&rule, before, cur) {
+                continue;
+            }
+            let msg = describe(&rule, cur.unwrap_or(f64::NAN));
+            let db = state.config.db.clone();
+            let m = msg.clone();
+            let stored =
+                tokio::task::spawn_blocking(move || alerts::store::record_event(&db, id, now, &m))
+                    .await;
+            let event_id = match stored {
+                Ok(Ok(eid)) => eid,
+                _ => {
+                    tracing::error!(rule = id, "could not store an alert event");
+                    continue;
+                }
+            };
+            tracing::info!(rule = id, message = %msg, "alert fired");
+            let ev = AlertEvent {
+                id: event_id,
+                rule_id: id,
+                fired_ts: now,
+                message: msg,
+            };
+            if let Some(url) = rule.webhook.clone() {
+                let http = http.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = http.post(&url).json(&ev).send().await {
+                        tracing::warn!(rule = ev.rule_id, error = %e, "alert webhook failed");
+                    }
+                });
+            }
+        }
+    }
+}
+
+type Evaluated = Vec<(i64, AlertRule, Option<f64>)>;
+
+/// Current metric values for every rule (one analysis per distinct pair).
+fn evaluate_all(state: &AppState) -> Result<Evaluated, crate::store::StoreError> {
+    let rules = alerts::store::list_rules(&state.config.db)?;
+    let c = &state.config;
+    let mut cache: HashMap<(String, String), Option<PairAnalytics>> = HashMap::new();
+    let mut out = Vec::with_capacity(rules.len());
+    for r in rules {
+        if r.rule.metric == Metric::Price {
+            // A price needs no model: read the y leg's latest trade directly.
+            let conn = crate::store::open_reader(&c.db)?;
+            let last =
+                crate::store::query::tail_bars(&conn, state.venue, &r.rule.pair.y, c.timeframe, 1)?
+                    .and_then(|b| b.last().map(|b| b.close));
+            out.push((r.id, r.rule, last));
+            continue;
+        }
+        let key = (r.rule.pair.x.clone(), r.rule.pair.y.clone());
+        let a = cache.entry(key.clone()).or_insert_with(|| {
+            let mut q = PairQuery {
+                x: key.0.clone(),
+                y: key.1.clone(),
+                timeframe: c.timeframe,
+                bars: (c.window.max(c.z_window) * 2).clamp(100, 5000),
+                ..PairQuery::default()
+            };
+            q.options.window = Some(c.window.min(q.bars));
+            q.options.z_window = c.z_window.min(q.bars);
+            q.options.entry = c.z_entry;
+            q.options.exit = c.z_exit;
+            q.corr_window = c.z_window.min(q.bars);
+            pair_analytics(&c.db, state.venue, q).ok()
+        });
+        let v = a.as_ref().and_then(|a| metric_value(r.rule.metric, a));
+        out.push((r.id, r.rule, v));
+    }
+    Ok(out)
+}
