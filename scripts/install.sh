@@ -56,4 +56,19 @@ if [ -x end2end/node_modules/.bin/wasm-opt ] && [ -x end2end/node_modules/.bin/p
 else
   (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
 fi
+# 6. schemathesis (PyPI) in a venv under ./tools, for `make api-fuzz`;
+#    pinned so the property-based API check is reproducible.
+st_version=4.32.5
+if tools/schemathesis/bin/schemathesis --version 2>/dev/null | grep -q " $st_version\$"; then
+  say "schemathesis $st_version present"
+else
+  rm -rf tools/schemathesis
+  if ! python3 -m venv tools/schemathesis; then
+    # Debian's python3 needs python3-venv for ensurepip.
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-venv
+    rm -rf tools/schemathesis
+    python3 -m venv tools/schemathesis
+  fi
+  tools/schemathesis/bin/pip install -q "schemathesis==$st_version"
+fi
 say "done"

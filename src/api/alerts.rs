@@ -15,7 +15,15 @@ use serde::{Deserialize, Serialize};
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PairRef {
+    #[cfg_attr(
+        feature = "ssr",
+        schema(pattern = "^[A-Za-z0-9]{2,20}$", example = "BTCUSDT")
+    )]
     pub x: String,
+    #[cfg_attr(
+        feature = "ssr",
+        schema(pattern = "^[A-Za-z0-9]{2,20}$", example = "ETHUSDT")
+    )]
     pub y: String,
 }
 

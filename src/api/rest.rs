@@ -171,6 +171,7 @@ pub async fn symbols(State(st): St) -> ApiResult<SymbolsResponse> {
 #[serde(deny_unknown_fields)]
 pub struct TicksQuery {
     /// Symbol, e.g. BTCUSDT.
+    #[param(pattern = "^[A-Za-z0-9]{2,20}$", example = "BTCUSDT")]
     pub symbol: String,
     /// Range start, epoch ms (inclusive). Default 0.
     #[param(minimum = 0, maximum = 253402300799999_i64)]
@@ -289,6 +290,8 @@ pub async fn ticks(State(st): St, ApiQuery(q): ApiQuery<TicksQuery>) -> ApiResul
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct BarsQuery {
+    /// Symbol, e.g. ETHUSDT.
+    #[param(pattern = "^[A-Za-z0-9]{2,20}$", example = "ETHUSDT")]
     pub symbol: String,
     /// Bar size. Default: the server's configured timeframe.
     pub timeframe: Option<Timeframe>,
@@ -589,8 +592,10 @@ pub async fn backtest(ApiJson(req): ApiJson<BacktestRequest>) -> ApiResult<Backt
 #[serde(deny_unknown_fields)]
 pub struct PairParams {
     /// Independent leg, e.g. BTCUSDT.
+    #[param(pattern = "^[A-Za-z0-9]{2,20}$", example = "BTCUSDT")]
     pub x: String,
     /// Dependent leg, e.g. ETHUSDT.
+    #[param(pattern = "^[A-Za-z0-9]{2,20}$", example = "ETHUSDT")]
     pub y: String,
     pub timeframe: Option<Timeframe>,
     /// Bars to analyse, 10 to 20000. Default 600.
