@@ -37,7 +37,11 @@ curl -fsS "$base/healthz" >/dev/null || { cat "$tmp/server.log" >&2; exit 1; }
 sleep 3
 
 status=0
-timeout 300 "$st" --config-file "${API_FUZZ_CONFIG:-scripts/schemathesis.toml}" run "$base/api/openapi.json" \
+config=$(realpath "${API_FUZZ_CONFIG:-scripts/schemathesis.toml}")
+st=$(realpath "$st")
+# Run from the temp dir: schemathesis keeps a crash cache in ./.schemathesis.
+cd "$tmp"
+timeout 300 "$st" --config-file "$config" run "$base/api/openapi.json" \
   --checks not_a_server_error,response_schema_conformance \
   --max-examples "${API_FUZZ_EXAMPLES:-100}" \
   --max-response-time 10 \

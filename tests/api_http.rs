@@ -81,6 +81,12 @@ fn pair_ticks() -> Vec<Tick> {
 }
 
 async fn start(token: Option<&str>) -> Server {
+    start_with(token, None).await
+}
+
+/// `listen`: the address the configuration claims (validated elsewhere);
+/// the socket itself is always bound on 127.0.0.1.
+async fn start_with(token: Option<&str>, listen: Option<std::net::SocketAddr>) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("api.db");
     let writer = Writer::spawn(store::open_writer(&db, Durability::Normal).unwrap(), 64);
@@ -93,7 +99,7 @@ async fn start(token: Option<&str>) -> Server {
     let addr = listener.local_addr().unwrap();
     let config = Config {
         db: db.clone(),
-        listen: addr,
+        listen: listen.unwrap_or(addr),
         access_token: token.map(String::from),
         symbols: vec!["BTCUSDT".into(), "ETHUSDT".into()],
         ..Config::default()
@@ -982,6 +988,39 @@ async fn a_configured_token_is_required_everywhere() {
     let r = c
         .get(format!("{}/", s.base))
         .header(header::COOKIE, pair)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn beyond_loopback_the_token_is_mandatory_and_enforced() {
+    use pairdesk::config::Overrides;
+    let e = Config::from_toml("listen = \"0.0.0.0:3000\"", &Overrides::default())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("access token"), "{e}");
+    let c = Config::from_toml(
+        &format!("listen = \"0.0.0.0:3000\"\naccess_token = \"{TOKEN}\""),
+        &Overrides::default(),
+    )
+    .unwrap();
+    // Serve that configuration (the socket stays on loopback for the test).
+    let s = start_with(c.access_token.as_deref(), Some(c.listen)).await;
+    let cl = client();
+    let r = cl
+        .get(format!("{}/api/v1/symbols", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_of(r, StatusCode::UNAUTHORIZED).await.0,
+        "unauthorized"
+    );
+    let r = cl
+        .get(format!("{}/api/v1/symbols", s.base))
+        .bearer_auth(TOKEN)
         .send()
         .await
         .unwrap();
