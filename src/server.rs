@@ -275,6 +275,12 @@ pub fn router(state: Arc<AppState>, leptos_options: LeptosOptions) -> Router {
             get(server_fn_handler).post(server_fn_handler),
         )
         .route("/ws/live", get(crate::api::live::live_ws))
+        .route(
+            "/api/v1/upload",
+            axum::routing::post(crate::api::upload::upload).layer(
+                axum::extract::DefaultBodyLimit::max(crate::api::upload::UPLOAD_BODY_LIMIT),
+            ),
+        )
         .leptos_routes_with_context(
             &rs,
             routes,

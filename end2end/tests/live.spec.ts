@@ -114,3 +114,43 @@ test('an alert rule created in the page fires on the server and appears in the h
   await expect(page.getByTestId('alert-history')).toContainText('ETHUSDT/BTCUSDT: price above 1', { timeout: 15_000 });
   await expect(page.getByTestId('toasts')).toContainText('price above 1', { timeout: 10_000 });
 });
+
+test('the pair scanner ranks the watchlist and opens a pair on click', async ({ page }) => {
+  await open(page, '/?x=ETHUSDT&y=BTCUSDT');
+  await page.getByTestId('scan-bars').fill('300');
+  await page.getByTestId('scan-run').click();
+  await expect(page.getByTestId('scan-heatmap')).toContainText('BTCUSDT', { timeout: 15_000 });
+  const row = page.getByTestId('scan-ranked').locator('tbody tr').first();
+  await expect(row).toContainText('ETHUSDT/BTCUSDT');
+  await row.click();
+  await expect(page).toHaveURL(/x=BTCUSDT&y=ETHUSDT/);
+});
+
+test('uploading a recording stores it and reports malformed lines by number', async ({ page }) => {
+  await open(page);
+  const t0 = Date.parse('2025-12-15T08:00:00Z');
+  const lines: string[] = [];
+  for (let i = 0; i < 120; i++) {
+    const ts = new Date(t0 + i * 1000).toISOString();
+    const btc = 90000 + 50 * Math.sin(i / 7) + i;
+    const eth = 3100 + 2 * Math.sin(i / 7) + 0.3 * Math.cos(i / 3) + i * 0.04;
+    lines.push(JSON.stringify({ symbol: 'BTCUSDT', ts, price: +btc.toFixed(1), size: 0.01 }));
+    lines.push(JSON.stringify({ symbol: 'ETHUSDT', ts, price: +eth.toFixed(2), size: 0.1 }));
+  }
+  lines.splice(2, 0, 'this is not a trade');
+  lines.splice(5, 0, '{"symbol":"BTCUSDT","ts":"not-a-time","price":1,"size":1}');
+  await page.getByTestId('upload-file').setInputFiles({
+    name: 'small.ndjson',
+    mimeType: 'application/x-ndjson',
+    buffer: Buffer.from(lines.join('\n') + '\n'),
+  });
+  await page.getByTestId('upload-send').click();
+  await expect(page.getByTestId('upload-summary')).toContainText('240 ticks', { timeout: 15_000 });
+  await expect(page.getByTestId('upload-summary')).toContainText('2 malformed');
+  await expect(page.getByTestId('upload-errors')).toContainText('line 3');
+  await expect(page.getByTestId('upload-errors')).toContainText('line 6');
+  await page.getByTestId('upload-open').click();
+  await expect(page).toHaveURL(/src=replay/);
+  await expect(page.getByTestId('src')).toHaveValue('replay');
+  await expect(page.getByTestId('signal')).not.toContainText('Waiting', { timeout: 15_000 });
+});

@@ -17,6 +17,8 @@ pub mod openapi;
 pub mod pair;
 #[cfg(feature = "ssr")]
 pub mod rest;
+pub mod scan;
 #[cfg(feature = "ssr")]
 pub mod security;
 pub mod server_fns;
+pub mod upload;

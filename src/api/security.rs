@@ -134,6 +134,7 @@ fn is_ws_upgrade(h: &HeaderMap) -> bool {
 pub fn body_limit(path: &str) -> usize {
     match path {
         "/api/v1/analyze" | "/api/v1/backtest" | "/api/v1/pair" => SERIES_BODY_LIMIT,
+        "/api/v1/upload" => crate::api::upload::UPLOAD_BODY_LIMIT,
         p if p.starts_with("/api/v1/") => SMALL_BODY_LIMIT,
         _ => FORM_BODY_LIMIT,
     }

@@ -87,9 +87,15 @@ mod ssr {
 #[server]
 pub async fn get_pair(
     query: crate::api::pair::PairQuery,
+    replay: bool,
 ) -> Result<crate::api::pair::PairView, ServerFnError> {
     let state = ssr::state()?;
-    let venue = state.venue;
+    // Uploads and replays are stored under their own venue, never mixed with live data.
+    let venue = if replay {
+        crate::domain::Venue::Replay
+    } else {
+        state.venue
+    };
     let db = state.config.db.clone();
     tokio::task::spawn_blocking(move || crate::api::pair::pair_view(&db, venue, query))
         .await
@@ -161,4 +167,27 @@ pub async fn list_alert_events() -> Result<Vec<crate::api::alerts::AlertEvent>, 
         .await
         .map_err(|e| ServerFnError::new(e.to_string()))?
         .map_err(|e| ServerFnError::new(e.to_string()))
+}
+
+/// Rank every pair of a watchlist (see [`crate::api::scan`]).
+#[server]
+pub async fn scan_pairs(
+    symbols: Vec<String>,
+    timeframe: String,
+    bars: u32,
+) -> Result<crate::api::scan::ScanResult, ServerFnError> {
+    let state = ssr::state()?;
+    let tf: crate::domain::Timeframe = timeframe.parse().map_err(ServerFnError::new)?;
+    if !(30..=5000).contains(&bars) {
+        return Err(ServerFnError::new(format!(
+            "bars must be 30 to 5000, got {bars}"
+        )));
+    }
+    let (db, venue, zw) = (state.config.db.clone(), state.venue, state.config.z_window);
+    tokio::task::spawn_blocking(move || {
+        crate::api::scan::scan(&db, venue, &symbols, tf, bars as usize, zw)
+    })
+    .await
+    .map_err(|e| ServerFnError::new(e.to_string()))?
+    .map_err(|e| ServerFnError::new(e.to_string()))
 }

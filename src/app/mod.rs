@@ -11,8 +11,10 @@ pub mod chart;
 pub mod format;
 pub mod live;
 pub mod params;
+pub mod scanner;
 pub mod series;
 pub mod stats;
+pub mod upload;
 
 use crate::api::pair::{PairAnalytics, PairView as PairData};
 use crate::api::server_fns::{get_pair, get_status, get_symbols, get_view_defaults, ViewDefaults};
@@ -200,8 +202,8 @@ fn status_view(s: StatusSnapshot) -> impl IntoView {
 }
 
 /// Query keys the view understands, in URL order.
-const KEYS: [&str; 12] = [
-    "x", "y", "tf", "bars", "reg", "prices", "window", "zw", "entry", "exit", "fee", "to",
+const KEYS: [&str; 13] = [
+    "x", "y", "tf", "bars", "reg", "prices", "window", "zw", "entry", "exit", "fee", "to", "src",
 ];
 
 fn encode(v: &str) -> String {
@@ -244,14 +246,35 @@ fn PairView(defaults: ViewDefaults, pulse: RwSignal<u64>, fired: RwSignal<u64>) 
             },
         );
     };
+    let open_pair = {
+        let navigate = use_navigate();
+        Callback::new(move |(x, y): (String, String)| {
+            let mut parts = vec![format!("x={}", encode(&x)), format!("y={}", encode(&y))];
+            query_map.with_untracked(|m| {
+                for k in KEYS.iter().filter(|k| !matches!(**k, "x" | "y")) {
+                    if let Some(v) = m.get(k) {
+                        parts.push(format!("{k}={}", encode(&v)));
+                    }
+                }
+            });
+            navigate(
+                &format!("/?{}", parts.join("&")),
+                NavigateOptions {
+                    scroll: true,
+                    ..Default::default()
+                },
+            );
+        })
+    };
+    let watchlist = defaults.symbols.clone();
     let symbols = Resource::new(|| (), |_| get_symbols());
     let pair = Resource::new(
         move || {
-            let q = params.get().query;
-            let tick = if q.to.is_none() { pulse.get() } else { 0 };
-            (q, tick)
+            let p = params.get();
+            let tick = if p.query.to.is_none() { pulse.get() } else { 0 };
+            (p.query, p.replay, tick)
         },
-        |(q, _)| get_pair(q),
+        |(q, replay, _)| get_pair(q, replay),
     );
     // Keep the last good result on screen while a refresh is in flight.
     let prices: RwSignal<Option<PairData>> = RwSignal::new(None);
@@ -525,6 +548,13 @@ fn PairView(defaults: ViewDefaults, pulse: RwSignal<u64>, fired: RwSignal<u64>) 
                 <input data-testid="exit" size="4" prop:value=move || q().options.exit.to_string() on:change=on("exit") />
                 {err("exit")}
             </label>
+            <label title="Live source, or files uploaded/replayed into pairdesk">"Data"
+                <select data-testid="src" prop:value=move || if params.with(|p| p.replay) { "replay" } else { "live" } on:change=on("src")>
+                    <option value="live">"live source"</option>
+                    <option value="replay">"uploads / replays"</option>
+                </select>
+                {err("src")}
+            </label>
             <label title="Empty = live tail; epoch ms = historical view ending there">"End (ms)"
                 <input data-testid="to" size="13" placeholder="live" prop:value=raw("to") on:change=on("to") />
                 {err("to")}
@@ -553,5 +583,7 @@ fn PairView(defaults: ViewDefaults, pulse: RwSignal<u64>, fired: RwSignal<u64>) 
             </aside>
         </div>
         <p class="hint">"Wheel to zoom, drag to pan, double-click to reset; hover shows values on every chart."</p>
+        <upload::Upload />
+        <scanner::Scanner symbols=watchlist timeframe=Signal::derive(move || params.with(|p| p.query.timeframe.to_string())) open_pair />
     }
 }

@@ -12,6 +12,8 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, PartialEq)]
 pub struct ViewParams {
     pub query: PairQuery,
+    /// Show uploaded/replayed data instead of the live source.
+    pub replay: bool,
     pub errors: BTreeMap<&'static str, String>,
 }
 
@@ -167,7 +169,19 @@ pub fn parse(get: impl Fn(&str) -> Option<String>, d: &ViewDefaults) -> ViewPara
     }
     q.options.autolag = Autolag::Aic;
     q.corr_window = q.options.z_window.max(2);
-    ViewParams { query: q, errors }
+    let replay = match get("src").as_deref() {
+        None | Some("") | Some("live") => false,
+        Some("replay") => true,
+        Some(_) => {
+            errors.insert("src", "expected live or replay".into());
+            false
+        }
+    };
+    ViewParams {
+        query: q,
+        replay,
+        errors,
+    }
 }
 
 /// The query string that reproduces `q` (inverse of [`parse`]).

@@ -71,6 +71,17 @@ pub fn synthetic_id(file_id: u32, line_no: u64) -> i64 {
     (((file_id & 0x3F_FFFF) as i64) << 40) | (line_no as i64 & ((1 << 40) - 1))
 }
 
+/// The identity of in-memory content (uploads), computed like
+/// [`file_identity`] so a file uploaded twice keeps its trade ids.
+pub fn content_identity(bytes: &[u8]) -> u32 {
+    let mut h: u64 = 1469598103934665603;
+    let head = &bytes[..bytes.len().min(64 * 1024)];
+    for b in (bytes.len() as u64).to_le_bytes().iter().chain(head) {
+        h = (h ^ *b as u64).wrapping_mul(1099511628211);
+    }
+    (h ^ (h >> 32)) as u32
+}
+
 /// A stable identity for a file: FNV-1a over its size and first 64 KiB.
 pub fn file_identity(path: &Path) -> std::io::Result<u32> {
     use std::io::Read;
