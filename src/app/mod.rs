@@ -147,6 +147,7 @@ fn StatusLine(
 ) -> impl IntoView {
     // The first figures come with the page; the live push takes over after.
     let initial = Resource::new(|| (), |_| get_status());
+    let sym_open = RwSignal::new(false);
     view! {
         <Transition fallback=|| view! { <span class="status">"connecting…"</span> }>
             {move || Suspend::new(async move {
@@ -158,7 +159,7 @@ fn StatusLine(
                     </span>
                 };
                 match (live_status.get(), first) {
-                    (Some(s), _) | (None, Ok(s)) => view! { {status_view(s)} {link_view} }.into_any(),
+                    (Some(s), _) | (None, Ok(s)) => view! { {status_view(s, sym_open)} {link_view} }.into_any(),
                     (None, Err(e)) => view! { <span class="status error" data-testid="server-down">{format!("server unreachable: {e}")}</span> }.into_any(),
                 }
             })}
@@ -166,7 +167,7 @@ fn StatusLine(
     }
 }
 
-fn status_view(s: StatusSnapshot) -> impl IntoView {
+fn status_view(s: StatusSnapshot, sym_open: RwSignal<bool>) -> impl IntoView {
     let banner = s.simulated.then(|| {
         view! {
             <span class="badge sim" title="No live exchange: prices come from pairdesk's built-in simulated market">
@@ -197,6 +198,27 @@ fn status_view(s: StatusSnapshot) -> impl IntoView {
             <span class="item" title="Trade-id gaps found / backfilled">"gaps " {s.gaps_found} "/" {s.gaps_filled}</span>
             <span class="item" title="Reconnects since start">"reconnects " {s.reconnects}</span>
             <span class="item" title="Rows dropped (zero price, non-market, malformed)">"dropped " {s.dropped}</span>
+            <details class="item per-symbol" prop:open=move || sym_open.get()>
+                // The status line re-renders on every push; the open state lives outside it.
+                <summary on:click=move |ev| {
+                    ev.prevent_default();
+                    sym_open.update(|o| *o = !*o);
+                }>"per symbol"</summary>
+                <table class="symtable" data-testid="symbol-status">
+                    <thead><tr><th>"symbol"</th><th>"last"</th><th>"ticks/s"</th><th>"lag"</th><th>"last trade (UTC)"</th></tr></thead>
+                    <tbody>
+                        {s.symbols.iter().map(|x| view! {
+                            <tr>
+                                <td>{x.symbol.clone()}</td>
+                                <td>{x.last_price.map(format::price).unwrap_or_default()}</td>
+                                <td>{format!("{:.1}", x.ticks_per_sec)}</td>
+                                <td>{x.lag_ms.map(|l| format!("{l} ms")).unwrap_or_default()}</td>
+                                <td>{x.last_exchange_ts.map(format::hms).unwrap_or_default()}</td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </details>
         </span>
     }
 }
