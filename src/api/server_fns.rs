@@ -1,6 +1,6 @@
 //! Server functions the dashboard calls: status, bars, view defaults.
 
-use crate::domain::{Bar, StatusSnapshot};
+use crate::domain::StatusSnapshot;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -14,9 +14,6 @@ pub struct ViewDefaults {
     pub z_entry: f64,
     pub z_exit: f64,
 }
-
-/// Most bars one request may ask for.
-pub const MAX_BARS: u32 = 10_000;
 
 #[server]
 pub async fn get_status() -> Result<StatusSnapshot, ServerFnError> {
@@ -36,40 +33,6 @@ pub async fn get_view_defaults() -> Result<ViewDefaults, ServerFnError> {
         z_entry: c.z_entry,
         z_exit: c.z_exit,
     })
-}
-
-/// The last `limit` bars of `symbol` at `timeframe`, closes = last trade.
-#[server]
-pub async fn get_bars(
-    symbol: String,
-    timeframe: String,
-    limit: u32,
-) -> Result<Vec<Bar>, ServerFnError> {
-    use crate::domain::{validate_symbol, Timeframe};
-    let state = ssr::state()?;
-    let symbol = validate_symbol(&symbol).map_err(ServerFnError::new)?;
-    let tf: Timeframe = timeframe.parse().map_err(ServerFnError::new)?;
-    if limit == 0 || limit > MAX_BARS {
-        return Err(ServerFnError::new(format!(
-            "limit must be 1 to {MAX_BARS}, got {limit}"
-        )));
-    }
-    let venue = state.venue;
-    let db = state.config.db.clone();
-    let bars = tokio::task::spawn_blocking(move || {
-        let conn = crate::store::open_reader(&db)?;
-        crate::store::query::tail_bars(&conn, venue, &symbol, tf, limit as usize)
-            .map(|b| (symbol, b))
-    })
-    .await
-    .map_err(|e| ServerFnError::new(e.to_string()))?
-    .map_err(|e| ServerFnError::new(e.to_string()))?;
-    match bars {
-        (_, Some(b)) => Ok(b),
-        (symbol, None) => Err(ServerFnError::new(format!(
-            "unknown symbol {symbol}: nothing stored for it yet"
-        ))),
-    }
 }
 
 #[cfg(feature = "ssr")]
