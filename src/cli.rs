@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use pairdesk::config::{Config, Overrides};
 use pairdesk::ingest::pipeline::Pipeline;
 use pairdesk::ingest::replay::{replay_file, Speed};
-use pairdesk::store::{self, writer::Writer, Durability};
+use pairdesk::store::{self, writer::Writer};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering::Relaxed;
@@ -325,11 +325,7 @@ async fn replay(config: Config, file: PathBuf, speed: &str) -> anyhow::Result<()
     if !file.is_file() {
         anyhow::bail!("cannot read {}: no such file", file.display());
     }
-    let durability = if config.durable {
-        Durability::Full
-    } else {
-        Durability::Normal
-    };
+    let durability = config.durability();
     let writer = Writer::spawn(store::open_writer(&config.db, durability)?, 256);
     let pipeline = Pipeline::new(writer.tx.clone());
     let report = replay_file(&file, &pipeline, speed, None).await?;
@@ -422,11 +418,7 @@ fn analyze(a: &AnalyzeArgs) -> anyhow::Result<()> {
 
 async fn record(config: Config, out: PathBuf, seconds: Option<u64>) -> anyhow::Result<()> {
     use std::io::Write;
-    let durability = if config.durable {
-        Durability::Full
-    } else {
-        Durability::Normal
-    };
+    let durability = config.durability();
     let writer = Writer::spawn(store::open_writer(&config.db, durability)?, 256);
     let pipeline = Pipeline::new(writer.tx.clone());
     let mut live = pipeline.subscribe();

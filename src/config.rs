@@ -174,6 +174,15 @@ fn field(
 }
 
 impl Config {
+    /// The commit durability `durable` asks for.
+    pub fn durability(&self) -> crate::store::Durability {
+        if self.durable {
+            crate::store::Durability::Full
+        } else {
+            crate::store::Durability::Normal
+        }
+    }
+
     /// Load the file named by `--config`/`PAIRDESK_CONFIG` (default
     /// ./Leptos.toml, silently skipped when that default is absent so the
     /// release binary runs from any directory), then apply overrides.

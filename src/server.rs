@@ -13,8 +13,8 @@ use crate::ingest::binance::rest::Backfiller;
 use crate::ingest::mock::{MockConfig, MockExchange};
 use crate::ingest::pipeline::Pipeline;
 use crate::ingest::replay::{replay_file, Speed};
+use crate::store;
 use crate::store::writer::{Writer, WriterStats};
-use crate::store::{self, Durability};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::IntoResponse;
@@ -320,11 +320,7 @@ pub fn router(state: Arc<AppState>, leptos_options: LeptosOptions) -> Router {
 
 /// `pairdesk serve`: run until a shutdown signal.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
-    let durability = if config.durable {
-        Durability::Full
-    } else {
-        Durability::Normal
-    };
+    let durability = config.durability();
     let conn = store::open_writer(&config.db, durability)?;
     let base_ticks = store::query::tick_count(&conn)?;
     // Retention applies to serving only: a replay of old data must not prune it.
