@@ -4,7 +4,7 @@
 //! assets are compiled into the binary (no CDN, works offline).
 
 use crate::api::rest;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 #[derive(OpenApi)]
@@ -54,6 +54,12 @@ impl Modify for BearerAuth {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
+        // Either no credentials (no token configured) or the bearer token;
+        // lets the explorer's "Authorize" button apply to every operation.
+        api.security = Some(vec![
+            SecurityRequirement::default(),
+            SecurityRequirement::new("bearer", Vec::<String>::new()),
+        ]);
     }
 }
 
@@ -92,5 +98,9 @@ mod tests {
         let json = doc.to_json().unwrap();
         assert!(json.contains("\"ErrorBody\""));
         assert!(json.contains("\"AnalyzeReport\""));
+        assert!(
+            json.contains("\"security\":[{},{\"bearer\":[]}]"),
+            "optional bearer auth"
+        );
     }
 }
