@@ -1,4 +1,4 @@
-//! Command-line interface: `serve` (default) and `replay`.
+//! Command-line interface: `serve` (default), `replay`, `bench` and the rest.
 //!
 //! Errors are printed as one line on stderr with a non-zero exit code; a
 //! misconfigured server must say what is wrong, not dump a backtrace.
@@ -90,6 +90,18 @@ enum Command {
         /// Stop after this many seconds (default: until Ctrl+C)
         #[arg(long)]
         seconds: Option<u64>,
+    },
+    /// Measure ingestion rate, live-push latency, CPU, memory and API throughput (loopback, temporary databases)
+    Bench {
+        /// Simulated symbols (S000USDT, S001USDT, ...), 2 to 200
+        #[arg(long, default_value_t = 50)]
+        symbols: usize,
+        /// Length of each measurement window, seconds
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        /// Print the report as JSON instead of tables
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -232,6 +244,11 @@ pub fn main() -> ExitCode {
             Command::Replay { file, speed } => replay(config, file, &speed).await,
             Command::Record { out, seconds } => record(config, out, seconds).await,
             Command::Export(a) => export(config, a),
+            Command::Bench {
+                symbols,
+                seconds,
+                json,
+            } => bench(symbols, seconds, json).await,
             Command::Analyze(_) => unreachable!("handled before configuration"),
         }
     });
@@ -416,6 +433,23 @@ fn analyze(a: &AnalyzeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `pairdesk bench`: in-process and loopback only; the configuration is unused.
+async fn bench(symbols: usize, seconds: f64, json: bool) -> anyhow::Result<()> {
+    let opts = pairdesk::bench::BenchOptions {
+        symbols,
+        seconds,
+        ..Default::default()
+    };
+    let report = pairdesk::bench::run(&opts).await?;
+    // The report is the command's output.
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", pairdesk::bench::render(&report));
+    }
+    Ok(())
+}
+
 async fn record(config: Config, out: PathBuf, seconds: Option<u64>) -> anyhow::Result<()> {
     use std::io::Write;
     let durability = config.durability();
@@ -454,7 +488,7 @@ async fn record(config: Config, out: PathBuf, seconds: Option<u64>) -> anyhow::R
     }
     w.flush()?;
     let _ = stop_tx.send(true);
-    drop(source);
+    source.stop().await;
     pipeline.flush().await;
     tracing::info!(ticks = n, "recording finished");
     Ok(())

@@ -88,16 +88,15 @@ pub enum Source {
 }
 
 impl Source {
-    async fn stop(self) {
-        let task = match self {
-            Source::Socket { task, mock } => {
-                let r = tokio::time::timeout(Duration::from_millis(800), task).await;
-                drop(mock);
-                return drop(r);
-            }
-            Source::Replay { task } => task,
+    /// Wait briefly for the source task to see the shutdown signal; the mock
+    /// exchange (if any) stops when dropped, after its client has let go.
+    pub async fn stop(self) {
+        let (task, mock) = match self {
+            Source::Socket { task, mock } => (task, mock),
+            Source::Replay { task } => (task, None),
         };
         let _ = tokio::time::timeout(Duration::from_millis(800), task).await;
+        drop(mock);
     }
 }
 
