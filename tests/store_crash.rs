@@ -186,7 +186,7 @@ fn writer_survives_sigkill_at_random_moments() {
             max
         });
         // Some kills land while the child is still opening or migrating.
-        let delay = 20 + rng.below(400);
+        let delay = 20 + rng.below(300);
         std::thread::sleep(Duration::from_millis(delay));
         child.kill().unwrap(); // SIGKILL on Unix
         let status = child.wait().unwrap();

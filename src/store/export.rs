@@ -96,7 +96,7 @@ pub fn export_csv<W: Write>(
             writeln!(out, "{TICKS_HEADER}")?;
             let mut stmt = conn.prepare(
                 "SELECT exchange_ts, trade_id, price, qty, side, receive_ts \
-                 FROM ticks INDEXED BY ticks_by_time \
+                 FROM ticks \
                  WHERE sym = ?1 AND exchange_ts >= ?2 AND exchange_ts < ?3 \
                  ORDER BY exchange_ts, trade_id",
             )?;

@@ -182,6 +182,11 @@ pub fn open_writer(path: &Path, durability: Durability) -> Result<WriteConn, Sto
         }
         _ => StoreError::Sqlite(e),
     };
+    // 16 KiB pages for a new file (a no-op on an existing one): fewer, fuller
+    // B-tree pages per tick; measured faster inserts than 4 KiB, see
+    // BENCHMARKS.md. Must precede the first write, i.e. the WAL switch.
+    conn.pragma_update(None, "page_size", 16_384)
+        .map_err(classify)?;
     let mode: String = conn
         .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
         .map_err(classify)?;
@@ -197,8 +202,11 @@ pub fn open_writer(path: &Path, durability: Durability) -> Result<WriteConn, Sto
     };
     conn.pragma_update(None, "synchronous", sync)
         .map_err(classify)?;
-    // A bounded WAL: checkpoint every ~4 MB of frames.
-    conn.pragma_update(None, "wal_autocheckpoint", 1000)
+    // A bounded WAL: checkpoint every 4096 pages (64 MB with 16 KiB pages).
+    // Checkpointing less often than SQLite's default 1000 pages was measured
+    // ~10% faster under sustained ingest; the idle TRUNCATE checkpoint in the
+    // writer shrinks the file back to zero whenever the feed pauses.
+    conn.pragma_update(None, "wal_autocheckpoint", 4096)
         .map_err(classify)?;
     // Bigger page cache and in-memory temp tables: the writer's index pages
     // stay hot across batches (about 64 MB; SQLite allocates it lazily).

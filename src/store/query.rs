@@ -92,7 +92,7 @@ pub fn bars(
         return Ok(None);
     };
     let mut stmt = conn.prepare_cached(
-        "SELECT exchange_ts, price, qty FROM ticks INDEXED BY ticks_by_time \
+        "SELECT exchange_ts, price, qty FROM ticks \
          WHERE sym = ?1 AND exchange_ts >= ?2 AND exchange_ts < ?3 \
          ORDER BY exchange_ts, trade_id",
     )?;
@@ -166,7 +166,7 @@ pub fn ticks(
         return Ok(None);
     };
     let mut stmt = conn.prepare_cached(
-        "SELECT trade_id, exchange_ts, receive_ts, price, qty, side FROM ticks INDEXED BY ticks_by_time \
+        "SELECT trade_id, exchange_ts, receive_ts, price, qty, side FROM ticks \
          WHERE sym = ?1 AND exchange_ts >= ?2 AND exchange_ts < ?3 ORDER BY exchange_ts, trade_id LIMIT ?4",
     )?;
     let rows = stmt.query_map(params![sym, from, to, limit as i64], |r| {

@@ -1,9 +1,14 @@
 //! The SQLite schema and its migrations, versioned with `PRAGMA user_version`.
 //!
-//! Ticks live in a `WITHOUT ROWID` table keyed by (symbol id, trade id): the
-//! key is the de-duplication rule itself, so replays and reconnect overlaps
-//! are idempotent by construction. Symbols are interned to small integers
-//! (with their venue) to keep the hot table and its one index narrow.
+//! Ticks live in a `WITHOUT ROWID` table clustered by (symbol id, exchange
+//! time, trade id): every read is a time range of one symbol (bars, tick
+//! pages, retention), and with the clustering it is a single sequential
+//! range scan that finds price and quantity in the row itself. (Keyed by
+//! trade id with a time index instead, each row of a bar query cost a second
+//! B-tree lookup: measured about twice as slow, see BENCHMARKS.md.) The
+//! de-duplication rule is the unique index on (symbol id, trade id), so
+//! replays and reconnect overlaps are idempotent by construction. Symbols
+//! are interned to small integers (with their venue) to keep both narrow.
 
 use rusqlite::Connection;
 
@@ -27,11 +32,10 @@ const MIGRATIONS: &[&str] = &[
         price       REAL    NOT NULL,
         qty         REAL    NOT NULL,
         side        INTEGER NOT NULL,
-        PRIMARY KEY (sym, trade_id)
+        PRIMARY KEY (sym, exchange_ts, trade_id)
     ) WITHOUT ROWID;
-    -- Range scans for bars; the primary key columns ride along, so
-    -- ORDER BY exchange_ts, trade_id needs no sort.
-    CREATE INDEX ticks_by_time ON ticks (sym, exchange_ts);
+    -- The de-duplication key (INSERT OR IGNORE skips a known trade).
+    CREATE UNIQUE INDEX ticks_by_id ON ticks (sym, trade_id);
     CREATE TABLE gaps (
         id          INTEGER PRIMARY KEY,
         sym         INTEGER NOT NULL REFERENCES symbols(id),
