@@ -99,3 +99,67 @@ mod tests {
         assert_eq!(b.attempt(), 0);
     }
 }
+
+/// Binance allows at most 300 connection attempts per 5 minutes per IP; this
+/// sliding window says how long to wait before the next one is allowed.
+#[derive(Debug, Clone)]
+pub struct ConnectLimiter {
+    max: usize,
+    window: Duration,
+    recent: std::collections::VecDeque<std::time::Instant>,
+}
+
+impl Default for ConnectLimiter {
+    fn default() -> Self {
+        ConnectLimiter::new(300, Duration::from_secs(300))
+    }
+}
+
+impl ConnectLimiter {
+    pub fn new(max: usize, window: Duration) -> Self {
+        ConnectLimiter {
+            max: max.max(1),
+            window,
+            recent: std::collections::VecDeque::new(),
+        }
+    }
+
+    /// Wait needed at `now` before another attempt (zero when allowed).
+    pub fn wait(&mut self, now: std::time::Instant) -> Duration {
+        while self
+            .recent
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= self.window)
+        {
+            self.recent.pop_front();
+        }
+        if self.recent.len() < self.max {
+            return Duration::ZERO;
+        }
+        let oldest = self.recent.front().copied().unwrap_or(now);
+        self.window.saturating_sub(now.duration_since(oldest))
+    }
+
+    /// Record an attempt made at `now`.
+    pub fn record(&mut self, now: std::time::Instant) {
+        self.recent.push_back(now);
+    }
+}
+
+#[cfg(test)]
+mod limiter_tests {
+    use super::*;
+    use std::time::Instant;
+
+    #[test]
+    fn the_301st_attempt_waits_for_the_window() {
+        let mut l = ConnectLimiter::new(3, Duration::from_secs(10));
+        let t0 = Instant::now();
+        for i in 0..3 {
+            assert_eq!(l.wait(t0 + Duration::from_secs(i)), Duration::ZERO);
+            l.record(t0 + Duration::from_secs(i));
+        }
+        assert_eq!(l.wait(t0 + Duration::from_secs(4)), Duration::from_secs(6));
+        assert_eq!(l.wait(t0 + Duration::from_secs(10)), Duration::ZERO);
+    }
+}

@@ -109,6 +109,7 @@ pub async fn run(
 ) {
     let mut first = true;
     let mut ready: Option<Box<Ws>> = None;
+    let mut limiter = crate::ingest::backoff::ConnectLimiter::default();
     loop {
         if *shutdown.borrow() {
             return;
@@ -120,7 +121,18 @@ pub async fn run(
         let started = Instant::now();
         let conn = match ready.take() {
             Some(ws) => Ok(*ws),
-            None => connect(&cfg).await,
+            None => {
+                let wait = limiter.wait(Instant::now());
+                if !wait.is_zero() {
+                    tracing::warn!(?wait, "connection attempt limit reached; waiting");
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => {}
+                        _ = shutdown.changed() => return,
+                    }
+                }
+                limiter.record(Instant::now());
+                connect(&cfg).await
+            }
         };
         let ended = match conn {
             Ok(ws) => {
