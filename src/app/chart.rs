@@ -327,11 +327,11 @@ mod draw {
             let style = hex(l.color).stroke_width((l.width * dpr).round().max(1.0) as u32);
             // Split at missing values so undefined stretches stay blank.
             let mut seg: Vec<(i64, f64)> = Vec::new();
-            let end = hi_i.min(l.values.len());
+            let end = hi_i.min(l.values.len()).min(ts.len());
             let start = lo_i.saturating_sub(1).min(end);
-            for i in start..end {
-                match l.values[i] {
-                    Some(v) if v.is_finite() => seg.push((ts[i], v)),
+            for (t, v) in ts[start..end].iter().zip(&l.values[start..end]) {
+                match *v {
+                    Some(v) if v.is_finite() => seg.push((*t, v)),
                     _ => {
                         if seg.len() > 1 {
                             chart
