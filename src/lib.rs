@@ -8,6 +8,8 @@
 pub mod analytics;
 pub mod api;
 pub mod app;
+#[cfg(feature = "ssr")]
+pub mod bench;
 pub mod domain;
 
 #[cfg(feature = "ssr")]

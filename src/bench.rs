@@ -1,0 +1,930 @@
+//! `pairdesk bench`: load, latency and resource figures, measured in-process
+//! on loopback over temporary databases.
+//!
+//! Every phase runs the production path unchanged: the mock exchange (a real
+//! WebSocket server on 127.0.0.1 speaking Binance's frames) → the Binance
+//! client → the pipeline → the SQLite writer, and for the push and the API the
+//! full HTTP router served on 127.0.0.1:0.
+//!
+//! Phases:
+//! 1. **Ingestion** at rising total trade rates over N symbols (a fresh
+//!    database per step): generated, stored, back-pressure events, reconnects,
+//!    exchange→receive lag (p50/p99/max) and whether the step was sustained
+//!    (everything stored within [`BenchOptions::drain_ms`] of stopping the
+//!    market and p99 lag under [`BenchOptions::max_lag_p99_ms`]).
+//! 2. **Tick-to-client latency** over `/ws/live`: for each live rate, 1 and 50
+//!    WebSocket clients; latency = client receive wall time − `last_ts` (the
+//!    exchange time of the newest tick) of every [`LiveUpdate`] carrying ticks.
+//! 3. **HTTP API**: concurrent `GET /api/v1/pair?x=..&y=..&bars=300` against a
+//!    database seeded with 15 minutes of simulated trades for two symbols.
+//!
+//! For every measurement window the process's CPU share (utime+stime from
+//! `/proc/self/stat` over wall time; 1.0 = one core busy) and resident memory
+//! (`/proc/self/status` VmRSS, sampled every 100 ms) are reported. The mock
+//! exchange and the load clients run in the same process, so CPU and memory
+//! are upper bounds for the server alone.
+
+use crate::api::live::LiveUpdate;
+use crate::config::Config;
+use crate::domain::Venue;
+use crate::ingest::binance::client::{self, stream_url, ClientConfig, StreamKind};
+use crate::ingest::binance::rest::Backfiller;
+use crate::ingest::mock::{now_ms, MockConfig, MockExchange};
+use crate::ingest::pipeline::Pipeline;
+use crate::ingest::sim::{SimMarket, SimSpec};
+use crate::server::{router, AppState};
+use crate::store::writer::{WriteCmd, Writer};
+use crate::store::{self, Durability, StoreError};
+use futures::StreamExt;
+use serde::Serialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{oneshot, watch};
+use tokio_tungstenite::tungstenite::Message;
+
+/// Why a bench run could not complete.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    #[error("invalid bench options: {0}")]
+    Options(String),
+    #[error("I/O: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    #[error("WebSocket client: {0}")]
+    Ws(#[from] tokio_tungstenite::tungstenite::Error),
+    #[error("HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
+    #[error("the ingest client never connected to the mock exchange")]
+    NeverConnected,
+    #[error("the writer did not accept the seed data")]
+    WriterGone,
+}
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// Simulated symbols (`S000USDT`, `S001USDT`, ...), 2 to 200.
+    pub symbols: usize,
+    /// Length of every measurement window.
+    pub seconds: f64,
+    /// Total trades per second for the ingestion steps, rising.
+    pub ingest_rates: Vec<f64>,
+    /// Total trades per second for the latency phase.
+    pub live_rates: Vec<f64>,
+    /// Connected `/ws/live` clients per latency measurement.
+    pub live_clients: Vec<usize>,
+    /// Concurrent HTTP clients for the API phase.
+    pub http_concurrency: usize,
+    /// A step is sustained only if its p99 exchange→receive lag is below this.
+    pub max_lag_p99_ms: f64,
+    /// ... and everything generated is stored within this long of stopping.
+    pub drain_ms: u64,
+}
+
+impl Default for BenchOptions {
+    fn default() -> Self {
+        BenchOptions {
+            symbols: 50,
+            seconds: 5.0,
+            ingest_rates: vec![1_000.0, 2_500.0, 5_000.0, 10_000.0, 20_000.0],
+            live_rates: vec![1_000.0, 10_000.0],
+            live_clients: vec![1, 50],
+            http_concurrency: 8,
+            max_lag_p99_ms: 250.0,
+            drain_ms: 1_000,
+        }
+    }
+}
+
+impl BenchOptions {
+    fn validate(&self) -> Result<(), BenchError> {
+        if !(2..=200).contains(&self.symbols) {
+            return Err(BenchError::Options(format!(
+                "--symbols must be 2 to 200, got {}",
+                self.symbols
+            )));
+        }
+        if !(self.seconds >= 1.0 && self.seconds <= 600.0) {
+            return Err(BenchError::Options(format!(
+                "--seconds must be 1 to 600, got {}",
+                self.seconds
+            )));
+        }
+        if self.http_concurrency == 0 {
+            return Err(BenchError::Options(
+                "HTTP concurrency must be positive".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    fn symbol_names(&self) -> Vec<String> {
+        (0..self.symbols).map(|i| format!("S{i:03}USDT")).collect()
+    }
+}
+
+/// CPU and memory over one measurement window.
+#[derive(Debug, Clone, Serialize)]
+pub struct Usage {
+    /// Process CPU time / wall time (1.0 = one core fully busy).
+    pub cpu_share: f64,
+    /// Highest VmRSS sampled during the window, MB.
+    pub rss_max_mb: f64,
+}
+
+/// One ingestion step.
+#[derive(Debug, Clone, Serialize)]
+pub struct IngestStep {
+    pub target_rate: f64,
+    pub generated: u64,
+    /// Generated trades per second of the window.
+    pub generated_rate: f64,
+    /// Committed to SQLite by the end (including late ones).
+    pub stored: u64,
+    /// Milliseconds after stopping the market until everything was stored,
+    /// `None` if it took longer than the drain window.
+    pub drained_ms: Option<u64>,
+    pub backpressure: u64,
+    pub reconnects: u64,
+    pub gaps: u64,
+    pub lag_p50_ms: f64,
+    pub lag_p99_ms: f64,
+    pub lag_max_ms: f64,
+    pub sustained: bool,
+    pub usage: Usage,
+}
+
+/// Tick-to-client latency for one (rate, clients) pair.
+#[derive(Debug, Clone, Serialize)]
+pub struct LatencyRow {
+    pub rate: f64,
+    pub clients: usize,
+    /// Updates carrying ticks received by all clients in the window.
+    pub messages: u64,
+    pub median_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    /// Largest `lagged` count any client reported.
+    pub lagged: u64,
+    pub usage: Usage,
+}
+
+/// HTTP API throughput.
+#[derive(Debug, Clone, Serialize)]
+pub struct HttpRow {
+    pub endpoint: String,
+    pub concurrency: usize,
+    pub requests: u64,
+    pub errors: u64,
+    pub per_sec: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    pub usage: Usage,
+}
+
+/// Everything one run measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchReport {
+    pub symbols: usize,
+    pub seconds: f64,
+    pub cpus: usize,
+    pub ingest: Vec<IngestStep>,
+    /// Highest target rate that was sustained.
+    pub sustainable_rate: Option<f64>,
+    pub latency: Vec<LatencyRow>,
+    pub http: HttpRow,
+    /// The live-push base interval in force, ms.
+    pub live_base_interval_ms: u64,
+}
+
+/// Run every phase in order.
+pub async fn run(opts: &BenchOptions) -> Result<BenchReport, BenchError> {
+    opts.validate()?;
+    let symbols = opts.symbol_names();
+    let mut ingest = Vec::new();
+    for (i, &rate) in opts.ingest_rates.iter().enumerate() {
+        tracing::info!(rate, "bench: ingestion step");
+        ingest.push(ingest_step(&symbols, rate, i as u64 + 1, opts).await?);
+    }
+    let sustainable_rate = ingest
+        .iter()
+        .filter(|s| s.sustained)
+        .map(|s| s.target_rate)
+        .fold(None, |m: Option<f64>, r| Some(m.map_or(r, |m| m.max(r))));
+    let mut latency = Vec::new();
+    for &rate in &opts.live_rates {
+        tracing::info!(rate, "bench: live latency");
+        latency.extend(live_phase(&symbols, rate, opts).await?);
+    }
+    tracing::info!("bench: HTTP API");
+    let http = http_phase(opts).await?;
+    Ok(BenchReport {
+        symbols: opts.symbols,
+        seconds: opts.seconds,
+        cpus: std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+        ingest,
+        sustainable_rate,
+        latency,
+        http,
+        live_base_interval_ms: crate::api::live::BASE_INTERVAL_MS,
+    })
+}
+
+// ---------------------------------------------------------------- resources
+
+/// `/proc/self/stat` utime + stime, in clock ticks.
+pub fn cpu_ticks() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name may contain spaces; fields resume after its ')'.
+    let rest = &s[s.rfind(')')? + 1..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // rest[0] is field 3 (state); utime and stime are fields 14 and 15.
+    let utime: u64 = f.get(11)?.parse().ok()?;
+    let stime: u64 = f.get(12)?.parse().ok()?;
+    Some(utime + stime)
+}
+
+/// USER_HZ: the unit of `/proc/*/stat` times, fixed at 100 by the Linux ABI.
+const CLOCK_TICKS_PER_SEC: f64 = 100.0;
+
+/// Resident memory, kB (`/proc/self/status` VmRSS).
+pub fn rss_kb() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Open file descriptors of this process.
+pub fn open_fds() -> Option<usize> {
+    Some(std::fs::read_dir("/proc/self/fd").ok()?.count())
+}
+
+/// Measures CPU share and peak RSS between `start` and `finish`.
+struct UsageProbe {
+    ticks: u64,
+    started: Instant,
+    rss_max: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+    sampler: tokio::task::JoinHandle<()>,
+}
+
+impl UsageProbe {
+    fn start() -> UsageProbe {
+        let rss_max = Arc::new(AtomicU64::new(rss_kb().unwrap_or(0)));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (m, s) = (rss_max.clone(), stop.clone());
+        let sampler = tokio::spawn(async move {
+            while !s.load(Relaxed) {
+                if let Some(kb) = rss_kb() {
+                    m.fetch_max(kb, Relaxed);
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        });
+        UsageProbe {
+            ticks: cpu_ticks().unwrap_or(0),
+            started: Instant::now(),
+            rss_max,
+            stop,
+            sampler,
+        }
+    }
+
+    fn finish(self) -> Usage {
+        let wall = self.started.elapsed().as_secs_f64();
+        let used = cpu_ticks().unwrap_or(self.ticks).saturating_sub(self.ticks);
+        self.stop.store(true, Relaxed);
+        self.sampler.abort();
+        if let Some(kb) = rss_kb() {
+            self.rss_max.fetch_max(kb, Relaxed);
+        }
+        Usage {
+            cpu_share: used as f64 / CLOCK_TICKS_PER_SEC / wall.max(1e-9),
+            rss_max_mb: self.rss_max.load(Relaxed) as f64 / 1024.0,
+        }
+    }
+}
+
+// ---------------------------------------------------------------- helpers
+
+/// A directory removed on drop (the bench's databases).
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(label: &str) -> Result<TempDir, BenchError> {
+        static SEQ: AtomicU64 = AtomicU64::new(0);
+        let p = std::env::temp_dir().join(format!(
+            "pairdesk-bench-{}-{}-{label}",
+            std::process::id(),
+            SEQ.fetch_add(1, Relaxed)
+        ));
+        std::fs::create_dir_all(&p)?;
+        Ok(TempDir(p))
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Nearest-rank percentile of sorted values (0 when empty).
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn sorted(mut v: Vec<f64>) -> Vec<f64> {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v
+}
+
+/// Mock exchange + writer + pipeline + client, as `serve --source sim` wires them.
+struct Market {
+    mock: MockExchange,
+    pipeline: Arc<Pipeline>,
+    writer: Writer,
+    stop: watch::Sender<bool>,
+    client: tokio::task::JoinHandle<()>,
+    backfill: tokio::task::JoinHandle<()>,
+}
+
+impl Market {
+    async fn start(
+        db: &Path,
+        symbols: &[String],
+        rate: f64,
+        seed: u64,
+        autostart: bool,
+    ) -> Result<Market, BenchError> {
+        let base: f64 = symbols.iter().map(|s| SimSpec::for_symbol(s).rate).sum();
+        let mock = MockExchange::start(MockConfig {
+            seed,
+            rate_scale: rate / base,
+            autostart,
+            ..MockConfig::new(symbols)
+        })
+        .await?;
+        // The channel capacity `serve` uses.
+        let writer = Writer::spawn(store::open_writer(db, Durability::Normal)?, 1024);
+        let pipeline = Pipeline::new(writer.tx.clone());
+        let (gap_tx, gap_rx) = tokio::sync::mpsc::unbounded_channel();
+        pipeline.set_gap_sink(gap_tx);
+        let backfill = tokio::spawn(
+            Backfiller::new(mock.http_base(), Venue::Sim, StreamKind::Trade)
+                .run(gap_rx, pipeline.clone()),
+        );
+        let url = stream_url(&mock.ws_base(), Venue::Sim, StreamKind::Trade, symbols);
+        let (stop, stop_rx) = watch::channel(false);
+        let client = tokio::spawn(client::run(
+            ClientConfig::new(url, Venue::Sim),
+            pipeline.clone(),
+            stop_rx,
+        ));
+        let t0 = Instant::now();
+        while mock.connections() == 0 {
+            if t0.elapsed() > Duration::from_secs(10) {
+                return Err(BenchError::NeverConnected);
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        Ok(Market {
+            mock,
+            pipeline,
+            writer,
+            stop,
+            client,
+            backfill,
+        })
+    }
+
+    /// Stop the client, then let the writer commit what it has and exit.
+    async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.client).await;
+        // The backfiller holds the pipeline (and so the writer's sender).
+        self.backfill.abort();
+        let _ = self.backfill.await;
+        drop(self.pipeline);
+        drop(self.mock);
+        let w = self.writer;
+        let done = tokio::time::timeout(
+            Duration::from_secs(10),
+            tokio::task::spawn_blocking(move || w.shutdown()),
+        )
+        .await;
+        if done.is_err() {
+            tracing::warn!("bench: writer did not stop within 10 s");
+        }
+    }
+}
+
+// ---------------------------------------------------------------- ingestion
+
+async fn ingest_step(
+    symbols: &[String],
+    rate: f64,
+    seed: u64,
+    opts: &BenchOptions,
+) -> Result<IngestStep, BenchError> {
+    let dir = TempDir::new("ingest")?;
+    let market = Market::start(&dir.path().join("bench.db"), symbols, rate, seed, false).await?;
+    // Exchange→receive lag of every accepted tick, from the live broadcast.
+    let lags: Arc<Mutex<Vec<f64>>> = Arc::default();
+    let collector = {
+        let mut rx = market.pipeline.subscribe();
+        let lags = lags.clone();
+        tokio::spawn(async move {
+            use tokio::sync::broadcast::error::RecvError;
+            loop {
+                match rx.recv().await {
+                    Ok(t) => {
+                        if let Ok(mut l) = lags.lock() {
+                            l.push((t.receive_ts - t.exchange_ts) as f64);
+                        }
+                    }
+                    Err(RecvError::Lagged(_)) => {}
+                    Err(RecvError::Closed) => return,
+                }
+            }
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let probe = UsageProbe::start();
+    let started = Instant::now();
+    market.mock.resume();
+    tokio::time::sleep(Duration::from_secs_f64(opts.seconds)).await;
+    market.mock.pause();
+    let stopped = Instant::now();
+    let window = stopped.duration_since(started).as_secs_f64();
+    // The generator checks the flag every 10 ms: let a batch in flight land.
+    tokio::time::sleep(Duration::from_millis(25)).await;
+    let generated = market.mock.generated();
+    let stats = market.writer.stats.clone();
+    let mut drained_ms = None;
+    // Within the drain window (sustained), then up to 10 s more (late).
+    while stopped.elapsed() < Duration::from_millis(opts.drain_ms) + Duration::from_secs(10) {
+        if stats.inserted.load(Relaxed) + stats.duplicates.load(Relaxed) >= generated {
+            let ms = stopped.elapsed().as_millis() as u64;
+            if ms <= opts.drain_ms {
+                drained_ms = Some(ms);
+            }
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let usage = probe.finish();
+    let m = &market.pipeline.metrics;
+    let (backpressure, reconnects, gaps) = (
+        m.backpressure.load(Relaxed),
+        m.reconnects.load(Relaxed),
+        m.gaps_found.load(Relaxed),
+    );
+    collector.abort();
+    market.shutdown().await;
+    let stored = stats.inserted.load(Relaxed);
+    let lags = sorted(lags.lock().map(|l| l.clone()).unwrap_or_default());
+    let lag_p99_ms = percentile(&lags, 99.0);
+    let sustained = drained_ms.is_some() && stored >= generated && lag_p99_ms < opts.max_lag_p99_ms;
+    Ok(IngestStep {
+        target_rate: rate,
+        generated,
+        generated_rate: generated as f64 / window,
+        stored,
+        drained_ms,
+        backpressure,
+        reconnects,
+        gaps,
+        lag_p50_ms: percentile(&lags, 50.0),
+        lag_p99_ms,
+        lag_max_ms: lags.last().copied().unwrap_or(0.0),
+        sustained,
+        usage,
+    })
+}
+
+// ---------------------------------------------------------------- serving
+
+struct Served {
+    addr: SocketAddr,
+    _stop: oneshot::Sender<()>,
+}
+
+/// Serve the full router for `db` on 127.0.0.1:0.
+async fn serve(
+    db: &Path,
+    site: &Path,
+    symbols: &[String],
+    pipeline: Arc<Pipeline>,
+    writer: &Writer,
+) -> Result<Served, BenchError> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let config = Config {
+        db: db.to_path_buf(),
+        listen: addr,
+        symbols: symbols.to_vec(),
+        ..Config::default()
+    };
+    let state = Arc::new(AppState {
+        config,
+        venue: Venue::Sim,
+        source_label: "sim".into(),
+        simulated: true,
+        pipeline,
+        writer_stats: writer.stats.clone(),
+        base_ticks: 0,
+        writer_tx: writer.tx.downgrade(),
+        http: Default::default(),
+    });
+    let opts = leptos::config::LeptosOptions::builder()
+        .output_name("pairdesk")
+        .site_root(site.display().to_string())
+        .site_addr(addr)
+        .build();
+    let app = router(state, opts);
+    let (stop, stop_rx) = oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let serve = axum::serve(listener, app).with_graceful_shutdown(async {
+            let _ = stop_rx.await;
+        });
+        if let Err(e) = serve.await {
+            tracing::warn!(error = %e, "bench server stopped");
+        }
+    });
+    Ok(Served { addr, _stop: stop })
+}
+
+// ---------------------------------------------------------------- live push
+
+/// Latency samples (ms) and the largest `lagged` seen, shared by the clients.
+#[derive(Default)]
+struct LiveSamples {
+    latencies: Vec<f64>,
+    lagged: u64,
+}
+
+fn now_ms_f64() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64() * 1000.0)
+        .unwrap_or(0.0)
+}
+
+async fn live_client(
+    url: String,
+    recording: Arc<AtomicBool>,
+    samples: Arc<Mutex<LiveSamples>>,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), BenchError> {
+    let (mut ws, _) = tokio_tungstenite::connect_async(&url).await?;
+    loop {
+        let msg = tokio::select! {
+            m = ws.next() => m,
+            _ = stop.changed() => break,
+        };
+        let text = match msg {
+            Some(Ok(Message::Text(t))) => t,
+            Some(Ok(_)) => continue,
+            Some(Err(e)) => return Err(e.into()),
+            None => break,
+        };
+        let at = now_ms_f64();
+        if !recording.load(Relaxed) {
+            continue;
+        }
+        let Ok(u) = serde_json::from_str::<LiveUpdate>(text.as_str()) else {
+            tracing::warn!("bench: unparsable live update");
+            continue;
+        };
+        if let (true, Some(ts)) = (u.new_ticks > 0, u.last_ts) {
+            if let Ok(mut s) = samples.lock() {
+                s.latencies.push(at - ts as f64);
+                s.lagged = s.lagged.max(u.lagged);
+            }
+        }
+    }
+    let _ = ws.close(None).await;
+    Ok(())
+}
+
+async fn live_phase(
+    symbols: &[String],
+    rate: f64,
+    opts: &BenchOptions,
+) -> Result<Vec<LatencyRow>, BenchError> {
+    let dir = TempDir::new("live")?;
+    let db = dir.path().join("bench.db");
+    let market = Market::start(&db, symbols, rate, 1000 + rate as u64, true).await?;
+    let served = serve(
+        &db,
+        dir.path(),
+        symbols,
+        market.pipeline.clone(),
+        &market.writer,
+    )
+    .await?;
+    let url = format!("ws://{}/ws/live", served.addr);
+    // Warm up: the first trades, the first bars, caches.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mut rows = Vec::new();
+    for &n in &opts.live_clients {
+        let recording = Arc::new(AtomicBool::new(false));
+        let samples: Arc<Mutex<LiveSamples>> = Arc::default();
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let mut tasks = Vec::with_capacity(n);
+        for _ in 0..n {
+            tasks.push(tokio::spawn(live_client(
+                url.clone(),
+                recording.clone(),
+                samples.clone(),
+                stop_rx.clone(),
+            )));
+        }
+        // Let every client connect and receive a first update.
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        let probe = UsageProbe::start();
+        recording.store(true, Relaxed);
+        tokio::time::sleep(Duration::from_secs_f64(opts.seconds)).await;
+        recording.store(false, Relaxed);
+        let usage = probe.finish();
+        let _ = stop_tx.send(true);
+        for t in tasks {
+            match tokio::time::timeout(Duration::from_secs(5), t).await {
+                Ok(Ok(Ok(()))) => {}
+                Ok(Ok(Err(e))) => return Err(e),
+                Ok(Err(e)) => tracing::warn!(error = %e, "bench: live client task failed"),
+                Err(_) => tracing::warn!("bench: live client did not stop"),
+            }
+        }
+        let s = std::mem::take(&mut *samples.lock().unwrap_or_else(|p| p.into_inner()));
+        let lat = sorted(s.latencies);
+        rows.push(LatencyRow {
+            rate,
+            clients: n,
+            messages: lat.len() as u64,
+            median_ms: percentile(&lat, 50.0),
+            p99_ms: percentile(&lat, 99.0),
+            max_ms: lat.last().copied().unwrap_or(0.0),
+            lagged: s.lagged,
+            usage,
+        });
+    }
+    drop(served);
+    market.shutdown().await;
+    Ok(rows)
+}
+
+// ---------------------------------------------------------------- HTTP API
+
+/// Seed two symbols with `minutes` of simulated trades ending now.
+async fn seed(writer: &Writer, symbols: &[String], minutes: i64) -> Result<u64, BenchError> {
+    let now = now_ms();
+    let start = now - minutes * 60_000;
+    let mut market = SimMarket::new(symbols, 7, start, 1.0);
+    let mut n = 0u64;
+    let mut t = start;
+    while t < now {
+        t = (t + 60_000).min(now);
+        let ticks = market.advance(t);
+        n += ticks.len() as u64;
+        writer
+            .tx
+            .send(WriteCmd::Ticks(ticks))
+            .await
+            .map_err(|_| BenchError::WriterGone)?;
+    }
+    let (tx, rx) = oneshot::channel();
+    writer
+        .tx
+        .send(WriteCmd::Flush(tx))
+        .await
+        .map_err(|_| BenchError::WriterGone)?;
+    rx.await.map_err(|_| BenchError::WriterGone)?;
+    Ok(n)
+}
+
+async fn http_phase(opts: &BenchOptions) -> Result<HttpRow, BenchError> {
+    let dir = TempDir::new("http")?;
+    let db = dir.path().join("bench.db");
+    let pair = vec!["S000USDT".to_string(), "S001USDT".to_string()];
+    let writer = Writer::spawn(store::open_writer(&db, Durability::Normal)?, 64);
+    let seeded = seed(&writer, &pair, 15).await?;
+    tracing::info!(ticks = seeded, "bench: API database seeded");
+    let pipeline = Pipeline::new(writer.tx.clone());
+    let served = serve(&db, dir.path(), &pair, pipeline.clone(), &writer).await?;
+    let path = format!("/api/v1/pair?x={}&y={}&bars=300", pair[0], pair[1]);
+    let url = format!("http://{}{path}", served.addr);
+    // One request first: it must succeed, or the figures would mean nothing.
+    let first = reqwest::Client::new().get(&url).send().await?;
+    first.error_for_status()?.bytes().await?;
+
+    let deadline = Instant::now() + Duration::from_secs_f64(opts.seconds);
+    let probe = UsageProbe::start();
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..opts.http_concurrency {
+        let url = url.clone();
+        tasks.push(tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            let (mut lat, mut errors) = (Vec::new(), 0u64);
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                let ok = match client.get(&url).send().await {
+                    Ok(r) if r.status().is_success() => r.bytes().await.is_ok(),
+                    _ => false,
+                };
+                if ok {
+                    lat.push(t.elapsed().as_secs_f64() * 1000.0);
+                } else {
+                    errors += 1;
+                }
+            }
+            (lat, errors)
+        }));
+    }
+    let (mut lat, mut errors) = (Vec::new(), 0u64);
+    for t in tasks {
+        match t.await {
+            Ok((l, e)) => {
+                lat.extend(l);
+                errors += e;
+            }
+            Err(e) => tracing::warn!(error = %e, "bench: HTTP client task failed"),
+        }
+    }
+    let wall = started.elapsed().as_secs_f64();
+    let usage = probe.finish();
+    drop(served);
+    drop(pipeline);
+    let _ = tokio::task::spawn_blocking(move || writer.shutdown()).await;
+    let lat = sorted(lat);
+    Ok(HttpRow {
+        endpoint: format!("GET {path}"),
+        concurrency: opts.http_concurrency,
+        requests: lat.len() as u64,
+        errors,
+        per_sec: lat.len() as f64 / wall,
+        p50_ms: percentile(&lat, 50.0),
+        p99_ms: percentile(&lat, 99.0),
+        max_ms: lat.last().copied().unwrap_or(0.0),
+        usage,
+    })
+}
+
+// ---------------------------------------------------------------- report
+
+/// The report as readable tables.
+pub fn render(r: &BenchReport) -> String {
+    use std::fmt::Write;
+    let mut o = String::new();
+    let pct = |u: &Usage| format!("{:.0}%", u.cpu_share * 100.0);
+    let _ = writeln!(
+        o,
+        "pairdesk bench: {} symbols, {} s windows, {} CPUs (CPU % is of one core; mock exchange and load clients run in-process)\n",
+        r.symbols, r.seconds, r.cpus
+    );
+    let _ = writeln!(o, "Ingestion: mock -> client -> pipeline -> writer");
+    let _ = writeln!(
+        o,
+        "{:>8} {:>9} {:>9} {:>9} {:>8} {:>6} {:>5} {:>8} {:>8} {:>8} {:>6} {:>7} {:>6}  sustained",
+        "target/s",
+        "gen/s",
+        "generated",
+        "stored",
+        "drain ms",
+        "bp",
+        "recon",
+        "lag p50",
+        "lag p99",
+        "lag max",
+        "CPU",
+        "RSS MB",
+        ""
+    );
+    for s in &r.ingest {
+        let _ = writeln!(
+            o,
+            "{:>8.0} {:>9.0} {:>9} {:>9} {:>8} {:>6} {:>5} {:>8.1} {:>8.1} {:>8.1} {:>6} {:>7.1} {:>6}  {}",
+            s.target_rate,
+            s.generated_rate,
+            s.generated,
+            s.stored,
+            s.drained_ms.map_or("late".into(), |m| m.to_string()),
+            s.backpressure,
+            s.reconnects,
+            s.lag_p50_ms,
+            s.lag_p99_ms,
+            s.lag_max_ms,
+            pct(&s.usage),
+            s.usage.rss_max_mb,
+            "",
+            if s.sustained { "yes" } else { "NO" }
+        );
+    }
+    let _ = writeln!(
+        o,
+        "sustainable rate: {}\n",
+        r.sustainable_rate
+            .map_or("none of the steps".into(), |v| format!("{v:.0} trades/s"))
+    );
+    let _ = writeln!(
+        o,
+        "Tick-to-client latency over /ws/live (push base interval {} ms)",
+        r.live_base_interval_ms
+    );
+    let _ = writeln!(
+        o,
+        "{:>8} {:>7} {:>8} {:>9} {:>9} {:>9} {:>7} {:>6} {:>7}",
+        "rate/s", "clients", "updates", "median ms", "p99 ms", "max ms", "lagged", "CPU", "RSS MB"
+    );
+    for l in &r.latency {
+        let _ = writeln!(
+            o,
+            "{:>8.0} {:>7} {:>8} {:>9.1} {:>9.1} {:>9.1} {:>7} {:>6} {:>7.1}",
+            l.rate,
+            l.clients,
+            l.messages,
+            l.median_ms,
+            l.p99_ms,
+            l.max_ms,
+            l.lagged,
+            pct(&l.usage),
+            l.usage.rss_max_mb
+        );
+    }
+    let h = &r.http;
+    let _ = writeln!(o, "\nHTTP API: {}", h.endpoint);
+    let _ = writeln!(
+        o,
+        "{:>11} {:>9} {:>7} {:>8} {:>8} {:>8} {:>8} {:>6} {:>7}",
+        "concurrent", "requests", "errors", "req/s", "p50 ms", "p99 ms", "max ms", "CPU", "RSS MB"
+    );
+    let _ = writeln!(
+        o,
+        "{:>11} {:>9} {:>7} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>6} {:>7.1}",
+        h.concurrency,
+        h.requests,
+        h.errors,
+        h.per_sec,
+        h.p50_ms,
+        h.p99_ms,
+        h.max_ms,
+        pct(&h.usage),
+        h.usage.rss_max_mb
+    );
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_use_nearest_rank() {
+        let v: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(percentile(&v, 50.0), 50.0);
+        assert_eq!(percentile(&v, 99.0), 99.0);
+        assert_eq!(percentile(&v, 100.0), 100.0);
+        assert_eq!(percentile(&[7.0], 99.0), 7.0);
+        assert_eq!(percentile(&[], 50.0), 0.0);
+    }
+
+    #[test]
+    fn proc_figures_are_read() {
+        assert!(rss_kb().is_some_and(|kb| kb > 0));
+        assert!(cpu_ticks().is_some());
+        assert!(open_fds().is_some_and(|n| n >= 3));
+    }
+
+    #[test]
+    fn options_are_validated() {
+        let o = BenchOptions {
+            symbols: 1,
+            ..BenchOptions::default()
+        };
+        assert!(matches!(o.validate(), Err(BenchError::Options(_))));
+        let o = BenchOptions {
+            symbols: 201,
+            ..BenchOptions::default()
+        };
+        assert!(o.validate().is_err());
+        assert!(BenchOptions::default().validate().is_ok());
+        assert_eq!(BenchOptions::default().symbol_names()[7], "S007USDT");
+    }
+}
