@@ -32,6 +32,7 @@ use utoipa::{Modify, OpenApi};
         rest::healthz,
         rest::readyz,
         rest::metrics,
+        upload_doc,
     ),
     components(schemas(crate::api::error::ErrorBody)),
     modifiers(&BearerAuth),
@@ -43,6 +44,46 @@ use utoipa::{Modify, OpenApi};
     )
 )]
 pub struct ApiDoc;
+
+// Mirrors `crate::api::upload::UploadReport` (the upload handler's own
+// type, kept free of utoipa); `make api-fuzz` checks real responses against it.
+/// What an upload stored.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct UploadReport {
+    lines: u64,
+    ticks: u64,
+    /// Ticks that were new to the database.
+    inserted: u64,
+    /// Rows dropped, by reason.
+    dropped: std::collections::BTreeMap<String, u64>,
+    malformed: u64,
+    /// The first malformed lines: `[line number, reason]` pairs.
+    malformed_lines: Vec<Vec<LineOrReason>>,
+    symbols: Vec<String>,
+}
+
+// Not a Rust tuple: utoipa writes tuples in a form schemathesis rejects
+// as an invalid schema.
+/// One element of a `[line number, reason]` pair.
+#[derive(utoipa::ToSchema, serde::Serialize)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum LineOrReason {
+    Line(u64),
+    Reason(String),
+}
+
+/// Store a recording (NDJSON collector format, raw Binance frames or CSV)
+/// sent as the request body, exactly as `pairdesk replay` would.
+#[utoipa::path(post, path = "/api/v1/upload", tag = "market data",
+    request_body(content = String, content_type = "text/plain", description = "the file, up to 32 MiB"),
+    responses((status = 200, body = UploadReport),
+        (status = 400, body = crate::api::error::ErrorBody, description = "empty body"),
+        (status = 413, body = crate::api::error::ErrorBody, description = "over 32 MiB"),
+        (status = 422, body = crate::api::error::ErrorBody, description = "not UTF-8 text")))]
+#[allow(dead_code)]
+fn upload_doc() {}
 
 /// Declares the optional bearer token (required only when the server has one).
 struct BearerAuth;
@@ -92,6 +133,7 @@ mod tests {
             "/healthz",
             "/readyz",
             "/metrics",
+            "/api/v1/upload",
         ] {
             assert!(paths.iter().any(|k| k.as_str() == p), "{p} missing");
         }
