@@ -165,9 +165,15 @@ pub struct LatencyRow {
     pub clients: usize,
     /// Updates carrying ticks received by all clients in the window.
     pub messages: u64,
+    /// Receive wall time − `last_ts` (the newest tick in the update).
     pub median_ms: f64,
     pub p99_ms: f64,
     pub max_ms: f64,
+    /// Receive wall time − the previous update's `last_ts`: a bound on the
+    /// age of the oldest tick an update announces (it includes the batching).
+    pub oldest_median_ms: f64,
+    pub oldest_p99_ms: f64,
+    pub oldest_max_ms: f64,
     /// Largest `lagged` count any client reported.
     pub lagged: u64,
     pub usage: Usage,
@@ -576,6 +582,7 @@ async fn serve(
 #[derive(Default)]
 struct LiveSamples {
     latencies: Vec<f64>,
+    oldest: Vec<f64>,
     lagged: u64,
 }
 
@@ -593,6 +600,7 @@ async fn live_client(
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), BenchError> {
     let (mut ws, _) = tokio_tungstenite::connect_async(&url).await?;
+    let mut prev_ts: Option<i64> = None;
     loop {
         let msg = tokio::select! {
             m = ws.next() => m,
@@ -615,8 +623,12 @@ async fn live_client(
         if let (true, Some(ts)) = (u.new_ticks > 0, u.last_ts) {
             if let Ok(mut s) = samples.lock() {
                 s.latencies.push(at - ts as f64);
+                if let Some(p) = prev_ts {
+                    s.oldest.push(at - p as f64);
+                }
                 s.lagged = s.lagged.max(u.lagged);
             }
+            prev_ts = Some(ts);
         }
     }
     let _ = ws.close(None).await;
@@ -674,6 +686,7 @@ async fn live_phase(
         }
         let s = std::mem::take(&mut *samples.lock().unwrap_or_else(|p| p.into_inner()));
         let lat = sorted(s.latencies);
+        let old = sorted(s.oldest);
         rows.push(LatencyRow {
             rate,
             clients: n,
@@ -681,6 +694,9 @@ async fn live_phase(
             median_ms: percentile(&lat, 50.0),
             p99_ms: percentile(&lat, 99.0),
             max_ms: lat.last().copied().unwrap_or(0.0),
+            oldest_median_ms: percentile(&old, 50.0),
+            oldest_p99_ms: percentile(&old, 99.0),
+            oldest_max_ms: old.last().copied().unwrap_or(0.0),
             lagged: s.lagged,
             usage,
         });
@@ -850,19 +866,42 @@ pub fn render(r: &BenchReport) -> String {
     );
     let _ = writeln!(
         o,
-        "{:>8} {:>7} {:>8} {:>9} {:>9} {:>9} {:>7} {:>6} {:>7}",
-        "rate/s", "clients", "updates", "median ms", "p99 ms", "max ms", "lagged", "CPU", "RSS MB"
+        "newest tick: receive − last_ts; oldest tick: receive − previous update's last_ts"
+    );
+    let _ = writeln!(
+        o,
+        "{:>8} {:>7} {:>8} {:>23} {:>23} {:>7} {:>6} {:>7}",
+        "", "", "", "newest tick (ms)", "oldest tick (ms)", "", "", ""
+    );
+    let _ = writeln!(
+        o,
+        "{:>8} {:>7} {:>8} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>6} {:>7}",
+        "rate/s",
+        "clients",
+        "updates",
+        "median",
+        "p99",
+        "max",
+        "median",
+        "p99",
+        "max",
+        "lagged",
+        "CPU",
+        "RSS MB"
     );
     for l in &r.latency {
         let _ = writeln!(
             o,
-            "{:>8.0} {:>7} {:>8} {:>9.1} {:>9.1} {:>9.1} {:>7} {:>6} {:>7.1}",
+            "{:>8.0} {:>7} {:>8} {:>7.1} {:>7.1} {:>7.1} {:>7.1} {:>7.1} {:>7.1} {:>7} {:>6} {:>7.1}",
             l.rate,
             l.clients,
             l.messages,
             l.median_ms,
             l.p99_ms,
             l.max_ms,
+            l.oldest_median_ms,
+            l.oldest_p99_ms,
+            l.oldest_max_ms,
             l.lagged,
             pct(&l.usage),
             l.usage.rss_max_mb

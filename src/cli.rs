@@ -91,11 +91,10 @@ enum Command {
         #[arg(long)]
         seconds: Option<u64>,
     },
-    /// Measure ingestion rate, live-push latency, CPU, memory and API throughput (loopback, temporary databases)
+    /// Measure ingestion rate, live-push latency, CPU, memory and API throughput
+    /// (loopback, temporary databases); `--symbols N` sets how many simulated
+    /// symbols (S000USDT, S001USDT, ...; 2 to 200, default 50)
     Bench {
-        /// Simulated symbols (S000USDT, S001USDT, ...), 2 to 200
-        #[arg(long, default_value_t = 50)]
-        symbols: usize,
         /// Length of each measurement window, seconds
         #[arg(long, default_value_t = 5.0)]
         seconds: f64,
@@ -215,6 +214,14 @@ pub fn main() -> ExitCode {
             Err(e) => fail(format!("{e:#}")),
         };
     }
+    // `bench` is self-contained (loopback, temporary databases).
+    if let Some(Command::Bench { seconds, json }) = &cli.command {
+        init_logging(&cli.global.log_format);
+        return match bench(cli.global.symbols.as_deref(), *seconds, *json) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(format!("{e:#}")),
+        };
+    }
     let g = &cli.global;
     let ov = Overrides {
         config: g.config.clone(),
@@ -244,11 +251,7 @@ pub fn main() -> ExitCode {
             Command::Replay { file, speed } => replay(config, file, &speed).await,
             Command::Record { out, seconds } => record(config, out, seconds).await,
             Command::Export(a) => export(config, a),
-            Command::Bench {
-                symbols,
-                seconds,
-                json,
-            } => bench(symbols, seconds, json).await,
+            Command::Bench { .. } => unreachable!("handled before configuration"),
             Command::Analyze(_) => unreachable!("handled before configuration"),
         }
     });
@@ -434,13 +437,24 @@ fn analyze(a: &AnalyzeArgs) -> anyhow::Result<()> {
 }
 
 /// `pairdesk bench`: in-process and loopback only; the configuration is unused.
-async fn bench(symbols: usize, seconds: f64, json: bool) -> anyhow::Result<()> {
+fn bench(symbols: Option<&str>, seconds: f64, json: bool) -> anyhow::Result<()> {
+    let symbols = match symbols {
+        None => pairdesk::bench::BenchOptions::default().symbols,
+        Some(s) => s.trim().parse::<usize>().map_err(|_| {
+            anyhow::anyhow!("invalid --symbols {s:?}: bench takes a count, e.g. --symbols 50")
+        })?,
+    };
     let opts = pairdesk::bench::BenchOptions {
         symbols,
         seconds,
         ..Default::default()
     };
-    let report = pairdesk::bench::run(&opts).await?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))?;
+    let report = rt.block_on(pairdesk::bench::run(&opts))?;
+    rt.shutdown_timeout(std::time::Duration::from_millis(200));
     // The report is the command's output.
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
