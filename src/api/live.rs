@@ -2,8 +2,8 @@
 //!
 //! The server sends a small [`LiveUpdate`] at most every 25 ms while ticks
 //! arrive (and a heartbeat every 2 s when the market is quiet): the status
-//! line redraws from it directly, and the page refetches the pair only when
-//! its last bar changed. Each client reads the tick broadcast on its own
+//! line redraws from it directly, and the page refetches the pair analytics
+//! (at most once a second) when new ticks have arrived. Each client reads the tick broadcast on its own
 //! receiver, so a slow browser can never slow ingestion: it misses
 //! notifications (counted as `lagged`), gets a coarser update rate, and is
 //! disconnected only when it stops accepting messages altogether.
