@@ -91,6 +91,7 @@ struct FileConfig {
     access_token: Option<String>,
     durable: Option<bool>,
     retain: Option<String>,
+    stream: Option<String>,
     endpoints: Option<Endpoints>,
 }
 
@@ -124,6 +125,8 @@ pub struct Config {
     pub durable: bool,
     /// Delete stored ticks older than this (by exchange time); `None` keeps all.
     pub retain: Option<std::time::Duration>,
+    /// Binance stream: raw trades or aggregate trades.
+    pub stream: crate::ingest::binance::client::StreamKind,
     pub endpoints: Endpoints,
 }
 
@@ -142,6 +145,7 @@ impl Default for Config {
             access_token: None,
             durable: false,
             retain: None,
+            stream: crate::ingest::binance::client::StreamKind::Trade,
             endpoints: Endpoints::default(),
         }
     }
@@ -314,6 +318,17 @@ impl Config {
             ));
         }
 
+        let stream = match file.stream.as_deref() {
+            None | Some("trade") => crate::ingest::binance::client::StreamKind::Trade,
+            Some("aggTrade") => crate::ingest::binance::client::StreamKind::AggTrade,
+            Some(other) => {
+                return Err(field(
+                    "stream",
+                    format!("{other:?}"),
+                    "accepted: trade, aggTrade",
+                ))
+            }
+        };
         let retain = match ov.retain.clone().or(file.retain) {
             Some(s) => Some(parse_retain(&s).map_err(|r| field("retain", format!("{s:?}"), r))?),
             None => None,
@@ -360,6 +375,7 @@ impl Config {
             access_token,
             durable: ov.durable || file.durable.unwrap_or(false),
             retain,
+            stream,
             endpoints,
         })
     }
@@ -502,6 +518,20 @@ mod tests {
             SourceSpec::Replay("data/x.ndjson".into())
         );
         assert!(SourceSpec::parse("replay:").is_err());
+    }
+
+    #[test]
+    fn stream_kind_is_validated() {
+        use crate::ingest::binance::client::StreamKind;
+        assert_eq!(load("").unwrap().stream, StreamKind::Trade);
+        assert_eq!(
+            load("stream = \"aggTrade\"").unwrap().stream,
+            StreamKind::AggTrade
+        );
+        assert!(load("stream = \"depth\"")
+            .unwrap_err()
+            .to_string()
+            .contains("`stream`"));
     }
 
     #[test]

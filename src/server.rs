@@ -8,7 +8,7 @@
 use crate::app::{shell, App};
 use crate::config::{Config, SourceSpec};
 use crate::domain::{StatusSnapshot, Venue};
-use crate::ingest::binance::client::{self, stream_url, ClientConfig, StreamKind};
+use crate::ingest::binance::client::{self, stream_url, ClientConfig};
 use crate::ingest::binance::rest::Backfiller;
 use crate::ingest::mock::{MockConfig, MockExchange};
 use crate::ingest::pipeline::Pipeline;
@@ -123,7 +123,7 @@ pub async fn start_source(
         let url = stream_url(
             &config.endpoints.futures_ws,
             Venue::BinanceFutures,
-            StreamKind::Trade,
+            config.stream,
             &config.symbols,
         );
         spec = if binance_reachable(&url).await {
@@ -136,7 +136,7 @@ pub async fn start_source(
     let socket = |url: String, venue: Venue, rest: String, mock: Option<MockExchange>| {
         let (gap_tx, gap_rx) = tokio::sync::mpsc::unbounded_channel();
         pipeline.set_gap_sink(gap_tx);
-        tokio::spawn(Backfiller::new(rest, venue, StreamKind::Trade).run(gap_rx, pipeline.clone()));
+        tokio::spawn(Backfiller::new(rest, venue, config.stream).run(gap_rx, pipeline.clone()));
         let task = tokio::spawn(client::run(
             ClientConfig::new(url, venue),
             pipeline.clone(),
@@ -149,7 +149,7 @@ pub async fn start_source(
             let url = stream_url(
                 &config.endpoints.futures_ws,
                 Venue::BinanceFutures,
-                StreamKind::Trade,
+                config.stream,
                 &config.symbols,
             );
             (
@@ -168,7 +168,7 @@ pub async fn start_source(
             let url = stream_url(
                 &config.endpoints.spot_ws,
                 Venue::BinanceSpot,
-                StreamKind::Trade,
+                config.stream,
                 &config.symbols,
             );
             (
@@ -189,12 +189,7 @@ pub async fn start_source(
                 ..MockConfig::new(&config.symbols)
             })
             .await?;
-            let url = stream_url(
-                &mock.ws_base(),
-                Venue::Sim,
-                StreamKind::Trade,
-                &config.symbols,
-            );
+            let url = stream_url(&mock.ws_base(), Venue::Sim, config.stream, &config.symbols);
             let rest = mock.http_base();
             (
                 socket(url, Venue::Sim, rest, Some(mock)),

@@ -14,6 +14,15 @@ use std::time::{Duration, Instant};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_generated_trade_is_stored_exactly_once() {
+    exactly_once(StreamKind::Trade).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_aggregate_trade_is_stored_exactly_once() {
+    exactly_once(StreamKind::AggTrade).await;
+}
+
+async fn exactly_once(kind: StreamKind) {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("t.db");
     let symbols = vec!["BTCUSDT".to_string(), "ETHUSDT".to_string()];
@@ -30,7 +39,7 @@ async fn every_generated_trade_is_stored_exactly_once() {
     let writer = Writer::spawn(store::open_writer(&db, Durability::Normal).unwrap(), 64);
     let pipeline = Pipeline::new(writer.tx.clone());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let url = stream_url(&mock.ws_base(), Venue::Sim, StreamKind::Trade, &symbols);
+    let url = stream_url(&mock.ws_base(), Venue::Sim, kind, &symbols);
     let task = tokio::spawn(client::run(
         ClientConfig::new(url, Venue::Sim),
         pipeline.clone(),
