@@ -37,6 +37,8 @@ struct Plan {
     journal: bool,
     /// Allowed RSS growth after warm-up, kB.
     rss_growth_kb: u64,
+    /// Allowed growth of open fds and of live tokio tasks after warm-up.
+    slack: usize,
 }
 
 fn wal_size(db: &std::path::Path) -> u64 {
@@ -223,11 +225,11 @@ async fn soak(plan: Plan) {
     );
     assert!(wal_max <= WAL_BOUND, "WAL reached {wal_max} bytes");
     assert!(
-        fds_end <= fds0 + 1,
+        fds_end <= fds0 + plan.slack,
         "open file descriptors grew from {fds0} to {fds_end}"
     );
     assert!(
-        tasks_end <= tasks0 + 1,
+        tasks_end <= tasks0 + plan.slack,
         "live tokio tasks grew from {tasks0} to {tasks_end}"
     );
 }
@@ -242,6 +244,7 @@ async fn short_soak_is_flat_and_stores_every_trade_once() {
         journal: true,
         // The journal itself grows by ~30k ticks (a few MB).
         rss_growth_kb: 24 * 1024,
+        slack: 1,
     })
     .await;
 }
@@ -259,7 +262,12 @@ async fn long_soak_is_flat_and_stores_every_trade_once() {
         warmup: Duration::from_secs(60),
         rate_scale: 20.0,
         journal: false,
-        rss_growth_kb: 32 * 1024,
+        // The writer's SQLite page cache (cache_size 64 MB) fills as the
+        // database grows: bounded, but it takes minutes at this rate.
+        rss_growth_kb: 96 * 1024,
+        // reqwest may pool a second idle keep-alive REST connection when two
+        // backfills overlap (2 fds and 2 tasks with the mock in-process).
+        slack: 4,
     })
     .await;
 }
