@@ -197,13 +197,16 @@ pub fn describe_signal(
 }
 
 fn format_qty(q: f64) -> String {
+    if !q.is_finite() || q == 0.0 {
+        return format!("{q}");
+    }
     if q >= 100.0 {
         format!("{q:.1}")
     } else if q >= 1.0 {
         format!("{q:.3}")
     } else {
         // Three significant digits for small hedge quantities.
-        let digits = (-q.log10().floor()) as usize + 2;
+        let digits = ((-q.log10().floor()) as usize).min(12) + 2;
         format!("{q:.digits$}")
     }
 }
@@ -407,6 +410,49 @@ mod tests {
             PriceScale::Log
         )
         .contains("undefined"));
+    }
+
+    #[test]
+    fn a_zero_or_undefined_hedge_ratio_does_not_break_the_sentence() {
+        let zero = describe_signal(
+            Some(3.0),
+            Signal::ShortSpread,
+            2.0,
+            0.5,
+            "A",
+            "B",
+            0.0,
+            1.0,
+            1.0,
+            PriceScale::Raw,
+        );
+        assert!(zero.ends_with("buy 0 A"), "{zero}");
+        let nan = describe_signal(
+            Some(3.0),
+            Signal::ShortSpread,
+            2.0,
+            0.5,
+            "A",
+            "B",
+            f64::NAN,
+            1.0,
+            1.0,
+            PriceScale::Raw,
+        );
+        assert!(nan.contains("NaN"), "{nan}");
+        let tiny = describe_signal(
+            Some(3.0),
+            Signal::ShortSpread,
+            2.0,
+            0.5,
+            "A",
+            "B",
+            1e-300,
+            1.0,
+            1.0,
+            PriceScale::Raw,
+        );
+        assert!(tiny.starts_with("z = 3.00"), "{tiny}");
     }
 
     #[test]
