@@ -240,6 +240,22 @@ fn encode(v: &str) -> String {
         .collect()
 }
 
+/// The page URL for the current view with `set` replacing some parameters,
+/// keys in [`KEYS`] order so equal views have equal URLs.
+fn view_url(m: &leptos_router::params::ParamsMap, set: &[(&str, &str)]) -> String {
+    let parts: Vec<String> = KEYS
+        .iter()
+        .filter_map(|k| {
+            let v = match set.iter().find(|(s, _)| s == k) {
+                Some((_, v)) => Some(v.to_string()),
+                None => m.get(k),
+            };
+            v.map(|v| format!("{k}={}", encode(&v)))
+        })
+        .collect();
+    format!("/?{}", parts.join("&"))
+}
+
 #[component]
 fn PairView(defaults: ViewDefaults, pulse: RwSignal<u64>, fired: RwSignal<u64>) -> impl IntoView {
     let query_map = use_query_map();
@@ -247,21 +263,9 @@ fn PairView(defaults: ViewDefaults, pulse: RwSignal<u64>, fired: RwSignal<u64>) 
     let params = Memo::new(move |_| query_map.with(|m| parse(|k| m.get(k), &d)));
     let navigate = use_navigate();
     let set_param = move |key: &'static str, value: String| {
-        let mut parts = Vec::new();
-        query_map.with_untracked(|m| {
-            for k in KEYS {
-                let v = if k == key {
-                    Some(value.clone())
-                } else {
-                    m.get(k)
-                };
-                if let Some(v) = v {
-                    parts.push(format!("{k}={}", encode(&v)));
-                }
-            }
-        });
+        let url = query_map.with_untracked(|m| view_url(m, &[(key, value.as_str())]));
         navigate(
-            &format!("/?{}", parts.join("&")),
+            &url,
             NavigateOptions {
                 replace: true,
                 scroll: false,
@@ -272,16 +276,10 @@ fn PairView(defaults: ViewDefaults, pulse: RwSignal<u64>, fired: RwSignal<u64>) 
     let open_pair = {
         let navigate = use_navigate();
         Callback::new(move |(x, y): (String, String)| {
-            let mut parts = vec![format!("x={}", encode(&x)), format!("y={}", encode(&y))];
-            query_map.with_untracked(|m| {
-                for k in KEYS.iter().filter(|k| !matches!(**k, "x" | "y")) {
-                    if let Some(v) = m.get(k) {
-                        parts.push(format!("{k}={}", encode(&v)));
-                    }
-                }
-            });
+            let url =
+                query_map.with_untracked(|m| view_url(m, &[("x", x.as_str()), ("y", y.as_str())]));
             navigate(
-                &format!("/?{}", parts.join("&")),
+                &url,
                 NavigateOptions {
                     scroll: true,
                     ..Default::default()
