@@ -244,7 +244,11 @@ async fn short_soak_is_flat_and_stores_every_trade_once() {
         journal: true,
         // The journal itself grows by ~30k ticks (a few MB).
         rss_growth_kb: 24 * 1024,
-        slack: 1,
+        // A leak grows with every reconnect (three after the warm-up, each
+        // costing an fd and a task on both ends), so 2 still catches one,
+        // while a REST connection that hyper opened in passing does not fail
+        // the run.
+        slack: 2,
     })
     .await;
 }

@@ -100,6 +100,11 @@ impl Backfiller {
         Backfiller {
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(10))
+                // Pages are fetched one at a time, so one idle connection is
+                // all the pool needs; hyper may still open a second when the
+                // first has not been handed back yet, and this closes it
+                // instead of keeping it idle for 90 s.
+                .pool_max_idle_per_host(1)
                 .build()
                 .unwrap_or_default(),
             base,
