@@ -557,6 +557,7 @@ async fn serve(
         base_ticks: 0,
         writer_tx: writer.tx.downgrade(),
         http: Default::default(),
+        live: Default::default(),
     });
     let opts = leptos::config::LeptosOptions::builder()
         .output_name("pairdesk")

@@ -44,6 +44,8 @@ pub struct AppState {
     pub writer_tx: tokio::sync::mpsc::WeakSender<crate::store::writer::WriteCmd>,
     /// HTTP request counters and latency histograms for /metrics.
     pub http: crate::api::metrics::HttpMetrics,
+    /// The shared live feed behind every `/ws/live` page.
+    pub live: crate::api::live::Hub,
 }
 
 impl AppState {
@@ -350,6 +352,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         base_ticks,
         writer_tx: writer.tx.downgrade(),
         http: Default::default(),
+        live: Default::default(),
         config: config.clone(),
     });
     tracing::info!(

@@ -115,6 +115,7 @@ async fn start_with(token: Option<&str>, listen: Option<std::net::SocketAddr>) -
         base_ticks: 0,
         writer_tx: writer.tx.downgrade(),
         http: Default::default(),
+        live: Default::default(),
     });
     let opts = leptos::config::LeptosOptions::builder()
         .output_name("pairdesk")
@@ -1025,4 +1026,73 @@ async fn beyond_loopback_the_token_is_mandatory_and_enforced() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
+}
+
+/// Reads live updates until `want` ticks have been announced or 10 s pass;
+/// returns the announced total and the updates' `last_ts`.
+async fn announced<S>(ws: &mut S, want: u64) -> (u64, Vec<i64>)
+where
+    S: futures::Stream<
+            Item = Result<
+                tokio_tungstenite::tungstenite::Message,
+                tokio_tungstenite::tungstenite::Error,
+            >,
+        > + Unpin,
+{
+    use futures::StreamExt;
+    let (mut total, mut stamps) = (0u64, Vec::new());
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while total < want {
+        let msg = tokio::time::timeout_at(deadline, ws.next())
+            .await
+            .expect("live updates stopped")
+            .expect("socket closed")
+            .unwrap();
+        if let tokio_tungstenite::tungstenite::Message::Text(t) = msg {
+            let u: pairdesk::api::live::LiveUpdate = serde_json::from_str(t.as_str()).unwrap();
+            assert_eq!(u.interval_ms, pairdesk::api::live::BASE_INTERVAL_MS);
+            assert_eq!(u.lagged, 0);
+            total += u.new_ticks;
+            stamps.extend(u.last_ts);
+        }
+    }
+    (total, stamps)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_push_announces_every_tick_to_every_page() {
+    let s = start(None).await;
+    let url = format!("ws://{}/ws/live", s.addr);
+    let (mut a, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    let (mut b, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    // Give the hub a moment to start on the first page's subscription.
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let t0 = T0 + 3_600_000;
+    let mut sent = 0u64;
+    for batch in 0..20i64 {
+        let ticks: Vec<Tick> = (0..100i64)
+            .map(|k| Tick {
+                venue: Venue::Sim,
+                symbol: "ADAUSDT".into(),
+                trade_id: 1 + batch * 100 + k,
+                exchange_ts: t0 + batch * 10 + k / 10,
+                receive_ts: t0 + batch * 10 + k / 10,
+                price: 0.5,
+                qty: 10.0,
+                side: Side::Buy,
+            })
+            .collect();
+        sent += ticks.len() as u64;
+        s.state.pipeline.ingest(ticks).await;
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let ((ta, sa), (tb, sb)) = tokio::join!(announced(&mut a, sent), announced(&mut b, sent));
+    // Each page is told about every tick exactly once, and the newest
+    // exchange time it saw is the newest tick's.
+    assert_eq!(ta, sent);
+    assert_eq!(tb, sent);
+    let newest = t0 + 19 * 10 + 9;
+    assert_eq!(sa.last(), Some(&newest));
+    assert_eq!(sb.last(), Some(&newest));
+    assert!(sa.windows(2).all(|w| w[0] <= w[1]), "{sa:?}");
 }

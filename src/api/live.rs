@@ -1,12 +1,19 @@
 //! Live push to the dashboard over a WebSocket (`/ws/live`).
 //!
-//! The server sends a small [`LiveUpdate`] at most every 25 ms while ticks
-//! arrive (and a heartbeat every 2 s when the market is quiet): the status
-//! line redraws from it directly, and the page refetches the pair analytics
-//! (at most once a second) when new ticks have arrived. Each client reads the tick broadcast on its own
-//! receiver, so a slow browser can never slow ingestion: it misses
-//! notifications (counted as `lagged`), gets a coarser update rate, and is
-//! disconnected only when it stops accepting messages altogether.
+//! One hub task per server counts the ticks, and every 25 ms while they
+//! arrive (every 2 s as a heartbeat when the market is quiet) builds one
+//! [`LiveUpdate`] and serializes it once for every connected page: fifty
+//! viewers cost one status snapshot and one JSON encoding, not fifty, and
+//! the hub looks for fired alerts once a second for all of them. The status
+//! line redraws from the update directly; the page refetches the pair
+//! analytics (at most once a second) when new ticks have arrived.
+//!
+//! Each page reads the hub's frames on its own receiver, so a slow browser
+//! can never slow ingestion or the other pages: when it stops keeping up it
+//! is switched to a coarser rate (its own, composed for it alone, with the
+//! missed ticks folded in), the page is told so through `interval_ms` and
+//! `lagged`, and it is disconnected only when it stops accepting messages
+//! altogether.
 
 use crate::domain::StatusSnapshot;
 use serde::{Deserialize, Serialize};
@@ -22,7 +29,11 @@ pub struct LiveUpdate {
     pub interval_ms: u64,
     /// Notifications this client missed because it fell behind.
     pub lagged: u64,
-    pub status: StatusSnapshot,
+    /// The status line's figures: in at most four updates a second (and
+    /// every heartbeat), since a person cannot read them faster and with
+    /// 200 symbols they are most of the message.
+    #[serde(default)]
+    pub status: Option<StatusSnapshot>,
     /// Alerts fired since the previous message.
     #[serde(default)]
     pub alerts: Vec<crate::api::alerts::AlertEvent>,
@@ -33,95 +44,398 @@ pub struct LiveUpdate {
 /// (BENCHMARKS.md, Load).
 pub const BASE_INTERVAL_MS: u64 = 25;
 pub const MAX_INTERVAL_MS: u64 = 4000;
+/// How often an update carries the status snapshot.
+pub const STATUS_INTERVAL_MS: u64 = 250;
 
 #[cfg(feature = "ssr")]
-pub use ssr::live_ws;
+pub use ssr::{live_ws, Hub};
 
 #[cfg(feature = "ssr")]
 mod ssr {
     use super::*;
+    use crate::api::alerts::AlertEvent;
     use crate::server::AppState;
-    use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+    use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
     use axum::extract::State;
     use axum::response::Response;
-    use std::sync::Arc;
+    use std::sync::{Arc, Once, Weak};
     use std::time::Duration;
-    use tokio::sync::broadcast::error::RecvError;
+    use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
+    use tokio::time::Instant;
+
+    /// Frames kept for a page that is momentarily busy: 64 × 25 ms = 1.6 s.
+    const FRAME_BUFFER: usize = 64;
+    /// A send that takes longer than this means the page is not draining.
+    const SEND_TIMEOUT: Duration = Duration::from_millis(500);
+    /// Consecutive slow sends before a page is given up on.
+    const HOPELESS: u32 = 10;
+    const HEARTBEAT_MS: u64 = 2000;
+
+    /// One update of the shared feed, built once for every page.
+    struct Frame {
+        seq: u64,
+        /// Ticks counted by the hub since it started.
+        total_ticks: u64,
+        update: LiveUpdate,
+        /// `update` as JSON, for pages at the base rate that missed nothing.
+        text: Utf8Bytes,
+    }
+
+    /// The shared feed; started by the first page that connects.
+    pub struct Hub {
+        tx: broadcast::Sender<Arc<Frame>>,
+        started: Once,
+    }
+
+    impl Default for Hub {
+        fn default() -> Self {
+            Hub {
+                tx: broadcast::channel(FRAME_BUFFER).0,
+                started: Once::new(),
+            }
+        }
+    }
+
+    impl Hub {
+        fn subscribe(&self, app: &Arc<AppState>) -> broadcast::Receiver<Arc<Frame>> {
+            self.started.call_once(|| {
+                // Weak: the hub must not keep the server state (and with it
+                // the pipeline's tick broadcast) alive after shutdown.
+                let ticks = app.pipeline.subscribe();
+                tokio::spawn(run_hub(Arc::downgrade(app), self.tx.clone(), ticks));
+            });
+            self.tx.subscribe()
+        }
+    }
+
+    async fn run_hub(
+        app: Weak<AppState>,
+        tx: broadcast::Sender<Arc<Frame>>,
+        mut ticks: broadcast::Receiver<Arc<crate::domain::Tick>>,
+    ) {
+        let mut timer = tokio::time::interval(Duration::from_millis(BASE_INTERVAL_MS));
+        timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let (mut total, mut fresh, mut last_ts, mut quiet, mut seq) =
+            (0u64, 0u64, None, 0u64, 0u64);
+        let mut alerts_since = crate::ingest::now_ms();
+        let mut last_alert_check = Instant::now();
+        let mut last_status: Option<Instant> = None;
+        loop {
+            timer.tick().await;
+            // Draining on the timer (not per tick) keeps the hub at 40
+            // wake-ups a second whatever the trade rate.
+            loop {
+                match ticks.try_recv() {
+                    Ok(t) => {
+                        fresh += 1;
+                        last_ts = Some(t.exchange_ts);
+                    }
+                    Err(TryRecvError::Lagged(n)) => fresh += n,
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Closed) => return,
+                }
+            }
+            let Some(app) = app.upgrade() else { return };
+            if tx.receiver_count() == 0 {
+                // Nobody is watching: nothing to build, nothing to catch up on.
+                total += fresh;
+                fresh = 0;
+                alerts_since = crate::ingest::now_ms();
+                continue;
+            }
+            quiet += BASE_INTERVAL_MS;
+            // Alerts fire at most once a bar; look for them once a second.
+            let fired: Vec<AlertEvent> = if last_alert_check.elapsed() >= Duration::from_secs(1) {
+                last_alert_check = Instant::now();
+                let db = app.config.db.clone();
+                let since = alerts_since;
+                tokio::task::spawn_blocking(move || {
+                    crate::api::alerts::store::list_events(&db, None, Some(since), 20)
+                })
+                .await
+                .ok()
+                .and_then(|r| r.ok())
+                .unwrap_or_default()
+            } else {
+                Vec::new()
+            };
+            if let Some(newest) = fired.iter().map(|e| e.fired_ts).max() {
+                alerts_since = newest + 1;
+            }
+            if fresh == 0 && fired.is_empty() && quiet < HEARTBEAT_MS {
+                continue;
+            }
+            let heartbeat = quiet >= HEARTBEAT_MS;
+            quiet = 0;
+            total += fresh;
+            let with_status = heartbeat
+                || last_status
+                    .is_none_or(|t| t.elapsed() >= Duration::from_millis(STATUS_INTERVAL_MS));
+            if with_status {
+                last_status = Some(Instant::now());
+            }
+            let update = LiveUpdate {
+                new_ticks: fresh,
+                last_ts,
+                interval_ms: BASE_INTERVAL_MS,
+                lagged: 0,
+                status: with_status.then(|| app.status()),
+                alerts: fired,
+            };
+            fresh = 0;
+            let Ok(text) = serde_json::to_string(&update) else {
+                continue;
+            };
+            seq += 1;
+            // An error only means every page left meanwhile.
+            let _ = tx.send(Arc::new(Frame {
+                seq,
+                total_ticks: total,
+                update,
+                text: text.into(),
+            }));
+        }
+    }
 
     pub async fn live_ws(State(app): State<Arc<AppState>>, ws: WebSocketUpgrade) -> Response {
         ws.on_upgrade(move |sock| session(sock, app))
     }
 
+    /// What one page has been sent, and what it is owed.
+    struct Page {
+        interval_ms: u64,
+        /// Frames this page missed since it connected.
+        lagged: u64,
+        last_seq: Option<u64>,
+        /// `total_ticks` of the last frame accounted to this page.
+        sent_total: Option<u64>,
+        /// The newest frame not yet sent (coarse rate), and the alerts and
+        /// newest status of the frames folded into it.
+        owed: Option<Arc<Frame>>,
+        owed_alerts: Vec<AlertEvent>,
+        owed_status: Option<StatusSnapshot>,
+        last_send: Instant,
+        slow_sends: u32,
+    }
+
+    impl Page {
+        /// The message for `frame`: the shared text when this page is at the
+        /// base rate and saw the previous frame, else one composed for it.
+        fn message(&mut self, frame: &Frame) -> Utf8Bytes {
+            let contiguous = self.last_seq.is_none_or(|s| frame.seq == s + 1);
+            let plain = contiguous
+                && self.interval_ms == BASE_INTERVAL_MS
+                && self.owed_alerts.is_empty()
+                && (self.owed_status.is_none() || frame.update.status.is_some());
+            let text = if plain {
+                frame.text.clone()
+            } else {
+                let mut alerts = std::mem::take(&mut self.owed_alerts);
+                alerts.extend(frame.update.alerts.iter().cloned());
+                let new_ticks = match self.sent_total {
+                    Some(t) => frame.total_ticks.saturating_sub(t),
+                    None => frame.update.new_ticks,
+                };
+                let msg = LiveUpdate {
+                    new_ticks,
+                    last_ts: frame.update.last_ts,
+                    interval_ms: self.interval_ms,
+                    lagged: self.lagged,
+                    status: frame
+                        .update
+                        .status
+                        .clone()
+                        .or_else(|| self.owed_status.take()),
+                    alerts,
+                };
+                serde_json::to_string(&msg)
+                    .map(Utf8Bytes::from)
+                    .unwrap_or_else(|_| frame.text.clone())
+            };
+            self.owed_status = None;
+            self.last_seq = Some(frame.seq);
+            self.sent_total = Some(frame.total_ticks);
+            text
+        }
+
+        fn coarser(&mut self) {
+            self.interval_ms = (self.interval_ms * 2).min(MAX_INTERVAL_MS);
+        }
+    }
+
     async fn session(mut sock: WebSocket, app: Arc<AppState>) {
-        let mut ticks = app.pipeline.subscribe();
-        let mut interval_ms = BASE_INTERVAL_MS;
-        let mut timer = tokio::time::interval(Duration::from_millis(interval_ms));
-        let (mut pending, mut lagged, mut last_ts, mut quiet) = (0u64, 0u64, None, 0u64);
-        let mut slow_sends = 0u32;
-        // Alerts fired after this moment are pushed to this page.
-        let mut alerts_since = crate::ingest::now_ms();
-        let mut last_alert_check = tokio::time::Instant::now();
+        let mut frames = app.live.subscribe(&app);
+        let mut page = Page {
+            interval_ms: BASE_INTERVAL_MS,
+            lagged: 0,
+            last_seq: None,
+            sent_total: None,
+            owed: None,
+            owed_alerts: Vec::new(),
+            owed_status: None,
+            last_send: Instant::now(),
+            slow_sends: 0,
+        };
         loop {
+            // At the base rate every frame goes out as it comes (the hub sets
+            // the pace); at a coarser rate the newest one goes out when due.
+            let due = if page.interval_ms == BASE_INTERVAL_MS {
+                page.last_send
+            } else {
+                page.last_send + Duration::from_millis(page.interval_ms)
+            };
             tokio::select! {
-                t = ticks.recv() => match t {
-                    Ok(t) => {
-                        pending += 1;
-                        last_ts = Some(t.exchange_ts);
+                f = frames.recv() => match f {
+                    Ok(frame) => {
+                        if let Some(prev) = page.owed.replace(frame) {
+                            page.owed_alerts.extend(prev.update.alerts.iter().cloned());
+                            if let Some(s) = &prev.update.status {
+                                page.owed_status = Some(s.clone());
+                            }
+                        }
                     }
-                    Err(RecvError::Lagged(n)) => lagged += n,
-                    Err(RecvError::Closed) => return,
-                },
-                _ = timer.tick() => {
-                    quiet += interval_ms;
-                    // Alerts fire at most once a bar; look for them once a second.
-                    let fired = if last_alert_check.elapsed() >= Duration::from_secs(1) {
-                        last_alert_check = tokio::time::Instant::now();
-                        let db = app.config.db.clone();
-                        let since = alerts_since;
-                        tokio::task::spawn_blocking(move || crate::api::alerts::store::list_events(&db, None, Some(since), 20))
-                            .await
-                            .ok()
-                            .and_then(|r| r.ok())
-                            .unwrap_or_default()
-                    } else {
-                        Vec::new()
-                    };
-                    if let Some(newest) = fired.iter().map(|e| e.fired_ts).max() {
-                        alerts_since = newest + 1;
-                    }
-                    if pending == 0 && fired.is_empty() && quiet < 2000 {
+                    Err(RecvError::Lagged(n)) => {
+                        page.lagged += n;
+                        page.coarser();
                         continue;
                     }
-                    quiet = 0;
-                    let msg = LiveUpdate { new_ticks: pending, last_ts, interval_ms, lagged, status: app.status(), alerts: fired };
-                    let Ok(text) = serde_json::to_string(&msg) else { return };
-                    pending = 0;
-                    match tokio::time::timeout(Duration::from_millis(500), sock.send(Message::Text(text.into()))).await {
-                        Ok(Ok(())) => {
-                            slow_sends = 0;
-                            if interval_ms > BASE_INTERVAL_MS {
-                                interval_ms = (interval_ms / 2).max(BASE_INTERVAL_MS);
-                                timer = tokio::time::interval(Duration::from_millis(interval_ms));
-                            }
-                        }
-                        Ok(Err(_)) => return,
-                        Err(_) => {
-                            // The client is not draining its socket: send less often.
-                            slow_sends += 1;
-                            if slow_sends >= 10 {
-                                tracing::info!("live client hopelessly behind; disconnecting");
-                                return;
-                            }
-                            interval_ms = (interval_ms * 2).min(MAX_INTERVAL_MS);
-                            timer = tokio::time::interval(Duration::from_millis(interval_ms));
-                        }
-                    }
-                }
+                    Err(RecvError::Closed) => return,
+                },
+                _ = tokio::time::sleep_until(due), if page.owed.is_some() => {}
                 m = sock.recv() => match m {
                     None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
-                    Some(Ok(_)) => {}
+                    Some(Ok(_)) => continue,
                 },
             }
+            if Instant::now() < due || page.owed.is_none() {
+                continue;
+            }
+            let Some(frame) = page.owed.take() else {
+                continue;
+            };
+            let text = page.message(&frame);
+            let started = Instant::now();
+            match tokio::time::timeout(SEND_TIMEOUT, sock.send(Message::Text(text))).await {
+                Ok(Ok(())) => {
+                    page.slow_sends = 0;
+                    // Back towards the base rate once the page keeps up easily.
+                    if page.interval_ms > BASE_INTERVAL_MS
+                        && started.elapsed() < Duration::from_millis(page.interval_ms / 4)
+                    {
+                        page.interval_ms = (page.interval_ms / 2).max(BASE_INTERVAL_MS);
+                    }
+                }
+                Ok(Err(_)) => return,
+                Err(_) => {
+                    page.slow_sends += 1;
+                    if page.slow_sends >= HOPELESS {
+                        tracing::info!("live client hopelessly behind; disconnecting");
+                        return;
+                    }
+                    page.coarser();
+                }
+            }
+            page.last_send = Instant::now();
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        fn frame(seq: u64, total: u64, fresh: u64, alert: Option<i64>) -> Frame {
+            let update = LiveUpdate {
+                new_ticks: fresh,
+                last_ts: Some(seq as i64 * 1000),
+                interval_ms: BASE_INTERVAL_MS,
+                lagged: 0,
+                status: seq.is_multiple_of(2).then(StatusSnapshot::default),
+                alerts: alert
+                    .map(|id| AlertEvent {
+                        id,
+                        rule_id: 1,
+                        fired_ts: id,
+                        message: format!("alert {id}"),
+                    })
+                    .into_iter()
+                    .collect(),
+            };
+            let text = serde_json::to_string(&update).unwrap().into();
+            Frame {
+                seq,
+                total_ticks: total,
+                update,
+                text,
+            }
+        }
+
+        fn page() -> Page {
+            Page {
+                interval_ms: BASE_INTERVAL_MS,
+                lagged: 0,
+                last_seq: None,
+                sent_total: None,
+                owed: None,
+                owed_alerts: Vec::new(),
+                owed_status: None,
+                last_send: Instant::now(),
+                slow_sends: 0,
+            }
+        }
+
+        fn parse(t: Utf8Bytes) -> LiveUpdate {
+            serde_json::from_str(t.as_str()).unwrap()
+        }
+
+        #[test]
+        fn a_page_that_keeps_up_gets_the_shared_text() {
+            let mut p = page();
+            let f1 = frame(1, 10, 10, None);
+            let f2 = frame(2, 15, 5, None);
+            assert_eq!(p.message(&f1), f1.text);
+            assert_eq!(p.message(&f2), f2.text);
+        }
+
+        #[test]
+        fn a_coarse_page_is_owed_every_tick_and_alert_it_skipped() {
+            let mut p = page();
+            let _ = p.message(&frame(1, 10, 10, None));
+            // Slow: frames 2 to 4 were folded into 5, frame 2 carried an alert.
+            p.coarser();
+            p.lagged = 1;
+            p.owed_alerts = frame(2, 14, 4, Some(7)).update.alerts;
+            // Frame 3 (folded) was the last to carry a status; 5 has none.
+            p.owed_status = Some(StatusSnapshot {
+                ticks_stored: 3,
+                ..Default::default()
+            });
+            let u = parse(p.message(&frame(5, 40, 6, Some(9))));
+            assert_eq!(u.new_ticks, 30, "ticks of frames 2 to 5");
+            assert_eq!(u.status.map(|s| s.ticks_stored), Some(3));
+            assert_eq!(u.interval_ms, 2 * BASE_INTERVAL_MS);
+            assert_eq!(u.lagged, 1);
+            assert_eq!(u.last_ts, Some(5000));
+            let ids: Vec<i64> = u.alerts.iter().map(|a| a.id).collect();
+            assert_eq!(ids, vec![7, 9]);
+            assert!(p.owed_alerts.is_empty());
+        }
+
+        #[test]
+        fn a_gap_in_the_frames_is_never_sent_as_the_shared_text() {
+            let mut p = page();
+            let _ = p.message(&frame(1, 10, 10, None));
+            let f3 = frame(3, 25, 5, None);
+            let u = parse(p.message(&f3));
+            assert_eq!(u.new_ticks, 15, "frame 2's ticks are not lost");
+        }
+
+        #[test]
+        fn the_rate_backs_off_to_a_ceiling() {
+            let mut p = page();
+            for _ in 0..20 {
+                p.coarser();
+            }
+            assert_eq!(p.interval_ms, MAX_INTERVAL_MS);
         }
     }
 }

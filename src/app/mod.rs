@@ -73,6 +73,9 @@ fn Dashboard() -> impl IntoView {
     let toasts: RwSignal<Vec<crate::api::alerts::AlertEvent>> = RwSignal::new(Vec::new());
     let fired = RwSignal::new(0u64);
     let link = RwSignal::new(live::LinkState::Connecting);
+    // (interval_ms, lagged) of the live push: the server slows it for a
+    // page that cannot keep up, and the status line says so.
+    let push_rate = RwSignal::new((crate::api::live::BASE_INTERVAL_MS, 0u64));
     // Effects run only in the browser: mark hydration and open the live push.
     Effect::new(move |_| {
         hydrated.set(true);
@@ -82,7 +85,12 @@ fn Dashboard() -> impl IntoView {
             live::connect(
                 std::rc::Rc::new(move |u: crate::api::live::LiveUpdate| {
                     let fresh = u.new_ticks > 0;
-                    live_status.set(Some(u.status));
+                    if let Some(s) = u.status {
+                        live_status.set(Some(s));
+                    }
+                    if push_rate.get_untracked() != (u.interval_ms, u.lagged) {
+                        push_rate.set((u.interval_ms, u.lagged));
+                    }
                     if !u.alerts.is_empty() {
                         fired.update(|n| *n += 1);
                         let ids: Vec<i64> = u.alerts.iter().map(|e| e.id).collect();
@@ -120,7 +128,7 @@ fn Dashboard() -> impl IntoView {
             <alerts::Toasts toasts />
             <header class="topbar">
                 <span class="brand">"pairdesk"</span>
-                <StatusLine live_status link />
+                <StatusLine live_status link push_rate />
                 <button
                     class="theme"
                     aria-label="Toggle dark and light theme"
@@ -145,6 +153,7 @@ fn Dashboard() -> impl IntoView {
 fn StatusLine(
     live_status: RwSignal<Option<StatusSnapshot>>,
     link: RwSignal<live::LinkState>,
+    push_rate: RwSignal<(u64, u64)>,
 ) -> impl IntoView {
     // The first figures come with the page; the live push takes over after.
     let initial = Resource::new(|| (), |_| get_status());
@@ -159,8 +168,18 @@ fn StatusLine(
                         {l.label()}
                     </span>
                 };
+                let (interval, lagged) = push_rate.get();
+                let slow_view = (interval > crate::api::live::BASE_INTERVAL_MS).then(|| view! {
+                    <span
+                        class="item badge slow"
+                        data-testid="slow-link"
+                        title="This page is not keeping up with the live push (a busy browser or a slow network), so the server sends it fewer, bigger updates. Nothing is lost: every update counts all ticks since the previous one."
+                    >
+                        {format!("slow link: updates every {:.2} s, {lagged} skipped", interval as f64 / 1000.0)}
+                    </span>
+                });
                 match (live_status.get(), first) {
-                    (Some(s), _) | (None, Ok(s)) => view! { {status_view(s, sym_open)} {link_view} }.into_any(),
+                    (Some(s), _) | (None, Ok(s)) => view! { {status_view(s, sym_open)} {link_view} {slow_view} }.into_any(),
                     (None, Err(e)) => view! { <span class="status error" data-testid="server-down">{format!("server unreachable: {e}")}</span> }.into_any(),
                 }
             })}
