@@ -29,7 +29,7 @@ use crate::config::Config;
 use crate::domain::Venue;
 use crate::ingest::binance::client::{self, stream_url, ClientConfig, StreamKind};
 use crate::ingest::binance::rest::Backfiller;
-use crate::ingest::mock::{now_ms, MockConfig, MockExchange};
+use crate::ingest::mock::{now_ms, Bursts, MockConfig, MockExchange};
 use crate::ingest::pipeline::Pipeline;
 use crate::ingest::sim::{SimMarket, SimSpec};
 use crate::server::{router, AppState};
@@ -77,6 +77,9 @@ pub struct BenchOptions {
     pub live_rates: Vec<f64>,
     /// Connected `/ws/live` clients per latency measurement.
     pub live_clients: Vec<usize>,
+    /// The bursty phase: base rate, and the burst regime on top of it.
+    pub burst_base_rate: f64,
+    pub bursts: Bursts,
     /// Concurrent HTTP clients for the API phase.
     pub http_concurrency: usize,
     /// A step is sustained only if its p99 exchange→receive lag is below this.
@@ -93,6 +96,15 @@ impl Default for BenchOptions {
             ingest_rates: vec![1_000.0, 2_500.0, 5_000.0, 10_000.0, 20_000.0],
             live_rates: vec![1_000.0, 10_000.0],
             live_clients: vec![1, 50],
+            // 2,000 trades/s, 20,000/s for one second in every four, and the
+            // connection dropped halfway through every burst.
+            burst_base_rate: 2_000.0,
+            bursts: Bursts {
+                period_ms: 4_000,
+                burst_ms: 1_000,
+                factor: 10.0,
+                drop_mid_burst: true,
+            },
             http_concurrency: 8,
             max_lag_p99_ms: 250.0,
             drain_ms: 1_000,
@@ -179,6 +191,32 @@ pub struct LatencyRow {
     pub usage: Usage,
 }
 
+/// Bursty arrivals with a disconnect in every burst.
+#[derive(Debug, Clone, Serialize)]
+pub struct BurstRow {
+    pub base_rate: f64,
+    pub burst_rate: f64,
+    pub period_ms: u64,
+    pub burst_ms: u64,
+    pub seconds: f64,
+    pub generated: u64,
+    /// Rows committed (the store's unique key makes a second copy impossible,
+    /// so stored == generated means every trade exactly once).
+    pub stored: u64,
+    /// Copies the pipeline or the store recognised and ignored (the overlap
+    /// between a backfill and the live stream).
+    pub duplicates_ignored: u64,
+    pub reconnects: u64,
+    pub gaps_found: u64,
+    pub gaps_filled: u64,
+    pub drained_ms: Option<u64>,
+    /// Exchange→receive lag of live (not backfilled) ticks.
+    pub lag_p50_ms: f64,
+    pub lag_p99_ms: f64,
+    pub lag_max_ms: f64,
+    pub usage: Usage,
+}
+
 /// HTTP API throughput.
 #[derive(Debug, Clone, Serialize)]
 pub struct HttpRow {
@@ -203,6 +241,7 @@ pub struct BenchReport {
     /// Highest target rate that was sustained.
     pub sustainable_rate: Option<f64>,
     pub latency: Vec<LatencyRow>,
+    pub burst: BurstRow,
     pub http: HttpRow,
     /// The live-push base interval in force, ms.
     pub live_base_interval_ms: u64,
@@ -227,6 +266,8 @@ pub async fn run(opts: &BenchOptions) -> Result<BenchReport, BenchError> {
         tracing::info!(rate, "bench: live latency");
         latency.extend(live_phase(&symbols, rate, opts).await?);
     }
+    tracing::info!("bench: bursts with disconnects");
+    let burst = burst_phase(&symbols, opts).await?;
     tracing::info!("bench: HTTP API");
     let http = http_phase(opts).await?;
     Ok(BenchReport {
@@ -238,6 +279,7 @@ pub async fn run(opts: &BenchOptions) -> Result<BenchReport, BenchError> {
         ingest,
         sustainable_rate,
         latency,
+        burst,
         http,
         live_base_interval_ms: crate::api::live::BASE_INTERVAL_MS,
     })
@@ -377,12 +419,14 @@ impl Market {
         rate: f64,
         seed: u64,
         autostart: bool,
+        bursts: Option<Bursts>,
     ) -> Result<Market, BenchError> {
         let base: f64 = symbols.iter().map(|s| SimSpec::for_symbol(s).rate).sum();
         let mock = MockExchange::start(MockConfig {
             seed,
             rate_scale: rate / base,
             autostart,
+            bursts,
             ..MockConfig::new(symbols)
         })
         .await?;
@@ -449,27 +493,17 @@ async fn ingest_step(
     opts: &BenchOptions,
 ) -> Result<IngestStep, BenchError> {
     let dir = TempDir::new("ingest")?;
-    let market = Market::start(&dir.path().join("bench.db"), symbols, rate, seed, false).await?;
+    let market = Market::start(
+        &dir.path().join("bench.db"),
+        symbols,
+        rate,
+        seed,
+        false,
+        None,
+    )
+    .await?;
     // Exchange→receive lag of every accepted tick, from the live broadcast.
-    let lags: Arc<Mutex<Vec<f64>>> = Arc::default();
-    let collector = {
-        let mut rx = market.pipeline.subscribe();
-        let lags = lags.clone();
-        tokio::spawn(async move {
-            use tokio::sync::broadcast::error::RecvError;
-            loop {
-                match rx.recv().await {
-                    Ok(t) => {
-                        if let Ok(mut l) = lags.lock() {
-                            l.push((t.receive_ts - t.exchange_ts) as f64);
-                        }
-                    }
-                    Err(RecvError::Lagged(_)) => {}
-                    Err(RecvError::Closed) => return,
-                }
-            }
-        })
-    };
+    let (lags, collector) = collect_lags(&market.pipeline);
     tokio::time::sleep(Duration::from_millis(200)).await;
     let probe = UsageProbe::start();
     let started = Instant::now();
@@ -524,6 +558,98 @@ async fn ingest_step(
     })
 }
 
+/// Lags of every live tick the pipeline accepts, until aborted.
+fn collect_lags(pipeline: &Pipeline) -> (Arc<Mutex<Vec<f64>>>, tokio::task::JoinHandle<()>) {
+    let lags: Arc<Mutex<Vec<f64>>> = Arc::default();
+    let mut rx = pipeline.subscribe();
+    let sink = lags.clone();
+    let task = tokio::spawn(async move {
+        use tokio::sync::broadcast::error::RecvError;
+        loop {
+            match rx.recv().await {
+                Ok(t) => {
+                    if let Ok(mut l) = sink.lock() {
+                        l.push((t.receive_ts - t.exchange_ts) as f64);
+                    }
+                }
+                Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => return,
+            }
+        }
+    });
+    (lags, task)
+}
+
+/// Bursts of 10x the base rate with the connection dropped mid-burst: every
+/// generated trade must still be stored exactly once (gaps backfilled).
+async fn burst_phase(symbols: &[String], opts: &BenchOptions) -> Result<BurstRow, BenchError> {
+    let dir = TempDir::new("burst")?;
+    let b = opts.bursts;
+    let market = Market::start(
+        &dir.path().join("bench.db"),
+        symbols,
+        opts.burst_base_rate,
+        77,
+        false,
+        Some(b),
+    )
+    .await?;
+    let (lags, collector) = collect_lags(&market.pipeline);
+    // Whole periods, at least two bursts.
+    let periods = ((opts.seconds * 1000.0 * 3.0) / b.period_ms as f64)
+        .ceil()
+        .max(2.0);
+    let run = Duration::from_millis(periods as u64 * b.period_ms);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let probe = UsageProbe::start();
+    let started = Instant::now();
+    market.mock.resume();
+    tokio::time::sleep(run).await;
+    market.mock.pause();
+    let stopped = Instant::now();
+    tokio::time::sleep(Duration::from_millis(25)).await;
+    let generated = market.mock.generated();
+    let stats = market.writer.stats.clone();
+    let mut drained_ms = None;
+    // Backfills after the last drop may still be running: allow 10 s.
+    while stopped.elapsed() < Duration::from_secs(10) {
+        if stats.inserted.load(Relaxed) >= generated {
+            drained_ms = Some(stopped.elapsed().as_millis() as u64);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let usage = probe.finish();
+    let m = &market.pipeline.metrics;
+    let (reconnects, gaps_found, gaps_filled, dup_pipeline) = (
+        m.reconnects.load(Relaxed),
+        m.gaps_found.load(Relaxed),
+        m.gaps_filled.load(Relaxed),
+        m.duplicates.load(Relaxed),
+    );
+    collector.abort();
+    market.shutdown().await;
+    let lags = sorted(lags.lock().map(|l| l.clone()).unwrap_or_default());
+    Ok(BurstRow {
+        base_rate: opts.burst_base_rate,
+        burst_rate: opts.burst_base_rate * b.factor,
+        period_ms: b.period_ms,
+        burst_ms: b.burst_ms,
+        seconds: started.elapsed().as_secs_f64().min(run.as_secs_f64()),
+        generated,
+        stored: stats.inserted.load(Relaxed),
+        duplicates_ignored: dup_pipeline + stats.duplicates.load(Relaxed),
+        reconnects,
+        gaps_found,
+        gaps_filled,
+        drained_ms,
+        lag_p50_ms: percentile(&lags, 50.0),
+        lag_p99_ms: percentile(&lags, 99.0),
+        lag_max_ms: lags.last().copied().unwrap_or(0.0),
+        usage,
+    })
+}
+
 // ---------------------------------------------------------------- serving
 
 struct Served {
@@ -558,6 +684,7 @@ async fn serve(
         writer_tx: writer.tx.downgrade(),
         http: Default::default(),
         live: Default::default(),
+        subscriptions: None,
     });
     let opts = leptos::config::LeptosOptions::builder()
         .output_name("pairdesk")
@@ -643,7 +770,7 @@ async fn live_phase(
 ) -> Result<Vec<LatencyRow>, BenchError> {
     let dir = TempDir::new("live")?;
     let db = dir.path().join("bench.db");
-    let market = Market::start(&db, symbols, rate, 1000 + rate as u64, true).await?;
+    let market = Market::start(&db, symbols, rate, 1000 + rate as u64, true, None).await?;
     let served = serve(
         &db,
         dir.path(),
@@ -908,6 +1035,29 @@ pub fn render(r: &BenchReport) -> String {
             l.usage.rss_max_mb
         );
     }
+    let b = &r.burst;
+    let _ = writeln!(
+        o,
+        "\nBursts: {:.0}/s, {:.0}/s for {} ms of every {} ms, connection dropped mid-burst, {:.0} s",
+        b.base_rate, b.burst_rate, b.burst_ms, b.period_ms, b.seconds
+    );
+    let _ = writeln!(
+        o,
+        "generated {} stored {} ({}) duplicates ignored {} reconnects {} gaps {}/{} drain {} lag p50/p99/max {:.1}/{:.1}/{:.1} ms CPU {} RSS {:.1} MB",
+        b.generated,
+        b.stored,
+        if b.stored == b.generated { "every trade once" } else { "MISSING TRADES" },
+        b.duplicates_ignored,
+        b.reconnects,
+        b.gaps_filled,
+        b.gaps_found,
+        b.drained_ms.map_or("late".into(), |m| format!("{m} ms")),
+        b.lag_p50_ms,
+        b.lag_p99_ms,
+        b.lag_max_ms,
+        pct(&b.usage),
+        b.usage.rss_max_mb
+    );
     let h = &r.http;
     let _ = writeln!(o, "\nHTTP API: {}", h.endpoint);
     let _ = writeln!(

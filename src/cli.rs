@@ -61,6 +61,9 @@ struct Global {
     /// Delete ticks older than this, e.g. 30d (units s, m, h, d) [default: keep all]
     #[arg(long, global = true, env = "PAIRDESK_RETAIN", value_name = "AGE")]
     retain: Option<String>,
+    /// Multiply the simulated market's trade rates (1 = ~55 trades/s for two majors)
+    #[arg(long, global = true, env = "PAIRDESK_SIM_RATE", value_name = "X")]
+    sim_rate: Option<f64>,
     /// Log format: text (for people) or json (for machines)
     #[arg(long, global = true, default_value = "text", value_parser = ["text", "json"])]
     log_format: String,
@@ -232,6 +235,7 @@ pub fn main() -> ExitCode {
         access_token: g.token.clone(),
         durable: g.durable,
         retain: g.retain.clone(),
+        sim_rate: g.sim_rate,
     };
     let config = match Config::load(&ov) {
         Ok(c) => c,

@@ -92,6 +92,7 @@ struct FileConfig {
     durable: Option<bool>,
     retain: Option<String>,
     stream: Option<String>,
+    sim_rate: Option<f64>,
     endpoints: Option<Endpoints>,
 }
 
@@ -107,6 +108,7 @@ pub struct Overrides {
     pub access_token: Option<String>,
     pub durable: bool,
     pub retain: Option<String>,
+    pub sim_rate: Option<f64>,
 }
 
 /// The validated configuration every part of the server reads.
@@ -127,6 +129,9 @@ pub struct Config {
     pub retain: Option<std::time::Duration>,
     /// Binance stream: raw trades or aggregate trades.
     pub stream: crate::ingest::binance::client::StreamKind,
+    /// Multiplies the simulated market's trade rates (1 = about 55 trades/s
+    /// for BTCUSDT and ETHUSDT together).
+    pub sim_rate: f64,
     pub endpoints: Endpoints,
 }
 
@@ -146,6 +151,7 @@ impl Default for Config {
             durable: false,
             retain: None,
             stream: crate::ingest::binance::client::StreamKind::Trade,
+            sim_rate: 1.0,
             endpoints: Endpoints::default(),
         }
     }
@@ -334,6 +340,11 @@ impl Config {
             None => None,
         };
 
+        let sim_rate = ov.sim_rate.or(file.sim_rate).unwrap_or(d.sim_rate);
+        if !sim_rate.is_finite() || sim_rate <= 0.0 || sim_rate > 100.0 {
+            return Err(field("sim_rate", sim_rate, "expected a number in (0, 100]"));
+        }
+
         let endpoints = file.endpoints.unwrap_or_default();
         for (name, url, schemes) in [
             (
@@ -376,6 +387,7 @@ impl Config {
             durable: ov.durable || file.durable.unwrap_or(false),
             retain,
             stream,
+            sim_rate,
             endpoints,
         })
     }
@@ -566,6 +578,38 @@ mod tests {
         };
         let c = Config::from_toml("retain = \"30d\"", &ov).unwrap();
         assert_eq!(c.retain.unwrap().as_secs(), 7200);
+    }
+
+    #[test]
+    fn sim_rate_is_bounded_and_overridable() {
+        assert_eq!(
+            Config::from_toml("", &Overrides::default())
+                .unwrap()
+                .sim_rate,
+            1.0
+        );
+        for bad in [
+            "sim_rate = 0",
+            "sim_rate = -2",
+            "sim_rate = 1000",
+            "sim_rate = nan",
+        ] {
+            let e = Config::from_toml(bad, &Overrides::default())
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("`sim_rate`") && e.contains("(0, 100]"),
+                "{bad}: {e}"
+            );
+        }
+        let ov = Overrides {
+            sim_rate: Some(9.0),
+            ..Default::default()
+        };
+        assert_eq!(
+            Config::from_toml("sim_rate = 2.5", &ov).unwrap().sim_rate,
+            9.0
+        );
     }
 
     #[test]

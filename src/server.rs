@@ -13,6 +13,7 @@ use crate::ingest::binance::rest::Backfiller;
 use crate::ingest::mock::{MockConfig, MockExchange};
 use crate::ingest::pipeline::Pipeline;
 use crate::ingest::replay::{replay_file, Speed};
+use crate::ingest::subscriptions::Subscriptions;
 use crate::store;
 use crate::store::writer::{Writer, WriterStats};
 use axum::body::Body;
@@ -46,6 +47,8 @@ pub struct AppState {
     pub http: crate::api::metrics::HttpMetrics,
     /// The shared live feed behind every `/ws/live` page.
     pub live: crate::api::live::Hub,
+    /// The live symbol set (None for a replay, which has no live feed).
+    pub subscriptions: Option<Arc<Subscriptions>>,
 }
 
 impl AppState {
@@ -83,6 +86,8 @@ pub enum Source {
     Socket {
         mock: Option<MockExchange>,
         task: tokio::task::JoinHandle<()>,
+        /// The live symbol set; the page can add to it.
+        subscriptions: Arc<Subscriptions>,
     },
     Replay {
         task: tokio::task::JoinHandle<()>,
@@ -90,11 +95,19 @@ pub enum Source {
 }
 
 impl Source {
+    /// The live symbol set, for sources that stream from an exchange.
+    pub fn subscriptions(&self) -> Option<Arc<Subscriptions>> {
+        match self {
+            Source::Socket { subscriptions, .. } => Some(subscriptions.clone()),
+            Source::Replay { .. } => None,
+        }
+    }
+
     /// Wait briefly for the source task to see the shutdown signal; the mock
     /// exchange (if any) stops when dropped, after its client has let go.
     pub async fn stop(self) {
         let (task, mock) = match self {
-            Source::Socket { task, mock } => (task, mock),
+            Source::Socket { task, mock, .. } => (task, mock),
             Source::Replay { task } => (task, None),
         };
         let _ = tokio::time::timeout(Duration::from_millis(800), task).await;
@@ -135,66 +148,56 @@ pub async fn start_source(
             SourceSpec::Sim
         };
     }
-    let socket = |url: String, venue: Venue, rest: String, mock: Option<MockExchange>| {
+    let socket = |ws_base: String, venue: Venue, rest: String, mock: Option<MockExchange>| {
         let (gap_tx, gap_rx) = tokio::sync::mpsc::unbounded_channel();
         pipeline.set_gap_sink(gap_tx);
-        tokio::spawn(Backfiller::new(rest, venue, config.stream).run(gap_rx, pipeline.clone()));
-        let task = tokio::spawn(client::run(
-            ClientConfig::new(url, venue),
-            pipeline.clone(),
-            shutdown.clone(),
-        ));
-        Source::Socket { mock, task }
+        tokio::spawn(
+            Backfiller::new(rest.clone(), venue, config.stream).run(gap_rx, pipeline.clone()),
+        );
+        let (subscriptions, url_rx) =
+            Subscriptions::new(ws_base, rest, venue, config.stream, config.symbols.clone());
+        let mut client_cfg = ClientConfig::new(url_rx.borrow().clone(), venue);
+        client_cfg.url_updates = Some(url_rx);
+        let task = tokio::spawn(client::run(client_cfg, pipeline.clone(), shutdown.clone()));
+        Source::Socket {
+            mock,
+            task,
+            subscriptions: Arc::new(subscriptions),
+        }
     };
     Ok(match spec {
-        SourceSpec::BinanceFutures => {
-            let url = stream_url(
-                &config.endpoints.futures_ws,
+        SourceSpec::BinanceFutures => (
+            socket(
+                config.endpoints.futures_ws.clone(),
                 Venue::BinanceFutures,
-                config.stream,
-                &config.symbols,
-            );
-            (
-                socket(
-                    url,
-                    Venue::BinanceFutures,
-                    config.endpoints.futures_rest.clone(),
-                    None,
-                ),
-                Venue::BinanceFutures,
-                "binance-futures".into(),
-                false,
-            )
-        }
-        SourceSpec::BinanceSpot => {
-            let url = stream_url(
-                &config.endpoints.spot_ws,
+                config.endpoints.futures_rest.clone(),
+                None,
+            ),
+            Venue::BinanceFutures,
+            "binance-futures".into(),
+            false,
+        ),
+        SourceSpec::BinanceSpot => (
+            socket(
+                config.endpoints.spot_ws.clone(),
                 Venue::BinanceSpot,
-                config.stream,
-                &config.symbols,
-            );
-            (
-                socket(
-                    url,
-                    Venue::BinanceSpot,
-                    config.endpoints.spot_rest.clone(),
-                    None,
-                ),
-                Venue::BinanceSpot,
-                "binance-spot".into(),
-                false,
-            )
-        }
+                config.endpoints.spot_rest.clone(),
+                None,
+            ),
+            Venue::BinanceSpot,
+            "binance-spot".into(),
+            false,
+        ),
         SourceSpec::Sim | SourceSpec::Auto => {
             let mock = MockExchange::start(MockConfig {
                 seed: crate::ingest::now_ms() as u64,
+                rate_scale: config.sim_rate,
                 ..MockConfig::new(&config.symbols)
             })
             .await?;
-            let url = stream_url(&mock.ws_base(), Venue::Sim, config.stream, &config.symbols);
-            let rest = mock.http_base();
+            let (ws_base, rest) = (mock.ws_base(), mock.http_base());
             (
-                socket(url, Venue::Sim, rest, Some(mock)),
+                socket(ws_base, Venue::Sim, rest, Some(mock)),
                 Venue::Sim,
                 "sim".into(),
                 true,
@@ -353,6 +356,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         writer_tx: writer.tx.downgrade(),
         http: Default::default(),
         live: Default::default(),
+        subscriptions: source.subscriptions(),
         config: config.clone(),
     });
     tracing::info!(

@@ -116,6 +116,7 @@ async fn start_with(token: Option<&str>, listen: Option<std::net::SocketAddr>) -
         writer_tx: writer.tx.downgrade(),
         http: Default::default(),
         live: Default::default(),
+        subscriptions: None,
     });
     let opts = leptos::config::LeptosOptions::builder()
         .output_name("pairdesk")

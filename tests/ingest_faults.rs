@@ -7,8 +7,9 @@ use pairdesk::domain::Venue;
 use pairdesk::ingest::backoff::Backoff;
 use pairdesk::ingest::binance::client::{self, stream_url, ClientConfig, StreamKind};
 use pairdesk::ingest::binance::rest::Backfiller;
-use pairdesk::ingest::mock::{MockConfig, MockExchange};
+use pairdesk::ingest::mock::{Bursts, MockConfig, MockExchange};
 use pairdesk::ingest::pipeline::Pipeline;
+use pairdesk::ingest::subscriptions::{SubscribeError, Subscriptions};
 use pairdesk::store::{self, query, writer::Writer, Durability};
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering::Relaxed;
@@ -23,9 +24,15 @@ struct Harness {
     writer: Option<Writer>,
     stop: tokio::sync::watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
+    /// The client's symbol set; adding to it hands over to a new connection.
+    subs: Subscriptions,
 }
 
 async fn start(seed: u64) -> Harness {
+    start_with(seed, None).await
+}
+
+async fn start_with(seed: u64, bursts: Option<Bursts>) -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("f.db");
     let symbols = vec!["BTCUSDT".to_string(), "ETHUSDT".to_string()];
@@ -34,6 +41,7 @@ async fn start(seed: u64) -> Harness {
         autostart: false,
         rate_scale: 3.0,
         seed,
+        bursts,
         ..MockConfig::new(&symbols)
     })
     .await
@@ -46,10 +54,18 @@ async fn start(seed: u64) -> Harness {
         Backfiller::new(mock.http_base(), Venue::Sim, StreamKind::Trade)
             .run(gap_rx, pipeline.clone()),
     );
+    let (subs, url_rx) = Subscriptions::new(
+        mock.ws_base(),
+        mock.http_base(),
+        Venue::Sim,
+        StreamKind::Trade,
+        symbols.clone(),
+    );
     let mut cfg = ClientConfig::new(
         stream_url(&mock.ws_base(), Venue::Sim, StreamKind::Trade, &symbols),
         Venue::Sim,
     );
+    cfg.url_updates = Some(url_rx);
     cfg.watchdog = Duration::from_millis(800);
     cfg.backoff = Backoff::new(
         Duration::from_millis(50),
@@ -74,6 +90,7 @@ async fn start(seed: u64) -> Harness {
         writer: Some(writer),
         stop,
         task,
+        subs,
     }
 }
 
@@ -138,6 +155,59 @@ async fn dropped_connection_is_reconnected_and_backfilled() {
     h.mock.faults().drop_connection.store(true, Relaxed);
     let p = h.finish(Duration::from_secs(2)).await;
     assert!(p.metrics.reconnects.load(Relaxed) >= 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drops_in_the_middle_of_bursts_lose_nothing() {
+    // 165 trades/s, 20x that for 500 ms of every 1.5 s, dropped mid-burst.
+    let h = start_with(
+        6,
+        Some(Bursts {
+            period_ms: 1500,
+            burst_ms: 500,
+            factor: 20.0,
+            drop_mid_burst: true,
+        }),
+    )
+    .await;
+    let p = h.finish(Duration::from_millis(3500)).await;
+    assert!(
+        p.metrics.reconnects.load(Relaxed) >= 2,
+        "bursts dropped the connection"
+    );
+    assert!(
+        p.metrics.gaps_found.load(Relaxed) >= 1,
+        "a drop mid-burst leaves a gap"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_symbol_added_while_streaming_hands_over_without_loss() {
+    let h = start(11).await;
+    let added = h.subs.add("solusdt").await.unwrap();
+    assert!(added.new);
+    assert_eq!(added.symbols, ["BTCUSDT", "ETHUSDT", "SOLUSDT"]);
+    // Twice is not an error, and changes nothing.
+    assert!(!h.subs.add("SOLUSDT").await.unwrap().new);
+    assert!(matches!(
+        h.subs.add("FOOBAR").await,
+        Err(SubscribeError::Unknown { .. })
+    ));
+    assert!(matches!(
+        h.subs.add("BTC/USDT").await,
+        Err(SubscribeError::Invalid(_))
+    ));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        h.mock.journal().iter().any(|t| t.symbol == "SOLUSDT"),
+        "the exchange never traded the added symbol"
+    );
+    // finish() checks every symbol in the exchange's journal, SOLUSDT too.
+    let p = h.finish(Duration::from_millis(1000)).await;
+    assert!(
+        p.metrics.reconnects.load(Relaxed) >= 1,
+        "no handover happened"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

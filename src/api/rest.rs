@@ -146,12 +146,22 @@ pub async fn symbols(State(st): St) -> ApiResult<SymbolsResponse> {
             live: live(*v, s),
         })
         .collect();
-    for s in &st.config.symbols {
+    // Configured and added-while-running symbols that have no ticks yet.
+    let mut wanted = st.config.symbols.clone();
+    if let Some(subs) = &st.subscriptions {
+        wanted.extend(
+            subs.symbols()
+                .await
+                .into_iter()
+                .filter(|s| !st.config.symbols.contains(s)),
+        );
+    }
+    for s in &wanted {
         if !stored.iter().any(|(v, n)| *v == st.venue && n == s) {
             out.push(SymbolInfo {
                 symbol: s.clone(),
                 venue: st.venue,
-                configured: true,
+                configured: st.config.symbols.contains(s),
                 stored: false,
                 live: live(st.venue, s),
             });

@@ -79,12 +79,36 @@ pub async fn get_symbols() -> Result<Vec<String>, ServerFnError> {
     .await
     .map_err(|e| ServerFnError::new(e.to_string()))?
     .map_err(|e| ServerFnError::new(e.to_string()))?;
+    if let Some(subs) = &state.subscriptions {
+        for s in subs.symbols().await {
+            if !out.contains(&s) {
+                out.push(s);
+            }
+        }
+    }
     for (v, s) in stored {
         if v == venue && !out.contains(&s) {
             out.push(s);
         }
     }
     Ok(out)
+}
+
+/// Add a symbol to the live subscription (checked with the exchange first);
+/// returns the symbols now streaming.
+#[server]
+pub async fn add_live_symbol(symbol: String) -> Result<Vec<String>, ServerFnError> {
+    let state = ssr::state()?;
+    let Some(subs) = &state.subscriptions else {
+        return Err(ServerFnError::new(format!(
+            "the source is {}, which has no live feed to add symbols to",
+            state.source_label
+        )));
+    };
+    subs.add(&symbol)
+        .await
+        .map(|a| a.symbols)
+        .map_err(|e| ServerFnError::new(e.to_string()))
 }
 
 /// Stored alert rules, oldest first.

@@ -48,11 +48,7 @@ pub fn AlertsPanel(x: Signal<String>, y: Signal<String>, fired: RwSignal<u64>) -
     });
     Effect::new(move |_| {
         if let Some(r) = add.value().get() {
-            message.set(r.err().map(|e| {
-                e.to_string()
-                    .trim_start_matches("error running server function: ")
-                    .to_string()
-            }));
+            message.set(r.err().map(|e| super::server_error(&e)));
             changed.update(|n| *n += 1);
         }
     });

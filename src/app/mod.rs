@@ -17,7 +17,9 @@ pub mod stats;
 pub mod upload;
 
 use crate::api::pair::{PairAnalytics, PairView as PairData};
-use crate::api::server_fns::{get_pair, get_status, get_symbols, get_view_defaults, ViewDefaults};
+use crate::api::server_fns::{
+    add_live_symbol, get_pair, get_status, get_symbols, get_view_defaults, ViewDefaults,
+};
 use crate::domain::{StatusSnapshot, Timeframe};
 use chart::{ChartSpec, Line, TimeChart};
 use leptos::prelude::*;
@@ -76,6 +78,9 @@ fn Dashboard() -> impl IntoView {
     // (interval_ms, lagged) of the live push: the server slows it for a
     // page that cannot keep up, and the status line says so.
     let push_rate = RwSignal::new((crate::api::live::BASE_INTERVAL_MS, 0u64));
+    // Exchange time of the newest trade pushed: the feed's clock, redrawn on
+    // every push (the rest of the status line at most four times a second).
+    let last_tick: RwSignal<Option<i64>> = RwSignal::new(None);
     // Effects run only in the browser: mark hydration and open the live push.
     Effect::new(move |_| {
         hydrated.set(true);
@@ -87,6 +92,9 @@ fn Dashboard() -> impl IntoView {
                     let fresh = u.new_ticks > 0;
                     if let Some(s) = u.status {
                         live_status.set(Some(s));
+                    }
+                    if fresh && u.last_ts.is_some() && u.last_ts != last_tick.get_untracked() {
+                        last_tick.set(u.last_ts);
                     }
                     if push_rate.get_untracked() != (u.interval_ms, u.lagged) {
                         push_rate.set((u.interval_ms, u.lagged));
@@ -129,6 +137,14 @@ fn Dashboard() -> impl IntoView {
             <header class="topbar">
                 <span class="brand">"pairdesk"</span>
                 <StatusLine live_status link push_rate />
+                <span
+                    class="last-tick"
+                    data-testid="last-tick"
+                    data-ts=move || last_tick.get().map(|t| t.to_string())
+                    title="Exchange time (UTC) of the newest trade the server pushed to this page"
+                >
+                    {move || last_tick.get().map(format::hms_ms).unwrap_or_default()}
+                </span>
                 <button
                     class="theme"
                     aria-label="Toggle dark and light theme"
@@ -244,8 +260,9 @@ fn status_view(s: StatusSnapshot, sym_open: RwSignal<bool>) -> impl IntoView {
 }
 
 /// Query keys the view understands, in URL order.
-const KEYS: [&str; 13] = [
-    "x", "y", "tf", "bars", "reg", "prices", "window", "zw", "entry", "exit", "fee", "to", "src",
+const KEYS: [&str; 14] = [
+    "x", "y", "tf", "bars", "reg", "prices", "window", "zw", "entry", "exit", "fee", "from", "to",
+    "src",
 ];
 
 fn encode(v: &str) -> String {
@@ -273,6 +290,47 @@ fn view_url(m: &leptos_router::params::ParamsMap, set: &[(&str, &str)]) -> Strin
         })
         .collect();
     format!("/?{}", parts.join("&"))
+}
+
+/// A server function's error as a person should read it.
+pub fn server_error(e: &ServerFnError) -> String {
+    e.to_string()
+        .trim_start_matches("error running server function: ")
+        .to_string()
+}
+
+/// Add a symbol to the live subscription; the exchange is asked first, and
+/// the answer (or the reason it failed) shows next to the field.
+#[component]
+fn AddSymbol(symbols: Resource<Result<Vec<String>, ServerFnError>>) -> impl IntoView {
+    let value = RwSignal::new(String::new());
+    let add = Action::new(move |s: &String| add_live_symbol(s.clone()));
+    let result = add.value();
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = result.get() {
+            value.set(String::new());
+            symbols.refetch();
+        }
+    });
+    view! {
+        <form class="add-symbol" on:submit=move |ev| {
+            ev.prevent_default();
+            let v = value.get_untracked();
+            if !v.trim().is_empty() {
+                add.dispatch(v);
+            }
+        }>
+            <label title="Start streaming another symbol (checked with the exchange first); it joins the list above">"Live feed"
+                <input data-testid="add-symbol" size="10" placeholder="add symbol" prop:value=move || value.get() on:input=move |ev| value.set(event_target_value(&ev)) />
+            </label>
+            <button type="submit" data-testid="add-symbol-btn" disabled=move || add.pending().get()>"+ add"</button>
+            {move || match result.get() {
+                Some(Ok(list)) => Some(view! { <span class="field-ok" data-testid="add-symbol-ok" role="status">{format!("streaming {} symbols", list.len())}</span> }.into_any()),
+                Some(Err(e)) => Some(view! { <span class="field-error" data-testid="add-symbol-error" role="alert">{server_error(&e)}</span> }.into_any()),
+                None => None,
+            }}
+        </form>
+    }
 }
 
 #[component]
@@ -336,11 +394,7 @@ fn PairView(defaults: ViewDefaults, pulse: RwSignal<u64>, fired: RwSignal<u64>) 
             prices.set(Some(p));
             error.set(None);
         }
-        Some(Err(e)) => error.set(Some(
-            e.to_string()
-                .trim_start_matches("error running server function: ")
-                .to_string(),
-        )),
+        Some(Err(e)) => error.set(Some(server_error(&e))),
         None => {}
     });
     let hover = RwSignal::new(None::<i64>);
@@ -595,10 +649,27 @@ fn PairView(defaults: ViewDefaults, pulse: RwSignal<u64>, fired: RwSignal<u64>) 
                 </select>
                 {err("src")}
             </label>
-            <label title="Empty = live tail; epoch ms = historical view ending there">"End (ms)"
-                <input data-testid="to" size="13" placeholder="live" prop:value=raw("to") on:change=on("to") />
+            <label title="Start of a historical range, UTC (2025-12-15 08:00) or epoch ms; empty = the last 'Bars' bars">"From (UTC)"
+                <input data-testid="from" size="16" placeholder="—" prop:value=raw("from") on:change=on("from") />
+                {err("from")}
+            </label>
+            <label title="End of a historical range, UTC (2025-12-15 09:00) or epoch ms; empty = live tail">"To (UTC)"
+                <input data-testid="to" size="16" placeholder="live" prop:value=raw("to") on:change=on("to") />
                 {err("to")}
             </label>
+            {move || params.with(|p| p.query.to).map(|t| view! {
+                <button class="link live-back" data-testid="back-to-live" title="Leave the historical range and follow the market"
+                    on:click={
+                        let sp = set_param.clone();
+                        move |_| {
+                            sp("from", String::new());
+                            sp("to", String::new());
+                        }
+                    }>
+                    {format!("until {} · back to live", format::utc(t))}
+                </button>
+            })}
+            <AddSymbol symbols />
         </section>
         {move || error.get().map(|e| view! { <p class="banner error" data-testid="pair-error" role="alert">{e}</p> })}
         <section class="signal" data-testid="signal">

@@ -98,6 +98,54 @@ pub fn parse(get: impl Fn(&str) -> Option<String>, d: &ViewDefaults) -> ViewPara
     if let Some(b) = int("bars", 10, MAX_BARS, &mut errors) {
         q.bars = b;
     }
+    // A historical range: both ends set the bar count; one end with `bars`.
+    let mut time = |name: &'static str| -> Option<i64> {
+        let v = get(name).filter(|v| !v.trim().is_empty())?;
+        match crate::app::format::parse_utc(&v) {
+            Ok(t) if t > 0 => Some(t),
+            Ok(_) => {
+                errors.insert(name, "expected a time after 1970-01-01".into());
+                None
+            }
+            Err(e) => {
+                errors.insert(name, e);
+                None
+            }
+        }
+    };
+    let (from, to) = (time("from"), time("to"));
+    let step = q.timeframe.millis();
+    match (from, to) {
+        (Some(f), Some(t)) if f >= t => {
+            errors.insert("from", "the start must be before the end".into());
+        }
+        (Some(f), Some(t)) => {
+            let n = (t - f + step - 1) / step;
+            if n < 10 {
+                errors.insert(
+                    "from",
+                    format!(
+                        "the range holds {n} {} bars; at least 10 are needed",
+                        q.timeframe
+                    ),
+                );
+            } else if n as usize > MAX_BARS {
+                errors.insert(
+                    "from",
+                    format!(
+                        "the range holds {n} {} bars, more than {MAX_BARS}: choose a coarser timeframe or a shorter range",
+                        q.timeframe
+                    ),
+                );
+            } else {
+                q.bars = n as usize;
+                q.to = Some(t);
+            }
+        }
+        (Some(f), None) => q.to = Some(f + step * q.bars as i64),
+        (None, Some(t)) => q.to = Some(t),
+        (None, None) => {}
+    }
     match get("window").as_deref() {
         Some("") | Some("full") => q.options.window = None,
         Some(_) => {
@@ -158,14 +206,6 @@ pub fn parse(get: impl Fn(&str) -> Option<String>, d: &ViewDefaults) -> ViewPara
     }
     if let Some(f) = num("fee", 0.0, 1000.0, &mut errors) {
         q.fee_bps = f;
-    }
-    if let Some(v) = get("to").filter(|v| !v.is_empty()) {
-        match v.parse::<i64>() {
-            Ok(t) if t > 0 => q.to = Some(t),
-            _ => {
-                errors.insert("to", "expected epoch milliseconds".into());
-            }
-        }
     }
     q.options.autolag = Autolag::Aic;
     q.corr_window = q.options.z_window.max(2);
@@ -275,6 +315,34 @@ mod tests {
         }
         assert_eq!(v.query.timeframe, Timeframe::S1);
         assert_eq!(v.query.x, "BTCUSDT");
+    }
+
+    #[test]
+    fn a_historical_range_sets_the_end_and_the_bar_count() {
+        // 08:00 to 09:00 UTC at 1m: 60 bars ending at 09:00.
+        let v = from("tf=1m&from=2025-12-15 08:00&to=2025-12-15T09:00:00Z&window=30&zw=20");
+        assert!(v.errors.is_empty(), "{:?}", v.errors);
+        assert_eq!(v.query.to, Some(1765789200000));
+        assert_eq!(v.query.bars, 60);
+        // A start alone shows `bars` bars from there.
+        let v = from("tf=1s&from=1765785600000&bars=600&window=100");
+        assert_eq!(v.query.to, Some(1765785600000 + 600_000));
+        // An end alone keeps `bars`.
+        let v = from("to=2025-12-15&bars=700");
+        assert_eq!((v.query.to, v.query.bars), (Some(1765756800000), 700));
+    }
+
+    #[test]
+    fn impossible_ranges_are_named() {
+        let msg = |qs: &str, k: &str| from(qs).errors.get(k).cloned().unwrap_or_default();
+        assert!(msg("from=2025-12-15 09:00&to=2025-12-15 08:00", "from").contains("before"));
+        assert!(msg("tf=1s&from=2025-12-15&to=2025-12-16", "from").contains("coarser"));
+        assert!(
+            msg("tf=1h&from=2025-12-15 08:00&to=2025-12-15 10:00", "from").contains("at least 10")
+        );
+        assert!(msg("to=last tuesday", "to").contains("UTC time"));
+        // A rejected range leaves the live tail.
+        assert_eq!(from("to=last tuesday").query.to, None);
     }
 
     #[test]

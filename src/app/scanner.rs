@@ -59,7 +59,7 @@ pub fn Scanner(
             </form>
             {move || match result() {
                 None => view! { <p class="hint">"Scan the watchlist at the current timeframe (full-sample hedge)."</p> }.into_any(),
-                Some(Err(e)) => view! { <p class="field-error" role="alert">{e.to_string().trim_start_matches("error running server function: ").to_string()}</p> }.into_any(),
+                Some(Err(e)) => view! { <p class="field-error" role="alert">{super::server_error(&e)}</p> }.into_any(),
                 Some(Ok(r)) => scan_view(r, open_pair).into_any(),
             }}
         </section>

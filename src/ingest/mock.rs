@@ -42,6 +42,28 @@ pub struct MockConfig {
     pub futures: bool,
     /// Trades kept per symbol for REST backfill.
     pub rest_depth: usize,
+    /// Bursty arrivals: the rate jumps by a factor for part of every period.
+    pub bursts: Option<Bursts>,
+}
+
+/// A burst regime for load tests: for the first `burst_ms` of every
+/// `period_ms` the arrival rate is `factor` times the base rate; with
+/// `drop_mid_burst` the connection is dropped halfway through each burst,
+/// when a reconnect and its backfill hurt most.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bursts {
+    pub period_ms: u64,
+    pub burst_ms: u64,
+    pub factor: f64,
+    pub drop_mid_burst: bool,
+}
+
+impl Bursts {
+    /// (in a burst, at its midpoint) for a time since the market started.
+    fn phase(&self, since_ms: u64) -> (bool, bool) {
+        let into = since_ms % self.period_ms.max(1);
+        (into < self.burst_ms, into >= self.burst_ms / 2)
+    }
 }
 
 impl MockConfig {
@@ -54,6 +76,7 @@ impl MockConfig {
             autostart: true,
             futures: true,
             rest_depth: 100_000,
+            bursts: None,
         }
     }
 }
@@ -93,6 +116,24 @@ struct Shared {
     generated: AtomicU64,
     connections: AtomicU64,
     stopped: AtomicBool,
+    /// Symbols the market trades, and those subscribed to but not yet
+    /// picked up by the generator.
+    trading: Mutex<std::collections::HashSet<String>>,
+    added: Mutex<Vec<String>>,
+}
+
+impl Shared {
+    /// A subscription to a symbol the market does not trade starts it.
+    fn ensure_trading(&self, streams: &[(String, StreamKind)]) {
+        let (Ok(mut trading), Ok(mut added)) = (self.trading.lock(), self.added.lock()) else {
+            return;
+        };
+        for (s, _) in streams {
+            if trading.insert(s.clone()) {
+                added.push(s.clone());
+            }
+        }
+    }
 }
 
 /// A running mock exchange; dropping it stops the server.
@@ -108,6 +149,7 @@ impl MockExchange {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let (feed, _) = broadcast::channel(4096);
+        let cfg_symbols = cfg.symbols.clone();
         let shared = Arc::new(Shared {
             running: AtomicBool::new(cfg.autostart),
             cfg,
@@ -118,6 +160,8 @@ impl MockExchange {
             generated: AtomicU64::new(0),
             connections: AtomicU64::new(0),
             stopped: AtomicBool::new(false),
+            trading: Mutex::new(cfg_symbols.iter().cloned().collect()),
+            added: Mutex::new(Vec::new()),
         });
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let app = Router::new()
@@ -128,6 +172,8 @@ impl MockExchange {
             .route("/api/v3/aggTrades", get(rest_agg_trades))
             .route("/fapi/v1/historicalTrades", get(rest_historical_trades))
             .route("/api/v3/historicalTrades", get(rest_historical_trades))
+            .route("/fapi/v1/exchangeInfo", get(rest_exchange_info))
+            .route("/api/v3/exchangeInfo", get(rest_exchange_info))
             .with_state(shared.clone());
         let gen_shared = shared.clone();
         tokio::spawn(generate(gen_shared));
@@ -207,6 +253,8 @@ async fn generate(shared: Arc<Shared>) {
     clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut paused_at: Option<i64> = None;
     let mut offset = 0i64;
+    // Index of the burst whose mid-burst disconnect has been scripted.
+    let mut dropped_in: Option<u64> = None;
     loop {
         clock.tick().await;
         if shared.stopped.load(Relaxed) {
@@ -220,6 +268,25 @@ async fn generate(shared: Arc<Shared>) {
         // Time stands still while paused, so no burst follows a resume.
         if let Some(p) = paused_at.take() {
             offset += t - p;
+        }
+        if let Some(b) = shared.cfg.bursts {
+            let since = (t - offset - now).max(0) as u64;
+            let (bursting, past_mid) = b.phase(since);
+            let scale = shared.cfg.rate_scale * if bursting { b.factor } else { 1.0 };
+            market.set_rate_scale(scale, t - offset);
+            let burst = since / b.period_ms.max(1);
+            if b.drop_mid_burst && bursting && past_mid && dropped_in != Some(burst) {
+                dropped_in = Some(burst);
+                shared.faults.drop_connection.store(true, Relaxed);
+            }
+        }
+        let added = shared
+            .added
+            .lock()
+            .map(|mut a| std::mem::take(&mut *a))
+            .unwrap_or_default();
+        for s in added {
+            market.add_symbol(&s, t - offset);
         }
         let trades = market.advance(t - offset);
         if trades.is_empty() {
@@ -304,7 +371,10 @@ async fn ws_raw(
         return r;
     }
     match parse_stream(&stream) {
-        Some(s) => ws.on_upgrade(move |sock| serve_socket(sock, shared, vec![s], false)),
+        Some(s) => {
+            shared.ensure_trading(std::slice::from_ref(&s));
+            ws.on_upgrade(move |sock| serve_socket(sock, shared, vec![s], false))
+        }
         None => (axum::http::StatusCode::BAD_REQUEST, "unknown stream").into_response(),
     }
 }
@@ -319,8 +389,46 @@ async fn ws_combined(
     }
     let streams: Option<Vec<_>> = q.streams.split('/').map(parse_stream).collect();
     match streams {
-        Some(s) if !s.is_empty() => ws.on_upgrade(move |sock| serve_socket(sock, shared, s, true)),
+        Some(s) if !s.is_empty() => {
+            shared.ensure_trading(&s);
+            ws.on_upgrade(move |sock| serve_socket(sock, shared, s, true))
+        }
         _ => (axum::http::StatusCode::BAD_REQUEST, "unknown stream").into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct ExchangeInfoQuery {
+    symbol: Option<String>,
+}
+
+/// Quote assets the mock "lists" pairs in, so an unknown symbol can be
+/// told apart from a listed one as on the real exchange.
+const MOCK_QUOTES: [&str; 5] = ["USDT", "USDC", "FDUSD", "BTC", "ETH"];
+
+/// Binance's `exchangeInfo?symbol=`: the symbol's entry, or Binance's
+/// 400 `{"code":-1121,"msg":"Invalid symbol."}`.
+async fn rest_exchange_info(Query(q): Query<ExchangeInfoQuery>) -> Response {
+    let Some(sym) = q.symbol else {
+        return Json(serde_json::json!({ "symbols": [] })).into_response();
+    };
+    let listed = MOCK_QUOTES
+        .iter()
+        .any(|quote| sym.len() > quote.len() && sym.ends_with(quote))
+        && sym
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+    if listed {
+        Json(serde_json::json!({
+            "symbols": [{ "symbol": sym, "status": "TRADING" }]
+        }))
+        .into_response()
+    } else {
+        (
+            axum::http::StatusCode::BAD_REQUEST,
+            Json(serde_json::json!({ "code": -1121, "msg": "Invalid symbol." })),
+        )
+            .into_response()
     }
 }
 
@@ -556,6 +664,23 @@ async fn rest_historical_trades(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn burst_phases_follow_the_period() {
+        let b = Bursts {
+            period_ms: 4000,
+            burst_ms: 1000,
+            factor: 10.0,
+            drop_mid_burst: true,
+        };
+        assert_eq!(b.phase(0), (true, false));
+        assert_eq!(b.phase(499), (true, false));
+        assert_eq!(b.phase(500), (true, true));
+        assert_eq!(b.phase(999), (true, true));
+        assert_eq!(b.phase(1000), (false, true));
+        assert_eq!(b.phase(4000), (true, false));
+        assert_eq!(b.phase(4600), (true, true));
+    }
     use crate::domain::{Side, Venue};
     use crate::ingest::binance::parse::{parse_frame, Frame};
 

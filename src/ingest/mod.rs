@@ -7,5 +7,6 @@ pub mod mock;
 pub mod pipeline;
 pub mod replay;
 pub mod sim;
+pub mod subscriptions;
 
 pub use mock::now_ms;

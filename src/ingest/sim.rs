@@ -75,6 +75,7 @@ struct SymState {
 /// trades that happened since the previous call.
 #[derive(Debug)]
 pub struct SimMarket {
+    seed: u64,
     rng: SmallRng,
     factor: f64,
     factor_at: f64,
@@ -89,25 +90,47 @@ impl SimMarket {
         let syms = symbols
             .iter()
             .enumerate()
-            .map(|(i, s)| {
-                let spec = SimSpec::for_symbol(s);
-                let first_gap = exp_sample(&mut rng, spec.rate * rate_scale);
-                SymState {
-                    next_id: 5_000_000_000 + (i as i64) * 100_000_000 + (seed % 1000) as i64 * 1000,
-                    next_at: t0 + first_gap,
-                    ou_at: t0,
-                    ou: 0.0,
-                    spec,
-                }
-            })
+            .map(|(i, s)| SymState::new(s, i, seed, t0, &mut rng, rate_scale))
             .collect();
         SimMarket {
+            seed,
             rng,
             factor: 0.0,
             factor_at: t0,
             syms,
             rate_scale,
         }
+    }
+
+    /// Change every symbol's rate from `at_ms` on. Arrivals are Poisson, so
+    /// drawing each symbol's next arrival afresh is exact (memoryless).
+    pub fn set_rate_scale(&mut self, rate_scale: f64, at_ms: i64) {
+        if rate_scale == self.rate_scale {
+            return;
+        }
+        self.rate_scale = rate_scale;
+        let at = at_ms as f64;
+        for s in &mut self.syms {
+            s.next_at = at + exp_sample(&mut self.rng, s.spec.rate * rate_scale);
+        }
+    }
+
+    /// Start trading `name` from `at_ms` (a symbol added to the live
+    /// subscription); a symbol already trading is left alone.
+    pub fn add_symbol(&mut self, name: &str, at_ms: i64) {
+        if self.syms.iter().any(|s| s.spec.name == name) {
+            return;
+        }
+        let i = self.syms.len();
+        let st = SymState::new(
+            name,
+            i,
+            self.seed,
+            at_ms as f64,
+            &mut self.rng,
+            self.rate_scale,
+        );
+        self.syms.push(st);
     }
 
     pub fn specs(&self) -> impl Iterator<Item = &SimSpec> {
@@ -164,6 +187,20 @@ impl SimMarket {
     }
 }
 
+impl SymState {
+    fn new(name: &str, i: usize, seed: u64, t0: f64, rng: &mut SmallRng, rate_scale: f64) -> Self {
+        let spec = SimSpec::for_symbol(name);
+        let first_gap = exp_sample(rng, spec.rate * rate_scale);
+        SymState {
+            next_id: 5_000_000_000 + (i as i64) * 100_000_000 + (seed % 1000) as i64 * 1000,
+            next_at: t0 + first_gap,
+            ou_at: t0,
+            ou: 0.0,
+            spec,
+        }
+    }
+}
+
 /// Round to a multiple of `step`, then print-clean (no 0.30000000000000004).
 fn round_to(v: f64, step: f64) -> f64 {
     let n = (v / step).round();
@@ -206,6 +243,55 @@ mod tests {
         let t = m.advance(200_000);
         let btc = t.iter().filter(|t| t.symbol == "BTCUSDT").count() as f64 / 200.0;
         assert!((btc - 30.0).abs() < 2.0, "BTC rate {btc}/s");
+    }
+
+    #[test]
+    fn a_burst_multiplies_the_rate_and_ids_stay_consecutive() {
+        let mut m = SimMarket::new(&syms(), 5, 0, 1.0);
+        let calm = m.advance(100_000);
+        m.set_rate_scale(10.0, 100_000);
+        let burst = m.advance(120_000);
+        m.set_rate_scale(1.0, 120_000);
+        let after = m.advance(220_000);
+        let rate = |t: &[Tick], secs: f64| t.len() as f64 / secs;
+        // BTC 30/s + ETH 25/s at scale 1.
+        assert!(
+            (rate(&calm, 100.0) - 55.0).abs() < 4.0,
+            "{}",
+            rate(&calm, 100.0)
+        );
+        assert!(
+            (rate(&burst, 20.0) - 550.0).abs() < 30.0,
+            "{}",
+            rate(&burst, 20.0)
+        );
+        assert!(
+            (rate(&after, 100.0) - 55.0).abs() < 4.0,
+            "{}",
+            rate(&after, 100.0)
+        );
+        let btc: Vec<i64> = [calm, burst, after]
+            .concat()
+            .iter()
+            .filter(|t| t.symbol == "BTCUSDT")
+            .map(|t| t.trade_id)
+            .collect();
+        assert!(btc.windows(2).all(|w| w[1] == w[0] + 1));
+    }
+
+    #[test]
+    fn an_added_symbol_trades_from_then_on() {
+        let mut m = SimMarket::new(&syms(), 8, 0, 1.0);
+        let before = m.advance(10_000);
+        m.add_symbol("SOLUSDT", 10_000);
+        m.add_symbol("SOLUSDT", 10_000);
+        let after = m.advance(70_000);
+        assert!(before.iter().all(|t| t.symbol != "SOLUSDT"));
+        let sol: Vec<&Tick> = after.iter().filter(|t| t.symbol == "SOLUSDT").collect();
+        // 12 trades/s for 60 s, from one (not two) added symbol.
+        assert!((sol.len() as f64 - 720.0).abs() < 120.0, "{}", sol.len());
+        assert!(sol.iter().all(|t| t.exchange_ts >= 10_000));
+        assert!(sol.windows(2).all(|w| w[1].trade_id == w[0].trade_id + 1));
     }
 
     #[test]

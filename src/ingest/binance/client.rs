@@ -62,6 +62,9 @@ pub struct ClientConfig {
     pub max_lifetime: Duration,
     pub connect_timeout: Duration,
     pub backoff: Backoff,
+    /// A new stream URL (symbols added while running): the client hands
+    /// over to a connection with it, make-before-break.
+    pub url_updates: Option<watch::Receiver<String>>,
 }
 
 impl ClientConfig {
@@ -73,6 +76,7 @@ impl ClientConfig {
             max_lifetime: Duration::from_secs(23 * 3600 + 50 * 60),
             connect_timeout: Duration::from_secs(10),
             backoff: Backoff::default(),
+            url_updates: None,
         }
     }
 }
@@ -131,6 +135,11 @@ pub async fn run(
                     }
                 }
                 limiter.record(Instant::now());
+                // The newest symbol set; an update after this point
+                // triggers a handover once the session runs.
+                if let Some(rx) = &mut cfg.url_updates {
+                    cfg.url = rx.borrow_and_update().clone();
+                }
                 connect(&cfg).await
             }
         };
@@ -138,7 +147,7 @@ pub async fn run(
             Ok(ws) => {
                 tracing::info!(url = %cfg.url, "connected");
                 pipeline.metrics.connected.store(true, Relaxed);
-                let e = session(ws, &cfg, &pipeline, &mut shutdown).await;
+                let e = session(ws, &mut cfg, &pipeline, &mut shutdown).await;
                 pipeline.metrics.connected.store(false, Relaxed);
                 e
             }
@@ -229,23 +238,41 @@ async fn hand_over(mut old: Ws, cfg: &ClientConfig, pipeline: &Pipeline) -> Ende
     Ended::Handover(Box::new(new))
 }
 
+/// Resolves with the next URL update; never, without a source of them.
+async fn next_url(updates: &mut Option<watch::Receiver<String>>) -> Option<String> {
+    match updates {
+        Some(rx) => match rx.changed().await {
+            Ok(()) => Some(rx.borrow_and_update().clone()),
+            // The sender is gone: no more updates, keep the current URL.
+            Err(_) => std::future::pending().await,
+        },
+        None => std::future::pending().await,
+    }
+}
+
 async fn session(
     mut ws: Ws,
-    cfg: &ClientConfig,
+    cfg: &mut ClientConfig,
     pipeline: &Pipeline,
     shutdown: &mut watch::Receiver<bool>,
 ) -> Ended {
     let deadline = tokio::time::sleep(cfg.max_lifetime);
     tokio::pin!(deadline);
     loop {
+        let watchdog = cfg.watchdog;
         let msg = tokio::select! {
-            m = tokio::time::timeout(cfg.watchdog, ws.next()) => m,
+            m = tokio::time::timeout(watchdog, ws.next()) => m,
             _ = shutdown.changed() => {
                 let _ = ws.close(None).await;
                 return Ended::Shutdown;
             }
             _ = &mut deadline => {
                 tracing::info!("connection lifetime limit: handing over");
+                return hand_over(ws, cfg, pipeline).await;
+            }
+            Some(url) = next_url(&mut cfg.url_updates) => {
+                tracing::info!(%url, "subscription changed: handing over");
+                cfg.url = url;
                 return hand_over(ws, cfg, pipeline).await;
             }
         };
