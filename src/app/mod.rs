@@ -286,7 +286,9 @@ fn view_url(m: &leptos_router::params::ParamsMap, set: &[(&str, &str)]) -> Strin
                 Some((_, v)) => Some(v.to_string()),
                 None => m.get(k),
             };
-            v.map(|v| format!("{k}={}", encode(&v)))
+            // An emptied control leaves the URL rather than lingering as `k=`.
+            v.filter(|v| !v.is_empty())
+                .map(|v| format!("{k}={}", encode(&v)))
         })
         .collect();
     format!("/?{}", parts.join("&"))
@@ -339,8 +341,8 @@ fn PairView(defaults: ViewDefaults, pulse: RwSignal<u64>, fired: RwSignal<u64>) 
     let d = defaults.clone();
     let params = Memo::new(move |_| query_map.with(|m| parse(|k| m.get(k), &d)));
     let navigate = use_navigate();
-    let set_param = move |key: &'static str, value: String| {
-        let url = query_map.with_untracked(|m| view_url(m, &[(key, value.as_str())]));
+    let set_params = move |set: &[(&str, &str)]| {
+        let url = query_map.with_untracked(|m| view_url(m, set));
         navigate(
             &url,
             NavigateOptions {
@@ -580,10 +582,10 @@ fn PairView(defaults: ViewDefaults, pulse: RwSignal<u64>, fired: RwSignal<u64>) 
         }
     };
     let raw = move |k: &'static str| move || query_map.with(|m| m.get(k)).unwrap_or_default();
-    let sp = set_param.clone();
+    let sp = set_params.clone();
     let on = move |k: &'static str| {
         let sp = sp.clone();
-        move |ev: leptos::ev::Event| sp(k, event_target_value(&ev))
+        move |ev: leptos::ev::Event| sp(&[(k, event_target_value(&ev).as_str())])
     };
     let q = move || params.get().query;
 
@@ -660,11 +662,8 @@ fn PairView(defaults: ViewDefaults, pulse: RwSignal<u64>, fired: RwSignal<u64>) 
             {move || params.with(|p| p.query.to).map(|t| view! {
                 <button class="link live-back" data-testid="back-to-live" title="Leave the historical range and follow the market"
                     on:click={
-                        let sp = set_param.clone();
-                        move |_| {
-                            sp("from", String::new());
-                            sp("to", String::new());
-                        }
+                        let sp = set_params.clone();
+                        move |_| sp(&[("from", ""), ("to", "")])
                     }>
                     {format!("until {} · back to live", format::utc(t))}
                 </button>
