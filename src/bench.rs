@@ -15,7 +15,10 @@
 //! 2. **Tick-to-client latency** over `/ws/live`: for each live rate, 1 and 50
 //!    WebSocket clients; latency = client receive wall time − `last_ts` (the
 //!    exchange time of the newest tick) of every [`LiveUpdate`] carrying ticks.
-//! 3. **HTTP API**: concurrent `GET /api/v1/pair?x=..&y=..&bars=300` against a
+//! 3. **Bursts with disconnects**: the mock's load mode (bursts of 10x the
+//!    base rate, the connection dropped halfway through each); every
+//!    generated trade must end up stored once, gaps backfilled over REST.
+//! 4. **HTTP API**: concurrent `GET /api/v1/pair?x=..&y=..&bars=300` against a
 //!    database seeded with 15 minutes of simulated trades for two symbols.
 //!
 //! For every measurement window the process's CPU share (utime+stime from

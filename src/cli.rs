@@ -94,9 +94,10 @@ enum Command {
         #[arg(long)]
         seconds: Option<u64>,
     },
-    /// Measure ingestion rate, live-push latency, CPU, memory and API throughput
-    /// (loopback, temporary databases); `--symbols N` sets how many simulated
-    /// symbols (S000USDT, S001USDT, ...; 2 to 200, default 50)
+    /// Measure ingestion rate, live-push latency, bursts with mid-burst
+    /// disconnects, CPU, memory and API throughput (loopback, temporary
+    /// databases); `--symbols N` sets how many simulated symbols (S000USDT,
+    /// S001USDT, ...; 2 to 200, default 50)
     Bench {
         /// Length of each measurement window, seconds
         #[arg(long, default_value_t = 5.0)]
