@@ -1030,8 +1030,8 @@ async fn beyond_loopback_the_token_is_mandatory_and_enforced() {
 }
 
 /// Reads live updates until `want` ticks have been announced or 10 s pass;
-/// returns the announced total and the updates' `last_ts`.
-async fn announced<S>(ws: &mut S, want: u64) -> (u64, Vec<i64>)
+/// returns the announced total, the updates' `last_ts` and the pushed prices.
+async fn announced<S>(ws: &mut S, want: u64) -> (u64, Vec<i64>, Vec<pairdesk::api::live::LivePrice>)
 where
     S: futures::Stream<
             Item = Result<
@@ -1041,7 +1041,7 @@ where
         > + Unpin,
 {
     use futures::StreamExt;
-    let (mut total, mut stamps) = (0u64, Vec::new());
+    let (mut total, mut stamps, mut prices) = (0u64, Vec::new(), Vec::new());
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
     while total < want {
         let msg = tokio::time::timeout_at(deadline, ws.next())
@@ -1055,9 +1055,10 @@ where
             assert_eq!(u.lagged, 0);
             total += u.new_ticks;
             stamps.extend(u.last_ts);
+            prices.extend(u.prices);
         }
     }
-    (total, stamps)
+    (total, stamps, prices)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1066,6 +1067,14 @@ async fn live_push_announces_every_tick_to_every_page() {
     let url = format!("ws://{}/ws/live", s.addr);
     let (mut a, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
     let (mut b, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    // Page a shows ADAUSDT: it asks for that symbol's newest trades.
+    {
+        use futures::SinkExt;
+        let watch = r#"{"watch":["ADAUSDT","SOLUSDT"]}"#;
+        a.send(tokio_tungstenite::tungstenite::Message::Text(watch.into()))
+            .await
+            .unwrap();
+    }
     // Give the hub a moment to start on the first page's subscription.
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     let t0 = T0 + 3_600_000;
@@ -1078,7 +1087,7 @@ async fn live_push_announces_every_tick_to_every_page() {
                 trade_id: 1 + batch * 100 + k,
                 exchange_ts: t0 + batch * 10 + k / 10,
                 receive_ts: t0 + batch * 10 + k / 10,
-                price: 0.5,
+                price: 0.5 + (batch * 100 + k) as f64 * 1e-4,
                 qty: 10.0,
                 side: Side::Buy,
             })
@@ -1087,7 +1096,8 @@ async fn live_push_announces_every_tick_to_every_page() {
         s.state.pipeline.ingest(ticks).await;
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
-    let ((ta, sa), (tb, sb)) = tokio::join!(announced(&mut a, sent), announced(&mut b, sent));
+    let ((ta, sa, pa), (tb, sb, pb)) =
+        tokio::join!(announced(&mut a, sent), announced(&mut b, sent));
     // Each page is told about every tick exactly once, and the newest
     // exchange time it saw is the newest tick's.
     assert_eq!(ta, sent);
@@ -1096,4 +1106,12 @@ async fn live_push_announces_every_tick_to_every_page() {
     assert_eq!(sa.last(), Some(&newest));
     assert_eq!(sb.last(), Some(&newest));
     assert!(sa.windows(2).all(|w| w[0] <= w[1]), "{sa:?}");
+    // The watching page got ADAUSDT's newest trade; the other got no prices.
+    let last = pa.last().expect("no prices pushed to the watching page");
+    assert_eq!((last.symbol.as_str(), last.ts), ("ADAUSDT", newest));
+    assert!(
+        (last.price - (0.5 + 1999.0 * 1e-4)).abs() < 1e-12,
+        "{last:?}"
+    );
+    assert!(pb.is_empty(), "{pb:?}");
 }

@@ -37,7 +37,29 @@ pub struct LiveUpdate {
     /// Alerts fired since the previous message.
     #[serde(default)]
     pub alerts: Vec<crate::api::alerts::AlertEvent>,
+    /// The newest trade of each symbol this page watches that traded since
+    /// the previous message: the price chart's forming bar follows it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub prices: Vec<LivePrice>,
 }
+
+/// The newest trade of one symbol.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LivePrice {
+    pub symbol: String,
+    pub price: f64,
+    /// Exchange time, ms.
+    pub ts: i64,
+}
+
+/// What a page may send: the symbols whose prices it wants pushed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Watch {
+    pub watch: Vec<String>,
+}
+
+/// A page watches at most this many symbols (a pair, with room to spare).
+pub const MAX_WATCH: usize = 8;
 
 /// 25 ms: with 250 ms every tick waited up to a quarter second for its push.
 /// Measured by `pairdesk bench` up to 50 clients at 10,000 trades/s
@@ -58,6 +80,7 @@ mod ssr {
     use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
     use axum::extract::State;
     use axum::response::Response;
+    use std::collections::HashMap;
     use std::sync::{Arc, Once, Weak};
     use std::time::Duration;
     use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
@@ -79,6 +102,9 @@ mod ssr {
         update: LiveUpdate,
         /// `update` as JSON, for pages at the base rate that missed nothing.
         text: Utf8Bytes,
+        /// The newest trade per symbol in this frame's interval; each page
+        /// gets the ones it watches.
+        prices: HashMap<String, LivePrice>,
     }
 
     /// The shared feed; started by the first page that connects.
@@ -120,6 +146,7 @@ mod ssr {
         let mut alerts_since = crate::ingest::now_ms();
         let mut last_alert_check = Instant::now();
         let mut last_status: Option<Instant> = None;
+        let mut prices: HashMap<String, LivePrice> = HashMap::new();
         loop {
             timer.tick().await;
             // Draining on the timer (not per tick) keeps the hub at 40
@@ -129,6 +156,20 @@ mod ssr {
                     Ok(t) => {
                         fresh += 1;
                         last_ts = Some(t.exchange_ts);
+                        match prices.get_mut(t.symbol.as_str()) {
+                            Some(p) => {
+                                p.price = t.price;
+                                p.ts = t.exchange_ts;
+                            }
+                            None => {
+                                let p = LivePrice {
+                                    symbol: t.symbol.clone(),
+                                    price: t.price,
+                                    ts: t.exchange_ts,
+                                };
+                                prices.insert(t.symbol.clone(), p);
+                            }
+                        }
                     }
                     Err(TryRecvError::Lagged(n)) => fresh += n,
                     Err(TryRecvError::Empty) => break,
@@ -140,6 +181,7 @@ mod ssr {
                 // Nobody is watching: nothing to build, nothing to catch up on.
                 total += fresh;
                 fresh = 0;
+                prices.clear();
                 alerts_since = crate::ingest::now_ms();
                 continue;
             }
@@ -181,6 +223,7 @@ mod ssr {
                 lagged: 0,
                 status: with_status.then(|| app.status()),
                 alerts: fired,
+                prices: Vec::new(),
             };
             fresh = 0;
             let Ok(text) = serde_json::to_string(&update) else {
@@ -193,6 +236,7 @@ mod ssr {
                 total_ticks: total,
                 update,
                 text: text.into(),
+                prices: std::mem::take(&mut prices),
             }));
         }
     }
@@ -214,6 +258,9 @@ mod ssr {
         owed: Option<Arc<Frame>>,
         owed_alerts: Vec<AlertEvent>,
         owed_status: Option<StatusSnapshot>,
+        owed_prices: HashMap<String, LivePrice>,
+        /// Symbols whose newest trades this page wants (its pair).
+        watch: Vec<String>,
         last_send: Instant,
         slow_sends: u32,
     }
@@ -247,15 +294,54 @@ mod ssr {
                         .clone()
                         .or_else(|| self.owed_status.take()),
                     alerts,
+                    prices: Vec::new(),
                 };
                 serde_json::to_string(&msg)
                     .map(Utf8Bytes::from)
                     .unwrap_or_else(|_| frame.text.clone())
             };
+            let text = self.with_prices(text, frame);
             self.owed_status = None;
             self.last_seq = Some(frame.seq);
             self.sent_total = Some(frame.total_ticks);
             text
+        }
+
+        /// The watched symbols' newest trades added to `text` (a JSON object
+        /// without a `prices` key): spliced in, so a page at the base rate
+        /// still shares the frame's serialization.
+        fn with_prices(&mut self, text: Utf8Bytes, frame: &Frame) -> Utf8Bytes {
+            let owed = std::mem::take(&mut self.owed_prices);
+            let picked: Vec<&LivePrice> = self
+                .watch
+                .iter()
+                .filter_map(|s| frame.prices.get(s).or_else(|| owed.get(s)))
+                .collect();
+            let body = text.as_str();
+            if picked.is_empty() || !body.ends_with('}') {
+                return text;
+            }
+            let Ok(list) = serde_json::to_string(&picked) else {
+                return text;
+            };
+            let mut out = String::with_capacity(body.len() + list.len() + 12);
+            out.push_str(&body[..body.len() - 1]);
+            out.push_str(",\"prices\":");
+            out.push_str(&list);
+            out.push('}');
+            out.into()
+        }
+
+        /// Take a page's `{"watch":[...]}`; anything else is ignored.
+        fn set_watch(&mut self, text: &str) {
+            if let Ok(w) = serde_json::from_str::<Watch>(text) {
+                self.watch = w
+                    .watch
+                    .iter()
+                    .filter_map(|s| crate::domain::validate_symbol(s).ok())
+                    .take(MAX_WATCH)
+                    .collect();
+            }
         }
 
         fn coarser(&mut self) {
@@ -273,6 +359,8 @@ mod ssr {
             owed: None,
             owed_alerts: Vec::new(),
             owed_status: None,
+            owed_prices: HashMap::new(),
+            watch: Vec::new(),
             last_send: Instant::now(),
             slow_sends: 0,
         };
@@ -292,6 +380,9 @@ mod ssr {
                             if let Some(s) = &prev.update.status {
                                 page.owed_status = Some(s.clone());
                             }
+                            for (k, v) in &prev.prices {
+                                page.owed_prices.insert(k.clone(), v.clone());
+                            }
                         }
                     }
                     Err(RecvError::Lagged(n)) => {
@@ -304,6 +395,10 @@ mod ssr {
                 _ = tokio::time::sleep_until(due), if page.owed.is_some() => {}
                 m = sock.recv() => match m {
                     None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                    Some(Ok(Message::Text(t))) => {
+                        page.set_watch(t.as_str());
+                        continue;
+                    }
                     Some(Ok(_)) => continue,
                 },
             }
@@ -359,13 +454,26 @@ mod ssr {
                     })
                     .into_iter()
                     .collect(),
+                prices: Vec::new(),
             };
             let text = serde_json::to_string(&update).unwrap().into();
+            let prices = ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
+                .iter()
+                .map(|s| {
+                    let p = LivePrice {
+                        symbol: s.to_string(),
+                        price: seq as f64,
+                        ts: seq as i64 * 1000,
+                    };
+                    (s.to_string(), p)
+                })
+                .collect();
             Frame {
                 seq,
                 total_ticks: total,
                 update,
                 text,
+                prices,
             }
         }
 
@@ -378,6 +486,8 @@ mod ssr {
                 owed: None,
                 owed_alerts: Vec::new(),
                 owed_status: None,
+                owed_prices: HashMap::new(),
+                watch: Vec::new(),
                 last_send: Instant::now(),
                 slow_sends: 0,
             }
@@ -427,6 +537,43 @@ mod ssr {
             let f3 = frame(3, 25, 5, None);
             let u = parse(p.message(&f3));
             assert_eq!(u.new_ticks, 15, "frame 2's ticks are not lost");
+        }
+
+        #[test]
+        fn a_page_gets_the_prices_it_watches_and_no_others() {
+            let mut p = page();
+            let f1 = frame(1, 10, 10, Some(3));
+            // Nothing watched: the shared text as it is.
+            assert_eq!(p.message(&f1), f1.text);
+            p.set_watch(r#"{"watch":["ethusdt","BTCUSDT","not a symbol"]}"#);
+            assert_eq!(p.watch, ["ETHUSDT", "BTCUSDT"]);
+            let mut f2 = frame(2, 20, 10, None);
+            f2.prices.remove("BTCUSDT");
+            // BTCUSDT's newest trade came with a frame folded into this one.
+            p.owed_prices.insert(
+                "BTCUSDT".into(),
+                LivePrice {
+                    symbol: "BTCUSDT".into(),
+                    price: 1.5,
+                    ts: 1500,
+                },
+            );
+            let u = parse(p.message(&f2));
+            assert_eq!(u.new_ticks, 10);
+            let got: Vec<(String, f64)> = u
+                .prices
+                .iter()
+                .map(|x| (x.symbol.clone(), x.price))
+                .collect();
+            assert_eq!(
+                got,
+                [("ETHUSDT".to_string(), 2.0), ("BTCUSDT".to_string(), 1.5)]
+            );
+            // A page message that is not a watch changes nothing.
+            p.set_watch("hello");
+            assert_eq!(p.watch.len(), 2);
+            p.set_watch(r#"{"watch":[]}"#);
+            assert!(p.watch.is_empty());
         }
 
         #[test]

@@ -96,6 +96,10 @@ pub fn TimeChart(
     hover: RwSignal<Option<i64>>,
     #[prop(into)] testid: String,
     #[prop(optional, into)] help: String,
+    /// Exchange time of the newest live trade drawn; written to the canvas
+    /// as `data-last-ts` after each draw (tick-to-screen measurements).
+    #[prop(optional)]
+    stamp: Option<Signal<Option<i64>>>,
 ) -> impl IntoView {
     let canvas = NodeRef::<leptos::html::Canvas>::new();
     let drag: StoredValue<Option<(f64, (i64, i64))>> = StoredValue::new(None);
@@ -105,6 +109,7 @@ pub fn TimeChart(
         let s = spec.get();
         let v = view.get();
         let h = hover.get();
+        let drawn_tick = stamp.and_then(|s| s.get());
         if let Some(c) = canvas.get() {
             let started = js_sys_now();
             if let Err(e) = draw::chart(&c, &t, &s, v, h) {
@@ -112,8 +117,14 @@ pub fn TimeChart(
             }
             let _ = c.set_attribute("data-draw-ms", &format!("{:.2}", js_sys_now() - started));
             let _ = c.set_attribute("data-points", &t.len().to_string());
+            if let Some(at) = drawn_tick {
+                let _ = c.set_attribute("data-last-ts", &at.to_string());
+            }
         }
     });
+    // The server render draws nothing; the stamp is for the browser's draws.
+    #[cfg(not(feature = "hydrate"))]
+    let _ = stamp;
     let width = move || {
         canvas
             .get_untracked()

@@ -24,6 +24,45 @@ impl LinkState {
     }
 }
 
+#[cfg(feature = "hydrate")]
+thread_local! {
+    /// The open socket, and the symbols whose prices the page wants: sent
+    /// when they change and again on every (re)connect.
+    static SOCKET: std::cell::RefCell<Option<web_sys::WebSocket>> = const { std::cell::RefCell::new(None) };
+    static WATCH: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+#[cfg(feature = "hydrate")]
+fn send_watch() {
+    let msg = WATCH.with(|w| {
+        serde_json::to_string(&crate::api::live::Watch {
+            watch: w.borrow().clone(),
+        })
+    });
+    let Ok(msg) = msg else { return };
+    SOCKET.with(|s| {
+        if let Some(ws) = s.borrow().as_ref() {
+            if ws.ready_state() == web_sys::WebSocket::OPEN {
+                let _ = ws.send_with_str(&msg);
+            }
+        }
+    });
+}
+
+/// Ask the server to push the newest trades of `symbols` (the pair on screen).
+#[cfg(feature = "hydrate")]
+pub fn watch(symbols: Vec<String>) {
+    let changed = WATCH.with(|w| {
+        let mut w = w.borrow_mut();
+        let changed = *w != symbols;
+        *w = symbols;
+        changed
+    });
+    if changed {
+        send_watch();
+    }
+}
+
 /// Open the live socket; `on_update` runs for every message. Browser only.
 #[cfg(feature = "hydrate")]
 pub fn connect(on_update: std::rc::Rc<dyn Fn(LiveUpdate)>, link: RwSignal<LinkState>) {
@@ -52,7 +91,10 @@ pub fn connect(on_update: std::rc::Rc<dyn Fn(LiveUpdate)>, link: RwSignal<LinkSt
         Ok(ws) => ws,
         Err(_) => return retry(),
     };
-    let onopen = Closure::<dyn FnMut()>::new(move || link.set(LinkState::Live));
+    let onopen = Closure::<dyn FnMut()>::new(move || {
+        link.set(LinkState::Live);
+        send_watch();
+    });
     let onmessage =
         Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
             if let Some(text) = ev.data().as_string() {
@@ -71,6 +113,7 @@ pub fn connect(on_update: std::rc::Rc<dyn Fn(LiveUpdate)>, link: RwSignal<LinkSt
     ws.set_onopen(Some(onopen.as_ref().unchecked_ref()));
     ws.set_onmessage(Some(onmessage.as_ref().unchecked_ref()));
     ws.set_onclose(Some(onclose.as_ref().unchecked_ref()));
+    SOCKET.with(|s| *s.borrow_mut() = Some(ws.clone()));
     // The socket owns its handlers for its whole life; a reconnect makes new ones.
     onopen.forget();
     onmessage.forget();

@@ -81,6 +81,8 @@ fn Dashboard() -> impl IntoView {
     // Exchange time of the newest trade pushed: the feed's clock, redrawn on
     // every push (the rest of the status line at most four times a second).
     let last_tick: RwSignal<Option<i64>> = RwSignal::new(None);
+    // The newest trades of the pair on screen, for the forming price bar.
+    let live_prices: RwSignal<Vec<crate::api::live::LivePrice>> = RwSignal::new(Vec::new());
     // Effects run only in the browser: mark hydration and open the live push.
     Effect::new(move |_| {
         hydrated.set(true);
@@ -95,6 +97,9 @@ fn Dashboard() -> impl IntoView {
                     }
                     if fresh && u.last_ts.is_some() && u.last_ts != last_tick.get_untracked() {
                         last_tick.set(u.last_ts);
+                    }
+                    if !u.prices.is_empty() {
+                        live_prices.set(u.prices);
                     }
                     if push_rate.get_untracked() != (u.interval_ms, u.lagged) {
                         push_rate.set((u.interval_ms, u.lagged));
@@ -156,7 +161,7 @@ fn Dashboard() -> impl IntoView {
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match defaults.await {
-                        Ok(d) => view! { <PairView defaults=d pulse fired /> }.into_any(),
+                        Ok(d) => view! { <PairView defaults=d pulse fired live_prices /> }.into_any(),
                         Err(e) => view! { <p class="error">{format!("Cannot load settings: {e}")}</p> }.into_any(),
                     }
                 })}
@@ -336,7 +341,12 @@ fn AddSymbol(symbols: Resource<Result<Vec<String>, ServerFnError>>) -> impl Into
 }
 
 #[component]
-fn PairView(defaults: ViewDefaults, pulse: RwSignal<u64>, fired: RwSignal<u64>) -> impl IntoView {
+fn PairView(
+    defaults: ViewDefaults,
+    pulse: RwSignal<u64>,
+    fired: RwSignal<u64>,
+    live_prices: RwSignal<Vec<crate::api::live::LivePrice>>,
+) -> impl IntoView {
     let query_map = use_query_map();
     let d = defaults.clone();
     let params = Memo::new(move |_| query_map.with(|m| parse(|k| m.get(k), &d)));
@@ -399,11 +409,54 @@ fn PairView(defaults: ViewDefaults, pulse: RwSignal<u64>, fired: RwSignal<u64>) 
         Some(Err(e)) => error.set(Some(server_error(&e))),
         None => {}
     });
+    // Live tail only: the server pushes the pair's newest trades and the
+    // forming bar follows them between analytics refreshes.
+    Effect::new(move |_| {
+        let (x, y, live) = params.with(|p| {
+            (
+                p.query.x.clone(),
+                p.query.y.clone(),
+                p.query.to.is_none() && !p.replay,
+            )
+        });
+        #[cfg(feature = "hydrate")]
+        live::watch(if live { vec![x, y] } else { Vec::new() });
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (x, y, live);
+    });
+    let live_stamp = RwSignal::new(None::<i64>);
+    Effect::new(move |_| {
+        let lp = live_prices.get();
+        let (live, bar_ms) = params.with_untracked(|p| {
+            (
+                p.query.to.is_none() && !p.replay,
+                p.query.timeframe.millis(),
+            )
+        });
+        if !live || lp.is_empty() {
+            return;
+        }
+        let mut newest = None;
+        prices.update(|d| {
+            let Some(d) = d else { return };
+            for p in &lp {
+                let legs = [(d.x.as_str(), &mut d.px), (d.y.as_str(), &mut d.py)];
+                if series::apply_live(&mut d.ts, legs, &p.symbol, p.price, p.ts, bar_ms) {
+                    newest = newest.max(Some(p.ts));
+                }
+            }
+        });
+        if newest.is_some() {
+            live_stamp.set(newest);
+        }
+    });
     let hover = RwSignal::new(None::<i64>);
     let view_range = RwSignal::new(None::<(i64, i64)>);
-    let ts = Signal::derive(move || {
-        prices.with(|d| d.as_ref().map(|d| d.ts.clone()).unwrap_or_default())
-    });
+    // A memo: a live trade that only moves the forming bar's close leaves the
+    // time axis alone, so only the price chart redraws for it.
+    let ts: Signal<Vec<i64>> =
+        Memo::new(move |_| prices.with(|d| d.as_ref().map(|d| d.ts.clone()).unwrap_or_default()))
+            .into();
     let entry = Signal::derive(move || params.with(|p| p.query.options.entry));
     let exit = Signal::derive(move || params.with(|p| p.query.options.exit));
 
@@ -680,7 +733,7 @@ fn PairView(defaults: ViewDefaults, pulse: RwSignal<u64>, fired: RwSignal<u64>) 
         </section>
         <div class="main-grid">
             <section class="charts">
-                <TimeChart title=price_title ts spec=prices_spec view=view_range hover testid="chart-prices" help="Both legs, percent change from the first bar" />
+                <TimeChart title=price_title ts spec=prices_spec view=view_range hover testid="chart-prices" help="Both legs, percent change from the first bar; the last bar follows live trades" stamp=live_stamp.into() />
                 <TimeChart title=title("Spread with rolling mean ± entry·σ") ts spec=spread_spec view=view_range hover testid="chart-spread" help="y − (α + β·x) using the coefficients known at each bar" />
                 <TimeChart title=title("Z-score") ts spec=z_spec view=view_range hover testid="chart-z" help="(spread − rolling mean) / rolling std; red zone: short the spread, green zone: long it" />
                 <TimeChart title=title("Hedge ratio β") ts spec=beta_spec view=view_range hover testid="chart-beta" help="Rolling, dynamic (Kalman) or full-sample hedge ratio" />
