@@ -271,6 +271,89 @@ async fn data_routes_answer_from_the_store() {
     );
     assert_eq!(v["ts"].as_array().unwrap().len(), 300);
 
+    // The same view as a CSV download: one row per bar, the same numbers.
+    let r = c
+        .get(format!(
+            "{}/api/v1/pair.csv?x=BTCUSDT&y=ETHUSDT&timeframe=1s&bars=300&z_window=30&window=60",
+            s.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.headers()[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
+    assert!(r.headers()[header::CONTENT_DISPOSITION]
+        .to_str()
+        .unwrap()
+        .contains("pairdesk-ETHUSDT-BTCUSDT-1s.csv"));
+    let csv = r.text().await.unwrap();
+    let json: Value = c
+        .get(format!(
+            "{}/api/v1/pair?x=BTCUSDT&y=ETHUSDT&timeframe=1s&bars=300&z_window=30&window=60",
+            s.base
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let rows: Vec<Vec<&str>> = csv.lines().map(|l| l.split(',').collect()).collect();
+    assert_eq!(
+        rows[0],
+        [
+            "ts_iso",
+            "ts_ms",
+            "BTCUSDT_close",
+            "ETHUSDT_close",
+            "alpha",
+            "beta",
+            "spread",
+            "zscore",
+            "correlation",
+            "equity"
+        ]
+    );
+    assert_eq!(rows.len(), 301);
+    // The rolling fit is undefined for the first window-1 bars.
+    assert_eq!(rows[1][5], "");
+    for (i, row) in rows[1..].iter().enumerate() {
+        assert_eq!(row[1], json["ts"][i].to_string());
+        if let Some(b) = json["report"]["beta"][i].as_f64() {
+            assert_eq!(row[5].parse::<f64>().unwrap(), b, "beta at bar {i}");
+        }
+        if let Some(z) = json["report"]["zscore"][i].as_f64() {
+            assert_eq!(row[7].parse::<f64>().unwrap(), z, "z at bar {i}");
+        }
+    }
+    let r = c
+        .get(format!(
+            "{}/api/v1/bars.csv?symbol=ETHUSDT&timeframe=1m&limit=5",
+            s.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let csv = r.text().await.unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0],
+        "ts_iso,ts_ms,open,high,low,close,volume,trades,vwap"
+    );
+    assert_eq!(lines.len(), 6);
+    assert_eq!(lines[5].split(',').nth(7), Some("240"));
+    // Errors keep the JSON shape.
+    let r = c
+        .get(format!("{}/api/v1/bars.csv?symbol=DOGEUSDT", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_of(r, StatusCode::NOT_FOUND).await.0, "unknown_symbol");
+
     let v: Value = c
         .get(format!("{}/api/v1/status", s.base))
         .send()

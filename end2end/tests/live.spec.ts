@@ -284,6 +284,14 @@ test('pair, timeframe and a historical range set from the controls give the API 
   await expect(page.locator('td[data-stat="n"]')).toHaveText(String(j.report.n), { timeout: 15_000 });
   expect(await stat('beta')).toBe(j.report.regression.beta.toFixed(6));
   expect(await stat('alpha')).toBe(j.report.regression.alpha.toFixed(6));
+  // The download is the same view, one CSV row per bar.
+  const href = (await page.getByTestId('download-pair').getAttribute('href'))!;
+  expect(href).toContain('x=ETHUSDT&y=BTCUSDT&timeframe=5s&bars=22');
+  const csv = await (await request.get(href)).text();
+  const rows = csv.trim().split('\n');
+  expect(rows[0]).toBe('ts_iso,ts_ms,ETHUSDT_close,BTCUSDT_close,alpha,beta,spread,zscore,correlation,equity');
+  expect(rows.length).toBe(j.ts.length + 1);
+  expect(Number(rows[rows.length - 1].split(',')[5]).toFixed(6)).toBe(j.report.regression.beta.toFixed(6));
   // Back to the live tail.
   await page.getByTestId('back-to-live').click();
   await expect(page).not.toHaveURL(/to=/);

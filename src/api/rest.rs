@@ -46,12 +46,14 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: Arc<AppState>) -> Router<
         .route("/api/v1/symbols", get(symbols))
         .route("/api/v1/ticks", get(ticks))
         .route("/api/v1/bars", get(bars))
+        .route("/api/v1/bars.csv", get(bars_csv))
         .route("/api/v1/analyze", post(analyze).layer(series_limit))
         .route("/api/v1/backtest", post(backtest).layer(series_limit))
         .route(
             "/api/v1/pair",
             get(pair_get).post(pair_post).layer(series_limit),
         )
+        .route("/api/v1/pair.csv", get(pair_csv))
         .route("/api/v1/alerts", get(list_alerts).post(create_alert))
         .route("/api/v1/alerts/{id}", delete(delete_alert))
         .route("/api/v1/alert-events", get(alert_events))
@@ -332,6 +334,45 @@ pub struct BarsResponse {
         (status = 400, body = ErrorBody, description = "bad parameter"),
         (status = 404, body = ErrorBody, description = "unknown symbol")))]
 pub async fn bars(State(st): St, ApiQuery(q): ApiQuery<BarsQuery>) -> ApiResult<BarsResponse> {
+    Ok(Json(load_bars(st, q).await?))
+}
+
+/// The same bars as CSV (`ts_iso,ts_ms,open,high,low,close,volume,trades,vwap`).
+#[utoipa::path(get, path = "/api/v1/bars.csv", tag = "market data", params(BarsQuery),
+    responses((status = 200, content_type = "text/csv", body = String, description = "CSV with a header row"),
+        (status = 400, body = ErrorBody, description = "bad parameter"),
+        (status = 404, body = ErrorBody, description = "unknown symbol")))]
+pub async fn bars_csv(
+    State(st): St,
+    ApiQuery(q): ApiQuery<BarsQuery>,
+) -> Result<axum::response::Response, ApiError> {
+    let b = load_bars(st, q).await?;
+    let mut out = Vec::with_capacity(64 * (b.bars.len() + 1));
+    crate::store::export::write_bars(&mut out, &b.bars)
+        .map_err(|e| ApiError::internal("writing CSV", e))?;
+    let name = format!("pairdesk-{}-{}-{}.csv", b.symbol, b.timeframe, b.venue);
+    Ok(csv_response(out, &name))
+}
+
+/// A CSV download.
+fn csv_response(body: Vec<u8>, filename: &str) -> axum::response::Response {
+    (
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "text/csv; charset=utf-8".to_string(),
+            ),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{filename}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+async fn load_bars(st: Arc<AppState>, q: BarsQuery) -> Result<BarsResponse, ApiError> {
     let symbol = symbol_param(&q.symbol, "symbol")?;
     let tf = q.timeframe.unwrap_or(st.config.timeframe);
     let limit = q.limit.unwrap_or(1000);
@@ -386,12 +427,12 @@ pub async fn bars(State(st): St, ApiQuery(q): ApiQuery<BarsQuery>) -> ApiResult<
         Ok(b)
     })
     .await?;
-    Ok(Json(BarsResponse {
+    Ok(BarsResponse {
         symbol,
         venue,
         timeframe: tf,
         bars,
-    }))
+    })
 }
 
 // ---------------------------------------------------------------- analyze
@@ -656,6 +697,33 @@ pub async fn pair_get(
     State(st): St,
     ApiQuery(p): ApiQuery<PairParams>,
 ) -> ApiResult<PairAnalytics> {
+    let (q, venue) = pair_query(&st, p);
+    Ok(Json(blocking(move || run_pair(&st, venue, q)).await?))
+}
+
+/// The dashboard's pair as CSV: one row per bar with both closes and every
+/// series the charts draw (the coefficients known at that bar, spread,
+/// z-score, rolling correlation, backtest equity).
+#[utoipa::path(get, path = "/api/v1/pair.csv", tag = "analytics", params(PairParams),
+    responses((status = 200, content_type = "text/csv", body = String, description = "CSV with a header row"),
+        (status = 400, body = ErrorBody, description = "bad parameter"),
+        (status = 404, body = ErrorBody, description = "unknown symbol"),
+        (status = 422, body = ErrorBody, description = "stored data the analytics cannot use")))]
+pub async fn pair_csv(
+    State(st): St,
+    ApiQuery(p): ApiQuery<PairParams>,
+) -> Result<axum::response::Response, ApiError> {
+    let (q, venue) = pair_query(&st, p);
+    let a = blocking(move || run_pair(&st, venue, q)).await?;
+    let name = format!(
+        "pairdesk-{}-{}-{}.csv",
+        a.query.y, a.query.x, a.query.timeframe
+    );
+    Ok(csv_response(a.to_csv().into_bytes(), &name))
+}
+
+/// `GET /api/v1/pair`'s flat parameters as a [`PairQuery`] and a venue.
+fn pair_query(st: &AppState, p: PairParams) -> (PairQuery, Venue) {
     let mut q = PairQuery {
         x: p.x,
         y: p.y,
@@ -670,8 +738,7 @@ pub async fn pair_get(
         regression => options.regression, prices => options.prices, z_window => options.z_window,
         entry => options.entry, exit => options.exit);
     q.options.window = p.window;
-    let venue = p.venue.unwrap_or(st.venue);
-    Ok(Json(blocking(move || run_pair(&st, venue, q)).await?))
+    (q, p.venue.unwrap_or(st.venue))
 }
 
 /// Pair analytics on stored bars, the query as JSON.

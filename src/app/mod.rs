@@ -299,6 +299,20 @@ fn view_url(m: &leptos_router::params::ParamsMap, set: &[(&str, &str)]) -> Strin
     format!("/?{}", parts.join("&"))
 }
 
+/// `/api/v1/bars.csv` for one leg over the view's bars (the latest ones on
+/// the live tail).
+fn bars_csv_href(q: &crate::api::pair::PairQuery, symbol: &str, replay: bool) -> String {
+    let mut href = format!("/api/v1/bars.csv?symbol={symbol}&timeframe={}", q.timeframe);
+    match q.to {
+        Some(t) => href.push_str(&format!("&to={t}&limit={}", q.bars.min(10_000))),
+        None => href.push_str(&format!("&limit={}", q.bars.min(10_000))),
+    }
+    if replay {
+        href.push_str("&venue=replay");
+    }
+    href
+}
+
 /// A server function's error as a person should read it.
 pub fn server_error(e: &ServerFnError) -> String {
     e.to_string()
@@ -724,6 +738,26 @@ fn PairView(
             <AddSymbol symbols />
         </section>
         {move || error.get().map(|e| view! { <p class="banner error" data-testid="pair-error" role="alert">{e}</p> })}
+        <p class="downloads">
+            <a
+                data-testid="download-pair"
+                download
+                href=move || params.with(|p| format!("/api/v1/pair.csv?{}", params::api_query_string(&p.query, p.replay)))
+                title="Both legs' closes and every series on the charts, one row per bar, for the view on screen"
+            >"⬇ bars + analytics (CSV)"</a>
+            <a
+                data-testid="download-bars"
+                download
+                href=move || params.with(|p| bars_csv_href(&p.query, &p.query.y, p.replay))
+                title="OHLCV bars of the dependent leg for the same range"
+            >{move || params.with(|p| format!("⬇ {} bars (CSV)", p.query.y))}</a>
+            <a
+                data-testid="download-bars-x"
+                download
+                href=move || params.with(|p| bars_csv_href(&p.query, &p.query.x, p.replay))
+                title="OHLCV bars of the hedge leg for the same range"
+            >{move || params.with(|p| format!("⬇ {} bars (CSV)", p.query.x))}</a>
+        </p>
         <section class="signal" data-testid="signal">
             {move || match (data.with(|d| d.as_ref().map(|d| d.signal_text.clone())), note.get()) {
                 (Some(s), _) => s,

@@ -257,6 +257,40 @@ pub fn to_query_string(q: &PairQuery) -> String {
     parts.join("&")
 }
 
+/// The HTTP API query (`/api/v1/pair`, `/api/v1/pair.csv`) for the same view.
+pub fn api_query_string(q: &PairQuery, replay: bool) -> String {
+    let mut parts = vec![
+        format!("x={}", q.x),
+        format!("y={}", q.y),
+        format!("timeframe={}", q.timeframe),
+        format!("bars={}", q.bars),
+        format!("regression={}", regression_name(q.options.regression)),
+        format!(
+            "prices={}",
+            match q.options.prices {
+                PriceScale::Log => "log",
+                PriceScale::Raw => "raw",
+            }
+        ),
+        format!("z_window={}", q.options.z_window),
+        format!("entry={}", q.options.entry),
+        format!("exit={}", q.options.exit),
+        format!("fee_bps={}", q.fee_bps),
+        format!("corr_window={}", q.corr_window),
+        format!("ffill={}", q.ffill),
+    ];
+    if let Some(w) = q.options.window {
+        parts.push(format!("window={w}"));
+    }
+    if let Some(t) = q.to {
+        parts.push(format!("to={t}"));
+    }
+    if replay {
+        parts.push("venue=replay".into());
+    }
+    parts.join("&")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -343,6 +377,38 @@ mod tests {
         assert!(msg("to=last tuesday", "to").contains("UTC time"));
         // A rejected range leaves the live tail.
         assert_eq!(from("to=last tuesday").query.to, None);
+    }
+
+    #[test]
+    fn the_api_query_names_the_same_view() {
+        let v = from("x=SOLUSDT&y=ETHUSDT&tf=1m&bars=900&reg=huber&prices=raw&window=120&zw=30&to=1765788195300&src=replay");
+        let qs = api_query_string(&v.query, v.replay);
+        for part in [
+            "x=SOLUSDT",
+            "y=ETHUSDT",
+            "timeframe=1m",
+            "bars=900",
+            "regression=huber",
+            "prices=raw",
+            "window=120",
+            "z_window=30",
+            "corr_window=30",
+            "to=1765788195300",
+            "venue=replay",
+        ] {
+            assert!(qs.split('&').any(|p| p == part), "{part} missing from {qs}");
+        }
+        let live = api_query_string(&from("reg=kalman").query, false);
+        assert!(
+            !live.contains("window=") || live.contains("z_window="),
+            "{live}"
+        );
+        assert!(
+            !live.split('&').any(|p| p.starts_with("window=")
+                || p.starts_with("to=")
+                || p.starts_with("venue=")),
+            "{live}"
+        );
     }
 
     #[test]

@@ -71,6 +71,15 @@ fn write_bar<W: Write>(out: &mut W, b: &Bar) -> std::io::Result<()> {
     )
 }
 
+/// `bars` as CSV with the header row.
+pub fn write_bars<W: Write>(out: &mut W, bars: &[Bar]) -> std::io::Result<()> {
+    writeln!(out, "{BARS_HEADER}")?;
+    for b in bars {
+        write_bar(out, b)?;
+    }
+    Ok(())
+}
+
 /// Write `kind` for one symbol over `[from, to)` (ms) as CSV with a header.
 /// Returns the number of data rows written.
 pub fn export_csv<W: Write>(
