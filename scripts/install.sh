@@ -13,7 +13,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 # 1. Debian packages: OpenBLAS for ndarray-linalg (server), OpenSSL for TLS to
 #    Binance, Chromium for the browser tests.
 missing=""
-for p in pkg-config libssl-dev libopenblas-dev chromium; do
+for p in pkg-config libssl-dev libopenblas-dev chromium wrk; do
   dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
 done
 if [ -n "$missing" ]; then

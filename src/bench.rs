@@ -74,7 +74,8 @@ pub struct BenchOptions {
     pub symbols: usize,
     /// Length of every measurement window.
     pub seconds: f64,
-    /// Total trades per second for the ingestion steps, rising.
+    /// Total trades per second for the ingestion steps, rising; the steps
+    /// stop at the first one that is not sustained.
     pub ingest_rates: Vec<f64>,
     /// Total trades per second for the latency phase.
     pub live_rates: Vec<f64>,
@@ -96,7 +97,10 @@ impl Default for BenchOptions {
         BenchOptions {
             symbols: 50,
             seconds: 5.0,
-            ingest_rates: vec![1_000.0, 2_500.0, 5_000.0, 10_000.0, 20_000.0],
+            ingest_rates: vec![
+                1_000.0, 2_500.0, 5_000.0, 10_000.0, 20_000.0, 40_000.0, 80_000.0, 160_000.0,
+                320_000.0,
+            ],
             live_rates: vec![1_000.0, 10_000.0],
             live_clients: vec![1, 50],
             // 2,000 trades/s, 20,000/s for one second in every four, and the
@@ -220,6 +224,72 @@ pub struct BurstRow {
     pub usage: Usage,
 }
 
+/// What `wrk` printed for the same endpoint (an external load generator,
+/// so the CPU figure is the server's alone).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WrkFigures {
+    pub requests: u64,
+    pub per_sec: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    /// Non-2xx/3xx responses plus socket errors.
+    pub errors: u64,
+}
+
+/// Milliseconds from a wrk duration such as `812.00us`, `3.80ms` or `1.02s`.
+fn wrk_ms(s: &str) -> Option<f64> {
+    let s = s.trim();
+    let (num, scale) = if let Some(v) = s.strip_suffix("us") {
+        (v, 1e-3)
+    } else if let Some(v) = s.strip_suffix("ms") {
+        (v, 1.0)
+    } else if let Some(v) = s.strip_suffix('m') {
+        (v, 60_000.0)
+    } else if let Some(v) = s.strip_suffix('s') {
+        (v, 1000.0)
+    } else {
+        return None;
+    };
+    num.parse::<f64>().ok().map(|v| v * scale)
+}
+
+/// Read `wrk --latency` output; `None` if it does not look like one.
+pub fn parse_wrk(out: &str) -> Option<WrkFigures> {
+    let mut f = WrkFigures {
+        requests: 0,
+        per_sec: f64::NAN,
+        p50_ms: f64::NAN,
+        p99_ms: f64::NAN,
+        max_ms: f64::NAN,
+        errors: 0,
+    };
+    let mut in_distribution = false;
+    for line in out.lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            ["Latency", _avg, _sd, max, ..] if !in_distribution => f.max_ms = wrk_ms(max)?,
+            ["Latency", "Distribution", ..] => in_distribution = true,
+            ["50%", v] if in_distribution => f.p50_ms = wrk_ms(v)?,
+            ["99%", v] if in_distribution => f.p99_ms = wrk_ms(v)?,
+            [n, "requests", "in", ..] => f.requests = n.parse().ok()?,
+            ["Requests/sec:", v] => f.per_sec = v.parse().ok()?,
+            ["Non-2xx", "or", "3xx", "responses:", n] => f.errors += n.parse::<u64>().ok()?,
+            ["Socket", "errors:", rest @ ..] => {
+                f.errors += rest
+                    .iter()
+                    .filter_map(|w| w.trim_end_matches(',').parse::<u64>().ok())
+                    .sum::<u64>();
+            }
+            _ => {}
+        }
+    }
+    let complete = [f.per_sec, f.p50_ms, f.p99_ms, f.max_ms]
+        .iter()
+        .all(|v| v.is_finite());
+    complete.then_some(f)
+}
+
 /// HTTP API throughput.
 #[derive(Debug, Clone, Serialize)]
 pub struct HttpRow {
@@ -232,6 +302,9 @@ pub struct HttpRow {
     pub p99_ms: f64,
     pub max_ms: f64,
     pub usage: Usage,
+    /// The same endpoint under `wrk` (when it is installed), and the
+    /// server's CPU and memory meanwhile.
+    pub wrk: Option<(WrkFigures, Usage)>,
 }
 
 /// Everything one run measured.
@@ -257,7 +330,12 @@ pub async fn run(opts: &BenchOptions) -> Result<BenchReport, BenchError> {
     let mut ingest = Vec::new();
     for (i, &rate) in opts.ingest_rates.iter().enumerate() {
         tracing::info!(rate, "bench: ingestion step");
-        ingest.push(ingest_step(&symbols, rate, i as u64 + 1, opts).await?);
+        let step = ingest_step(&symbols, rate, i as u64 + 1, opts).await?;
+        let sustained = step.sustained;
+        ingest.push(step);
+        if !sustained {
+            break;
+        }
     }
     let sustainable_rate = ingest
         .iter()
@@ -917,6 +995,7 @@ async fn http_phase(opts: &BenchOptions) -> Result<HttpRow, BenchError> {
     }
     let wall = started.elapsed().as_secs_f64();
     let usage = probe.finish();
+    let wrk = wrk_phase(&url, opts).await;
     drop(served);
     drop(pipeline);
     let _ = tokio::task::spawn_blocking(move || writer.shutdown()).await;
@@ -931,7 +1010,44 @@ async fn http_phase(opts: &BenchOptions) -> Result<HttpRow, BenchError> {
         p99_ms: percentile(&lat, 99.0),
         max_ms: lat.last().copied().unwrap_or(0.0),
         usage,
+        wrk,
     })
+}
+
+/// `wrk -t2 -c<concurrency> -d<seconds>s --latency URL`, if wrk is installed
+/// (`make test` installs it; a missing wrk only skips this row).
+async fn wrk_phase(url: &str, opts: &BenchOptions) -> Option<(WrkFigures, Usage)> {
+    let args = vec![
+        "-t2".to_string(),
+        format!("-c{}", opts.http_concurrency),
+        format!("-d{}s", opts.seconds.ceil() as u64),
+        "--latency".to_string(),
+        url.to_string(),
+    ];
+    let probe = UsageProbe::start();
+    let out =
+        tokio::task::spawn_blocking(move || std::process::Command::new("wrk").args(&args).output())
+            .await
+            .ok()?;
+    let usage = probe.finish();
+    match out {
+        Ok(o) if o.status.success() => {
+            let text = String::from_utf8_lossy(&o.stdout);
+            let f = parse_wrk(&text);
+            if f.is_none() {
+                tracing::warn!(output = %text, "bench: could not read wrk's output");
+            }
+            f.map(|f| (f, usage))
+        }
+        Ok(o) => {
+            tracing::warn!(status = %o.status, "bench: wrk failed");
+            None
+        }
+        Err(e) => {
+            tracing::info!(error = %e, "bench: wrk not available; skipping its row");
+            None
+        }
+    }
 }
 
 // ---------------------------------------------------------------- report
@@ -1081,6 +1197,18 @@ pub fn render(r: &BenchReport) -> String {
         pct(&h.usage),
         h.usage.rss_max_mb
     );
+    match &h.wrk {
+        Some((w, u)) => {
+            let _ = writeln!(
+                o,
+                "{:>11} {:>9} {:>7} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>6} {:>7.1}  (wrk -t2; server CPU only)",
+                h.concurrency, w.requests, w.errors, w.per_sec, w.p50_ms, w.p99_ms, w.max_ms, pct(u), u.rss_max_mb
+            );
+        }
+        None => {
+            let _ = writeln!(o, "(wrk not installed: no external load-generator row)");
+        }
+    }
     o
 }
 
@@ -1096,6 +1224,34 @@ mod tests {
         assert_eq!(percentile(&v, 100.0), 100.0);
         assert_eq!(percentile(&[7.0], 99.0), 7.0);
         assert_eq!(percentile(&[], 50.0), 0.0);
+    }
+
+    #[test]
+    fn wrk_output_is_read() {
+        let out = "Running 5s test @ http://127.0.0.1:1/api/v1/pair
+  2 threads and 8 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     4.12ms    2.01ms 330.50ms   80.00%
+    Req/Sec     1.00k   100.00     1.20k    70.00%
+  Latency Distribution
+     50%  812.00us
+     75%    4.50ms
+     90%    5.60ms
+     99%    1.02s
+  10021 requests in 5.00s, 50.00MB read
+  Socket errors: connect 0, read 2, write 0, timeout 1
+  Non-2xx or 3xx responses: 3
+Requests/sec:   2004.20
+Transfer/sec:     10.00MB
+";
+        let f = parse_wrk(out).unwrap();
+        assert_eq!(f.requests, 10021);
+        assert_eq!(f.per_sec, 2004.2);
+        assert!((f.p50_ms - 0.812).abs() < 1e-9);
+        assert_eq!(f.p99_ms, 1020.0);
+        assert_eq!(f.max_ms, 330.5);
+        assert_eq!(f.errors, 6);
+        assert_eq!(parse_wrk("wrk: command not found"), None);
     }
 
     #[test]
