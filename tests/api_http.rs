@@ -143,6 +143,11 @@ fn client() -> Client {
         .unwrap()
 }
 
+/// GET `url` and parse the JSON body (any status).
+async fn get_json(c: &Client, url: impl reqwest::IntoUrl) -> Value {
+    c.get(url).send().await.unwrap().json().await.unwrap()
+}
+
 /// Asserts the error shape and returns `(code, parameter)`.
 async fn error_of(r: reqwest::Response, status: StatusCode) -> (String, Option<String>) {
     assert_eq!(r.status(), status, "unexpected status");
@@ -178,14 +183,7 @@ async fn data_routes_answer_from_the_store() {
     let s = start(None).await;
     let c = client();
 
-    let v: Value = c
-        .get(format!("{}/api/v1/symbols", s.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v: Value = get_json(&c, format!("{}/api/v1/symbols", s.base)).await;
     let names: Vec<&str> = v["symbols"]
         .as_array()
         .unwrap()
@@ -219,51 +217,39 @@ async fn data_routes_answer_from_the_store() {
         }
     }
     assert_eq!(ids, vec![100, 101, 102, 103]);
-    let v: Value = c
-        .get(format!(
+    let v: Value = get_json(
+        &c,
+        format!(
             "{}/api/v1/ticks?symbol=BTCUSDT&from={}&to={}&limit=10000",
             s.base,
             T0 + 1000,
             T0 + 2000
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        ),
+    )
+    .await;
     assert_eq!(
         v["ticks"].as_array().unwrap().len(),
         4,
         "[1000, 2000) holds 4 ticks at 250 ms"
     );
 
-    let v: Value = c
-        .get(format!(
-            "{}/api/v1/bars?symbol=ETHUSDT&timeframe=1m&limit=5",
-            s.base
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v: Value = get_json(
+        &c,
+        format!("{}/api/v1/bars?symbol=ETHUSDT&timeframe=1m&limit=5", s.base),
+    )
+    .await;
     let bars = v["bars"].as_array().unwrap();
     assert_eq!(bars.len(), 5);
     assert_eq!(bars[4]["trades"], 240, "a full minute at 4 ticks/s");
 
-    let v: Value = c
-        .get(format!(
+    let v: Value = get_json(
+        &c,
+        format!(
             "{}/api/v1/pair?x=BTCUSDT&y=ETHUSDT&timeframe=1s&bars=300&z_window=30",
             s.base
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        ),
+    )
+    .await;
     let beta = v["report"]["regression"]["beta"].as_f64().unwrap();
     assert!(
         (beta - 1.2).abs() < 0.1,
@@ -290,17 +276,14 @@ async fn data_routes_answer_from_the_store() {
         .unwrap()
         .contains("pairdesk-ETHUSDT-BTCUSDT-1s.csv"));
     let csv = r.text().await.unwrap();
-    let json: Value = c
-        .get(format!(
+    let json: Value = get_json(
+        &c,
+        format!(
             "{}/api/v1/pair?x=BTCUSDT&y=ETHUSDT&timeframe=1s&bars=300&z_window=30&window=60",
             s.base
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        ),
+    )
+    .await;
     let rows: Vec<Vec<&str>> = csv.lines().map(|l| l.split(',').collect()).collect();
     assert_eq!(
         rows[0],
@@ -354,14 +337,7 @@ async fn data_routes_answer_from_the_store() {
         .unwrap();
     assert_eq!(error_of(r, StatusCode::NOT_FOUND).await.0, "unknown_symbol");
 
-    let v: Value = c
-        .get(format!("{}/api/v1/status", s.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v: Value = get_json(&c, format!("{}/api/v1/status", s.base)).await;
     assert_eq!(v["status"]["source"], "sim");
     assert!(v["gaps"].is_array());
 }
@@ -716,26 +692,12 @@ async fn alerts_round_trip() {
     let v: Value = r.json().await.unwrap();
     let id = v["id"].as_i64().unwrap();
     assert_eq!(v["rule"]["pair"]["x"], "BTCUSDT", "symbols are normalised");
-    let v: Value = c
-        .get(format!("{}/api/v1/alerts", s.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v: Value = get_json(&c, format!("{}/api/v1/alerts", s.base)).await;
     assert_eq!(v["rules"].as_array().unwrap().len(), 1);
 
     pairdesk::api::alerts::store::record_event(&s.state.config.db, id, T0, "z crossed 2.0")
         .unwrap();
-    let v: Value = c
-        .get(format!("{}/api/v1/alert-events?rule_id={id}", s.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v: Value = get_json(&c, format!("{}/api/v1/alert-events?rule_id={id}", s.base)).await;
     assert_eq!(v["events"][0]["message"], "z crossed 2.0");
 
     let r = c
@@ -744,14 +706,7 @@ async fn alerts_round_trip() {
         .await
         .unwrap();
     assert_eq!(r.status(), 204);
-    let v: Value = c
-        .get(format!("{}/api/v1/alerts", s.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v: Value = get_json(&c, format!("{}/api/v1/alerts", s.base)).await;
     assert!(v["rules"].as_array().unwrap().is_empty());
 }
 
@@ -759,14 +714,7 @@ async fn alerts_round_trip() {
 async fn operations_endpoints() {
     let s = start(None).await;
     let c = client();
-    let v: Value = c
-        .get(format!("{}/healthz", s.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v: Value = get_json(&c, format!("{}/healthz", s.base)).await;
     assert_eq!(v["status"], "ok");
 
     // Not connected: not ready, and it says why.
@@ -823,14 +771,7 @@ async fn operations_endpoints() {
         assert!(m.contains(name), "{name} missing from\n{m}");
     }
 
-    let doc: Value = c
-        .get(format!("{}/api/openapi.json", s.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: Value = get_json(&c, format!("{}/api/openapi.json", s.base)).await;
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     assert!(doc["paths"]["/api/v1/analyze"]["post"].is_object());
     let r = c.get(format!("{}/docs/", s.base)).send().await.unwrap();
@@ -902,14 +843,7 @@ async fn foreign_origins_are_refused() {
         .await
         .unwrap();
     assert_eq!(r.status(), 403);
-    let v: Value = c
-        .get(format!("{}/api/v1/alerts", s.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v: Value = get_json(&c, format!("{}/api/v1/alerts", s.base)).await;
     assert!(
         v["rules"].as_array().unwrap().is_empty(),
         "refused requests change nothing"

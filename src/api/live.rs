@@ -266,6 +266,23 @@ mod ssr {
     }
 
     impl Page {
+        /// A page that just connected: base rate, nothing sent, nothing owed.
+        fn new() -> Page {
+            Page {
+                interval_ms: BASE_INTERVAL_MS,
+                lagged: 0,
+                last_seq: None,
+                sent_total: None,
+                owed: None,
+                owed_alerts: Vec::new(),
+                owed_status: None,
+                owed_prices: HashMap::new(),
+                watch: Vec::new(),
+                last_send: Instant::now(),
+                slow_sends: 0,
+            }
+        }
+
         /// The message for `frame`: the shared text when this page is at the
         /// base rate and saw the previous frame, else one composed for it.
         fn message(&mut self, frame: &Frame) -> Utf8Bytes {
@@ -351,19 +368,7 @@ mod ssr {
 
     async fn session(mut sock: WebSocket, app: Arc<AppState>) {
         let mut frames = app.live.subscribe(&app);
-        let mut page = Page {
-            interval_ms: BASE_INTERVAL_MS,
-            lagged: 0,
-            last_seq: None,
-            sent_total: None,
-            owed: None,
-            owed_alerts: Vec::new(),
-            owed_status: None,
-            owed_prices: HashMap::new(),
-            watch: Vec::new(),
-            last_send: Instant::now(),
-            slow_sends: 0,
-        };
+        let mut page = Page::new();
         loop {
             // At the base rate every frame goes out as it comes (the hub sets
             // the pace); at a coarser rate the newest one goes out when due.
@@ -478,19 +483,7 @@ mod ssr {
         }
 
         fn page() -> Page {
-            Page {
-                interval_ms: BASE_INTERVAL_MS,
-                lagged: 0,
-                last_seq: None,
-                sent_total: None,
-                owed: None,
-                owed_alerts: Vec::new(),
-                owed_status: None,
-                owed_prices: HashMap::new(),
-                watch: Vec::new(),
-                last_send: Instant::now(),
-                slow_sends: 0,
-            }
+            Page::new()
         }
 
         fn parse(t: Utf8Bytes) -> LiveUpdate {

@@ -690,7 +690,7 @@ fn PairView(
                 {err("reg")}
             </label>
             <label>"Prices"
-                <select data-testid="prices" prop:value=move || if q().options.prices == crate::analytics::PriceScale::Raw { "raw" } else { "log" } on:change=on("prices")>
+                <select data-testid="prices" prop:value=move || params::prices_name(q().options.prices) on:change=on("prices")>
                     <option value="log">"log"</option>
                     <option value="raw">"raw"</option>
                 </select>

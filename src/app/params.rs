@@ -224,6 +224,13 @@ pub fn parse(get: impl Fn(&str) -> Option<String>, d: &ViewDefaults) -> ViewPara
     }
 }
 
+pub fn prices_name(p: PriceScale) -> &'static str {
+    match p {
+        PriceScale::Log => "log",
+        PriceScale::Raw => "raw",
+    }
+}
+
 /// The query string that reproduces `q` (inverse of [`parse`]).
 pub fn to_query_string(q: &PairQuery) -> String {
     let mut parts = vec![
@@ -232,13 +239,7 @@ pub fn to_query_string(q: &PairQuery) -> String {
         format!("tf={}", q.timeframe),
         format!("bars={}", q.bars),
         format!("reg={}", regression_name(q.options.regression)),
-        format!(
-            "prices={}",
-            match q.options.prices {
-                PriceScale::Log => "log",
-                PriceScale::Raw => "raw",
-            }
-        ),
+        format!("prices={}", prices_name(q.options.prices)),
         format!(
             "window={}",
             q.options
@@ -265,13 +266,7 @@ pub fn api_query_string(q: &PairQuery, replay: bool) -> String {
         format!("timeframe={}", q.timeframe),
         format!("bars={}", q.bars),
         format!("regression={}", regression_name(q.options.regression)),
-        format!(
-            "prices={}",
-            match q.options.prices {
-                PriceScale::Log => "log",
-                PriceScale::Raw => "raw",
-            }
-        ),
+        format!("prices={}", prices_name(q.options.prices)),
         format!("z_window={}", q.options.z_window),
         format!("entry={}", q.options.entry),
         format!("exit={}", q.options.exit),
