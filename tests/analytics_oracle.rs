@@ -657,27 +657,9 @@ fn recording_bars(path: &Path) -> (Vec<f64>, Vec<f64>) {
     (x, y)
 }
 
-/// Parses `YYYY-MM-DDTHH:MM:SS(.fff)Z` to epoch milliseconds.
+/// Parses the recording's ISO-8601 times with the replay path's parser.
 fn parse_ts_ms(s: &str) -> i64 {
-    let b = s.as_bytes();
-    let num = |a: usize, l: usize| s[a..a + l].parse::<i64>().unwrap();
-    let (yr, mo, d) = (num(0, 4), num(5, 2), num(8, 2));
-    let (h, mi, se) = (num(11, 2), num(14, 2), num(17, 2));
-    let mut ms = 0;
-    if b.get(19) == Some(&b'.') {
-        let frac: String = s[20..].chars().take_while(char::is_ascii_digit).collect();
-        let digits = frac.len().min(3);
-        ms = frac[..digits].parse::<i64>().unwrap_or(0) * 10i64.pow((3 - digits) as u32);
-    }
-    // Days from civil (Howard Hinnant).
-    let yy = if mo <= 2 { yr - 1 } else { yr };
-    let era = yy.div_euclid(400);
-    let yoe = yy - era * 400;
-    let mp = (mo + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146097 + doe - 719468;
-    ((days * 24 + h) * 60 + mi) * 60_000 + se * 1000 + ms
+    pairdesk::ingest::replay::parse_ts(s).unwrap()
 }
 
 #[test]
