@@ -267,10 +267,12 @@ async fn long_soak_is_flat_and_stores_every_trade_once() {
         rate_scale: 20.0,
         journal: false,
         // The writer's SQLite page cache (cache_size 64 MB) fills as the
-        // database grows: bounded, but it takes minutes at this rate.
+        // database grows: bounded, but it takes minutes at this rate (an
+        // hour: +65 MiB).
         rss_growth_kb: 96 * 1024,
-        // reqwest may pool a second idle keep-alive REST connection when two
-        // backfills overlap (2 fds and 2 tasks with the mock in-process).
+        // As the short soak, with room for a REST connection in passing
+        // (2 fds and 2 tasks with the mock in-process); an hour ran 21 -> 21
+        // fds and 9 -> 9 tasks.
         slack: 4,
     })
     .await;
