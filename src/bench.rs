@@ -754,19 +754,7 @@ async fn serve(
         symbols: symbols.to_vec(),
         ..Config::default()
     };
-    let state = Arc::new(AppState {
-        config,
-        venue: Venue::Sim,
-        source_label: "sim".into(),
-        simulated: true,
-        pipeline,
-        writer_stats: writer.stats.clone(),
-        base_ticks: 0,
-        writer_tx: writer.tx.downgrade(),
-        http: Default::default(),
-        live: Default::default(),
-        subscriptions: None,
-    });
+    let state = Arc::new(AppState::new(config, pipeline, writer));
     let opts = leptos::config::LeptosOptions::builder()
         .output_name("pairdesk")
         .site_root(site.display().to_string())

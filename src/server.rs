@@ -52,6 +52,25 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// State for serving `config` from `pipeline` and `writer`, labelled as
+    /// the simulated market with an empty store and no live symbol set (what
+    /// benches and tests want); `serve` overrides the source fields.
+    pub fn new(config: Config, pipeline: Arc<Pipeline>, writer: &Writer) -> AppState {
+        AppState {
+            config,
+            venue: Venue::Sim,
+            source_label: "sim".into(),
+            simulated: true,
+            pipeline,
+            writer_stats: writer.stats.clone(),
+            base_ticks: 0,
+            writer_tx: writer.tx.downgrade(),
+            http: Default::default(),
+            live: Default::default(),
+            subscriptions: None,
+        }
+    }
+
     pub fn status(&self) -> StatusSnapshot {
         let stored = self.base_ticks + self.writer_stats.inserted.load(Relaxed);
         let mut s = self.pipeline.snapshot(stored);
@@ -350,14 +369,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         venue,
         source_label: source_label.clone(),
         simulated,
-        pipeline: pipeline.clone(),
-        writer_stats: writer.stats.clone(),
         base_ticks,
-        writer_tx: writer.tx.downgrade(),
-        http: Default::default(),
-        live: Default::default(),
         subscriptions: source.subscriptions(),
-        config: config.clone(),
+        ..AppState::new(config.clone(), pipeline.clone(), &writer)
     });
     tracing::info!(
         listen = %config.listen,

@@ -105,19 +105,7 @@ async fn start_with(token: Option<&str>, listen: Option<std::net::SocketAddr>) -
         ..Config::default()
     };
     let pipeline = Pipeline::new(writer.tx.clone());
-    let state = Arc::new(AppState {
-        config,
-        venue: Venue::Sim,
-        source_label: "sim".into(),
-        simulated: true,
-        pipeline,
-        writer_stats: writer.stats.clone(),
-        base_ticks: 0,
-        writer_tx: writer.tx.downgrade(),
-        http: Default::default(),
-        live: Default::default(),
-        subscriptions: None,
-    });
+    let state = Arc::new(AppState::new(config, pipeline, &writer));
     let opts = leptos::config::LeptosOptions::builder()
         .output_name("pairdesk")
         .site_root(dir.path().display().to_string())
