@@ -29,10 +29,8 @@
 
 use crate::api::live::LiveUpdate;
 use crate::config::Config;
-use crate::domain::Venue;
-use crate::ingest::binance::client::{self, stream_url, ClientConfig, StreamKind};
-use crate::ingest::binance::rest::Backfiller;
-use crate::ingest::mock::{now_ms, Bursts, MockConfig, MockExchange};
+use crate::ingest::mock::{now_ms, Bursts, MockConfig};
+use crate::ingest::mock_feed::{FeedOptions, MockFeed};
 use crate::ingest::pipeline::Pipeline;
 use crate::ingest::sim::{SimMarket, SimSpec};
 use crate::server::{router, AppState};
@@ -61,8 +59,8 @@ pub enum BenchError {
     Ws(#[from] tokio_tungstenite::tungstenite::Error),
     #[error("HTTP client: {0}")]
     Http(#[from] reqwest::Error),
-    #[error("the ingest client never connected to the mock exchange")]
-    NeverConnected,
+    #[error("{0}")]
+    Feed(#[from] crate::ingest::mock_feed::FeedError),
     #[error("the writer did not accept the seed data")]
     WriterGone,
 }
@@ -483,85 +481,31 @@ fn sorted(mut v: Vec<f64>) -> Vec<f64> {
     v
 }
 
-/// Mock exchange + writer + pipeline + client, as `serve --source sim` wires them.
-struct Market {
-    mock: MockExchange,
-    pipeline: Arc<Pipeline>,
-    writer: Writer,
-    stop: watch::Sender<bool>,
-    client: tokio::task::JoinHandle<()>,
-    backfill: tokio::task::JoinHandle<()>,
+/// The mock exchange at `rate` trades/s in total over `symbols`, feeding
+/// the production path (as `serve --source sim` wires it).
+async fn start_market(
+    db: &Path,
+    symbols: &[String],
+    rate: f64,
+    seed: u64,
+    autostart: bool,
+    bursts: Option<Bursts>,
+) -> Result<MockFeed, BenchError> {
+    let base: f64 = symbols.iter().map(|s| SimSpec::for_symbol(s).rate).sum();
+    let mock = MockConfig {
+        seed,
+        rate_scale: rate / base,
+        autostart,
+        bursts,
+        ..MockConfig::new(symbols)
+    };
+    Ok(MockFeed::start(db, FeedOptions::new(mock)).await?)
 }
 
-impl Market {
-    async fn start(
-        db: &Path,
-        symbols: &[String],
-        rate: f64,
-        seed: u64,
-        autostart: bool,
-        bursts: Option<Bursts>,
-    ) -> Result<Market, BenchError> {
-        let base: f64 = symbols.iter().map(|s| SimSpec::for_symbol(s).rate).sum();
-        let mock = MockExchange::start(MockConfig {
-            seed,
-            rate_scale: rate / base,
-            autostart,
-            bursts,
-            ..MockConfig::new(symbols)
-        })
-        .await?;
-        // The channel capacity `serve` uses.
-        let writer = Writer::spawn(store::open_writer(db, Durability::Normal)?, 1024);
-        let pipeline = Pipeline::new(writer.tx.clone());
-        let (gap_tx, gap_rx) = tokio::sync::mpsc::unbounded_channel();
-        pipeline.set_gap_sink(gap_tx);
-        let backfill = tokio::spawn(
-            Backfiller::new(mock.http_base(), Venue::Sim, StreamKind::Trade)
-                .run(gap_rx, pipeline.clone()),
-        );
-        let url = stream_url(&mock.ws_base(), Venue::Sim, StreamKind::Trade, symbols);
-        let (stop, stop_rx) = watch::channel(false);
-        let client = tokio::spawn(client::run(
-            ClientConfig::new(url, Venue::Sim),
-            pipeline.clone(),
-            stop_rx,
-        ));
-        let t0 = Instant::now();
-        while mock.connections() == 0 {
-            if t0.elapsed() > Duration::from_secs(10) {
-                return Err(BenchError::NeverConnected);
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        Ok(Market {
-            mock,
-            pipeline,
-            writer,
-            stop,
-            client,
-            backfill,
-        })
-    }
-
-    /// Stop the client, then let the writer commit what it has and exit.
-    async fn shutdown(self) {
-        let _ = self.stop.send(true);
-        let _ = tokio::time::timeout(Duration::from_secs(2), self.client).await;
-        // The backfiller holds the pipeline (and so the writer's sender).
-        self.backfill.abort();
-        let _ = self.backfill.await;
-        drop(self.pipeline);
-        drop(self.mock);
-        let w = self.writer;
-        let done = tokio::time::timeout(
-            Duration::from_secs(10),
-            tokio::task::spawn_blocking(move || w.shutdown()),
-        )
-        .await;
-        if done.is_err() {
-            tracing::warn!("bench: writer did not stop within 10 s");
-        }
+/// Stop a market, warning when its writer is slow to finish.
+async fn close(market: MockFeed) {
+    if !market.shutdown().await {
+        tracing::warn!("bench: writer did not stop within 10 s");
     }
 }
 
@@ -574,7 +518,7 @@ async fn ingest_step(
     opts: &BenchOptions,
 ) -> Result<IngestStep, BenchError> {
     let dir = TempDir::new("ingest")?;
-    let market = Market::start(
+    let market = start_market(
         &dir.path().join("bench.db"),
         symbols,
         rate,
@@ -617,7 +561,7 @@ async fn ingest_step(
         m.gaps_found.load(Relaxed),
     );
     collector.abort();
-    market.shutdown().await;
+    close(market).await;
     let stored = stats.inserted.load(Relaxed);
     let lags = sorted(lags.lock().map(|l| l.clone()).unwrap_or_default());
     let lag_p99_ms = percentile(&lags, 99.0);
@@ -666,7 +610,7 @@ fn collect_lags(pipeline: &Pipeline) -> (Arc<Mutex<Vec<f64>>>, tokio::task::Join
 async fn burst_phase(symbols: &[String], opts: &BenchOptions) -> Result<BurstRow, BenchError> {
     let dir = TempDir::new("burst")?;
     let b = opts.bursts;
-    let market = Market::start(
+    let market = start_market(
         &dir.path().join("bench.db"),
         symbols,
         opts.burst_base_rate,
@@ -709,7 +653,7 @@ async fn burst_phase(symbols: &[String], opts: &BenchOptions) -> Result<BurstRow
         m.duplicates.load(Relaxed),
     );
     collector.abort();
-    market.shutdown().await;
+    close(market).await;
     let lags = sorted(lags.lock().map(|l| l.clone()).unwrap_or_default());
     Ok(BurstRow {
         base_rate: opts.burst_base_rate,
@@ -839,7 +783,7 @@ async fn live_phase(
 ) -> Result<Vec<LatencyRow>, BenchError> {
     let dir = TempDir::new("live")?;
     let db = dir.path().join("bench.db");
-    let market = Market::start(&db, symbols, rate, 1000 + rate as u64, true, None).await?;
+    let market = start_market(&db, symbols, rate, 1000 + rate as u64, true, None).await?;
     let served = serve(
         &db,
         dir.path(),
@@ -899,7 +843,7 @@ async fn live_phase(
         });
     }
     drop(served);
-    market.shutdown().await;
+    close(market).await;
     Ok(rows)
 }
 

@@ -5,12 +5,11 @@
 
 use pairdesk::domain::Venue;
 use pairdesk::ingest::backoff::Backoff;
-use pairdesk::ingest::binance::client::{self, stream_url, ClientConfig, StreamKind};
-use pairdesk::ingest::binance::rest::Backfiller;
-use pairdesk::ingest::mock::{Bursts, MockConfig, MockExchange};
+use pairdesk::ingest::mock::{Bursts, MockConfig};
+use pairdesk::ingest::mock_feed::{FeedOptions, MockFeed};
 use pairdesk::ingest::pipeline::Pipeline;
-use pairdesk::ingest::subscriptions::{SubscribeError, Subscriptions};
-use pairdesk::store::{self, query, writer::Writer, Durability};
+use pairdesk::ingest::subscriptions::SubscribeError;
+use pairdesk::store::{self, query};
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -19,13 +18,7 @@ use std::time::{Duration, Instant};
 struct Harness {
     _dir: tempfile::TempDir,
     db: std::path::PathBuf,
-    mock: MockExchange,
-    pipeline: Arc<Pipeline>,
-    writer: Option<Writer>,
-    stop: tokio::sync::watch::Sender<bool>,
-    task: tokio::task::JoinHandle<()>,
-    /// The client's symbol set; adding to it hands over to a new connection.
-    subs: Subscriptions,
+    feed: MockFeed,
 }
 
 async fn start(seed: u64) -> Harness {
@@ -36,61 +29,29 @@ async fn start_with(seed: u64, bursts: Option<Bursts>) -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("f.db");
     let symbols = vec!["BTCUSDT".to_string(), "ETHUSDT".to_string()];
-    let mock = MockExchange::start(MockConfig {
+    let mut opts = FeedOptions::new(MockConfig {
         journal: true,
         autostart: false,
         rate_scale: 3.0,
         seed,
         bursts,
         ..MockConfig::new(&symbols)
-    })
-    .await
-    .unwrap();
-    let writer = Writer::spawn(store::open_writer(&db, Durability::Normal).unwrap(), 64);
-    let pipeline = Pipeline::new(writer.tx.clone());
-    let (gap_tx, gap_rx) = tokio::sync::mpsc::unbounded_channel();
-    pipeline.set_gap_sink(gap_tx);
-    tokio::spawn(
-        Backfiller::new(mock.http_base(), Venue::Sim, StreamKind::Trade)
-            .run(gap_rx, pipeline.clone()),
-    );
-    let (subs, url_rx) = Subscriptions::new(
-        mock.ws_base(),
-        mock.http_base(),
-        Venue::Sim,
-        StreamKind::Trade,
-        symbols.clone(),
-    );
-    let mut cfg = ClientConfig::new(
-        stream_url(&mock.ws_base(), Venue::Sim, StreamKind::Trade, &symbols),
-        Venue::Sim,
-    );
-    cfg.url_updates = Some(url_rx);
-    cfg.watchdog = Duration::from_millis(800);
-    cfg.backoff = Backoff::new(
+    });
+    opts.writer_capacity = 64;
+    opts.watchdog = Some(Duration::from_millis(800));
+    opts.backoff = Some(Backoff::new(
         Duration::from_millis(50),
         Duration::from_millis(400),
         Duration::from_secs(60),
-    );
-    let (stop, stop_rx) = tokio::sync::watch::channel(false);
-    let task = tokio::spawn(client::run(cfg, pipeline.clone(), stop_rx));
-    let t0 = Instant::now();
-    while mock.connections() == 0 {
-        assert!(t0.elapsed() < Duration::from_secs(10), "never connected");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    ));
+    let feed = MockFeed::start(&db, opts).await.unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
-    mock.resume();
+    feed.mock.resume();
     tokio::time::sleep(Duration::from_millis(700)).await;
     Harness {
         _dir: dir,
         db,
-        mock,
-        pipeline,
-        writer: Some(writer),
-        stop,
-        task,
-        subs,
+        feed,
     }
 }
 
@@ -98,12 +59,12 @@ impl Harness {
     /// Run on for a while, stop the market, and check the store is exact.
     async fn finish(mut self, run_after: Duration) -> Arc<Pipeline> {
         tokio::time::sleep(run_after).await;
-        self.mock.pause();
+        self.feed.mock.pause();
         tokio::time::sleep(Duration::from_millis(100)).await;
-        let generated = self.mock.generated();
+        let generated = self.feed.mock.generated();
         let t0 = Instant::now();
         loop {
-            self.pipeline.flush().await;
+            self.feed.pipeline.flush().await;
             let n = query::tick_count(&store::open_reader(&self.db).unwrap()).unwrap();
             if n >= generated {
                 break;
@@ -114,10 +75,9 @@ impl Harness {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let _ = self.stop.send(true);
-        let _ = tokio::time::timeout(Duration::from_secs(5), &mut self.task).await;
+        self.feed.stop_client(Duration::from_secs(5)).await;
         let mut expected: BTreeMap<String, Vec<i64>> = BTreeMap::new();
-        for t in self.mock.journal() {
+        for t in self.feed.mock.journal() {
             expected
                 .entry(t.symbol.clone())
                 .or_default()
@@ -136,23 +96,18 @@ impl Harness {
             .query_row("PRAGMA integrity_check", [], |r| r.get(0))
             .unwrap();
         assert_eq!(ok, "ok");
-        if let Some(w) = self.writer.take() {
-            let p = self.pipeline.clone();
-            tokio::task::spawn_blocking(move || {
-                drop(p);
-                w.shutdown()
-            });
-        }
-        self.pipeline
+        let pipeline = self.feed.pipeline.clone();
+        tokio::spawn(self.feed.shutdown());
+        pipeline
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropped_connection_is_reconnected_and_backfilled() {
     let h = start(1).await;
-    h.mock.faults().drop_connection.store(true, Relaxed);
+    h.feed.mock.faults().drop_connection.store(true, Relaxed);
     tokio::time::sleep(Duration::from_millis(300)).await;
-    h.mock.faults().drop_connection.store(true, Relaxed);
+    h.feed.mock.faults().drop_connection.store(true, Relaxed);
     let p = h.finish(Duration::from_secs(2)).await;
     assert!(p.metrics.reconnects.load(Relaxed) >= 2);
 }
@@ -184,22 +139,22 @@ async fn drops_in_the_middle_of_bursts_lose_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_symbol_added_while_streaming_hands_over_without_loss() {
     let h = start(11).await;
-    let added = h.subs.add("solusdt").await.unwrap();
+    let added = h.feed.subscriptions.add("solusdt").await.unwrap();
     assert!(added.new);
     assert_eq!(added.symbols, ["BTCUSDT", "ETHUSDT", "SOLUSDT"]);
     // Twice is not an error, and changes nothing.
-    assert!(!h.subs.add("SOLUSDT").await.unwrap().new);
+    assert!(!h.feed.subscriptions.add("SOLUSDT").await.unwrap().new);
     assert!(matches!(
-        h.subs.add("FOOBAR").await,
+        h.feed.subscriptions.add("FOOBAR").await,
         Err(SubscribeError::Unknown { .. })
     ));
     assert!(matches!(
-        h.subs.add("BTC/USDT").await,
+        h.feed.subscriptions.add("BTC/USDT").await,
         Err(SubscribeError::Invalid(_))
     ));
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(
-        h.mock.journal().iter().any(|t| t.symbol == "SOLUSDT"),
+        h.feed.mock.journal().iter().any(|t| t.symbol == "SOLUSDT"),
         "the exchange never traded the added symbol"
     );
     // finish() checks every symbol in the exchange's journal, SOLUSDT too.
@@ -213,7 +168,7 @@ async fn a_symbol_added_while_streaming_hands_over_without_loss() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn silent_stall_trips_the_watchdog() {
     let h = start(2).await;
-    h.mock.faults().stall_ms.store(2000, Relaxed);
+    h.feed.mock.faults().stall_ms.store(2000, Relaxed);
     let p = h.finish(Duration::from_secs(3)).await;
     assert!(p.metrics.reconnects.load(Relaxed) >= 1);
     assert!(p.metrics.gaps_found.load(Relaxed) >= 1);
@@ -222,8 +177,8 @@ async fn silent_stall_trips_the_watchdog() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_and_oversized_frames_are_counted_not_fatal() {
     let h = start(3).await;
-    h.mock.faults().malformed.store(5, Relaxed);
-    h.mock.faults().oversized.store(2, Relaxed);
+    h.feed.mock.faults().malformed.store(5, Relaxed);
+    h.feed.mock.faults().oversized.store(2, Relaxed);
     let p = h.finish(Duration::from_secs(1)).await;
     assert_eq!(p.metrics.malformed.load(Relaxed), 7);
 }
@@ -231,12 +186,12 @@ async fn malformed_and_oversized_frames_are_counted_not_fatal() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_shutdown_hands_over_without_loss() {
     let h = start(4).await;
-    h.mock.faults().shutdown_grace_ms.store(500, Relaxed);
-    h.mock.faults().server_shutdown.store(true, Relaxed);
-    let before = h.mock.connections();
+    h.feed.mock.faults().shutdown_grace_ms.store(500, Relaxed);
+    h.feed.mock.faults().server_shutdown.store(true, Relaxed);
+    let before = h.feed.mock.connections();
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert!(
-        h.mock.connections() > before,
+        h.feed.mock.connections() > before,
         "no replacement connection opened"
     );
     h.finish(Duration::from_secs(1)).await;
@@ -245,7 +200,7 @@ async fn server_shutdown_hands_over_without_loss() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn skipped_ids_are_backfilled_over_rest() {
     let h = start(5).await;
-    h.mock.faults().skip_trades.store(25, Relaxed);
+    h.feed.mock.faults().skip_trades.store(25, Relaxed);
     let p = h.finish(Duration::from_secs(2)).await;
     assert!(p.metrics.gaps_found.load(Relaxed) >= 1);
     assert_eq!(
@@ -257,21 +212,22 @@ async fn skipped_ids_are_backfilled_over_rest() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_connections_are_retried_with_backoff() {
     let h = start(6).await;
-    h.mock
+    h.feed
+        .mock
         .faults()
         .refuse_until_ms
         .store(pairdesk::ingest::now_ms() + 1500, Relaxed);
-    h.mock.faults().drop_connection.store(true, Relaxed);
+    h.feed.mock.faults().drop_connection.store(true, Relaxed);
     tokio::time::sleep(Duration::from_millis(1700)).await;
-    assert!(h.mock.faults().refused.load(Relaxed) >= 1);
+    assert!(h.feed.mock.faults().refused.load(Relaxed) >= 1);
     h.finish(Duration::from_secs(1)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pings_are_answered_with_the_same_payload() {
     let h = start(7).await;
-    h.mock.faults().ping_now.store(true, Relaxed);
+    h.feed.mock.faults().ping_now.store(true, Relaxed);
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(h.mock.faults().pongs_ok.load(Relaxed) >= 1);
+    assert!(h.feed.mock.faults().pongs_ok.load(Relaxed) >= 1);
     h.finish(Duration::from_millis(200)).await;
 }

@@ -4,10 +4,10 @@
 #![cfg(feature = "ssr")]
 
 use pairdesk::domain::Venue;
-use pairdesk::ingest::binance::client::{self, stream_url, ClientConfig, StreamKind};
-use pairdesk::ingest::mock::{MockConfig, MockExchange};
-use pairdesk::ingest::pipeline::Pipeline;
-use pairdesk::store::{self, query, writer::Writer, Durability};
+use pairdesk::ingest::binance::client::StreamKind;
+use pairdesk::ingest::mock::MockConfig;
+use pairdesk::ingest::mock_feed::{FeedOptions, MockFeed};
+use pairdesk::store::{self, query};
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
@@ -26,35 +26,22 @@ async fn exactly_once(kind: StreamKind) {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("t.db");
     let symbols = vec!["BTCUSDT".to_string(), "ETHUSDT".to_string()];
-    let mock = MockExchange::start(MockConfig {
+    let mut opts = FeedOptions::new(MockConfig {
         journal: true,
         autostart: false,
         rate_scale: 4.0,
         seed: 11,
         ..MockConfig::new(&symbols)
-    })
-    .await
-    .unwrap();
+    });
+    opts.kind = kind;
+    opts.writer_capacity = 64;
+    // Nothing is dropped here, so nothing may need backfilling.
+    opts.backfill = false;
+    let mut feed = MockFeed::start(&db, opts).await.unwrap();
+    let pipeline = feed.pipeline.clone();
 
-    let writer = Writer::spawn(store::open_writer(&db, Durability::Normal).unwrap(), 64);
-    let pipeline = Pipeline::new(writer.tx.clone());
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let url = stream_url(&mock.ws_base(), Venue::Sim, kind, &symbols);
-    let task = tokio::spawn(client::run(
-        ClientConfig::new(url, Venue::Sim),
-        pipeline.clone(),
-        stop_rx,
-    ));
-
-    // Start the market only once the client is subscribed.
-    let t0 = Instant::now();
-    while mock.connections() == 0 {
-        assert!(
-            t0.elapsed() < Duration::from_secs(10),
-            "client never connected"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    // The market starts only once the client is subscribed.
+    let mock = &feed.mock;
     tokio::time::sleep(Duration::from_millis(100)).await;
     mock.resume();
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -73,11 +60,11 @@ async fn exactly_once(kind: StreamKind) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(pipeline.flush().await);
-    let _ = stop_tx.send(true);
-    task.await.unwrap();
+    let journal = mock.journal();
+    feed.stop_client(Duration::from_secs(5)).await;
 
     let mut expected: BTreeMap<String, Vec<i64>> = BTreeMap::new();
-    for t in mock.journal() {
+    for t in &journal {
         expected
             .entry(t.symbol.clone())
             .or_default()
@@ -93,7 +80,6 @@ async fn exactly_once(kind: StreamKind) {
     assert_eq!(pipeline.metrics.gaps_found.load(Relaxed), 0);
 
     // Prices and times survive the round trip through the wire format.
-    let journal = mock.journal();
     let first = &journal[0];
     let ticks = query::ticks(
         &conn,
@@ -111,5 +97,5 @@ async fn exactly_once(kind: StreamKind) {
         (first.price, first.qty, first.side)
     );
     drop(pipeline);
-    writer.shutdown();
+    assert!(feed.shutdown().await, "the writer did not stop");
 }

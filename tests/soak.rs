@@ -14,11 +14,9 @@
 use pairdesk::bench::{open_fds, rss_kb};
 use pairdesk::domain::{Tick, Venue};
 use pairdesk::ingest::backoff::Backoff;
-use pairdesk::ingest::binance::client::{self, stream_url, ClientConfig, StreamKind};
-use pairdesk::ingest::binance::rest::Backfiller;
-use pairdesk::ingest::mock::{MockConfig, MockExchange};
-use pairdesk::ingest::pipeline::Pipeline;
-use pairdesk::store::{self, query, writer::Writer, Durability};
+use pairdesk::ingest::mock::MockConfig;
+use pairdesk::ingest::mock_feed::{FeedOptions, MockFeed};
+use pairdesk::store::{self, query};
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
@@ -60,7 +58,7 @@ async fn soak(plan: Plan) {
         .iter()
         .map(|s| s.to_string())
         .collect();
-    let mock = MockExchange::start(MockConfig {
+    let mut opts = FeedOptions::new(MockConfig {
         journal: plan.journal,
         autostart: false,
         rate_scale: plan.rate_scale,
@@ -68,33 +66,14 @@ async fn soak(plan: Plan) {
         // Enough for any backfill after a drop, without a growing ring.
         rest_depth: 20_000,
         ..MockConfig::new(&symbols)
-    })
-    .await
-    .unwrap();
-    let writer = Writer::spawn(store::open_writer(&db, Durability::Normal).unwrap(), 1024);
-    let pipeline = Pipeline::new(writer.tx.clone());
-    let (gap_tx, gap_rx) = tokio::sync::mpsc::unbounded_channel();
-    pipeline.set_gap_sink(gap_tx);
-    let backfill = tokio::spawn(
-        Backfiller::new(mock.http_base(), Venue::Sim, StreamKind::Trade)
-            .run(gap_rx, pipeline.clone()),
-    );
-    let mut cfg = ClientConfig::new(
-        stream_url(&mock.ws_base(), Venue::Sim, StreamKind::Trade, &symbols),
-        Venue::Sim,
-    );
-    cfg.backoff = Backoff::new(
+    });
+    opts.backoff = Some(Backoff::new(
         Duration::from_millis(50),
         Duration::from_millis(400),
         Duration::from_secs(60),
-    );
-    let (stop, stop_rx) = tokio::sync::watch::channel(false);
-    let client = tokio::spawn(client::run(cfg, pipeline.clone(), stop_rx));
-    let t0 = Instant::now();
-    while mock.connections() == 0 {
-        assert!(t0.elapsed() < Duration::from_secs(10), "never connected");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    ));
+    let mut feed = MockFeed::start(&db, opts).await.unwrap();
+    let (mock, pipeline) = (&feed.mock, feed.pipeline.clone());
     mock.resume();
 
     let started = Instant::now();
@@ -152,26 +131,20 @@ async fn soak(plan: Plan) {
 
     // Everything generated reaches the store (gaps backfilled), once.
     let deadline = Instant::now() + Duration::from_secs(20);
-    while writer.stats.inserted.load(Relaxed) < generated {
+    while feed.writer.stats.inserted.load(Relaxed) < generated {
         assert!(
             Instant::now() < deadline,
             "only {} of {generated} trades stored",
-            writer.stats.inserted.load(Relaxed)
+            feed.writer.stats.inserted.load(Relaxed)
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let reconnects = pipeline.metrics.reconnects.load(Relaxed);
-    let _ = stop.send(true);
-    let _ = tokio::time::timeout(Duration::from_secs(3), client).await;
-    backfill.abort();
-    let _ = backfill.await;
-    let journal = mock.journal();
-    drop(mock);
     drop(pipeline);
-    let stats = writer.stats.clone();
-    tokio::task::spawn_blocking(move || writer.shutdown())
-        .await
-        .unwrap();
+    feed.stop_client(Duration::from_secs(3)).await;
+    let journal = feed.mock.journal();
+    let stats = feed.writer.stats.clone();
+    assert!(feed.shutdown().await, "the writer did not stop");
     eprintln!(
         "soak: {:.0} s, {generated} trades, {reconnects} reconnects, RSS {} -> max {} kB, \
          WAL max {} kB, fds {fds0} -> {fds_end} (max {fds_max}), \

@@ -4,6 +4,7 @@
 pub mod backoff;
 pub mod binance;
 pub mod mock;
+pub mod mock_feed;
 pub mod pipeline;
 pub mod replay;
 pub mod sim;

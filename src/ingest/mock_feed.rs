@@ -1,0 +1,160 @@
+//! The production ingest path fed by the mock exchange: the Binance client
+//! (with its live symbol set), the pipeline, the REST backfiller and the
+//! SQLite writer, wired exactly as `serve` wires them. The integration tests,
+//! the soak and `pairdesk bench` all run this one assembly, so what they
+//! measure is what ships.
+
+use crate::domain::Venue;
+use crate::ingest::backoff::Backoff;
+use crate::ingest::binance::client::{self, ClientConfig, StreamKind};
+use crate::ingest::binance::rest::Backfiller;
+use crate::ingest::mock::{MockConfig, MockExchange};
+use crate::ingest::pipeline::Pipeline;
+use crate::ingest::subscriptions::Subscriptions;
+use crate::store::writer::Writer;
+use crate::store::{self, Durability};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FeedError {
+    #[error("mock exchange: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("database: {0}")]
+    Store(#[from] crate::store::StoreError),
+    #[error("the client never connected to the mock exchange")]
+    NeverConnected,
+}
+
+/// How to assemble the path.
+#[derive(Debug, Clone)]
+pub struct FeedOptions {
+    pub mock: MockConfig,
+    pub kind: StreamKind,
+    /// The writer's queue; 1024 is what `serve` uses.
+    pub writer_capacity: usize,
+    /// Gaps are backfilled over REST (off: a gap stays a gap).
+    pub backfill: bool,
+    /// Client overrides (tests shorten them to see faults quickly).
+    pub watchdog: Option<Duration>,
+    pub backoff: Option<Backoff>,
+}
+
+impl FeedOptions {
+    pub fn new(mock: MockConfig) -> FeedOptions {
+        FeedOptions {
+            mock,
+            kind: StreamKind::Trade,
+            writer_capacity: 1024,
+            backfill: true,
+            watchdog: None,
+            backoff: None,
+        }
+    }
+}
+
+pub struct MockFeed {
+    pub mock: MockExchange,
+    pub pipeline: Arc<Pipeline>,
+    pub writer: Writer,
+    /// The client's symbol set; adding to it hands over to a new connection.
+    pub subscriptions: Subscriptions,
+    stop: watch::Sender<bool>,
+    /// Taken when stopped, so stopping twice is harmless.
+    client: Option<tokio::task::JoinHandle<()>>,
+    backfill: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl MockFeed {
+    /// Start everything on a database at `db` and return once the client
+    /// is subscribed (the market starts then if `autostart` is off and the
+    /// caller resumes it).
+    pub async fn start(db: &Path, opts: FeedOptions) -> Result<MockFeed, FeedError> {
+        let symbols = opts.mock.symbols.clone();
+        let mock = MockExchange::start(opts.mock).await?;
+        let writer = Writer::spawn(
+            store::open_writer(db, Durability::Normal)?,
+            opts.writer_capacity,
+        );
+        let pipeline = Pipeline::new(writer.tx.clone());
+        let backfill = opts.backfill.then(|| {
+            let (gap_tx, gap_rx) = tokio::sync::mpsc::unbounded_channel();
+            pipeline.set_gap_sink(gap_tx);
+            tokio::spawn(
+                Backfiller::new(mock.http_base(), Venue::Sim, opts.kind)
+                    .run(gap_rx, pipeline.clone()),
+            )
+        });
+        let (subscriptions, url_rx) = Subscriptions::new(
+            mock.ws_base(),
+            mock.http_base(),
+            Venue::Sim,
+            opts.kind,
+            symbols,
+        );
+        let mut cfg = ClientConfig::new(url_rx.borrow().clone(), Venue::Sim);
+        cfg.url_updates = Some(url_rx);
+        if let Some(w) = opts.watchdog {
+            cfg.watchdog = w;
+        }
+        if let Some(b) = opts.backoff {
+            cfg.backoff = b;
+        }
+        let (stop, stop_rx) = watch::channel(false);
+        let client = tokio::spawn(client::run(cfg, pipeline.clone(), stop_rx));
+        let t0 = Instant::now();
+        while mock.connections() == 0 {
+            if t0.elapsed() > Duration::from_secs(10) {
+                return Err(FeedError::NeverConnected);
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        Ok(MockFeed {
+            mock,
+            pipeline,
+            writer,
+            subscriptions,
+            stop,
+            client: Some(client),
+            backfill,
+        })
+    }
+
+    /// Stop the client (waiting up to `wait` for it) and the backfiller; the
+    /// writer keeps running until [`MockFeed::shutdown`].
+    pub async fn stop_client(&mut self, wait: Duration) {
+        let _ = self.stop.send(true);
+        if let Some(c) = self.client.take() {
+            if tokio::time::timeout(wait, c).await.is_err() {
+                tracing::warn!(?wait, "mock feed: the client did not stop in time");
+            }
+        }
+        // The backfiller holds the pipeline (and so the writer's sender).
+        if let Some(b) = self.backfill.take() {
+            b.abort();
+            let _ = b.await;
+        }
+    }
+
+    /// Stop the client, then let the writer commit what it has and exit;
+    /// false if the writer needed more than 10 s.
+    pub async fn shutdown(mut self) -> bool {
+        self.stop_client(Duration::from_secs(2)).await;
+        let MockFeed {
+            mock,
+            pipeline,
+            writer,
+            ..
+        } = self;
+        drop(pipeline);
+        drop(mock);
+        tokio::time::timeout(
+            Duration::from_secs(10),
+            tokio::task::spawn_blocking(move || writer.shutdown()),
+        )
+        .await
+        .is_ok()
+    }
+}
