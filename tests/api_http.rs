@@ -1120,3 +1120,28 @@ async fn live_push_announces_every_tick_to_every_page() {
     );
     assert!(pb.is_empty(), "{pb:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_page_message_closes_the_live_socket() {
+    use futures::{SinkExt, StreamExt};
+    let s = start(None).await;
+    let url = format!("ws://{}/ws/live", s.addr);
+    let (mut ws, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    let big = format!(r#"{{"watch":["{}"]}}"#, "A".repeat(100_000));
+    let _ = ws
+        .send(tokio_tungstenite::tungstenite::Message::Text(big.into()))
+        .await;
+    // The server drops the connection instead of buffering the message.
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        loop {
+            match ws.next().await {
+                None
+                | Some(Err(_))
+                | Some(Ok(tokio_tungstenite::tungstenite::Message::Close(_))) => return true,
+                Some(Ok(_)) => continue,
+            }
+        }
+    })
+    .await;
+    assert_eq!(ended, Ok(true), "the socket stayed open");
+}

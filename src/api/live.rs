@@ -241,8 +241,13 @@ mod ssr {
         }
     }
 
+    /// A page only ever sends a short `{"watch":[..]}`.
+    const MAX_PAGE_MESSAGE: usize = 4 * 1024;
+
     pub async fn live_ws(State(app): State<Arc<AppState>>, ws: WebSocketUpgrade) -> Response {
-        ws.on_upgrade(move |sock| session(sock, app))
+        ws.max_message_size(MAX_PAGE_MESSAGE)
+            .max_frame_size(MAX_PAGE_MESSAGE)
+            .on_upgrade(move |sock| session(sock, app))
     }
 
     /// What one page has been sent, and what it is owed.
