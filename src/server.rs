@@ -8,11 +8,11 @@
 use crate::app::{shell, App};
 use crate::config::{Config, SourceSpec};
 use crate::domain::{StatusSnapshot, Venue};
-use crate::ingest::binance::client::{self, stream_url, ClientConfig};
-use crate::ingest::binance::rest::Backfiller;
+use crate::ingest::binance::client::stream_url;
 use crate::ingest::mock::{MockConfig, MockExchange};
 use crate::ingest::pipeline::Pipeline;
 use crate::ingest::replay::{replay_file, Speed};
+use crate::ingest::socket::SocketSpec;
 use crate::ingest::subscriptions::Subscriptions;
 use crate::store;
 use crate::store::writer::{Writer, WriterStats};
@@ -167,21 +167,20 @@ pub async fn start_source(
             SourceSpec::Sim
         };
     }
-    let socket = |ws_base: String, venue: Venue, rest: String, mock: Option<MockExchange>| {
-        let (gap_tx, gap_rx) = tokio::sync::mpsc::unbounded_channel();
-        pipeline.set_gap_sink(gap_tx);
-        tokio::spawn(
-            Backfiller::new(rest.clone(), venue, config.stream).run(gap_rx, pipeline.clone()),
-        );
-        let (subscriptions, url_rx) =
-            Subscriptions::new(ws_base, rest, venue, config.stream, config.symbols.clone());
-        let mut client_cfg = ClientConfig::new(url_rx.borrow().clone(), venue);
-        client_cfg.url_updates = Some(url_rx);
-        let task = tokio::spawn(client::run(client_cfg, pipeline.clone(), shutdown.clone()));
+    let socket = |ws_base: String, venue: Venue, rest_base: String, mock: Option<MockExchange>| {
+        let spec = SocketSpec {
+            ws_base,
+            rest_base,
+            venue,
+            kind: config.stream,
+            symbols: config.symbols.clone(),
+            backfill: true,
+        };
+        let s = crate::ingest::socket::spawn(spec, &pipeline, shutdown.clone(), |_| {});
         Source::Socket {
             mock,
-            task,
-            subscriptions: Arc::new(subscriptions),
+            task: s.client,
+            subscriptions: Arc::new(s.subscriptions),
         }
     };
     Ok(match spec {

@@ -6,10 +6,10 @@
 
 use crate::domain::Venue;
 use crate::ingest::backoff::Backoff;
-use crate::ingest::binance::client::{self, ClientConfig, StreamKind};
-use crate::ingest::binance::rest::Backfiller;
+use crate::ingest::binance::client::StreamKind;
 use crate::ingest::mock::{MockConfig, MockExchange};
 use crate::ingest::pipeline::Pipeline;
+use crate::ingest::socket::{self, SocketSpec};
 use crate::ingest::subscriptions::Subscriptions;
 use crate::store::writer::Writer;
 use crate::store::{self, Durability};
@@ -79,31 +79,23 @@ impl MockFeed {
             opts.writer_capacity,
         );
         let pipeline = Pipeline::new(writer.tx.clone());
-        let backfill = opts.backfill.then(|| {
-            let (gap_tx, gap_rx) = tokio::sync::mpsc::unbounded_channel();
-            pipeline.set_gap_sink(gap_tx);
-            tokio::spawn(
-                Backfiller::new(mock.http_base(), Venue::Sim, opts.kind)
-                    .run(gap_rx, pipeline.clone()),
-            )
-        });
-        let (subscriptions, url_rx) = Subscriptions::new(
-            mock.ws_base(),
-            mock.http_base(),
-            Venue::Sim,
-            opts.kind,
+        let spec = SocketSpec {
+            ws_base: mock.ws_base(),
+            rest_base: mock.http_base(),
+            venue: Venue::Sim,
+            kind: opts.kind,
             symbols,
-        );
-        let mut cfg = ClientConfig::new(url_rx.borrow().clone(), Venue::Sim);
-        cfg.url_updates = Some(url_rx);
-        if let Some(w) = opts.watchdog {
-            cfg.watchdog = w;
-        }
-        if let Some(b) = opts.backoff {
-            cfg.backoff = b;
-        }
+            backfill: opts.backfill,
+        };
         let (stop, stop_rx) = watch::channel(false);
-        let client = tokio::spawn(client::run(cfg, pipeline.clone(), stop_rx));
+        let source = socket::spawn(spec, &pipeline, stop_rx, |cfg| {
+            if let Some(w) = opts.watchdog {
+                cfg.watchdog = w;
+            }
+            if let Some(b) = opts.backoff {
+                cfg.backoff = b;
+            }
+        });
         let t0 = Instant::now();
         while mock.connections() == 0 {
             if t0.elapsed() > Duration::from_secs(10) {
@@ -115,10 +107,10 @@ impl MockFeed {
             mock,
             pipeline,
             writer,
-            subscriptions,
+            subscriptions: source.subscriptions,
             stop,
-            client: Some(client),
-            backfill,
+            client: Some(source.client),
+            backfill: source.backfill,
         })
     }
 
