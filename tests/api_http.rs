@@ -1580,8 +1580,35 @@ async fn slow_clients_cannot_starve_the_server() {
         .unwrap();
     assert_eq!(refused, HELD - open, "{m}");
 
+    // An idle keep-alive connection (one complete request, then nothing)
+    // is closed by the same deadline.
+    let sock = tokio::net::TcpSocket::new_v4().unwrap();
+    sock.bind("127.0.0.3:0".parse().unwrap()).unwrap();
+    let mut idle = sock.connect(s.addr).await.unwrap();
+    let port = s.addr.port();
+    idle.write_all(format!("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    let n = idle.read(&mut buf).await.unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+
     // The held sockets are closed by the header timeout (2 s here).
     tokio::time::sleep(std::time::Duration::from_millis(2600)).await;
+    let eof = tokio::time::timeout(std::time::Duration::from_millis(500), async {
+        loop {
+            match idle.read(&mut buf).await {
+                Ok(0) | Err(_) => return true,
+                Ok(_) => continue,
+            }
+        }
+    })
+    .await;
+    assert_eq!(
+        eof,
+        Ok(true),
+        "the idle keep-alive connection is still open"
+    );
     assert_eq!(
         s.state.conns.open(),
         0,
@@ -1597,6 +1624,31 @@ async fn slow_clients_cannot_starve_the_server() {
     }
     assert_eq!(closed, 50, "the client side sees every socket closed");
     assert!(s.state.net.header_timeouts.load(Relaxed) as usize >= open.min(1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_sockets_are_capped_per_client() {
+    let s = start_configured(None, None, |c| c.http.max_websockets_per_ip = 2).await;
+    let url = format!("ws://{}/ws/live", s.addr);
+    let a = tokio_tungstenite::connect_async(&url).await.unwrap();
+    let b = tokio_tungstenite::connect_async(&url).await.unwrap();
+    let third = tokio_tungstenite::connect_async(&url).await;
+    match third {
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => assert_eq!(r.status(), 503),
+        other => panic!("a third socket was not refused: {other:?}"),
+    }
+    assert_eq!(s.state.ws_conns.open(), 2);
+    // Closing one frees its slot.
+    drop(a);
+    tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        while s.state.ws_conns.open() > 1 {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .unwrap();
+    let _c = tokio_tungstenite::connect_async(&url).await.unwrap();
+    drop(b);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
