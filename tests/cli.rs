@@ -170,3 +170,42 @@ fn sigterm_flushes_and_exits_zero_within_two_seconds() {
         .unwrap();
     assert_eq!(ok, "ok");
 }
+
+#[test]
+fn analyze_reads_quoted_csv_columns() {
+    // The same series twice: once with quoted names (a comma inside one,
+    // doubled quotes in the other) and quoted values, once plain. The
+    // statistics must be identical.
+    let dir = tempfile::tempdir().unwrap();
+    let mut quoted = String::from("\"time\",\"BTC, perp\",\"ETH \"\"spot\"\"\"\n");
+    let mut plain = String::from("time,btc,eth\n");
+    let (mut w, mut s) = (0.0f64, 0.0f64);
+    for i in 0..200u64 {
+        w += ((i * 7919 % 13) as f64 - 6.0) * 0.001;
+        s = 0.7 * s + ((i * 104_729 % 11) as f64 - 5.0) * 0.0005;
+        let x = 90_000.0 * w.exp();
+        let y = 3_000.0 * (0.9 * w + s).exp();
+        quoted += &format!("\"{i}\",\"{x:.2}\",{y:.4}\n");
+        plain += &format!("{i},{x:.2},{y:.4}\n");
+    }
+    let run = |name: &str, text: &str, cols: [&str; 2]| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        let out = pairdesk()
+            .args(["analyze", "--input"])
+            .arg(&path)
+            .args(["--x", cols[0], "--y", cols[1], "--window", "60"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let a = run("quoted.csv", &quoted, ["BTC, perp", "ETH \"spot\""]);
+    let b = run("plain.csv", &plain, ["btc", "eth"]);
+    assert!(a.contains("\"beta\""), "{a}");
+    assert_eq!(a, b);
+}

@@ -26,23 +26,56 @@ pub struct PriceColumns {
     pub y: Vec<f64>,
 }
 
+/// Read the CSV text: RFC 4180 quoting (`"time","BTC, perp"`, doubled
+/// quotes inside a quoted field), surrounding spaces trimmed, blank lines
+/// skipped. Line numbers in errors are the file's own (1 is the header).
 pub fn parse(
     text: &str,
     x_col: Option<&str>,
     y_col: Option<&str>,
 ) -> Result<PriceColumns, CsvError> {
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty());
-    let (_, header) = lines.next().ok_or(CsvError::Empty)?;
-    let cols: Vec<String> = header
-        .split(',')
-        .map(|c| c.trim().trim_matches('"').to_string())
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    // The file's own line of a record, from its byte offset (the csv
+    // crate's line count does not count skipped blank lines).
+    let line_of = |p: Option<&csv::Position>| {
+        p.map(|p| {
+            let b = text.as_bytes();
+            let mut at = (p.byte() as usize).min(b.len());
+            // A record's position is where reading resumed, before any
+            // blank lines the reader skipped.
+            while at < b.len() && (b[at] == b'\n' || b[at] == b'\r') {
+                at += 1;
+            }
+            b[..at].iter().filter(|&&c| c == b'\n').count() + 1
+        })
+        .unwrap_or(0)
+    };
+    let bad_line = |e: csv::Error| CsvError::Line {
+        line: line_of(e.position()),
+        reason: e.to_string(),
+    };
+    let cols: Vec<String> = rdr
+        .headers()
+        .map_err(bad_line)?
+        .iter()
+        .map(str::to_string)
         .collect();
-    let rows: Vec<(usize, Vec<&str>)> = lines
-        .map(|(i, l)| (i + 1, l.split(',').map(|c| c.trim()).collect()))
-        .collect();
+    if cols.iter().all(|c| c.is_empty()) {
+        return Err(CsvError::Empty);
+    }
+    let mut rows: Vec<(usize, csv::StringRecord)> = Vec::new();
+    for rec in rdr.records() {
+        let rec = rec.map_err(bad_line)?;
+        let line = line_of(rec.position());
+        if rec.iter().all(|f| f.is_empty()) {
+            continue;
+        }
+        rows.push((line, rec));
+    }
     let find = |name: &str| {
         cols.iter()
             .position(|c| c == name)
@@ -89,8 +122,7 @@ pub fn parse(
         };
         out.x.push(get(xi, &cols[xi])?);
         out.y.push(get(yi, &cols[yi])?);
-        out.ts
-            .push(r.first().map(|s| s.to_string()).unwrap_or_default());
+        out.ts.push(r.get(0).unwrap_or_default().to_string());
     }
     Ok(out)
 }
@@ -127,5 +159,32 @@ mod tests {
             parse("ts,a\n1,2\n", None, None),
             Err(CsvError::TooFewColumns(1))
         ));
+    }
+
+    #[test]
+    fn quoted_fields_hold_commas_and_quotes() {
+        let t = "\"time\",\"BTC, perp\",\"ETH \"\"spot\"\"\"\n\"2025-12-15 08:00:00\",\"90000.5\",3000\n\n2025-12-15 08:00:01, 90001 ,\"3001.25\"\n";
+        let p = parse(t, None, None).unwrap();
+        assert_eq!(p.x_name, "BTC, perp");
+        assert_eq!(p.y_name, "ETH \"spot\"");
+        assert_eq!(p.x, vec![90000.5, 90001.0]);
+        assert_eq!(p.y, vec![3000.0, 3001.25]);
+        assert_eq!(p.ts, vec!["2025-12-15 08:00:00", "2025-12-15 08:00:01"]);
+        let p = parse(t, Some("ETH \"spot\""), Some("BTC, perp")).unwrap();
+        assert_eq!(p.x, vec![3000.0, 3001.25]);
+        // The line number counts the blank line: the file's own numbering.
+        let e = parse(
+            "ts,\"a, b\",c\n1,2,3\n\n2,\"x\",3\n",
+            Some("a, b"),
+            Some("c"),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e,
+            CsvError::Line {
+                line: 4,
+                reason: "a, b = \"x\" is not a number".into()
+            }
+        );
     }
 }

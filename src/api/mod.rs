@@ -8,6 +8,7 @@
 #[cfg(feature = "ssr")]
 pub mod accept;
 pub mod alerts;
+#[cfg(feature = "ssr")]
 pub mod csv_input;
 #[cfg(feature = "ssr")]
 pub mod error;

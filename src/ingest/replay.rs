@@ -167,7 +167,20 @@ pub fn parse_line(
         }));
     }
     // CSV: timestamp,symbol,price,qty
-    let cols: Vec<&str> = l.split(',').map(|c| c.trim()).collect();
+    // One line is one record: a quoted field may hold commas and doubled
+    // quotes, not line breaks (no tick file needs them).
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(l.as_bytes());
+    let mut rec = csv::StringRecord::new();
+    match rdr.read_record(&mut rec) {
+        Ok(true) => {}
+        Ok(false) => return Ok(Line::Skip),
+        Err(e) => return Err(LineError::Malformed(format!("bad CSV: {e}"))),
+    }
+    let cols: Vec<&str> = rec.iter().collect();
     if cols.len() < 4 {
         return Err(LineError::Malformed(format!(
             "expected 4 CSV columns (timestamp,symbol,price,qty), found {}",
@@ -416,6 +429,31 @@ mod tests {
         let b = tick(parse_line("1765788195300,btcusdt,89000.5,0.01", 1, 3, 0));
         assert_eq!(a.exchange_ts, b.exchange_ts);
         assert_eq!(b.symbol, "BTCUSDT");
+    }
+
+    #[test]
+    fn quoted_csv_fields_are_read() {
+        assert_eq!(
+            parse_line("\"timestamp\",\"symbol\",\"price\",\"qty\"", 1, 1, 0).unwrap(),
+            Line::Skip
+        );
+        let t = tick(parse_line(
+            "\"2025-12-15T08:43:15.300Z\",\"btcusdt\", 89000.5 ,\"0.01\"",
+            1,
+            2,
+            0,
+        ));
+        assert_eq!(
+            (t.symbol.as_str(), t.price, t.qty),
+            ("BTCUSDT", 89000.5, 0.01)
+        );
+        // A comma inside quotes is part of the field, not a separator.
+        let e = parse_line("1765788195300,\"BTC,USDT\",1,1", 1, 3, 0).unwrap_err();
+        assert!(
+            matches!(e, LineError::Malformed(ref m) if m.contains("BTC,USDT")),
+            "{e:?}"
+        );
+        assert!(parse_line("1765788195300,\"BTCUSDT,1,1", 1, 4, 0).is_err());
     }
 
     #[test]
