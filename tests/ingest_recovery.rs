@@ -350,3 +350,78 @@ async fn a_rare_symbol_is_caught_up_on_reconnect_without_its_next_trade() {
     assert!(h.feed.pipeline.metrics.gaps_filled.load(Relaxed) > fetched0);
     h.stop_and_check("rare").await;
 }
+
+/// The figures in BENCHMARKS.md: time blind after 20 faults of each kind,
+/// with the shipped liveness defaults (2 s pings, 2 s pong timeout) and
+/// backoff. Not a check (the deadlines above are); run explicitly:
+/// `PAIRDESK_BLIND_OUT=blind.md cargo test --release --features ssr --test
+/// ingest_recovery -- --ignored time_blind`, which writes a Markdown table.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "measurement for BENCHMARKS.md, about 2 minutes"]
+async fn time_blind_per_fault_kind() {
+    const FAULTS: usize = 20;
+    async fn measure(f: Fault, seed: u64) -> (Fault, Vec<u64>) {
+        let dir = tempfile::tempdir().unwrap();
+        let symbols = vec!["BTCUSDT".to_string(), "ETHUSDT".to_string()];
+        let mut opts = FeedOptions::new(MockConfig {
+            autostart: true,
+            rate_scale: 3.0,
+            seed,
+            ..MockConfig::new(&symbols)
+        });
+        opts.liveness = Some(LivenessConfig::default());
+        let feed = MockFeed::start(&dir.path().join("b.db"), opts)
+            .await
+            .unwrap();
+        let h = Harness {
+            db: dir.path().join("b.db"),
+            _dir: dir,
+            feed,
+        };
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        for _ in 0..FAULTS {
+            let before = h.blind_count();
+            arm(&h, f);
+            let t = Instant::now();
+            while h.blind_count() == before {
+                assert!(t.elapsed() < Duration::from_secs(60), "{f:?}: no recovery");
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            // Stream a while so the next fault hits a healthy connection.
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+        }
+        let b = h.feed.pipeline.metrics.blind_snapshot();
+        let mut v: Vec<u64> = b.recent_ms.iter().copied().collect();
+        assert_eq!(v.len(), FAULTS, "{f:?}: one blind period per fault");
+        v.sort_unstable();
+        tokio::spawn(h.feed.shutdown());
+        (f, v)
+    }
+    let kinds = [
+        Fault::Reset,
+        Fault::Fin,
+        Fault::Stall,
+        Fault::HalfFrame,
+        Fault::ServerShutdown,
+    ];
+    let runs: Vec<_> = kinds
+        .iter()
+        .enumerate()
+        .map(|(i, f)| tokio::spawn(measure(*f, 200 + i as u64)))
+        .collect();
+    let mut table = String::from(
+        "| fault | faults | median blind (ms) | max blind (ms) |\n|---|---|---|---|\n",
+    );
+    for r in runs {
+        let (f, v) = r.await.unwrap();
+        // Nearest-rank median of 20: the 10th value.
+        let median = v[(v.len() - 1) / 2];
+        let max = v[v.len() - 1];
+        tracing::info!(?f, median, max, "time blind");
+        table.push_str(&format!("| {f:?} | {} | {median} | {max} |\n", v.len()));
+    }
+    let out = std::env::var_os("PAIRDESK_BLIND_OUT")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join("pairdesk-time-blind.md"));
+    std::fs::write(&out, table).unwrap();
+}
