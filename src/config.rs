@@ -691,7 +691,10 @@ mod tests {
     fn liveness_defaults_and_bounds() {
         use std::time::Duration;
         let c = load("").unwrap();
-        assert_eq!(c.liveness, crate::ingest::liveness::LivenessConfig::default());
+        assert_eq!(
+            c.liveness,
+            crate::ingest::liveness::LivenessConfig::default()
+        );
         // Well inside Binance's 5 client messages a second.
         assert!(c.liveness.ping_interval >= Duration::from_millis(MIN_PING_INTERVAL_MS));
         let c = load("[liveness]\nping_interval_ms = 1500\npong_timeout_ms = 800").unwrap();

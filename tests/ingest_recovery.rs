@@ -70,7 +70,12 @@ impl Harness {
         let conn = store::open_reader(&self.db).unwrap();
         ["BTCUSDT", "ETHUSDT"]
             .iter()
-            .map(|s| (s.to_string(), query::trade_ids(&conn, Venue::Sim, s).unwrap()))
+            .map(|s| {
+                (
+                    s.to_string(),
+                    query::trade_ids(&conn, Venue::Sim, s).unwrap(),
+                )
+            })
             .collect()
     }
 
@@ -261,7 +266,10 @@ async fn retry_after_is_obeyed_on_the_handshake_and_on_rest() {
     f.drop_connection.store(true, Relaxed);
     let t = Instant::now();
     while f.refused.load(Relaxed) == 0 {
-        assert!(t.elapsed() < Duration::from_secs(2), "no retry after the drop");
+        assert!(
+            t.elapsed() < Duration::from_secs(2),
+            "no retry after the drop"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let throttled_at = Instant::now();
@@ -331,7 +339,10 @@ async fn a_rare_symbol_is_caught_up_on_reconnect_without_its_next_trade() {
     f.drop_connection.store(true, Relaxed);
     let n0 = h.feed.mock.journal().len();
     while h.feed.mock.journal().len() < n0 + 1 {
-        assert!(t.elapsed() < Duration::from_secs(60), "no trade while blind");
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "no trade while blind"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     // ... and after them none at all, so no live trade will show the gap.

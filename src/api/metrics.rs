@@ -258,10 +258,16 @@ pub fn render(st: &AppState) -> String {
     let mut cum = 0;
     for (i, b) in crate::ingest::pipeline::BLIND_BUCKETS.iter().enumerate() {
         cum += blind.counts[i];
-        let _ = writeln!(o, "pairdesk_source_blind_seconds_bucket{{le=\"{b}\"}} {cum}");
+        let _ = writeln!(
+            o,
+            "pairdesk_source_blind_seconds_bucket{{le=\"{b}\"}} {cum}"
+        );
     }
     cum += blind.counts[crate::ingest::pipeline::BLIND_BUCKETS.len()];
-    let _ = writeln!(o, "pairdesk_source_blind_seconds_bucket{{le=\"+Inf\"}} {cum}");
+    let _ = writeln!(
+        o,
+        "pairdesk_source_blind_seconds_bucket{{le=\"+Inf\"}} {cum}"
+    );
     let _ = writeln!(o, "pairdesk_source_blind_seconds_sum {}", blind.sum_s);
     let _ = writeln!(o, "pairdesk_source_blind_seconds_count {cum}");
 

@@ -205,10 +205,7 @@ impl Liveness {
         for (name, s) in &self.streams {
             if let Some(limit) = self.limit_of(s) {
                 if now.saturating_duration_since(s.last) >= limit {
-                    return Verdict::Dead(format!(
-                        "{name} silent for {} ms",
-                        limit.as_millis()
-                    ));
+                    return Verdict::Dead(format!("{name} silent for {} ms", limit.as_millis()));
                 }
             }
         }
@@ -247,9 +244,7 @@ impl BlindClock {
     /// Data arrived; returns the blind period it ends, if any.
     pub fn on_data(&mut self, now: Instant) -> Option<Duration> {
         self.last_data = Some(now);
-        self.since
-            .take()
-            .map(|s| now.saturating_duration_since(s))
+        self.since.take().map(|s| now.saturating_duration_since(s))
     }
 }
 

@@ -503,7 +503,8 @@ struct StreamsQuery {
 
 /// Take one from a fault counter, if any are left.
 fn take_one(n: &AtomicU64) -> bool {
-    n.fetch_update(Relaxed, Relaxed, |v| v.checked_sub(1)).is_ok()
+    n.fetch_update(Relaxed, Relaxed, |v| v.checked_sub(1))
+        .is_ok()
 }
 
 /// 429 with a `Retry-After`, as Binance answers a client over its limits.

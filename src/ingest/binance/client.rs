@@ -271,7 +271,12 @@ pub async fn run(
         first = false;
         w.blind.on_fault();
         let delay = cfg.backoff.after(outcome, rand::rng().random::<f64>());
-        tracing::info!(?outcome, ?delay, attempt = cfg.backoff.attempt(), "reconnecting");
+        tracing::info!(
+            ?outcome,
+            ?delay,
+            attempt = cfg.backoff.attempt(),
+            "reconnecting"
+        );
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
             _ = shutdown.changed() => return,

@@ -327,8 +327,14 @@ mod tests {
             retry_wait(&throttled(429, Some(3)), 1),
             Duration::from_secs(3)
         );
-        assert_eq!(retry_wait(&throttled(418, None), 1), Duration::from_secs(60));
-        assert_eq!(retry_wait(&throttled(503, Some(3)), 2), Duration::from_secs(2));
+        assert_eq!(
+            retry_wait(&throttled(418, None), 1),
+            Duration::from_secs(60)
+        );
+        assert_eq!(
+            retry_wait(&throttled(503, Some(3)), 2),
+            Duration::from_secs(2)
+        );
         assert_eq!(
             retry_wait(&RestError::Row("x".into()), 1),
             Duration::from_secs(1)
