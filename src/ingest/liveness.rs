@@ -20,7 +20,9 @@
 //!
 //! The per-stream estimates survive reconnects (the rate is the market's,
 //! not the connection's); the per-connection state is reset by
-//! [`Liveness::start`].
+//! [`Liveness::start`]. A stream's watchdog is armed on a connection only
+//! once that connection has delivered it, so a market that has gone quiet
+//! costs one reconnect, not one every `silence_floor`.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -182,7 +184,7 @@ impl Liveness {
         if let Some((_, sent)) = self.outstanding {
             t = t.min(sent + self.cfg.pong_timeout);
         }
-        for s in self.streams.values() {
+        for s in self.streams.values().filter(|s| s.seen_here) {
             if let Some(limit) = self.limit_of(s) {
                 if let Some(d) = s.last.checked_add(limit) {
                     t = t.min(d);
@@ -202,7 +204,7 @@ impl Liveness {
                 ));
             }
         }
-        for (name, s) in &self.streams {
+        for (name, s) in self.streams.iter().filter(|(_, s)| s.seen_here) {
             if let Some(limit) = self.limit_of(s) {
                 if now.saturating_duration_since(s.last) >= limit {
                     return Verdict::Dead(format!("{name} silent for {} ms", limit.as_millis()));
@@ -387,9 +389,13 @@ mod tests {
         l.start(t1);
         assert_eq!(l.poll(t1 + ms(1000)), Verdict::Fine, "old ping forgotten");
         assert_eq!(l.silence_limit("BTCUSDT"), Some(Duration::from_secs(5)));
+        // Not armed until the stream delivers on this connection: a quiet
+        // market is not reconnected over and over.
+        assert_eq!(l.next_deadline(), t1 + ms(2000));
         // The outage itself is not a gap that slows the estimate.
         l.on_data("BTCUSDT", t1 + ms(4000));
         assert_eq!(l.silence_limit("BTCUSDT"), Some(Duration::from_secs(5)));
-        assert!(l.next_deadline() <= t1 + ms(4000) + Duration::from_secs(5));
+        // Delivered here: armed again.
+        assert!(matches!(l.poll(t1 + ms(9000)), Verdict::Dead(r) if r.contains("BTCUSDT")));
     }
 }
