@@ -704,10 +704,16 @@ async fn serve(
         .site_root(site.display().to_string())
         .site_addr(addr)
         .build();
+    let (conns, net, limits) = (
+        state.conns.clone(),
+        state.net.clone(),
+        state.config.http.clone(),
+    );
     let app = router(state, opts);
     let (stop, stop_rx) = oneshot::channel::<()>();
+    // The same accept loop as `serve`, so its caps and timeouts are measured.
     tokio::spawn(async move {
-        let serve = axum::serve(listener, app).with_graceful_shutdown(async {
+        let serve = crate::api::accept::serve(listener, app, &limits, conns, net, async {
             let _ = stop_rx.await;
         });
         if let Err(e) = serve.await {

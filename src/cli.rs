@@ -55,6 +55,15 @@ struct Global {
         hide_env_values = true
     )]
     token: Option<String>,
+    /// Host names the server answers besides localhost/127.0.0.1/[::1], comma-separated
+    /// (e.g. desk.example.com behind a reverse proxy)
+    #[arg(
+        long,
+        global = true,
+        env = "PAIRDESK_ALLOWED_HOSTS",
+        value_name = "H1,H2"
+    )]
+    allowed_hosts: Option<String>,
     /// Commit with synchronous=FULL (survives power loss; slower)
     #[arg(long, global = true)]
     durable: bool,
@@ -237,6 +246,7 @@ pub fn main() -> ExitCode {
         durable: g.durable,
         retain: g.retain.clone(),
         sim_rate: g.sim_rate,
+        allowed_hosts: g.allowed_hosts.clone(),
     };
     let config = match Config::load(&ov) {
         Ok(c) => c,
@@ -352,7 +362,7 @@ async fn replay(config: Config, file: PathBuf, speed: &str) -> anyhow::Result<()
     }
     let durability = config.durability();
     let writer = Writer::spawn(store::open_writer(&config.db, durability)?, 256);
-    let pipeline = Pipeline::new(writer.tx.clone());
+    let pipeline = Pipeline::with_limits(writer.tx.clone(), config.tick_limits);
     let report = replay_file(&file, &pipeline, speed, None).await?;
     let stats = writer.stats.clone();
     drop(pipeline);
@@ -368,6 +378,8 @@ async fn replay(config: Config, file: PathBuf, speed: &str) -> anyhow::Result<()
         "dropped": report.dropped,
         "malformed": report.malformed,
         "malformed_lines": report.malformed_lines,
+        "refused": report.refused,
+        "refused_lines": report.refused_lines,
         "seconds": report.seconds,
         "ticks_per_sec": if report.seconds > 0.0 { report.ticks as f64 / report.seconds } else { 0.0 },
     });
@@ -473,7 +485,7 @@ async fn record(config: Config, out: PathBuf, seconds: Option<u64>) -> anyhow::R
     use std::io::Write;
     let durability = config.durability();
     let writer = Writer::spawn(store::open_writer(&config.db, durability)?, 256);
-    let pipeline = Pipeline::new(writer.tx.clone());
+    let pipeline = Pipeline::with_limits(writer.tx.clone(), config.tick_limits);
     let mut live = pipeline.subscribe();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let (source, _, label, _) =

@@ -98,6 +98,38 @@ impl Default for LivenessFile {
     }
 }
 
+/// Connection limits and timeouts of the HTTP server (`[http]`). A client
+/// address is the peer IP; behind a reverse proxy every client shares the
+/// proxy's address, so raise the per-address caps there.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpLimits {
+    /// Seconds a client has to send a complete request head, counted from
+    /// the connection's start or the end of its previous response; so it is
+    /// also how long an idle keep-alive connection is kept.
+    pub header_timeout_secs: u64,
+    /// Open connections (HTTP and WebSocket) in total.
+    pub max_connections: usize,
+    /// Open connections from one client address.
+    pub max_connections_per_ip: usize,
+    /// Open `/ws/live` sockets in total.
+    pub max_websockets: usize,
+    /// Open `/ws/live` sockets from one client address.
+    pub max_websockets_per_ip: usize,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        HttpLimits {
+            header_timeout_secs: 10,
+            max_connections: 1024,
+            max_connections_per_ip: 256,
+            max_websockets: 256,
+            max_websockets_per_ip: 64,
+        }
+    }
+}
+
 /// The shortest ping interval accepted: Binance allows 5 client messages a
 /// second per connection (pings included) and disconnects above that;
 /// 1 ping a second leaves room for subscribe messages.
@@ -143,6 +175,20 @@ impl LivenessFile {
     }
 }
 
+/// `[tick_limits]` as written: the plausibility limits of
+/// [`crate::ingest::sanity::TickLimits`].
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileTickLimits {
+    min_price: Option<f64>,
+    max_price: Option<f64>,
+    max_qty: Option<f64>,
+    /// A UTC date, `YYYY-MM-DD`.
+    earliest: Option<String>,
+    /// A duration like `1d` or `10m`.
+    max_future: Option<String>,
+}
+
 /// Leptos.toml as written; every field optional so a partial file works.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -161,8 +207,12 @@ struct FileConfig {
     retain: Option<String>,
     stream: Option<String>,
     sim_rate: Option<f64>,
+    allowed_hosts: Option<Vec<String>>,
+    webhook_allow_private: Option<bool>,
     endpoints: Option<Endpoints>,
     liveness: Option<LivenessFile>,
+    http: Option<HttpLimits>,
+    tick_limits: Option<FileTickLimits>,
 }
 
 /// Values that came from the command line or the environment; `None` means
@@ -178,6 +228,8 @@ pub struct Overrides {
     pub durable: bool,
     pub retain: Option<String>,
     pub sim_rate: Option<f64>,
+    /// Comma-separated host names.
+    pub allowed_hosts: Option<String>,
 }
 
 /// The validated configuration every part of the server reads.
@@ -201,9 +253,16 @@ pub struct Config {
     /// Multiplies the simulated market's trade rates (1 = about 55 trades/s
     /// for BTCUSDT and ETHUSDT together).
     pub sim_rate: f64,
+    /// Host names (lower case, optionally `name:port`) the server answers
+    /// besides its loopback names; see [`crate::api::security`].
+    pub allowed_hosts: Vec<String>,
+    /// Let alert webhooks reach loopback and private-network addresses.
+    pub webhook_allow_private: bool,
     pub endpoints: Endpoints,
     /// Ping interval, pong timeout and data-silence watchdog of the client.
     pub liveness: crate::ingest::liveness::LivenessConfig,
+    pub http: HttpLimits,
+    pub tick_limits: crate::ingest::sanity::TickLimits,
 }
 
 impl Default for Config {
@@ -223,8 +282,12 @@ impl Default for Config {
             retain: None,
             stream: crate::ingest::binance::client::StreamKind::Trade,
             sim_rate: 1.0,
+            allowed_hosts: Vec::new(),
+            webhook_allow_private: false,
             endpoints: Endpoints::default(),
             liveness: crate::ingest::liveness::LivenessConfig::default(),
+            http: HttpLimits::default(),
+            tick_limits: Default::default(),
         }
     }
 }
@@ -417,6 +480,40 @@ impl Config {
             return Err(field("sim_rate", sim_rate, "expected a number in (0, 100]"));
         }
 
+        let allowed_hosts = match (ov.allowed_hosts.clone(), file.allowed_hosts) {
+            (Some(s), _) => s
+                .split(',')
+                .map(|x| x.trim().to_string())
+                .filter(|x| !x.is_empty())
+                .collect(),
+            (None, Some(v)) => v,
+            (None, None) => Vec::new(),
+        };
+        let allowed_hosts = allowed_hosts
+            .iter()
+            .map(|h| check_host(h).map_err(|r| field("allowed_hosts", format!("{h:?}"), r)))
+            .collect::<Result<Vec<_>, _>>()?;
+
+        let http = file.http.unwrap_or_default();
+        if !(1..=300).contains(&http.header_timeout_secs) {
+            return Err(field(
+                "http.header_timeout_secs",
+                http.header_timeout_secs,
+                "expected whole seconds from 1 to 300",
+            ));
+        }
+        for (name, v) in [
+            ("http.max_connections", http.max_connections),
+            ("http.max_connections_per_ip", http.max_connections_per_ip),
+            ("http.max_websockets", http.max_websockets),
+            ("http.max_websockets_per_ip", http.max_websockets_per_ip),
+        ] {
+            if !(1..=100_000).contains(&v) {
+                return Err(field(name, v, "expected an integer from 1 to 100000"));
+            }
+        }
+        let tick_limits = resolve_tick_limits(file.tick_limits.unwrap_or_default())?;
+
         let endpoints = file.endpoints.unwrap_or_default();
         for (name, url, schemes) in [
             (
@@ -462,10 +559,113 @@ impl Config {
             retain,
             stream,
             sim_rate,
+            allowed_hosts,
+            webhook_allow_private: file.webhook_allow_private.unwrap_or(false),
             endpoints,
             liveness,
+            http,
+            tick_limits,
         })
     }
+}
+
+/// An `allowed_hosts` entry: a DNS name or IP address, optionally with a
+/// port, as it appears in a `Host` header; returned lower-cased.
+fn check_host(h: &str) -> Result<String, String> {
+    const HINT: &str = "expected a host name such as desk.example.com, optionally with :port";
+    let h = h.trim().to_ascii_lowercase();
+    let (name, port) = crate::api::security::split_host_port(&h).ok_or(HINT)?;
+    if let Some(p) = port {
+        if p == 0 {
+            return Err(HINT.into());
+        }
+    }
+    let ok = !name.is_empty()
+        && name.len() <= 253
+        && (name.parse::<std::net::IpAddr>().is_ok()
+            || name.split('.').all(|l| {
+                !l.is_empty()
+                    && l.len() <= 63
+                    && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            }));
+    if ok {
+        Ok(h)
+    } else {
+        Err(HINT.into())
+    }
+}
+
+fn resolve_tick_limits(
+    f: FileTickLimits,
+) -> Result<crate::ingest::sanity::TickLimits, ConfigError> {
+    let d = crate::ingest::sanity::TickLimits::default();
+    let min_price = f.min_price.unwrap_or(d.min_price);
+    let max_price = f.max_price.unwrap_or(d.max_price);
+    if !(min_price.is_finite() && min_price > 0.0) {
+        return Err(field(
+            "tick_limits.min_price",
+            min_price,
+            "expected a positive number",
+        ));
+    }
+    if !(max_price.is_finite() && max_price > min_price) {
+        return Err(field(
+            "tick_limits.max_price",
+            max_price,
+            format!("expected a number above min_price = {min_price}"),
+        ));
+    }
+    let max_qty = f.max_qty.unwrap_or(d.max_qty);
+    if !(max_qty.is_finite() && max_qty > 0.0) {
+        return Err(field(
+            "tick_limits.max_qty",
+            max_qty,
+            "expected a positive number",
+        ));
+    }
+    let earliest_ms = match f.earliest {
+        None => d.earliest_ms,
+        Some(s) => parse_date_ms(&s).ok_or_else(|| {
+            field(
+                "tick_limits.earliest",
+                format!("{s:?}"),
+                "expected a UTC date YYYY-MM-DD from 1970-01-01",
+            )
+        })?,
+    };
+    let max_future_ms = match f.max_future {
+        None => d.max_future_ms,
+        Some(s) => parse_retain(&s)
+            .map(|d| d.as_millis() as i64)
+            .map_err(|r| field("tick_limits.max_future", format!("{s:?}"), r))?,
+    };
+    Ok(crate::ingest::sanity::TickLimits {
+        min_price,
+        max_price,
+        max_qty,
+        earliest_ms,
+        max_future_ms,
+    })
+}
+
+/// Midnight UTC of `YYYY-MM-DD`, ms since the epoch (1970 or later).
+fn parse_date_ms(s: &str) -> Option<i64> {
+    let mut it = s.trim().splitn(3, '-');
+    let y: i64 = it.next()?.parse().ok()?;
+    let m: i64 = it.next()?.parse().ok()?;
+    let d: i64 = it.next()?.parse().ok()?;
+    if !(1970..=9999).contains(&y) || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    // Days from civil (Howard Hinnant's algorithm).
+    let yy = if m <= 2 { y - 1 } else { y };
+    let era = yy.div_euclid(400);
+    let yoe = yy - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400_000)
 }
 
 /// A retention period: a positive whole number and a unit, `s`, `m`, `h` or
@@ -715,6 +915,83 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("ping_ms"));
+    }
+
+    #[test]
+    fn allowed_hosts_are_lower_cased_and_validated() {
+        let c = load("allowed_hosts = [\"Desk.Example.com\", \"10.0.0.5:3000\"]").unwrap();
+        assert_eq!(c.allowed_hosts, vec!["desk.example.com", "10.0.0.5:3000"]);
+        let ov = Overrides {
+            allowed_hosts: Some("a.example, b.example:8443".into()),
+            ..Default::default()
+        };
+        let c = Config::from_toml("allowed_hosts = [\"x.example\"]", &ov).unwrap();
+        assert_eq!(c.allowed_hosts, vec!["a.example", "b.example:8443"]);
+        for bad in [
+            "http://x.example",
+            "x.example/path",
+            "a b",
+            "x.example:0",
+            "x..y",
+            "[::1",
+        ] {
+            let e = load(&format!("allowed_hosts = [{bad:?}]"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("`allowed_hosts`"), "{bad}: {e}");
+        }
+        assert!(load("").unwrap().allowed_hosts.is_empty());
+        assert!(!load("").unwrap().webhook_allow_private);
+        assert!(
+            load("webhook_allow_private = true")
+                .unwrap()
+                .webhook_allow_private
+        );
+    }
+
+    #[test]
+    fn http_limits_have_defaults_and_bounds() {
+        assert_eq!(load("").unwrap().http, HttpLimits::default());
+        let c = load("[http]\nmax_connections_per_ip = 8").unwrap();
+        assert_eq!(c.http.max_connections_per_ip, 8);
+        assert_eq!(c.http.header_timeout_secs, 10);
+        for bad in [
+            "header_timeout_secs = 0",
+            "max_connections = 0",
+            "max_websockets_per_ip = 1000000",
+        ] {
+            let e = load(&format!("[http]\n{bad}")).unwrap_err().to_string();
+            assert!(e.contains("`http."), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn tick_limits_are_configurable() {
+        let d = crate::ingest::sanity::TickLimits::default();
+        assert_eq!(load("").unwrap().tick_limits, d);
+        let c =
+            load("[tick_limits]\nmax_price = 5e5\nearliest = \"2017-07-14\"\nmax_future = \"10m\"")
+                .unwrap();
+        assert_eq!(c.tick_limits.max_price, 5e5);
+        assert_eq!(c.tick_limits.earliest_ms, 1_499_990_400_000);
+        assert_eq!(c.tick_limits.max_future_ms, 600_000);
+        assert_eq!(
+            parse_date_ms("2009-01-01"),
+            Some(crate::ingest::sanity::DEFAULT_EARLIEST_MS)
+        );
+        for bad in [
+            "min_price = 0",
+            "max_price = 1e-12",
+            "max_qty = nan",
+            "earliest = \"yesterday\"",
+            "earliest = \"2009-13-01\"",
+            "max_future = \"soon\"",
+        ] {
+            let e = load(&format!("[tick_limits]\n{bad}"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("`tick_limits."), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -53,10 +53,6 @@ pub async fn run(state: Arc<AppState>, mut shutdown: watch::Receiver<bool>) {
     let mut timer = tokio::time::interval(period);
     timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut prev: HashMap<i64, Option<f64>> = HashMap::new();
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(3))
-        .build()
-        .unwrap_or_default();
     loop {
         tokio::select! {
             _ = timer.tick() => {}
@@ -94,10 +90,10 @@ pub async fn run(state: Arc<AppState>, mut shutdown: watch::Receiver<bool>) {
                 message: msg,
             };
             if let Some(url) = rule.webhook.clone() {
-                let http = http.clone();
+                let hooks = state.webhooks.clone();
                 tokio::spawn(async move {
-                    if let Err(e) = http.post(&url).json(&ev).send().await {
-                        tracing::warn!(rule = ev.rule_id, error = %e, "alert webhook failed");
+                    if let Err(e) = hooks.post(&url, &ev).await {
+                        tracing::warn!(rule = ev.rule_id, reason = e.reason(), error = %e, "alert webhook failed");
                     }
                 });
             }

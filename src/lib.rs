@@ -22,6 +22,8 @@ pub mod ingest;
 pub mod server;
 #[cfg(feature = "ssr")]
 pub mod store;
+#[cfg(feature = "ssr")]
+pub mod webhook;
 
 /// The wasm entry point: hydrate the server-rendered page.
 #[cfg(feature = "hydrate")]

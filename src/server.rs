@@ -49,6 +49,14 @@ pub struct AppState {
     pub live: crate::api::live::Hub,
     /// The live symbol set (None for a replay, which has no live feed).
     pub subscriptions: Option<Arc<Subscriptions>>,
+    /// Open HTTP connections, under `[http]` caps (see [`crate::api::accept`]).
+    pub conns: Arc<crate::api::accept::ConnTracker>,
+    /// Open `/ws/live` sockets, under their own caps.
+    pub ws_conns: Arc<crate::api::accept::ConnTracker>,
+    /// Connection counters for /metrics.
+    pub net: Arc<crate::api::accept::NetStats>,
+    /// Alert webhooks, under the SSRF policy.
+    pub webhooks: crate::webhook::WebhookSender,
 }
 
 impl AppState {
@@ -56,6 +64,14 @@ impl AppState {
     /// the simulated market with an empty store and no live symbol set (what
     /// benches and tests want); `serve` overrides the source fields.
     pub fn new(config: Config, pipeline: Arc<Pipeline>, writer: &Writer) -> AppState {
+        let l = &config.http;
+        let conns =
+            crate::api::accept::ConnTracker::new(l.max_connections, l.max_connections_per_ip);
+        let ws_conns =
+            crate::api::accept::ConnTracker::new(l.max_websockets, l.max_websockets_per_ip);
+        let webhooks = crate::webhook::WebhookSender::new(crate::webhook::WebhookPolicy {
+            allow_private: config.webhook_allow_private,
+        });
         AppState {
             config,
             venue: Venue::Sim,
@@ -68,6 +84,10 @@ impl AppState {
             http: Default::default(),
             live: Default::default(),
             subscriptions: None,
+            conns,
+            ws_conns,
+            net: Default::default(),
+            webhooks,
         }
     }
 
@@ -350,7 +370,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             retain: config.retain,
         },
     );
-    let pipeline = Pipeline::new(writer.tx.clone());
+    let pipeline = Pipeline::with_limits(writer.tx.clone(), config.tick_limits);
     let (stop_tx, stop_rx) = watch::channel(false);
     let stop_rx_engine = stop_rx.clone();
     let (source, venue, source_label, simulated) =
@@ -382,6 +402,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         "pairdesk serving on http://{}", config.listen
     );
     let alert_engine = tokio::spawn(crate::engine::run(state.clone(), stop_rx_engine));
+    let (conns, net) = (state.conns.clone(), state.net.clone());
     let app = router(state, leptos_options);
     let (sig_tx, mut sig_rx) = watch::channel(false);
     tokio::spawn(async move {
@@ -389,7 +410,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         let _ = sig_tx.send(true);
     });
     let mut sig_rx2 = sig_rx.clone();
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+    let server = crate::api::accept::serve(listener, app, &config.http, conns, net, async move {
         let _ = sig_rx2.wait_for(|s| *s).await;
     });
     tokio::select! {

@@ -87,6 +87,16 @@ async fn start(token: Option<&str>) -> Server {
 /// `listen`: the address the configuration claims (validated elsewhere);
 /// the socket itself is always bound on 127.0.0.1.
 async fn start_with(token: Option<&str>, listen: Option<std::net::SocketAddr>) -> Server {
+    start_configured(token, listen, |_| {}).await
+}
+
+/// As [`start_with`], with `tune` applied to the configuration; served by
+/// the same accept loop as `pairdesk serve` (caps, header timeout).
+async fn start_configured(
+    token: Option<&str>,
+    listen: Option<std::net::SocketAddr>,
+    tune: impl FnOnce(&mut Config),
+) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("api.db");
     let writer = Writer::spawn(store::open_writer(&db, Durability::Normal).unwrap(), 64);
@@ -97,13 +107,14 @@ async fn start_with(token: Option<&str>, listen: Option<std::net::SocketAddr>) -
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let config = Config {
+    let mut config = Config {
         db: db.clone(),
         listen: listen.unwrap_or(addr),
         access_token: token.map(String::from),
         symbols: vec!["BTCUSDT".into(), "ETHUSDT".into()],
         ..Config::default()
     };
+    tune(&mut config);
     let pipeline = Pipeline::new(writer.tx.clone());
     let state = Arc::new(AppState::new(config, pipeline, &writer));
     let opts = leptos::config::LeptosOptions::builder()
@@ -112,8 +123,15 @@ async fn start_with(token: Option<&str>, listen: Option<std::net::SocketAddr>) -
         .site_addr(addr)
         .build();
     let app = router(state.clone(), opts);
+    let (conns, net, limits) = (
+        state.conns.clone(),
+        state.net.clone(),
+        state.config.http.clone(),
+    );
     tokio::spawn(async move {
-        axum::serve(listener, app).await.unwrap();
+        pairdesk::api::accept::serve(listener, app, &limits, conns, net, std::future::pending())
+            .await
+            .unwrap();
     });
     Server {
         base: format!("http://{addr}"),
@@ -669,7 +687,7 @@ async fn alerts_round_trip() {
     let s = start(None).await;
     let c = client();
     let rule = json!({"pair": {"x": "btcusdt", "y": "ETHUSDT"}, "metric": "zscore", "op": "crosses", "value": 2.0,
-        "webhook": "http://127.0.0.1:9/hook"});
+        "webhook": "https://hooks.example.com/pairdesk"});
     let r = c
         .post(format!("{}/api/v1/alerts", s.base))
         .json(&rule)
@@ -1154,4 +1172,484 @@ async fn an_oversized_page_message_closes_the_live_socket() {
     })
     .await;
     assert_eq!(ended, Ok(true), "the socket stayed open");
+}
+
+// ------------------------------------------------- hostile browsers and networks
+
+/// Send `head` (a request without its final blank line) plus `body` on a new
+/// connection and return the status code and the whole response text.
+async fn raw_request(addr: std::net::SocketAddr, head: &str, body: &str) -> (u16, String) {
+    let mut sock = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let req = format!(
+        "{head}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    sock.write_all(req.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        sock.read_to_end(&mut out),
+    )
+    .await;
+    let text = String::from_utf8_lossy(&out).to_string();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dns_rebinding_is_refused_by_the_host_check() {
+    let s = start(None).await;
+    let port = s.addr.port();
+    let evil = format!("evil.example:{port}");
+    // A page on evil.example, its name re-pointed at 127.0.0.1: Host and
+    // Origin agree with each other, but not with this server.
+    let (st, text) = raw_request(
+        s.addr,
+        &format!("GET /api/v1/symbols HTTP/1.1\r\nHost: {evil}\r\nOrigin: http://{evil}"),
+        "",
+    )
+    .await;
+    assert_eq!(st, 403, "{text}");
+    assert!(text.contains("forbidden_host"), "{text}");
+    assert!(!text.contains("BTCUSDT"), "no data leaks: {text}");
+    let rule =
+        r#"{"pair":{"x":"BTCUSDT","y":"ETHUSDT"},"metric":"zscore","op":"above","value":2.0}"#;
+    let (st, text) = raw_request(
+        s.addr,
+        &format!(
+            "POST /api/v1/alerts HTTP/1.1\r\nHost: {evil}\r\nOrigin: http://{evil}\r\nContent-Type: application/json"
+        ),
+        rule,
+    )
+    .await;
+    assert_eq!(st, 403, "{text}");
+    let ws = |host: &str| {
+        format!(
+            "GET /ws/live HTTP/1.1\r\nHost: {host}\r\nOrigin: http://{host}\r\nConnection: Upgrade\r\n\
+             Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="
+        )
+    };
+    let (st, text) = raw_request(s.addr, &ws(&evil), "").await;
+    assert_eq!(st, 403, "{text}");
+    // Pages, the wrong port on a loopback name, and no Host at all.
+    for host in [
+        evil.as_str(),
+        &format!("localhost:{}", port + 1),
+        "localhost",
+    ] {
+        let (st, _) = raw_request(s.addr, &format!("GET / HTTP/1.1\r\nHost: {host}"), "").await;
+        assert_eq!(st, 403, "{host}");
+    }
+    let (st, _) = raw_request(s.addr, "GET /api/v1/symbols HTTP/1.0", "").await;
+    assert_eq!(st, 403, "a request without Host");
+    let v: Value = get_json(&client(), format!("{}/api/v1/alerts", s.base)).await;
+    assert!(
+        v["rules"].as_array().unwrap().is_empty(),
+        "nothing was created"
+    );
+
+    // The server's own loopback names pass, for data, writes and the socket.
+    for host in [
+        format!("127.0.0.1:{port}"),
+        format!("localhost:{port}"),
+        format!("[::1]:{port}"),
+    ] {
+        let (st, text) = raw_request(
+            s.addr,
+            &format!("GET /api/v1/symbols HTTP/1.1\r\nHost: {host}"),
+            "",
+        )
+        .await;
+        assert_eq!(st, 200, "{host}: {text}");
+    }
+    let own = format!("localhost:{port}");
+    let (st, text) = raw_request(
+        s.addr,
+        &format!(
+            "POST /api/v1/alerts HTTP/1.1\r\nHost: {own}\r\nOrigin: http://{own}\r\nContent-Type: application/json"
+        ),
+        rule,
+    )
+    .await;
+    assert_eq!(st, 201, "{text}");
+    let (st, text) = raw_request(s.addr, &ws(&own), "").await;
+    assert_eq!(st, 101, "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn allowed_hosts_extend_the_loopback_names() {
+    let s = start_configured(None, None, |c| {
+        c.allowed_hosts = vec!["desk.example".into()];
+    })
+    .await;
+    let (st, _) = raw_request(
+        s.addr,
+        "GET /api/v1/symbols HTTP/1.1\r\nHost: desk.example",
+        "",
+    )
+    .await;
+    assert_eq!(st, 200);
+    let (st, _) = raw_request(
+        s.addr,
+        "GET /api/v1/symbols HTTP/1.1\r\nHost: other.example",
+        "",
+    )
+    .await;
+    assert_eq!(st, 403);
+    // With a token, any Host is answered (the token is the defence), but
+    // still only with the token.
+    let s = start_with(Some(TOKEN), None).await;
+    let (st, _) = raw_request(
+        s.addr,
+        "GET /api/v1/symbols HTTP/1.1\r\nHost: desk.example",
+        "",
+    )
+    .await;
+    assert_eq!(st, 401);
+    let (st, _) = raw_request(
+        s.addr,
+        &format!(
+            "GET /api/v1/symbols HTTP/1.1\r\nHost: desk.example\r\nAuthorization: Bearer {TOKEN}"
+        ),
+        "",
+    )
+    .await;
+    assert_eq!(st, 200);
+}
+
+async fn post_rule(c: &Client, base: &str, webhook: &str) -> reqwest::Response {
+    let rule = json!({"pair": {"x": "BTCUSDT", "y": "ETHUSDT"}, "metric": "zscore", "op": "above",
+        "value": 2.0, "webhook": webhook});
+    c.post(format!("{base}/api/v1/alerts"))
+        .json(&rule)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_may_not_reach_internal_addresses() {
+    let s = start(None).await;
+    let c = client();
+    for (url, why) in [
+        ("http://169.254.169.254/latest/meta-data", "link-local"),
+        ("http://[fd00:ec2::254]/latest", "metadata"),
+        ("http://100.100.100.200/", "metadata"),
+        ("http://0.0.0.0:9000/", "unspecified"),
+        ("http://224.0.0.1/", "multicast"),
+        ("http://127.0.0.1:9000/hook", "loopback"),
+        ("http://192.168.1.1/hook", "private"),
+        ("http://[::ffff:10.0.0.1]/hook", "private"),
+        ("file:///etc/passwd", "http"),
+        ("gopher://x.example/", "http"),
+    ] {
+        let r = post_rule(&c, &s.base, url).await;
+        let status = r.status();
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(status, 400, "{url}: {v}");
+        assert_eq!(v["error"]["parameter"], "webhook", "{url}");
+        let m = v["error"]["message"].as_str().unwrap();
+        assert!(m.contains(why), "{url}: {m}");
+    }
+    // A public receiver is accepted.
+    assert_eq!(
+        post_rule(&c, &s.base, "https://hooks.example.com/x")
+            .await
+            .status(),
+        201
+    );
+
+    // Local receivers are a setting away.
+    let s = start_configured(None, None, |c| c.webhook_allow_private = true).await;
+    assert_eq!(
+        post_rule(&c, &s.base, "http://127.0.0.1:9000/hook")
+            .await
+            .status(),
+        201
+    );
+    assert_eq!(
+        post_rule(&c, &s.base, "http://192.168.1.1/hook")
+            .await
+            .status(),
+        201
+    );
+    let r = post_rule(&c, &s.base, "http://169.254.169.254/latest/meta-data").await;
+    assert_eq!(r.status(), 400, "link-local stays forbidden");
+}
+
+/// A receiver on 127.0.0.1 that records each body and answers with `reply`.
+async fn receiver(
+    reply: axum::response::Response<String>,
+) -> (std::net::SocketAddr, Arc<std::sync::Mutex<Vec<String>>>) {
+    let got = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let g = got.clone();
+    let reply = Arc::new(reply);
+    let app = axum::Router::new().fallback(move |body: String| {
+        let g = g.clone();
+        let reply = reply.clone();
+        async move {
+            g.lock().unwrap().push(body);
+            let mut r = axum::response::Response::new(reply.body().clone());
+            *r.status_mut() = reply.status();
+            *r.headers_mut() = reply.headers().clone();
+            r
+        }
+    });
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
+    (addr, got)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_sends_check_the_resolved_address() {
+    use pairdesk::webhook::{Lookup, WebhookError, WebhookPolicy, WebhookSender};
+    let ok = axum::response::Response::new("ok".to_string());
+    let (addr, got) = receiver(ok).await;
+    let event = json!({"rule_id": 1, "message": "z crossed 2"});
+
+    // A name that resolves to a forbidden address is refused at send time,
+    // before any connection: here `localhost`, resolved by the system.
+    let strict = WebhookSender::new(WebhookPolicy::default());
+    let e = strict
+        .post(&format!("http://localhost:{}/hook", addr.port()), &event)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, WebhookError::NoAllowedAddress(_)), "{e}");
+    assert!(
+        got.lock().unwrap().is_empty(),
+        "nothing reached the receiver"
+    );
+
+    // A rebinding resolver: the first answer is the (permitted) local
+    // receiver, every later one the metadata service. Whatever it answers,
+    // only checked addresses are connected to.
+    let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let n = calls.clone();
+    let rebinding: Lookup = Arc::new(move |_name: String| {
+        let i = n.fetch_add(1, Relaxed);
+        Box::pin(async move {
+            Ok(vec![if i == 0 {
+                "127.0.0.1".parse().unwrap()
+            } else {
+                "169.254.169.254".parse().unwrap()
+            }])
+        })
+    });
+    let hooks = WebhookSender::with_lookup(
+        WebhookPolicy {
+            allow_private: true,
+        },
+        rebinding,
+    );
+    let url = format!("http://rebind.test:{}/hook", addr.port());
+    assert_eq!(hooks.post(&url, &event).await, Ok(200));
+    let e = hooks.post(&url, &event).await.unwrap_err();
+    assert!(matches!(e, WebhookError::NoAllowedAddress(_)), "{e}");
+    assert_eq!(calls.load(Relaxed), 2, "resolved at each send");
+    assert_eq!(
+        got.lock().unwrap().len(),
+        1,
+        "only the checked address was reached"
+    );
+    assert_eq!(hooks.stats.sent.load(Relaxed), 1);
+    let failed: u64 = hooks.stats.failures().iter().map(|f| f.1).sum();
+    assert_eq!(failed, 1, "the refusal is counted");
+    got.lock().unwrap().clear();
+
+    // Allowed local receiver: delivered once.
+    let local: Lookup =
+        Arc::new(|_name: String| Box::pin(async { Ok(vec!["127.0.0.1".parse().unwrap()]) }));
+    let hooks = WebhookSender::with_lookup(
+        WebhookPolicy {
+            allow_private: true,
+        },
+        local,
+    );
+    assert_eq!(
+        hooks
+            .post(
+                &format!("http://receiver.test:{}/hook", addr.port()),
+                &event
+            )
+            .await,
+        Ok(200)
+    );
+    assert_eq!(got.lock().unwrap().len(), 1);
+    assert!(got.lock().unwrap()[0].contains("z crossed 2"));
+    assert_eq!(hooks.stats.sent.load(Relaxed), 1);
+
+    // Redirects are not followed: the redirect target never sees a request.
+    let (target, target_got) = receiver(axum::response::Response::new(String::new())).await;
+    let mut redirect = axum::response::Response::new(String::new());
+    *redirect.status_mut() = StatusCode::TEMPORARY_REDIRECT;
+    redirect.headers_mut().insert(
+        header::LOCATION,
+        format!("http://127.0.0.1:{}/elsewhere", target.port())
+            .parse()
+            .unwrap(),
+    );
+    let (redirector, _) = receiver(redirect).await;
+    let hooks = WebhookSender::new(WebhookPolicy {
+        allow_private: true,
+    });
+    let e = hooks
+        .post(
+            &format!("http://127.0.0.1:{}/hook", redirector.port()),
+            &event,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e, WebhookError::Status(307));
+    assert!(target_got.lock().unwrap().is_empty());
+
+    // An endless answer is read only up to the cap.
+    let mut big = axum::response::Response::new("x".repeat(8 << 20));
+    *big.status_mut() = StatusCode::OK;
+    let (big_addr, _) = receiver(big).await;
+    assert_eq!(
+        hooks
+            .post(
+                &format!("http://127.0.0.1:{}/hook", big_addr.port()),
+                &event
+            )
+            .await,
+        Ok(200)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn slow_clients_cannot_starve_the_server() {
+    // 2,000 connections from one address (127.0.0.2) that send half a
+    // request head and wait.
+    const HELD: usize = 2000;
+    let s = start_configured(None, None, |c| c.http.header_timeout_secs = 2).await;
+    let per_ip = s.state.config.http.max_connections_per_ip;
+    let fds_before = std::fs::read_dir("/proc/self/fd")
+        .map(|d| d.count())
+        .unwrap_or(0);
+    let attacker: std::net::SocketAddr = "127.0.0.2:0".parse().unwrap();
+    let mut held = Vec::with_capacity(HELD);
+    for _ in 0..HELD {
+        let sock = tokio::net::TcpSocket::new_v4().unwrap();
+        sock.bind(attacker).unwrap();
+        let mut st = sock.connect(s.addr).await.unwrap();
+        let _ = st
+            .write_all(b"GET /api/v1/symbols HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow:")
+            .await;
+        held.push(st);
+    }
+    // The server keeps at most its per-client cap of them.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let open = s.state.conns.open();
+    assert!(open <= per_ip, "{open} connections held, cap {per_ip}");
+    let server_fds = std::fs::read_dir("/proc/self/fd")
+        .map(|d| d.count())
+        .unwrap_or(0)
+        - fds_before
+        - HELD;
+    assert!(
+        server_fds <= per_ip + 64,
+        "server side holds {server_fds} descriptors"
+    );
+
+    // A normal client is still served, at once.
+    let started = std::time::Instant::now();
+    let r = client()
+        .get(format!("{}/api/v1/symbols", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    let m = client()
+        .get(format!("{}/metrics", s.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let refused = m
+        .lines()
+        .find(|l| {
+            l.starts_with(
+                "pairdesk_http_connections_refused_total{kind=\"http\",cap=\"per_client\"}",
+            )
+        })
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap();
+    assert_eq!(refused, HELD - open, "{m}");
+
+    // The held sockets are closed by the header timeout (2 s here).
+    tokio::time::sleep(std::time::Duration::from_millis(2600)).await;
+    assert_eq!(
+        s.state.conns.open(),
+        0,
+        "every half-open connection was closed"
+    );
+    let mut closed = 0;
+    for st in held.iter_mut().take(50) {
+        let mut buf = [0u8; 512];
+        match tokio::time::timeout(std::time::Duration::from_millis(200), st.read(&mut buf)).await {
+            Ok(Ok(_)) | Ok(Err(_)) => closed += 1,
+            Err(_) => {}
+        }
+    }
+    assert_eq!(closed, 50, "the client side sees every socket closed");
+    assert!(s.state.net.header_timeouts.load(Relaxed) as usize >= open.min(1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn absurd_uploaded_values_are_refused_with_reasons() {
+    let s = start(None).await;
+    let c = client();
+    let before = s.state.writer_stats.inserted.load(Relaxed);
+    let text = [
+        r#"{"symbol":"BTCUSDT","ts":1765788195300,"price":89000.5,"size":0.01}"#,
+        r#"{"symbol":"BTCUSDT","ts":1765788195301,"price":1e308,"size":0.01}"#,
+        "9999-12-31T00:00:00Z,BTCUSDT,89000.5,0.01",
+        r#"{"symbol":"BTCUSDT","ts":1765788195302,"price":89000.5,"size":-3}"#,
+    ]
+    .join("\n");
+    let r = c
+        .post(format!("{}/api/v1/upload", s.base))
+        .body(text)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["ticks"], 1, "{v}");
+    assert_eq!(v["inserted"], 1, "{v}");
+    let lines: Vec<i64> = v["refused_lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p[0].as_i64().unwrap())
+        .collect();
+    let malformed: Vec<i64> = v["malformed_lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p[0].as_i64().unwrap())
+        .collect();
+    assert_eq!(lines, vec![2, 3], "{v}");
+    assert!(malformed.contains(&4), "a negative size is malformed: {v}");
+    assert!(
+        v["refused_lines"][0][1].as_str().unwrap().contains("1e308"),
+        "{v}"
+    );
+    assert_eq!(v["refused"]["price_out_of_range"], 1);
+    assert_eq!(v["refused"]["time_in_future"], 1);
+    assert_eq!(s.state.writer_stats.inserted.load(Relaxed) - before, 1);
 }

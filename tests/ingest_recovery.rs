@@ -109,9 +109,16 @@ impl Harness {
         let generated = self.feed.mock.journal().len();
         let t0 = Instant::now();
         while !self.holds_first(generated).await {
+            let m = &self.feed.pipeline.metrics;
             assert!(
                 t0.elapsed() < Duration::from_secs(10),
-                "{label}: store never caught up with the exchange"
+                "{label}: store never caught up with the exchange: {generated} generated, \
+                 {} stored, gaps {} found / {} filled, {} reconnects, {} refused",
+                self.stored().values().map(|v| v.len()).sum::<usize>(),
+                m.gaps_found.load(Relaxed),
+                m.gaps_filled.load(Relaxed),
+                m.reconnects.load(Relaxed),
+                m.refused_total(),
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }

@@ -35,6 +35,16 @@ test('the page hydrates and says plainly that the data is simulated', async ({ p
   await expect(page.getByTestId('link')).toHaveText('live', { timeout: 10_000 });
 });
 
+test('the dashboard works through localhost as well as 127.0.0.1; a foreign Host is refused', async ({ page, request, baseURL }) => {
+  const port = new URL(baseURL!).port;
+  await open(page, `http://localhost:${port}/`);
+  await expect(page.getByTestId('link')).toHaveText('live', { timeout: 10_000 });
+  // Through a name that is not this server's (a DNS-rebinding page), nothing is answered.
+  const r = await request.get(`http://127.0.0.1:${port}/api/v1/symbols`, { headers: { Host: `evil.example:${port}` } });
+  expect(r.status()).toBe(403);
+  expect((await r.json()).error.code).toBe('forbidden_host');
+});
+
 test('the price chart is live: canvas drawn and stored ticks rising', async ({ page }) => {
   await open(page);
   await expect.poll(() => storedTicks(page), { timeout: 15_000 }).toBeGreaterThan(0);

@@ -28,7 +28,7 @@ pub struct ErrorBody {
 pub struct ErrorDetail {
     /// Stable identifier: `bad_parameter`, `unknown_symbol`, `not_found`,
     /// `payload_too_large`, `unsupported_media_type`, `unprocessable`,
-    /// `unauthorized`, `forbidden_origin`, `unavailable`, `internal`.
+    /// `unauthorized`, `forbidden_origin`, `forbidden_host`, `unavailable`, `internal`.
     pub code: String,
     pub message: String,
     /// The offending parameter or JSON field, when one is to blame.
@@ -104,6 +104,24 @@ impl ApiError {
             StatusCode::FORBIDDEN,
             "forbidden_origin",
             format!("cross-origin request from {origin:?} refused"),
+        )
+    }
+
+    /// 503: a capacity limit was reached; the client should retry later.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
+    }
+
+    /// 403 for a `Host` this server does not answer to (DNS rebinding).
+    pub fn forbidden_host(host: &str) -> Self {
+        let shown: String = host.chars().take(100).collect();
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden_host",
+            format!(
+                "this server does not answer to host {shown:?}; \
+                 add it to allowed_hosts (or use localhost or 127.0.0.1)"
+            ),
         )
     }
 

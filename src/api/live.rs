@@ -79,7 +79,7 @@ mod ssr {
     use crate::server::AppState;
     use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
     use axum::extract::State;
-    use axum::response::Response;
+    use axum::response::{IntoResponse, Response};
     use std::collections::HashMap;
     use std::sync::{Arc, Once, Weak};
     use std::time::Duration;
@@ -244,10 +244,32 @@ mod ssr {
     /// A page only ever sends a short `{"watch":[..]}`.
     const MAX_PAGE_MESSAGE: usize = 4 * 1024;
 
-    pub async fn live_ws(State(app): State<Arc<AppState>>, ws: WebSocketUpgrade) -> Response {
+    /// Upgrade to a live session, if the client's address and the server
+    /// are under their `/ws/live` caps (`[http] max_websockets*`); the slot
+    /// is held for the socket's lifetime.
+    pub async fn live_ws(
+        State(app): State<Arc<AppState>>,
+        peer: Option<axum::extract::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
+        ws: WebSocketUpgrade,
+    ) -> Response {
+        let ip = peer.map(|p| p.0 .0.ip());
+        let permit = match app.ws_conns.try_acquire(ip) {
+            Ok(p) => p,
+            Err(r) => {
+                app.net.count_refusal(r, true);
+                tracing::warn!(peer = ?ip, reason = ?r, "live socket refused: at its cap");
+                return crate::api::error::ApiError::unavailable(
+                    "too many live connections; close other dashboard tabs or retry later",
+                )
+                .into_response();
+            }
+        };
         ws.max_message_size(MAX_PAGE_MESSAGE)
             .max_frame_size(MAX_PAGE_MESSAGE)
-            .on_upgrade(move |sock| session(sock, app))
+            .on_upgrade(move |sock| async move {
+                let _permit = permit;
+                session(sock, app).await
+            })
     }
 
     /// What one page has been sent, and what it is owed.

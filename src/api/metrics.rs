@@ -151,6 +151,20 @@ pub fn render(st: &AppState) -> String {
     );
     head(
         &mut o,
+        "pairdesk_ticks_refused_total",
+        c,
+        "Well-formed trades refused by the plausibility limits ([tick_limits]), by reason.",
+    );
+    for r in crate::ingest::sanity::Refusal::ALL {
+        let _ = writeln!(
+            o,
+            "pairdesk_ticks_refused_total{{reason=\"{}\"}} {}",
+            r.as_str(),
+            m.refused[r.index()].load(Relaxed)
+        );
+    }
+    head(
+        &mut o,
         "pairdesk_ticks_duplicate_total",
         c,
         "Duplicate trades skipped, by where they were caught.",
@@ -271,6 +285,73 @@ pub fn render(st: &AppState) -> String {
     let _ = writeln!(o, "pairdesk_source_blind_seconds_sum {}", blind.sum_s);
     let _ = writeln!(o, "pairdesk_source_blind_seconds_count {cum}");
 
+    let hooks = &st.webhooks.stats;
+    one(
+        &mut o,
+        "pairdesk_webhooks_sent_total",
+        c,
+        "Alert webhooks answered with a 2xx status.",
+        hooks.sent.load(Relaxed),
+    );
+    head(
+        &mut o,
+        "pairdesk_webhooks_failed_total",
+        c,
+        "Alert webhooks not delivered, by reason (forbidden: the address policy refused the host).",
+    );
+    for (reason, n) in hooks.failures() {
+        let _ = writeln!(
+            o,
+            "pairdesk_webhooks_failed_total{{reason=\"{reason}\"}} {n}"
+        );
+    }
+    let net = &st.net;
+    one(
+        &mut o,
+        "pairdesk_http_connections_open",
+        g,
+        "Open HTTP connections.",
+        st.conns.open(),
+    );
+    one(
+        &mut o,
+        "pairdesk_http_connections_accepted_total",
+        c,
+        "HTTP connections accepted.",
+        net.accepted.load(Relaxed),
+    );
+    head(
+        &mut o,
+        "pairdesk_http_connections_refused_total",
+        c,
+        "Connections closed at once because a cap was reached, by cap.",
+    );
+    for (kind, cap, n) in [
+        ("http", "per_client", &net.refused_per_client),
+        ("http", "total", &net.refused_total),
+        ("websocket", "per_client", &net.ws_refused_per_client),
+        ("websocket", "total", &net.ws_refused_total),
+    ] {
+        let _ = writeln!(
+            o,
+            "pairdesk_http_connections_refused_total{{kind=\"{kind}\",cap=\"{cap}\"}} {}",
+            n.load(Relaxed)
+        );
+    }
+    one(
+        &mut o,
+        "pairdesk_http_header_timeouts_total",
+        c,
+        "Connections closed because a request head did not arrive within header_timeout_secs.",
+        net.header_timeouts.load(Relaxed),
+    );
+    one(
+        &mut o,
+        "pairdesk_websockets_open",
+        g,
+        "Open /ws/live sockets.",
+        st.ws_conns.open(),
+    );
     head(
         &mut o,
         "pairdesk_http_request_duration_seconds",

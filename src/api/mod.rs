@@ -5,6 +5,8 @@
 //! Server-function bodies run only on the server; the client gets generated
 //! stubs that call them over HTTP.
 
+#[cfg(feature = "ssr")]
+pub mod accept;
 pub mod alerts;
 pub mod csv_input;
 #[cfg(feature = "ssr")]

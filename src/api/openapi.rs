@@ -62,6 +62,11 @@ struct UploadReport {
     malformed: u64,
     /// The first malformed lines: `[line number, reason]` pairs.
     malformed_lines: Vec<Vec<LineOrReason>>,
+    /// Well-formed ticks refused by the plausibility limits, by reason
+    /// (`price_out_of_range`, `time_in_future`, ...); never stored.
+    refused: std::collections::BTreeMap<String, u64>,
+    /// The first refused lines: `[line number, what was wrong]` pairs.
+    refused_lines: Vec<Vec<LineOrReason>>,
     symbols: Vec<String>,
 }
 

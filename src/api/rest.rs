@@ -782,6 +782,10 @@ pub async fn create_alert(
 ) -> Result<impl IntoResponse, ApiError> {
     rule.validate()
         .map_err(|e| ApiError::bad_param(e.field, e.to_string()))?;
+    if let Some(w) = &rule.webhook {
+        crate::webhook::check_url(w, st.webhooks.policy())
+            .map_err(|e| ApiError::bad_param("webhook", e.to_string()))?;
+    }
     let db = st.config.db.clone();
     let now = crate::ingest::now_ms();
     let stored = blocking(move || Ok(alerts::store::insert_rule(&db, &rule, now)?)).await?;

@@ -1,7 +1,17 @@
-//! Request guard and login page: access token, same-origin rule, body
-//! limits and security headers, applied to every route (pages, API, server
-//! functions, WebSockets, static files).
+//! Request guard and login page: host allowlist, access token, same-origin
+//! rule, body limits and security headers, applied to every route (pages,
+//! API, server functions, WebSockets, static files).
 //!
+//! * Host (against DNS rebinding): without an access token, a request is
+//!   answered only when its `Host` names this server by a loopback name
+//!   (`localhost`, `*.localhost`, `127.0.0.1` and the rest of 127/8,
+//!   `[::1]`) with the listening port, or matches an `allowed_hosts` entry
+//!   (`name` matches on any port, `name:port` on that port). A hostile page
+//!   whose DNS name was re-pointed at 127.0.0.1 still sends its own name as
+//!   `Host`, so it gets 403 before any handler runs; the Origin rule below
+//!   cannot catch it, because its `Origin` and `Host` agree. With a token,
+//!   the token is the defence (a rebound page has no cookie for this server)
+//!   and the allowlist applies only when `allowed_hosts` is set.
 //! * Token: when `access_token` is configured every request except
 //!   `/healthz` and `/login` must carry it, as `Authorization: Bearer <token>`
 //!   or as the `pairdesk_session` cookie that `POST /login` sets (a random
@@ -108,6 +118,60 @@ fn authorized(headers: &HeaderMap, token: &str) -> bool {
         .any(|(k, v)| k == COOKIE && constant_time_eq(v.as_bytes(), want.as_bytes()))
 }
 
+/// `host[:port]` as in a `Host` header: (lower-cased name without IPv6
+/// brackets or a trailing dot, port). `None` when it is not of that form.
+pub fn split_host_port(h: &str) -> Option<(String, Option<u16>)> {
+    let (name, port) = if let Some(rest) = h.strip_prefix('[') {
+        let (v6, after) = rest.split_once(']')?;
+        v6.parse::<std::net::Ipv6Addr>().ok()?;
+        let port = match after {
+            "" => None,
+            p => Some(p.strip_prefix(':')?),
+        };
+        (v6, port)
+    } else {
+        match h.rsplit_once(':') {
+            Some((n, p)) => (n, Some(p)),
+            None => (h, None),
+        }
+    };
+    let port = match port {
+        None => None,
+        Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => Some(p.parse().ok()?),
+        Some(_) => return None,
+    };
+    if name.is_empty()
+        || name.contains(['/', '@', '[', ']', ' '])
+        || (port.is_some() && name.contains(':') && !h.starts_with('['))
+    {
+        return None;
+    }
+    let name = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
+    Some((name, port))
+}
+
+/// Does a `Host` header name this server? See the module docs.
+pub fn host_allowed(host: &str, listen_port: u16, allowed: &[String]) -> bool {
+    let Some((name, port)) = split_host_port(host) else {
+        return false;
+    };
+    let loopback_name = name == "localhost"
+        || name.ends_with(".localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    // Port 0 means "any free port": the configuration cannot say which.
+    let port_ok = listen_port == 0 || port.unwrap_or(80) == listen_port;
+    if loopback_name && port_ok {
+        return true;
+    }
+    allowed.iter().any(|a| match split_host_port(a) {
+        Some((an, None)) => an == name,
+        Some((an, Some(ap))) => an == name && port.unwrap_or(80) == ap,
+        None => false,
+    })
+}
+
 /// Is `origin` (`scheme://host[:port]`) this server, as named by `Host`?
 fn same_origin(origin: &str, host: Option<&str>, listen: std::net::SocketAddr) -> bool {
     let Some(rest) = origin
@@ -152,6 +216,15 @@ fn wants_page(req: &Request) -> bool {
 
 fn check(st: &AppState, req: &Request) -> Result<(), Box<Response>> {
     let h = req.headers();
+    let cfg = &st.config;
+    if cfg.access_token.is_none() || !cfg.allowed_hosts.is_empty() {
+        let host = h.get(header::HOST).and_then(|v| v.to_str().ok());
+        if !host.is_some_and(|v| host_allowed(v, cfg.listen.port(), &cfg.allowed_hosts)) {
+            let shown = host.unwrap_or("(none)");
+            tracing::warn!(host = %shown, path = %req.uri().path(), "request for a foreign host refused");
+            return Err(Box::new(ApiError::forbidden_host(shown).into_response()));
+        }
+    }
     let state_changing = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if state_changing || is_ws_upgrade(h) {
         if let Some(origin) = h.get(header::ORIGIN) {
@@ -314,6 +387,54 @@ mod tests {
         ));
         assert!(!same_origin("null", Some("127.0.0.1:3000"), l));
         assert!(same_origin("http://127.0.0.1:3000", None, l));
+    }
+
+    #[test]
+    fn hosts_split_into_name_and_port() {
+        let sp = |h: &str| split_host_port(h);
+        assert_eq!(sp("LocalHost:3000"), Some(("localhost".into(), Some(3000))));
+        assert_eq!(sp("[::1]:3000"), Some(("::1".into(), Some(3000))));
+        assert_eq!(sp("[::1]"), Some(("::1".into(), None)));
+        assert_eq!(sp("desk.example."), Some(("desk.example".into(), None)));
+        for bad in [
+            "", ":3000", "a:b", "[::1", "[zz]:1", "a/b:1", "u@h:1", "::1:3000", "h:99999",
+        ] {
+            assert_eq!(sp(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn only_loopback_names_and_the_allowlist_pass_the_host_check() {
+        let none: Vec<String> = vec![];
+        for ok in [
+            "localhost:3000",
+            "127.0.0.1:3000",
+            "127.1.2.3:3000",
+            "[::1]:3000",
+            "app.localhost:3000",
+            "LOCALHOST.:3000",
+        ] {
+            assert!(host_allowed(ok, 3000, &none), "{ok}");
+        }
+        for bad in [
+            "evil.example:3000",
+            "localhost:3001",
+            "localhost",
+            "127.0.0.1.evil.example:3000",
+            "localhost.evil.example:3000",
+            "192.168.1.5:3000",
+            "0.0.0.0:3000",
+            "",
+        ] {
+            assert!(!host_allowed(bad, 3000, &none), "{bad}");
+        }
+        assert!(host_allowed("localhost", 80, &none));
+        let allow = vec!["desk.example".to_string(), "10.0.0.5:8443".to_string()];
+        assert!(host_allowed("desk.example", 3000, &allow));
+        assert!(host_allowed("DESK.example:443", 3000, &allow));
+        assert!(host_allowed("10.0.0.5:8443", 3000, &allow));
+        assert!(!host_allowed("10.0.0.5:3000", 3000, &allow));
+        assert!(!host_allowed("evil.example:3000", 3000, &allow));
     }
 
     #[test]

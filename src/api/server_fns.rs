@@ -126,10 +126,15 @@ pub async fn list_alert_rules() -> Result<Vec<crate::api::alerts::StoredRule>, S
 pub async fn add_alert_rule(
     rule: crate::api::alerts::AlertRule,
 ) -> Result<crate::api::alerts::StoredRule, ServerFnError> {
-    let db = ssr::state()?.config.db.clone();
+    let st = ssr::state()?;
+    let db = st.config.db.clone();
     let mut rule = rule;
     rule.validate()
         .map_err(|e| ServerFnError::new(format!("invalid `{}`: {}", e.field, e.reason)))?;
+    if let Some(w) = &rule.webhook {
+        crate::webhook::check_url(w, st.webhooks.policy())
+            .map_err(|e| ServerFnError::new(format!("invalid `webhook`: {e}")))?;
+    }
     let now = crate::ingest::now_ms();
     tokio::task::spawn_blocking(move || crate::api::alerts::store::insert_rule(&db, &rule, now))
         .await

@@ -22,6 +22,13 @@ pub struct UploadReport {
     pub malformed: u64,
     /// The first malformed lines: (line number, reason).
     pub malformed_lines: Vec<(u64, String)>,
+    /// Well-formed ticks refused by the plausibility limits (absurd price,
+    /// quantity or time), by reason; none of them is stored.
+    #[serde(default)]
+    pub refused: std::collections::BTreeMap<String, u64>,
+    /// The first refused lines: (line number, what was wrong).
+    #[serde(default)]
+    pub refused_lines: Vec<(u64, String)>,
     pub symbols: Vec<String>,
 }
 
@@ -81,7 +88,12 @@ mod ssr {
                 "the file is not UTF-8 text (NDJSON or CSV expected)".into(),
             );
         };
-        let (ticks, rep) = parse_all(text, content_identity(&body), crate::ingest::now_ms());
+        let (ticks, rep) = parse_all(
+            text,
+            content_identity(&body),
+            crate::ingest::now_ms(),
+            app.pipeline.limits(),
+        );
         let mut symbols: Vec<String> = ticks.iter().map(|t| t.symbol.clone()).collect();
         symbols.sort();
         symbols.dedup();
@@ -95,6 +107,7 @@ mod ssr {
             lines = rep.lines,
             ticks = rep.ticks,
             malformed = rep.malformed,
+            refused = rep.refused_lines.len(),
             "upload stored"
         );
         Json(UploadReport {
@@ -104,6 +117,8 @@ mod ssr {
             dropped: rep.dropped,
             malformed: rep.malformed,
             malformed_lines: rep.malformed_lines,
+            refused: rep.refused,
+            refused_lines: rep.refused_lines,
             symbols,
         })
         .into_response()

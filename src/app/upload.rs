@@ -43,7 +43,8 @@ pub fn Upload() -> impl IntoView {
                     UploadState::Sending(p) => view! { <progress max="100" value=format!("{:.0}", p * 100.0)></progress> }.into_any(),
                     UploadState::Failed(e) => view! { <p class="field-error" role="alert">{e}</p> }.into_any(),
                     UploadState::Done(r) => {
-                        let bad = r.malformed_lines.iter().map(|(n, why)| view! { <li>{format!("line {n}: {why}")}</li> }).collect_view();
+                        let bad = r.malformed_lines.iter().chain(&r.refused_lines).map(|(n, why)| view! { <li>{format!("line {n}: {why}")}</li> }).collect_view();
+                        let refused: u64 = r.refused.values().sum();
                         let (a, b) = open_uploaded(&r);
                         let open = match (a, b) {
                             (Some(a), Some(b)) => {
@@ -58,7 +59,7 @@ pub fn Upload() -> impl IntoView {
                         };
                         view! {
                             <p data-testid="upload-summary">
-                                {format!("{} lines, {} ticks ({} new), {} malformed, symbols: {}", r.lines, r.ticks, r.inserted, r.malformed, r.symbols.join(", "))}
+                                {format!("{} lines, {} ticks ({} new), {} malformed, {} refused, symbols: {}", r.lines, r.ticks, r.inserted, r.malformed, refused, r.symbols.join(", "))}
                             </p>
                             <ul class="bad-lines" data-testid="upload-errors">{bad}</ul>
                             {open}

@@ -8,6 +8,7 @@ pub mod mock;
 pub mod mock_feed;
 pub mod pipeline;
 pub mod replay;
+pub mod sanity;
 pub mod sim;
 pub mod socket;
 pub mod subscriptions;

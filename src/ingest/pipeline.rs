@@ -8,6 +8,7 @@
 //! jump is a gap: it is recorded and announced for backfill.
 
 use super::binance::parse::DropReason;
+use super::sanity::{Refusal, TickLimits};
 use crate::domain::{StatusSnapshot, SymbolStatus, Tick, Venue};
 use crate::store::writer::{GapRecord, WriteCmd};
 use std::collections::{HashMap, VecDeque};
@@ -23,6 +24,8 @@ pub struct IngestMetrics {
     pub duplicates: AtomicU64,
     pub malformed: AtomicU64,
     pub dropped: [AtomicU64; DropReason::ALL.len()],
+    /// Ticks refused by the plausibility limits, by [`Refusal`] index.
+    pub refused: [AtomicU64; Refusal::ALL.len()],
     pub reconnects: AtomicU64,
     pub gaps_found: AtomicU64,
     pub gaps_filled: AtomicU64,
@@ -90,6 +93,14 @@ impl IngestMetrics {
 
     pub fn blind_snapshot(&self) -> BlindStats {
         self.blind.lock().map(|b| b.clone()).unwrap_or_default()
+    }
+
+    pub fn count_refused(&self, reason: Refusal) {
+        self.refused[reason.index()].fetch_add(1, Relaxed);
+    }
+
+    pub fn refused_total(&self) -> u64 {
+        self.refused.iter().map(|d| d.load(Relaxed)).sum()
     }
 
     pub fn dropped_total(&self) -> u64 {
@@ -163,11 +174,17 @@ pub struct Pipeline {
     gaps: Mutex<Option<mpsc::UnboundedSender<GapRequest>>>,
     state: Mutex<HashMap<(Venue, String), SymState>>,
     total_rate: Mutex<Rate>,
+    limits: TickLimits,
     pub metrics: IngestMetrics,
 }
 
 impl Pipeline {
     pub fn new(writer: mpsc::Sender<WriteCmd>) -> Arc<Pipeline> {
+        Pipeline::with_limits(writer, TickLimits::default())
+    }
+
+    /// A pipeline that refuses ticks outside `limits` (see [`super::sanity`]).
+    pub fn with_limits(writer: mpsc::Sender<WriteCmd>, limits: TickLimits) -> Arc<Pipeline> {
         let (live, _) = broadcast::channel(8192);
         Arc::new(Pipeline {
             writer,
@@ -175,8 +192,32 @@ impl Pipeline {
             gaps: Mutex::new(None),
             state: Mutex::new(HashMap::new()),
             total_rate: Mutex::new(Rate::default()),
+            limits,
             metrics: IngestMetrics::default(),
         })
+    }
+
+    /// The plausibility limits this pipeline applies.
+    pub fn limits(&self) -> &TickLimits {
+        &self.limits
+    }
+
+    /// Drop (and count) the ticks outside the limits; every path calls this
+    /// before anything is stored or broadcast.
+    fn refuse_absurd(&self, ticks: &mut Vec<Tick>, now: i64) {
+        let before = ticks.len();
+        ticks.retain(|t| match self.limits.check(t, now) {
+            Ok(()) => true,
+            Err((reason, detail)) => {
+                self.metrics.count_refused(reason);
+                tracing::debug!(symbol = %t.symbol, trade_id = t.trade_id, %detail, "tick refused");
+                false
+            }
+        });
+        let refused = before - ticks.len();
+        if refused > 0 {
+            tracing::warn!(refused, "ticks outside the plausibility limits refused");
+        }
     }
 
     /// Route detected gaps to a backfiller.
@@ -192,8 +233,9 @@ impl Pipeline {
     }
 
     /// Accept freshly received ticks (in exchange order per symbol).
-    pub async fn ingest(&self, ticks: Vec<Tick>) {
+    pub async fn ingest(&self, mut ticks: Vec<Tick>) {
         let now = crate::ingest::now_ms();
+        self.refuse_absurd(&mut ticks, now);
         let mut fresh = Vec::with_capacity(ticks.len());
         let mut gaps = Vec::new();
         {
@@ -297,7 +339,8 @@ impl Pipeline {
 
     /// Accept backfilled (older) ticks: no last-id check, the store's key
     /// de-duplicates, and they are not re-broadcast as live.
-    pub async fn ingest_backfill(&self, ticks: Vec<Tick>) {
+    pub async fn ingest_backfill(&self, mut ticks: Vec<Tick>) {
+        self.refuse_absurd(&mut ticks, crate::ingest::now_ms());
         if ticks.is_empty() {
             return;
         }
@@ -413,7 +456,7 @@ impl Pipeline {
             reconnects: m.reconnects.load(Relaxed),
             gaps_found: m.gaps_found.load(Relaxed),
             gaps_filled: m.gaps_filled.load(Relaxed),
-            dropped: m.dropped_total() + m.malformed.load(Relaxed),
+            dropped: m.dropped_total() + m.malformed.load(Relaxed) + m.refused_total(),
             duplicates: m.duplicates.load(Relaxed),
             symbols,
             server_time: now,
@@ -427,13 +470,16 @@ mod tests {
     use super::*;
     use crate::domain::Side;
 
+    /// 2024-01-01T00:00:00Z.
+    const T0: i64 = 1_704_067_200_000;
+
     fn tick(id: i64) -> Tick {
         Tick {
             venue: Venue::Sim,
             symbol: "BTCUSDT".into(),
             trade_id: id,
-            exchange_ts: id,
-            receive_ts: id,
+            exchange_ts: T0 + id,
+            receive_ts: T0 + id,
             price: 1.0,
             qty: 1.0,
             side: Side::Buy,
@@ -459,6 +505,36 @@ mod tests {
             }
         }
         assert_eq!(stored, vec![1, 2, 5]);
+    }
+
+    #[tokio::test]
+    async fn absurd_ticks_are_counted_by_reason_and_never_stored() {
+        let (tx, mut rx) = mpsc::channel(16);
+        let p = Pipeline::new(tx);
+        let mut huge = tick(2);
+        huge.price = 1e308;
+        let mut nan_qty = tick(3);
+        nan_qty.qty = f64::NAN;
+        let mut far = tick(4);
+        far.exchange_ts = 253_402_214_400_000; // 9999-12-31
+        p.ingest(vec![tick(1), huge, nan_qty, far, tick(5)]).await;
+        let mut old = tick(6);
+        old.exchange_ts = 0;
+        p.ingest_backfill(vec![old, tick(7)]).await;
+        let count = |r: Refusal| p.metrics.refused[r.index()].load(Relaxed);
+        assert_eq!(count(Refusal::PriceOutOfRange), 1);
+        assert_eq!(count(Refusal::QtyNotPositive), 1);
+        assert_eq!(count(Refusal::TimeInFuture), 1);
+        assert_eq!(count(Refusal::TimeTooOld), 1);
+        assert_eq!(p.metrics.refused_total(), 4);
+        let mut stored = Vec::new();
+        while let Ok(cmd) = rx.try_recv() {
+            if let WriteCmd::Ticks(v) = cmd {
+                stored.extend(v.into_iter().map(|t| t.trade_id));
+            }
+        }
+        assert_eq!(stored, vec![1, 5, 7]);
+        assert_eq!(p.snapshot(0).dropped, 4);
     }
 
     #[test]

@@ -9,6 +9,7 @@
 
 use super::binance::parse::{parse_decimal, parse_frame, DropReason, Frame};
 use super::pipeline::Pipeline;
+use super::sanity::TickLimits;
 use crate::domain::{Side, Tick, Venue};
 use serde::Deserialize;
 use std::io::BufRead;
@@ -225,14 +226,24 @@ pub struct ReplayReport {
     pub malformed: u64,
     /// The first malformed lines: (line number, reason).
     pub malformed_lines: Vec<(u64, String)>,
+    /// Well-formed ticks outside the plausibility limits, by reason.
+    pub refused: std::collections::BTreeMap<String, u64>,
+    /// The first refused lines: (line number, what was wrong).
+    pub refused_lines: Vec<(u64, String)>,
     pub seconds: f64,
 }
 
 const MAX_REPORTED_LINES: usize = 100;
 const BATCH: usize = 4096;
 
-/// Parse a whole in-memory recording (uploads), without I/O.
-pub fn parse_all(text: &str, file_id: u32, receive_ts: i64) -> (Vec<Tick>, ReplayReport) {
+/// Parse a whole in-memory recording (uploads), without I/O. `receive_ts`
+/// is also "now" for the plausibility limits.
+pub fn parse_all(
+    text: &str,
+    file_id: u32,
+    receive_ts: i64,
+    limits: &TickLimits,
+) -> (Vec<Tick>, ReplayReport) {
     let mut rep = ReplayReport::default();
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
@@ -241,6 +252,7 @@ pub fn parse_all(text: &str, file_id: u32, receive_ts: i64) -> (Vec<Tick>, Repla
         account(
             parse_line(line, file_id, n, receive_ts),
             n,
+            (limits, receive_ts),
             &mut rep,
             &mut out,
         );
@@ -248,12 +260,28 @@ pub fn parse_all(text: &str, file_id: u32, receive_ts: i64) -> (Vec<Tick>, Repla
     (out, rep)
 }
 
-fn account(r: Result<Line, LineError>, n: u64, rep: &mut ReplayReport, out: &mut Vec<Tick>) {
+/// Count line `n`'s outcome in `rep`, keeping a tick that passes the
+/// limits (checked at `now`) in `out`.
+fn account(
+    r: Result<Line, LineError>,
+    n: u64,
+    (limits, now): (&TickLimits, i64),
+    rep: &mut ReplayReport,
+    out: &mut Vec<Tick>,
+) {
     match r {
-        Ok(Line::Tick(t)) => {
-            rep.ticks += 1;
-            out.push(t);
-        }
+        Ok(Line::Tick(t)) => match limits.check(&t, now) {
+            Ok(()) => {
+                rep.ticks += 1;
+                out.push(t);
+            }
+            Err((reason, detail)) => {
+                *rep.refused.entry(reason.as_str().to_string()).or_default() += 1;
+                if rep.refused_lines.len() < MAX_REPORTED_LINES {
+                    rep.refused_lines.push((n, detail));
+                }
+            }
+        },
         Ok(Line::Dropped(reason)) => {
             *rep.dropped.entry(reason.as_str().to_string()).or_default() += 1
         }
@@ -302,6 +330,7 @@ pub async fn replay_file(
                 account(
                     Err(LineError::Malformed(format!("unreadable line: {e}"))),
                     n,
+                    (pipeline.limits(), 0),
                     &mut rep,
                     &mut batch,
                 );
@@ -309,7 +338,13 @@ pub async fn replay_file(
             }
         };
         let now = crate::ingest::now_ms();
-        account(parse_line(&line, file_id, n, now), n, &mut rep, &mut batch);
+        account(
+            parse_line(&line, file_id, n, now),
+            n,
+            (pipeline.limits(), now),
+            &mut rep,
+            &mut batch,
+        );
         if let (Speed::Times(x), Some(last)) = (speed, batch.last()) {
             let t0 = *first_ts.get_or_insert(last.exchange_ts);
             let due = Duration::from_secs_f64(((last.exchange_ts - t0).max(0) as f64 / 1000.0) / x);
@@ -391,12 +426,37 @@ mod tests {
 
     #[test]
     fn malformed_lines_are_reported_by_number() {
-        let text = "{\"symbol\":\"BTCUSDT\",\"ts\":1,\"price\":1,\"size\":1}\nnot a line\n{\"symbol\":\"BTCUSDT\",\"ts\":\"yesterday\",\"price\":1,\"size\":1}\n,,,\n";
-        let (ticks, rep) = parse_all(text, 1, 0);
+        let text = "{\"symbol\":\"BTCUSDT\",\"ts\":1765788195300,\"price\":1,\"size\":1}\nnot a line\n{\"symbol\":\"BTCUSDT\",\"ts\":\"yesterday\",\"price\":1,\"size\":1}\n,,,\n";
+        let (ticks, rep) = parse_all(text, 1, NOW, &TickLimits::default());
         assert_eq!(ticks.len(), 1);
         assert_eq!(rep.malformed, 3);
         let lines: Vec<u64> = rep.malformed_lines.iter().map(|(n, _)| *n).collect();
         assert_eq!(lines, vec![2, 3, 4]);
+    }
+
+    /// 2025-12-15T08:43:15.300Z, the receive time of the upload tests.
+    const NOW: i64 = 1_765_788_195_300;
+
+    #[test]
+    fn absurd_values_are_refused_and_named_by_line() {
+        let text = [
+            r#"{"symbol":"BTCUSDT","ts":1765788195300,"price":89000.5,"size":0.01}"#,
+            r#"{"symbol":"BTCUSDT","ts":1765788195301,"price":1e308,"size":0.01}"#,
+            "9999-12-31T00:00:00Z,BTCUSDT,89000.5,0.01",
+            "1000,BTCUSDT,89000.5,0.01",
+            r#"{"symbol":"BTCUSDT","ts":1765788195302,"price":89000.5,"size":1e300}"#,
+        ]
+        .join("\n");
+        let (ticks, rep) = parse_all(&text, 1, NOW, &TickLimits::default());
+        assert_eq!(ticks.len(), 1, "{rep:?}");
+        assert_eq!(rep.ticks, 1);
+        let lines: Vec<u64> = rep.refused_lines.iter().map(|(n, _)| *n).collect();
+        assert_eq!(lines, vec![2, 3, 4, 5], "{rep:?}");
+        assert!(rep.refused_lines[0].1.contains("1e308"), "{rep:?}");
+        assert_eq!(rep.refused["price_out_of_range"], 1);
+        assert_eq!(rep.refused["time_in_future"], 1);
+        assert_eq!(rep.refused["time_too_old"], 1);
+        assert_eq!(rep.refused["qty_out_of_range"], 1);
     }
 
     #[test]
