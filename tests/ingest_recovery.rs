@@ -258,6 +258,9 @@ async fn a_drop_after_data_is_retried_at_once_and_a_refusal_backs_off() {
         assert!(t.elapsed() < Duration::from_secs(35), "never came back");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    // Each symbol's gap shows with its own first trade: let both trade
+    // before the market stops.
+    tokio::time::sleep(Duration::from_secs(1)).await;
     h.stop_and_check("refused").await;
 }
 
@@ -300,6 +303,8 @@ async fn retry_after_is_obeyed_on_the_handshake_and_on_rest() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(f.throttle_rest.load(Relaxed), 0, "REST was never throttled");
+    // The other symbol's gap may show only with its next trade.
+    tokio::time::sleep(Duration::from_secs(1)).await;
     h.stop_and_check("throttled").await;
 }
 
