@@ -75,6 +75,29 @@ impl Default for Endpoints {
     }
 }
 
+/// How the client judges a connection dead, as written under `[liveness]`
+/// (milliseconds). See [`crate::ingest::liveness`].
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LivenessFile {
+    pub ping_interval_ms: u64,
+    pub pong_timeout_ms: u64,
+    pub silence_floor_ms: u64,
+    pub silence_factor: f64,
+}
+
+impl Default for LivenessFile {
+    fn default() -> Self {
+        let d = crate::ingest::liveness::LivenessConfig::default();
+        LivenessFile {
+            ping_interval_ms: d.ping_interval.as_millis() as u64,
+            pong_timeout_ms: d.pong_timeout.as_millis() as u64,
+            silence_floor_ms: d.silence_floor.as_millis() as u64,
+            silence_factor: d.silence_factor,
+        }
+    }
+}
+
 /// Connection limits and timeouts of the HTTP server (`[http]`). A client
 /// address is the peer IP; behind a reverse proxy every client shares the
 /// proxy's address, so raise the per-address caps there.
@@ -104,6 +127,51 @@ impl Default for HttpLimits {
             max_websockets: 256,
             max_websockets_per_ip: 64,
         }
+    }
+}
+
+/// The shortest ping interval accepted: Binance allows 5 client messages a
+/// second per connection (pings included) and disconnects above that;
+/// 1 ping a second leaves room for subscribe messages.
+pub const MIN_PING_INTERVAL_MS: u64 = 1000;
+
+impl LivenessFile {
+    fn validate(&self) -> Result<crate::ingest::liveness::LivenessConfig, ConfigError> {
+        use std::time::Duration;
+        if !(MIN_PING_INTERVAL_MS..=60_000).contains(&self.ping_interval_ms) {
+            return Err(field(
+                "liveness.ping_interval_ms",
+                self.ping_interval_ms,
+                format!("expected {MIN_PING_INTERVAL_MS} to 60000 (Binance allows 5 client messages a second)"),
+            ));
+        }
+        if !(100..=60_000).contains(&self.pong_timeout_ms) {
+            return Err(field(
+                "liveness.pong_timeout_ms",
+                self.pong_timeout_ms,
+                "expected 100 to 60000",
+            ));
+        }
+        if !(500..=600_000).contains(&self.silence_floor_ms) {
+            return Err(field(
+                "liveness.silence_floor_ms",
+                self.silence_floor_ms,
+                "expected 500 to 600000",
+            ));
+        }
+        if !self.silence_factor.is_finite() || !(2.0..=1000.0).contains(&self.silence_factor) {
+            return Err(field(
+                "liveness.silence_factor",
+                self.silence_factor,
+                "expected a number in [2, 1000]",
+            ));
+        }
+        Ok(crate::ingest::liveness::LivenessConfig {
+            ping_interval: Duration::from_millis(self.ping_interval_ms),
+            pong_timeout: Duration::from_millis(self.pong_timeout_ms),
+            silence_floor: Duration::from_millis(self.silence_floor_ms),
+            silence_factor: self.silence_factor,
+        })
     }
 }
 
@@ -142,6 +210,7 @@ struct FileConfig {
     allowed_hosts: Option<Vec<String>>,
     webhook_allow_private: Option<bool>,
     endpoints: Option<Endpoints>,
+    liveness: Option<LivenessFile>,
     http: Option<HttpLimits>,
     tick_limits: Option<FileTickLimits>,
 }
@@ -190,6 +259,8 @@ pub struct Config {
     /// Let alert webhooks reach loopback and private-network addresses.
     pub webhook_allow_private: bool,
     pub endpoints: Endpoints,
+    /// Ping interval, pong timeout and data-silence watchdog of the client.
+    pub liveness: crate::ingest::liveness::LivenessConfig,
     pub http: HttpLimits,
     pub tick_limits: crate::ingest::sanity::TickLimits,
 }
@@ -214,6 +285,7 @@ impl Default for Config {
             allowed_hosts: Vec::new(),
             webhook_allow_private: false,
             endpoints: Endpoints::default(),
+            liveness: crate::ingest::liveness::LivenessConfig::default(),
             http: HttpLimits::default(),
             tick_limits: Default::default(),
         }
@@ -470,6 +542,8 @@ impl Config {
             }
         }
 
+        let liveness = file.liveness.unwrap_or_default().validate()?;
+
         Ok(Config {
             listen,
             db,
@@ -488,6 +562,7 @@ impl Config {
             allowed_hosts,
             webhook_allow_private: file.webhook_allow_private.unwrap_or(false),
             endpoints,
+            liveness,
             http,
             tick_limits,
         })
@@ -810,6 +885,36 @@ mod tests {
             Config::from_toml("sim_rate = 2.5", &ov).unwrap().sim_rate,
             9.0
         );
+    }
+
+    #[test]
+    fn liveness_defaults_and_bounds() {
+        use std::time::Duration;
+        let c = load("").unwrap();
+        assert_eq!(
+            c.liveness,
+            crate::ingest::liveness::LivenessConfig::default()
+        );
+        // Well inside Binance's 5 client messages a second.
+        assert!(c.liveness.ping_interval >= Duration::from_millis(MIN_PING_INTERVAL_MS));
+        let c = load("[liveness]\nping_interval_ms = 1500\npong_timeout_ms = 800").unwrap();
+        assert_eq!(c.liveness.ping_interval, Duration::from_millis(1500));
+        assert_eq!(c.liveness.pong_timeout, Duration::from_millis(800));
+        assert_eq!(c.liveness.silence_floor, Duration::from_secs(10));
+        for (bad, name) in [
+            ("ping_interval_ms = 100", "liveness.ping_interval_ms"),
+            ("pong_timeout_ms = 0", "liveness.pong_timeout_ms"),
+            ("silence_floor_ms = 10", "liveness.silence_floor_ms"),
+            ("silence_factor = 1.0", "liveness.silence_factor"),
+            ("silence_factor = nan", "liveness.silence_factor"),
+        ] {
+            let e = load(&format!("[liveness]\n{bad}")).unwrap_err().to_string();
+            assert!(e.contains(&format!("`{name}`")), "{bad}: {e}");
+        }
+        assert!(load("[liveness]\nping_ms = 3")
+            .unwrap_err()
+            .to_string()
+            .contains("ping_ms"));
     }
 
     #[test]

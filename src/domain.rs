@@ -261,6 +261,10 @@ pub struct StatusSnapshot {
     pub duplicates: u64,
     pub symbols: Vec<SymbolStatus>,
     pub server_time: i64,
+    /// How long the latest fault left us without data: from the last
+    /// message before it to the first after recovery. None before the first.
+    #[serde(default)]
+    pub blind_ms: Option<u64>,
 }
 
 #[cfg(test)]

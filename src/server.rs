@@ -196,7 +196,9 @@ pub async fn start_source(
             symbols: config.symbols.clone(),
             backfill: true,
         };
-        let s = crate::ingest::socket::spawn(spec, &pipeline, shutdown.clone(), |_| {});
+        let s = crate::ingest::socket::spawn(spec, &pipeline, shutdown.clone(), |c| {
+            c.liveness = config.liveness;
+        });
         Source::Socket {
             mock,
             task: s.client,

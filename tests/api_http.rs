@@ -753,6 +753,12 @@ async fn operations_endpoints() {
         .await
         .unwrap();
     assert_eq!(error_of(r, StatusCode::NOT_FOUND).await.0, "not_found");
+    // One fault that left us blind for 1.5 s.
+    s.state
+        .pipeline
+        .metrics
+        .observe_blind(std::time::Duration::from_millis(1500));
+    assert_eq!(s.state.status().blind_ms, Some(1500));
     let m = c
         .get(format!("{}/metrics", s.base))
         .send()
@@ -769,6 +775,10 @@ async fn operations_endpoints() {
         "pairdesk_gaps_found_total",
         "pairdesk_writer_max_batch_seconds",
         "pairdesk_writer_channel_capacity 64",
+        "pairdesk_source_blind_seconds_bucket{le=\"1\"} 0",
+        "pairdesk_source_blind_seconds_bucket{le=\"2\"} 1",
+        "pairdesk_source_blind_seconds_bucket{le=\"+Inf\"} 1",
+        "pairdesk_source_blind_seconds_sum 1.5",
         "pairdesk_http_request_duration_seconds_bucket{method=\"GET\",route=\"/readyz\",le=\"+Inf\"} 2",
         "pairdesk_http_requests_total{method=\"GET\",route=\"/readyz\",status=\"503\"} 1",
         // Routes are labelled by pattern, not by the raw path.

@@ -5,6 +5,7 @@
 
 use pairdesk::domain::Venue;
 use pairdesk::ingest::backoff::Backoff;
+use pairdesk::ingest::liveness::LivenessConfig;
 use pairdesk::ingest::mock::{Bursts, MockConfig};
 use pairdesk::ingest::mock_feed::{FeedOptions, MockFeed};
 use pairdesk::ingest::pipeline::Pipeline;
@@ -38,11 +39,15 @@ async fn start_with(seed: u64, bursts: Option<Bursts>) -> Harness {
         ..MockConfig::new(&symbols)
     });
     opts.writer_capacity = 64;
-    opts.watchdog = Some(Duration::from_millis(800));
+    opts.liveness = Some(LivenessConfig {
+        ping_interval: Duration::from_millis(400),
+        pong_timeout: Duration::from_millis(400),
+        silence_floor: Duration::from_millis(800),
+        silence_factor: 20.0,
+    });
     opts.backoff = Some(Backoff::new(
         Duration::from_millis(50),
         Duration::from_millis(400),
-        Duration::from_secs(60),
     ));
     let feed = MockFeed::start(&db, opts).await.unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;

@@ -70,7 +70,6 @@ async fn soak(plan: Plan) {
     opts.backoff = Some(Backoff::new(
         Duration::from_millis(50),
         Duration::from_millis(400),
-        Duration::from_secs(60),
     ));
     let mut feed = MockFeed::start(&db, opts).await.unwrap();
     let (mock, pipeline) = (&feed.mock, feed.pipeline.clone());

@@ -262,6 +262,29 @@ pub fn render(st: &AppState) -> String {
         cap,
     );
 
+    let blind = m.blind_snapshot();
+    head(
+        &mut o,
+        "pairdesk_source_blind_seconds",
+        "histogram",
+        "Time without market data after each fault: from the last message before it to the first after recovery.",
+    );
+    let mut cum = 0;
+    for (i, b) in crate::ingest::pipeline::BLIND_BUCKETS.iter().enumerate() {
+        cum += blind.counts[i];
+        let _ = writeln!(
+            o,
+            "pairdesk_source_blind_seconds_bucket{{le=\"{b}\"}} {cum}"
+        );
+    }
+    cum += blind.counts[crate::ingest::pipeline::BLIND_BUCKETS.len()];
+    let _ = writeln!(
+        o,
+        "pairdesk_source_blind_seconds_bucket{{le=\"+Inf\"}} {cum}"
+    );
+    let _ = writeln!(o, "pairdesk_source_blind_seconds_sum {}", blind.sum_s);
+    let _ = writeln!(o, "pairdesk_source_blind_seconds_count {cum}");
+
     let hooks = &st.webhooks.stats;
     one(
         &mut o,

@@ -208,6 +208,15 @@ fn StatusLine(
     }
 }
 
+/// `850 ms`, `4.2 s`: the status bar's time-blind figure.
+fn format_blind(ms: u64) -> String {
+    if ms < 1000 {
+        format!("{ms} ms")
+    } else {
+        format!("{:.1} s", ms as f64 / 1000.0)
+    }
+}
+
 fn status_view(s: StatusSnapshot, sym_open: RwSignal<bool>) -> impl IntoView {
     let banner = s.simulated.then(|| {
         view! {
@@ -238,6 +247,9 @@ fn status_view(s: StatusSnapshot, sym_open: RwSignal<bool>) -> impl IntoView {
             </span>
             <span class="item" title="Trade-id gaps found / backfilled">"gaps " {s.gaps_found} "/" {s.gaps_filled}</span>
             <span class="item" title="Reconnects since start">"reconnects " {s.reconnects}</span>
+            <span class="item" title="Time without data after the latest fault: last message before it to first after recovery" data-testid="blind">
+                "blind " {s.blind_ms.map(format_blind).unwrap_or_else(|| "–".into())}
+            </span>
             <span class="item" title="Rows dropped (zero price, non-market, malformed)">"dropped " {s.dropped}</span>
             <details class="item per-symbol" prop:open=move || sym_open.get()>
                 // The status line re-renders on every push; the open state lives outside it.

@@ -1,36 +1,58 @@
-//! Reconnect policy as data: exponential backoff with full jitter.
+//! Reconnect policy as data: what the last connection achieved decides how
+//! long to wait before the next one.
 //!
-//! Full jitter (a uniform delay between zero and the exponential cap) spreads
-//! many clients' reconnects apart after an exchange-wide disconnect, and the
-//! floor keeps us far below Binance's limit of 300 connects per 5 minutes.
+//! A connection that completed its subscription and delivered data was a
+//! *drop*, not a failure: the exchange is up and we are blind until we are
+//! back, so the next attempt goes at once (with a little jitter so many
+//! clients cut by one exchange-side event do not reconnect in lockstep), and
+//! the failure sequence starts over however short the connection lived.
+//! Failures to connect or to get data (refused handshakes, timeouts, a
+//! socket that dies before its first trade) back off exponentially with full
+//! jitter: a uniform delay between zero and base * 2^n, at most `max`. The
+//! exchange saying "slow down" (HTTP 429, or 418 once it has banned the IP)
+//! is obeyed: never sooner than its `Retry-After`.
+//!
+//! [`ConnectLimiter`] sits on top and keeps us under Binance's limit of 300
+//! connection attempts per 5 minutes per IP whatever this policy says.
 
 use std::time::Duration;
+
+/// How the last connection attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The connection was subscribed and delivered data, then was lost.
+    Dropped,
+    /// The handshake failed, timed out, or the connection ended before it
+    /// delivered anything.
+    Failed,
+    /// The exchange answered 429 or 418; `retry_after` is its header.
+    Throttled { retry_after: Option<Duration> },
+}
 
 #[derive(Debug, Clone)]
 pub struct Backoff {
     pub base: Duration,
     pub max: Duration,
-    /// A connection that lived this long resets the sequence.
-    pub stable_after: Duration,
+    /// Upper bound of the jitter before reconnecting after a drop.
+    pub drop_jitter: Duration,
+    /// Wait after a 429/418 that came without a `Retry-After`.
+    pub throttle_default: Duration,
     attempt: u32,
 }
 
 impl Default for Backoff {
     fn default() -> Self {
-        Backoff::new(
-            Duration::from_millis(250),
-            Duration::from_secs(30),
-            Duration::from_secs(60),
-        )
+        Backoff::new(Duration::from_millis(250), Duration::from_secs(30))
     }
 }
 
 impl Backoff {
-    pub fn new(base: Duration, max: Duration, stable_after: Duration) -> Self {
+    pub fn new(base: Duration, max: Duration) -> Self {
         Backoff {
             base,
             max,
-            stable_after,
+            drop_jitter: Duration::from_millis(100),
+            throttle_default: Duration::from_secs(60),
             attempt: 0,
         }
     }
@@ -41,23 +63,49 @@ impl Backoff {
         self.base.saturating_mul(factor).min(self.max)
     }
 
-    /// Delay before the next attempt, given a uniform sample `u` in [0, 1).
-    pub fn next_delay(&mut self, u: f64) -> Duration {
-        let cap = self.cap();
-        self.attempt = self.attempt.saturating_add(1);
-        cap.mul_f64(u.clamp(0.0, 1.0))
-    }
-
-    /// Called when a connection ends after having lived `lived`.
-    pub fn on_disconnect(&mut self, lived: Duration) {
-        if lived >= self.stable_after {
-            self.attempt = 0;
+    /// Delay before the next attempt after `outcome`, given a uniform
+    /// sample `u` in [0, 1).
+    pub fn after(&mut self, outcome: Outcome, u: f64) -> Duration {
+        let u = u.clamp(0.0, 1.0);
+        match outcome {
+            Outcome::Dropped => {
+                self.attempt = 0;
+                self.drop_jitter.mul_f64(u)
+            }
+            Outcome::Failed => {
+                let cap = self.cap();
+                self.attempt = self.attempt.saturating_add(1);
+                cap.mul_f64(u)
+            }
+            Outcome::Throttled { retry_after } => {
+                // The exchange's word is a floor; the exponential term keeps
+                // repeated throttling from turning into a fixed-rate retry.
+                let cap = self.cap();
+                self.attempt = self.attempt.saturating_add(1);
+                retry_after.unwrap_or(self.throttle_default) + cap.mul_f64(u)
+            }
         }
     }
 
+    /// Failures in a row since the last drop (or start).
     pub fn attempt(&self) -> u32 {
         self.attempt
     }
+}
+
+/// HTTP statuses by which Binance says "too many requests": 429, and 418
+/// once the IP has been banned for ignoring 429s.
+pub fn is_throttle(status: u16) -> bool {
+    status == 429 || status == 418
+}
+
+/// A `Retry-After` value in seconds (the form Binance sends). The HTTP-date
+/// form is not used by Binance and reads as absent, so the caller's default
+/// applies; a huge value is clamped to a day so a bad header cannot park the
+/// client for ever.
+pub fn parse_retry_after(v: &str) -> Option<Duration> {
+    let secs: u64 = v.trim().parse().ok()?;
+    Some(Duration::from_secs(secs.min(86_400)))
 }
 
 #[cfg(test)]
@@ -65,12 +113,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cap_doubles_up_to_the_maximum() {
+    fn failures_double_the_cap_up_to_the_maximum() {
         let mut b = Backoff::default();
         let caps: Vec<u64> = (0..10)
             .map(|_| {
                 let c = b.cap().as_millis() as u64;
-                b.next_delay(0.5);
+                b.after(Outcome::Failed, 0.5);
                 c
             })
             .collect();
@@ -81,22 +129,69 @@ mod tests {
     }
 
     #[test]
-    fn delay_is_full_jitter_below_the_cap() {
+    fn failure_delay_is_full_jitter_below_the_cap() {
         let mut b = Backoff::default();
-        assert_eq!(b.next_delay(0.0), Duration::ZERO);
-        assert!(b.next_delay(0.999) < Duration::from_millis(500));
+        assert_eq!(b.after(Outcome::Failed, 0.0), Duration::ZERO);
+        assert!(b.after(Outcome::Failed, 0.999) < Duration::from_millis(500));
     }
 
     #[test]
-    fn a_stable_connection_resets_the_sequence() {
+    fn a_drop_after_data_retries_at_once_and_resets_the_sequence() {
         let mut b = Backoff::default();
-        for _ in 0..5 {
-            b.next_delay(0.1);
+        for _ in 0..6 {
+            b.after(Outcome::Failed, 0.9);
         }
-        b.on_disconnect(Duration::from_secs(5));
-        assert_eq!(b.attempt(), 5);
-        b.on_disconnect(Duration::from_secs(61));
+        assert_eq!(b.attempt(), 6);
+        // However short the connection lived: it delivered, so it was a drop.
+        let d = b.after(Outcome::Dropped, 0.999);
+        assert!(d <= Duration::from_millis(100), "{d:?}");
         assert_eq!(b.attempt(), 0);
+        // The next failure starts from the base again.
+        assert!(b.after(Outcome::Failed, 0.999) < Duration::from_millis(250));
+    }
+
+    #[test]
+    fn repeated_drops_stay_immediate_and_failures_after_them_back_off() {
+        let mut b = Backoff::default();
+        for _ in 0..20 {
+            assert!(b.after(Outcome::Dropped, 0.999) <= Duration::from_millis(100));
+        }
+        let caps: Vec<Duration> = (0..4)
+            .map(|_| {
+                let c = b.cap();
+                b.after(Outcome::Failed, 0.5);
+                c
+            })
+            .collect();
+        assert_eq!(caps[3], caps[0] * 8);
+    }
+
+    #[test]
+    fn throttling_waits_at_least_retry_after() {
+        let mut b = Backoff::default();
+        let d = b.after(
+            Outcome::Throttled {
+                retry_after: Some(Duration::from_secs(7)),
+            },
+            0.0,
+        );
+        assert_eq!(d, Duration::from_secs(7));
+        let d = b.after(Outcome::Throttled { retry_after: None }, 0.0);
+        assert_eq!(d, Duration::from_secs(60));
+        // Throttling counts as a failure: the exponential term grows.
+        assert_eq!(b.attempt(), 2);
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_only() {
+        assert_eq!(parse_retry_after(" 12 "), Some(Duration::from_secs(12)));
+        assert_eq!(
+            parse_retry_after("99999999"),
+            Some(Duration::from_secs(86_400))
+        );
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
+        assert_eq!(parse_retry_after("-1"), None);
+        assert!(is_throttle(429) && is_throttle(418) && !is_throttle(503));
     }
 }
 

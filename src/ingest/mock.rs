@@ -15,7 +15,7 @@
 use super::sim::SimMarket;
 use crate::domain::Tick;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{Path, Query, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -85,10 +85,25 @@ impl MockConfig {
 /// so a test arms one and then watches the client recover.
 #[derive(Debug, Default)]
 pub struct Faults {
-    /// Drop the TCP connection without a close frame.
+    /// Close the TCP connection (FIN) without a close frame.
     pub drop_connection: AtomicBool,
-    /// Go silent (keep the socket open, send nothing) for this many ms.
+    /// Reset the TCP connection (RST, as a crashed peer or a middlebox does).
+    pub reset_connection: AtomicBool,
+    /// Send the first bytes of a frame, then nothing at all (pongs neither),
+    /// socket left open until the client gives up on it.
+    pub half_frame: AtomicBool,
+    /// Go silent (keep the socket open, send nothing, answer no ping) for
+    /// this many ms.
     pub stall_ms: AtomicU64,
+    /// Answer this many WebSocket handshakes with 429 and a `Retry-After`
+    /// of `throttle_retry_after_s` seconds.
+    pub throttle_ws: AtomicU64,
+    /// Answer this many REST requests with 429 likewise.
+    pub throttle_rest: AtomicU64,
+    pub throttle_retry_after_s: AtomicU64,
+    /// Pings received from clients (the mock answers each with a pong, as
+    /// tungstenite and Binance do).
+    pub pings_seen: AtomicU64,
     /// Send this many frames that are not valid JSON.
     pub malformed: AtomicU64,
     /// Send this many frames larger than any real trade frame.
@@ -104,6 +119,140 @@ pub struct Faults {
     pub ping_now: AtomicBool,
     pub pongs_ok: AtomicU64,
     pub refused: AtomicU64,
+}
+
+/// Per-connection switches the serving code flips to misbehave below the
+/// WebSocket layer, where axum's socket cannot reach: reset instead of
+/// close, or write raw bytes and then swallow everything.
+#[derive(Debug, Default)]
+struct IoCtl {
+    rst: AtomicBool,
+    /// Written before the next write, after which every write is
+    /// swallowed (reported as done, never sent).
+    inject: Mutex<Option<Vec<u8>>>,
+    black_hole: AtomicBool,
+}
+
+/// A TCP connection of the mock, with its [`IoCtl`].
+struct FaultIo {
+    tcp: tokio::net::TcpStream,
+    ctl: Arc<IoCtl>,
+}
+
+impl tokio::io::AsyncRead for FaultIo {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.tcp).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for FaultIo {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        use std::task::Poll;
+        let pending = self.ctl.inject.lock().ok().and_then(|mut i| i.take());
+        if let Some(mut raw) = pending {
+            while !raw.is_empty() {
+                match std::pin::Pin::new(&mut self.tcp).poll_write(cx, &raw) {
+                    Poll::Ready(Ok(n)) => {
+                        raw.drain(..n);
+                    }
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                    Poll::Pending => {
+                        if let Ok(mut i) = self.ctl.inject.lock() {
+                            *i = Some(raw);
+                        }
+                        return Poll::Pending;
+                    }
+                }
+            }
+            self.ctl.black_hole.store(true, Relaxed);
+        }
+        if self.ctl.black_hole.load(Relaxed) {
+            return Poll::Ready(Ok(buf.len()));
+        }
+        std::pin::Pin::new(&mut self.tcp).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        if self.ctl.black_hole.load(Relaxed) {
+            return std::task::Poll::Ready(Ok(()));
+        }
+        std::pin::Pin::new(&mut self.tcp).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        if self.ctl.black_hole.load(Relaxed) {
+            return std::task::Poll::Ready(Ok(()));
+        }
+        std::pin::Pin::new(&mut self.tcp).poll_shutdown(cx)
+    }
+}
+
+impl Drop for FaultIo {
+    fn drop(&mut self) {
+        if self.ctl.rst.load(Relaxed) {
+            // Closing with a zero linger sends RST instead of FIN.
+            let _ = self.tcp.set_zero_linger();
+        } else {
+            // Closing with unread bytes (the client's pings) would also
+            // send RST; read them first so a plain drop is a clean FIN.
+            let mut sink = [0u8; 4096];
+            while matches!(self.tcp.try_read(&mut sink), Ok(n) if n > 0) {}
+        }
+    }
+}
+
+/// The mock's listener: plain TCP, each connection wrapped in a [`FaultIo`].
+struct FaultListener(tokio::net::TcpListener);
+
+impl axum::serve::Listener for FaultListener {
+    type Io = FaultIo;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (FaultIo, SocketAddr) {
+        loop {
+            match self.0.accept().await {
+                Ok((tcp, addr)) => {
+                    let _ = tcp.set_nodelay(true);
+                    let ctl = Arc::new(IoCtl::default());
+                    return (FaultIo { tcp, ctl }, addr);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "mock: accept failed");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.0.local_addr()
+    }
+}
+
+/// A request's connection switches, as axum connect info.
+#[derive(Clone)]
+struct Peer(Arc<IoCtl>);
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, FaultListener>>
+    for Peer
+{
+    fn connect_info(s: axum::serve::IncomingStream<'_, FaultListener>) -> Peer {
+        Peer(s.io().ctl.clone())
+    }
 }
 
 struct Shared {
@@ -178,7 +327,11 @@ impl MockExchange {
         let gen_shared = shared.clone();
         tokio::spawn(generate(gen_shared));
         tokio::spawn(async move {
-            let serve = axum::serve(listener, app).with_graceful_shutdown(async {
+            let serve = axum::serve(
+                FaultListener(listener),
+                app.into_make_service_with_connect_info::<Peer>(),
+            )
+            .with_graceful_shutdown(async {
                 let _ = stop_rx.await;
             });
             if let Err(e) = serve.await {
@@ -348,7 +501,28 @@ struct StreamsQuery {
     streams: String,
 }
 
+/// Take one from a fault counter, if any are left.
+fn take_one(n: &AtomicU64) -> bool {
+    n.fetch_update(Relaxed, Relaxed, |v| v.checked_sub(1))
+        .is_ok()
+}
+
+/// 429 with a `Retry-After`, as Binance answers a client over its limits.
+fn throttled(f: &Faults) -> Response {
+    let secs = f.throttle_retry_after_s.load(Relaxed);
+    (
+        axum::http::StatusCode::TOO_MANY_REQUESTS,
+        [(axum::http::header::RETRY_AFTER, secs.to_string())],
+        Json(serde_json::json!({"code": -1003, "msg": "Too many requests."})),
+    )
+        .into_response()
+}
+
 fn refusing(shared: &Shared) -> Option<Response> {
+    if take_one(&shared.faults.throttle_ws) {
+        shared.faults.refused.fetch_add(1, Relaxed);
+        return Some(throttled(&shared.faults));
+    }
     if now_ms() < shared.faults.refuse_until_ms.load(Relaxed) {
         shared.faults.refused.fetch_add(1, Relaxed);
         return Some(
@@ -366,6 +540,7 @@ async fn ws_raw(
     ws: WebSocketUpgrade,
     Path(stream): Path<String>,
     State(shared): State<Arc<Shared>>,
+    ConnectInfo(Peer(ctl)): ConnectInfo<Peer>,
 ) -> Response {
     if let Some(r) = refusing(&shared) {
         return r;
@@ -373,7 +548,7 @@ async fn ws_raw(
     match parse_stream(&stream) {
         Some(s) => {
             shared.ensure_trading(std::slice::from_ref(&s));
-            ws.on_upgrade(move |sock| serve_socket(sock, shared, vec![s], false))
+            ws.on_upgrade(move |sock| serve_socket(sock, ctl, shared, vec![s], false))
         }
         None => (axum::http::StatusCode::BAD_REQUEST, "unknown stream").into_response(),
     }
@@ -383,6 +558,7 @@ async fn ws_combined(
     ws: WebSocketUpgrade,
     Query(q): Query<StreamsQuery>,
     State(shared): State<Arc<Shared>>,
+    ConnectInfo(Peer(ctl)): ConnectInfo<Peer>,
 ) -> Response {
     if let Some(r) = refusing(&shared) {
         return r;
@@ -391,7 +567,7 @@ async fn ws_combined(
     match streams {
         Some(s) if !s.is_empty() => {
             shared.ensure_trading(&s);
-            ws.on_upgrade(move |sock| serve_socket(sock, shared, s, true))
+            ws.on_upgrade(move |sock| serve_socket(sock, ctl, shared, s, true))
         }
         _ => (axum::http::StatusCode::BAD_REQUEST, "unknown stream").into_response(),
     }
@@ -473,8 +649,13 @@ fn frame(t: &Tick, kind: StreamKind, futures: bool, combined: bool) -> String {
     }
 }
 
+/// The first bytes of a combined-stream text frame that announces 256
+/// bytes of payload: a reader waits for the rest, which never comes.
+const HALF_FRAME: &[u8] = b"\x81\x7e\x01\x00{\"stream\":\"btcusdt@trade\",\"da";
+
 async fn serve_socket(
     mut sock: WebSocket,
+    ctl: Arc<IoCtl>,
     shared: Arc<Shared>,
     streams: Vec<(String, StreamKind)>,
     combined: bool,
@@ -523,7 +704,26 @@ async fn serve_socket(
                     return;
                 }
                 if f.drop_connection.swap(false, Relaxed) {
-                    return; // dropping the socket resets the TCP connection
+                    return; // FaultIo's drop closes with FIN, no close frame
+                }
+                if f.reset_connection.swap(false, Relaxed) {
+                    ctl.rst.store(true, Relaxed);
+                    return;
+                }
+                if f.half_frame.swap(false, Relaxed) {
+                    // Flush what is queued so the raw bytes land between
+                    // frames, then any write carries them out and every
+                    // later write (trades, pongs) is swallowed.
+                    use futures::SinkExt;
+                    if sock.flush().await.is_err() {
+                        return;
+                    }
+                    if let Ok(mut i) = ctl.inject.lock() {
+                        *i = Some(HALF_FRAME.to_vec());
+                    }
+                    if sock.send(Message::Ping(PING_PAYLOAD.to_vec().into())).await.is_err() {
+                        return;
+                    }
                 }
                 let stall = f.stall_ms.swap(0, Relaxed);
                 if stall > 0 {
@@ -559,6 +759,11 @@ async fn serve_socket(
                 }
             }
             msg = sock.recv() => match msg {
+                // tungstenite queues the pong and sends it with the next
+                // read or write, as Binance's server answers client pings.
+                Some(Ok(Message::Ping(_))) => {
+                    f.pings_seen.fetch_add(1, Relaxed);
+                }
                 Some(Ok(Message::Pong(p))) => {
                     if p.as_ref() == PING_PAYLOAD {
                         f.pongs_ok.fetch_add(1, Relaxed);
@@ -586,6 +791,9 @@ async fn rest_agg_trades(
     Query(q): Query<AggTradesQuery>,
     State(shared): State<Arc<Shared>>,
 ) -> Response {
+    if take_one(&shared.faults.throttle_rest) {
+        return throttled(&shared.faults);
+    }
     let limit = q.limit.unwrap_or(500).min(1000);
     let sym = q.symbol.to_ascii_uppercase();
     let recent = match shared.recent.lock() {
@@ -628,6 +836,9 @@ async fn rest_historical_trades(
     Query(q): Query<AggTradesQuery>,
     State(shared): State<Arc<Shared>>,
 ) -> Response {
+    if take_one(&shared.faults.throttle_rest) {
+        return throttled(&shared.faults);
+    }
     let limit = q.limit.unwrap_or(500).min(1000);
     let sym = q.symbol.to_ascii_uppercase();
     let rows: Vec<serde_json::Value> = match shared.recent.lock() {

@@ -7,6 +7,7 @@
 use crate::domain::Venue;
 use crate::ingest::backoff::Backoff;
 use crate::ingest::binance::client::StreamKind;
+use crate::ingest::liveness::LivenessConfig;
 use crate::ingest::mock::{MockConfig, MockExchange};
 use crate::ingest::pipeline::Pipeline;
 use crate::ingest::socket::{self, SocketSpec};
@@ -38,7 +39,7 @@ pub struct FeedOptions {
     /// Gaps are backfilled over REST (off: a gap stays a gap).
     pub backfill: bool,
     /// Client overrides (tests shorten them to see faults quickly).
-    pub watchdog: Option<Duration>,
+    pub liveness: Option<LivenessConfig>,
     pub backoff: Option<Backoff>,
 }
 
@@ -49,7 +50,7 @@ impl FeedOptions {
             kind: StreamKind::Trade,
             writer_capacity: 1024,
             backfill: true,
-            watchdog: None,
+            liveness: None,
             backoff: None,
         }
     }
@@ -89,8 +90,8 @@ impl MockFeed {
         };
         let (stop, stop_rx) = watch::channel(false);
         let source = socket::spawn(spec, &pipeline, stop_rx, |cfg| {
-            if let Some(w) = opts.watchdog {
-                cfg.watchdog = w;
+            if let Some(l) = opts.liveness {
+                cfg.liveness = l;
             }
             if let Some(b) = opts.backoff {
                 cfg.backoff = b;

@@ -3,6 +3,7 @@
 
 pub mod backoff;
 pub mod binance;
+pub mod liveness;
 pub mod mock;
 pub mod mock_feed;
 pub mod pipeline;

@@ -32,6 +32,48 @@ pub struct IngestMetrics {
     /// Times the writer channel was full and a sender had to wait.
     pub backpressure: AtomicU64,
     pub connected: AtomicBool,
+    /// Time blind after each fault (see [`crate::ingest::liveness::BlindClock`]).
+    pub blind: Mutex<BlindStats>,
+}
+
+/// Upper bounds (seconds) of the time-blind histogram's buckets: from a
+/// make-before-break handover (milliseconds) to the old minute-long outages.
+pub const BLIND_BUCKETS: [f64; 11] = [0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0];
+
+/// Samples kept for the benchmark's median and maximum.
+const BLIND_RECENT: usize = 256;
+
+/// The time-blind histogram (non-cumulative counts, the last slot +Inf),
+/// its sum, and the most recent samples.
+#[derive(Debug, Default, Clone)]
+pub struct BlindStats {
+    pub counts: [u64; BLIND_BUCKETS.len() + 1],
+    pub sum_s: f64,
+    pub recent_ms: VecDeque<u64>,
+}
+
+impl BlindStats {
+    pub fn count(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+
+    pub fn last_ms(&self) -> Option<u64> {
+        self.recent_ms.back().copied()
+    }
+
+    fn observe(&mut self, d: std::time::Duration) {
+        let secs = d.as_secs_f64();
+        let i = BLIND_BUCKETS
+            .iter()
+            .position(|b| secs <= *b)
+            .unwrap_or(BLIND_BUCKETS.len());
+        self.counts[i] += 1;
+        self.sum_s += secs;
+        if self.recent_ms.len() == BLIND_RECENT {
+            self.recent_ms.pop_front();
+        }
+        self.recent_ms.push_back(d.as_millis() as u64);
+    }
 }
 
 impl IngestMetrics {
@@ -41,6 +83,16 @@ impl IngestMetrics {
             .position(|r| *r == reason)
             .unwrap_or(0);
         self.dropped[i].fetch_add(1, Relaxed);
+    }
+
+    pub fn observe_blind(&self, d: std::time::Duration) {
+        if let Ok(mut b) = self.blind.lock() {
+            b.observe(d);
+        }
+    }
+
+    pub fn blind_snapshot(&self) -> BlindStats {
+        self.blind.lock().map(|b| b.clone()).unwrap_or_default()
     }
 
     pub fn count_refused(&self, reason: Refusal) {
@@ -108,7 +160,12 @@ pub struct GapRequest {
     pub venue: Venue,
     pub symbol: String,
     pub from_id: i64,
+    /// Inclusive; `i64::MAX` for a catch-up.
     pub to_id: i64,
+    /// Open-ended: everything the exchange has from `from_id` on, fetched
+    /// right after a reconnect for a symbol whose next live trade may be
+    /// minutes away (so its gap would otherwise show only then).
+    pub catch_up: bool,
 }
 
 pub struct Pipeline {
@@ -201,6 +258,7 @@ impl Pipeline {
                             symbol: t.symbol.clone(),
                             from_id: last + 1,
                             to_id: t.trade_id - 1,
+                            catch_up: false,
                         });
                     }
                     _ => {}
@@ -217,6 +275,66 @@ impl Pipeline {
             self.report_gap(g, now).await;
         }
         self.forward(fresh, now).await;
+    }
+
+    /// After a reconnect: ask the backfiller for everything after the last
+    /// id of each symbol of `venue` that `rare` picks, without waiting for
+    /// its next live trade to show the gap.
+    pub fn catch_up(&self, venue: Venue, rare: impl Fn(&str) -> bool) {
+        let reqs: Vec<GapRequest> = match self.state.lock() {
+            Ok(st) => st
+                .iter()
+                .filter(|((v, sym), _)| *v == venue && venue != Venue::Replay && rare(sym))
+                .filter_map(|((v, sym), s)| {
+                    s.last_id.map(|last| GapRequest {
+                        venue: *v,
+                        symbol: sym.clone(),
+                        from_id: last + 1,
+                        to_id: i64::MAX,
+                        catch_up: true,
+                    })
+                })
+                .collect(),
+            Err(_) => return,
+        };
+        let Some(sink) = self.gaps.lock().ok().and_then(|s| s.clone()) else {
+            return;
+        };
+        for r in reqs {
+            tracing::info!(symbol = %r.symbol, from = r.from_id, "catching up after reconnect");
+            let _ = sink.send(r);
+        }
+    }
+
+    /// A catch-up stored ids up to `last`: live trades up to it are now
+    /// duplicates, and the next live trade after it must not be taken for
+    /// a gap back to the old last id.
+    pub fn advance_to(&self, venue: Venue, symbol: &str, last: i64) {
+        if let Ok(mut st) = self.state.lock() {
+            if let Some(s) = st.get_mut(&(venue, symbol.to_string())) {
+                if s.last_id.is_none_or(|l| l < last) {
+                    s.last_id = Some(last);
+                }
+            }
+        }
+    }
+
+    /// A catch-up found trades: record them as a gap found and filled, so
+    /// the gap table tells what the outage cost.
+    pub async fn record_catch_up(&self, venue: Venue, symbol: &str, from: i64, to: i64) {
+        self.metrics.gaps_found.fetch_add(1, Relaxed);
+        self.metrics.gaps_filled.fetch_add(1, Relaxed);
+        let now = crate::ingest::now_ms();
+        self.send(WriteCmd::Gap(GapRecord {
+            venue,
+            symbol: symbol.to_string(),
+            from_id: from,
+            to_id: to,
+            detected_ts: now,
+            filled: true,
+            note: format!("caught up after reconnect: {} trades", to - from + 1),
+        }))
+        .await;
     }
 
     /// Accept backfilled (older) ticks: no last-id check, the store's key
@@ -342,6 +460,7 @@ impl Pipeline {
             duplicates: m.duplicates.load(Relaxed),
             symbols,
             server_time: now,
+            blind_ms: m.blind.lock().ok().and_then(|b| b.last_ms()),
         }
     }
 }

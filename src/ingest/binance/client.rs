@@ -1,5 +1,6 @@
-//! The socket loop: connect, read frames, answer pings, watch for silence,
-//! reconnect with backoff. The same code talks to Binance and to the mock.
+//! The socket loop: connect, read frames, answer the exchange's pings and
+//! send our own, judge the connection by [`Liveness`], reconnect by the
+//! [`Backoff`] policy, and time how long we were blind. The same code talks to Binance and to the mock.
 //!
 //! Parsing is delegated to [`super::parse`]; everything stateful about ticks
 //! (de-duplication, gaps) lives in the pipeline, so this module only owns the
@@ -7,7 +8,8 @@
 
 use super::parse::{parse_frame, Frame};
 use crate::domain::Venue;
-use crate::ingest::backoff::Backoff;
+use crate::ingest::backoff::{is_throttle, parse_retry_after, Backoff, Outcome};
+use crate::ingest::liveness::{BlindClock, Liveness, LivenessConfig, Verdict};
 use crate::ingest::pipeline::Pipeline;
 use futures::{SinkExt, StreamExt};
 use rand::Rng;
@@ -15,7 +17,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
-use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::{self, Message};
 
 /// Which trade stream to subscribe to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,8 +58,8 @@ pub fn stream_url(base: &str, venue: Venue, kind: StreamKind, symbols: &[String]
 pub struct ClientConfig {
     pub url: String,
     pub venue: Venue,
-    /// No message for this long means the connection is dead.
-    pub watchdog: Duration,
+    /// Pings, pong timeout and per-stream silence watchdog.
+    pub liveness: LivenessConfig,
     /// Reconnect before Binance's 24-hour limit cuts us off.
     pub max_lifetime: Duration,
     pub connect_timeout: Duration,
@@ -72,7 +74,7 @@ impl ClientConfig {
         ClientConfig {
             url,
             venue,
-            watchdog: Duration::from_secs(30),
+            liveness: LivenessConfig::default(),
             max_lifetime: Duration::from_secs(23 * 3600 + 50 * 60),
             connect_timeout: Duration::from_secs(10),
             backoff: Backoff::default(),
@@ -81,10 +83,15 @@ impl ClientConfig {
     }
 }
 
+/// A stream whose mean gap between trades is at least this long may not
+/// trade again for a while after a reconnect, so its silent window is
+/// fetched at once instead of when its next trade shows the gap.
+const RARE_GAP: Duration = Duration::from_secs(1);
+
 /// Why one connection ended.
 enum Ended {
     Shutdown,
-    Reconnect(&'static str),
+    Reconnect(String),
     /// A replacement connection is already open (make-before-break).
     Handover(Box<Ws>),
 }
@@ -92,16 +99,83 @@ enum Ended {
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn connect(cfg: &ClientConfig) -> Result<Ws, String> {
+/// Why a connection could not be opened.
+#[derive(Debug)]
+enum ConnectError {
+    /// 429 or 418 on the handshake, with the `Retry-After` it carried.
+    Throttled {
+        status: u16,
+        retry_after: Option<Duration>,
+    },
+    Other(String),
+}
+
+impl std::fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConnectError::Throttled {
+                status,
+                retry_after,
+            } => write!(f, "throttled: HTTP {status}, Retry-After {retry_after:?}"),
+            ConnectError::Other(e) => f.write_str(e),
+        }
+    }
+}
+
+fn classify(e: tungstenite::Error) -> ConnectError {
+    if let tungstenite::Error::Http(resp) = &e {
+        let status = resp.status().as_u16();
+        if is_throttle(status) {
+            let retry_after = resp
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(parse_retry_after);
+            return ConnectError::Throttled {
+                status,
+                retry_after,
+            };
+        }
+    }
+    ConnectError::Other(e.to_string())
+}
+
+async fn connect(cfg: &ClientConfig) -> Result<Ws, ConnectError> {
     match tokio::time::timeout(
         cfg.connect_timeout,
         tokio_tungstenite::connect_async(&cfg.url),
     )
     .await
     {
-        Ok(Ok((ws, _))) => Ok(ws),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => Err("connect timed out".into()),
+        Ok(Ok((ws, _))) => {
+            // Trade frames are small and latency matters more than packets.
+            if let tokio_tungstenite::MaybeTlsStream::Plain(s) = ws.get_ref() {
+                let _ = s.set_nodelay(true);
+            }
+            Ok(ws)
+        }
+        Ok(Err(e)) => Err(classify(e)),
+        Err(_) => Err(ConnectError::Other("connect timed out".into())),
+    }
+}
+
+/// What the socket loop keeps across connections.
+struct Watch {
+    live: Liveness,
+    blind: BlindClock,
+    /// The current connection delivered data (so losing it is a drop).
+    delivered: bool,
+}
+
+impl Watch {
+    fn on_data(&mut self, symbol: &str, pipeline: &Pipeline) {
+        let now = Instant::now();
+        self.delivered = true;
+        self.live.on_data(symbol, now);
+        if let Some(d) = self.blind.on_data(now) {
+            tracing::info!(blind_ms = d.as_millis() as u64, "data flows again");
+            pipeline.metrics.observe_blind(d);
+        }
     }
 }
 
@@ -114,6 +188,11 @@ pub async fn run(
     let mut first = true;
     let mut ready: Option<Box<Ws>> = None;
     let mut limiter = crate::ingest::backoff::ConnectLimiter::default();
+    let mut w = Watch {
+        live: Liveness::new(cfg.liveness, Instant::now()),
+        blind: BlindClock::default(),
+        delivered: false,
+    };
     loop {
         if *shutdown.borrow() {
             return;
@@ -121,8 +200,7 @@ pub async fn run(
         if !first {
             pipeline.metrics.reconnects.fetch_add(1, Relaxed);
         }
-        first = false;
-        let started = Instant::now();
+        let handed_over = ready.is_some();
         let conn = match ready.take() {
             Some(ws) => Ok(*ws),
             None => {
@@ -143,34 +221,65 @@ pub async fn run(
                 connect(&cfg).await
             }
         };
-        let ended = match conn {
+        let outcome = match conn {
             Ok(ws) => {
                 tracing::info!(url = %cfg.url, "connected");
                 pipeline.metrics.connected.store(true, Relaxed);
-                let e = session(ws, &mut cfg, &pipeline, &mut shutdown).await;
+                w.live.start(Instant::now());
+                w.delivered = false;
+                if !first && !handed_over {
+                    // A symbol that trades rarely may not show its gap for
+                    // minutes; fetch what it missed now.
+                    let live = &w.live;
+                    pipeline.catch_up(cfg.venue, |sym| {
+                        live.mean_gap(sym).is_none_or(|g| g >= RARE_GAP)
+                    });
+                }
+                let e = session(ws, &mut cfg, &pipeline, &mut shutdown, &mut w).await;
                 pipeline.metrics.connected.store(false, Relaxed);
-                e
+                match e {
+                    Ended::Shutdown => return,
+                    Ended::Handover(ws) => {
+                        tracing::info!("switched to the replacement connection");
+                        w.blind.on_fault();
+                        ready = Some(ws);
+                        first = false;
+                        continue;
+                    }
+                    Ended::Reconnect(why) => {
+                        tracing::info!(reason = %why, delivered = w.delivered, "connection lost");
+                        if w.delivered {
+                            Outcome::Dropped
+                        } else {
+                            Outcome::Failed
+                        }
+                    }
+                }
+            }
+            Err(ConnectError::Throttled {
+                status,
+                retry_after,
+            }) => {
+                tracing::warn!(url = %cfg.url, status, ?retry_after, "connect throttled by the exchange");
+                Outcome::Throttled { retry_after }
             }
             Err(e) => {
                 tracing::warn!(url = %cfg.url, error = %e, "connect failed");
-                Ended::Reconnect("connect failed")
+                Outcome::Failed
             }
         };
-        match ended {
-            Ended::Shutdown => return,
-            Ended::Handover(ws) => {
-                tracing::info!("switched to the replacement connection");
-                ready = Some(ws);
-            }
-            Ended::Reconnect(why) => {
-                cfg.backoff.on_disconnect(started.elapsed());
-                let delay = cfg.backoff.next_delay(rand::rng().random::<f64>());
-                tracing::info!(reason = why, ?delay, "reconnecting");
-                tokio::select! {
-                    _ = tokio::time::sleep(delay) => {}
-                    _ = shutdown.changed() => return,
-                }
-            }
+        first = false;
+        w.blind.on_fault();
+        let delay = cfg.backoff.after(outcome, rand::rng().random::<f64>());
+        tracing::info!(
+            ?outcome,
+            ?delay,
+            attempt = cfg.backoff.attempt(),
+            "reconnecting"
+        );
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = shutdown.changed() => return,
         }
     }
 }
@@ -183,12 +292,21 @@ enum Next {
     Stop(&'static str),
 }
 
-async fn on_message(msg: Message, ws: &mut Ws, cfg: &ClientConfig, pipeline: &Pipeline) -> Next {
+async fn on_message(
+    msg: Message,
+    ws: &mut Ws,
+    cfg: &ClientConfig,
+    pipeline: &Pipeline,
+    w: &mut Watch,
+) -> Next {
     match msg {
         Message::Text(text) => {
             let now = crate::ingest::now_ms();
             match parse_frame(text.as_str(), cfg.venue, now) {
-                Ok(Frame::Tick(t)) => pipeline.ingest(vec![t]).await,
+                Ok(Frame::Tick(t)) => {
+                    w.on_data(&t.symbol, pipeline);
+                    pipeline.ingest(vec![t]).await
+                }
                 Ok(Frame::Dropped { reason, .. }) => pipeline.metrics.count_drop(reason),
                 Ok(Frame::ServerShutdown) => return Next::Handover,
                 Ok(Frame::Other) => {}
@@ -203,31 +321,32 @@ async fn on_message(msg: Message, ws: &mut Ws, cfg: &ClientConfig, pipeline: &Pi
                 return Next::Stop("pong failed");
             }
         }
+        Message::Pong(payload) => w.live.on_pong(&payload),
         Message::Close(_) => return Next::Stop("closed by server"),
         Message::Binary(_) => {
             pipeline.metrics.malformed.fetch_add(1, Relaxed);
         }
-        Message::Pong(_) | Message::Frame(_) => {}
+        Message::Frame(_) => {}
     }
     Next::Continue
 }
 
 /// Open the replacement first, then drain and close the old connection; the
 /// pipeline drops the overlap by trade id and backfills anything in between.
-async fn hand_over(mut old: Ws, cfg: &ClientConfig, pipeline: &Pipeline) -> Ended {
+async fn hand_over(mut old: Ws, cfg: &ClientConfig, pipeline: &Pipeline, w: &mut Watch) -> Ended {
     let new = match connect(cfg).await {
         Ok(ws) => ws,
         Err(e) => {
             tracing::warn!(error = %e, "replacement connection failed");
             let _ = old.close(None).await;
-            return Ended::Reconnect("handover failed");
+            return Ended::Reconnect("handover failed".into());
         }
     };
     let until = Instant::now() + Duration::from_secs(2);
     while Instant::now() < until {
         match tokio::time::timeout(Duration::from_millis(200), old.next()).await {
             Ok(Some(Ok(m))) => {
-                if let Next::Stop(_) = on_message(m, &mut old, cfg, pipeline).await {
+                if let Next::Stop(_) = on_message(m, &mut old, cfg, pipeline, w).await {
                     break;
                 }
             }
@@ -255,43 +374,67 @@ async fn session(
     cfg: &mut ClientConfig,
     pipeline: &Pipeline,
     shutdown: &mut watch::Receiver<bool>,
+    w: &mut Watch,
 ) -> Ended {
     let deadline = tokio::time::sleep(cfg.max_lifetime);
     tokio::pin!(deadline);
+    // Pings and watchdogs run in this loop, not in a task of their own, so
+    // a connection costs one task however it ends; one timer, moved when
+    // the next deadline moves.
+    let check = tokio::time::sleep_until(tokio::time::Instant::from_std(w.live.next_deadline()));
+    tokio::pin!(check);
     loop {
-        let watchdog = cfg.watchdog;
+        let at = tokio::time::Instant::from_std(w.live.next_deadline());
+        if check.deadline() != at {
+            check.as_mut().reset(at);
+        }
         let msg = tokio::select! {
-            m = tokio::time::timeout(watchdog, ws.next()) => m,
+            m = ws.next() => m,
+            _ = &mut check => {
+                match w.live.poll(Instant::now()) {
+                    Verdict::Fine => {}
+                    Verdict::Ping(p) => {
+                        if let Err(e) = ws.send(Message::Ping(p.into())).await {
+                            tracing::warn!(error = %e, "ping failed");
+                            return Ended::Reconnect("ping failed".into());
+                        }
+                    }
+                    Verdict::Dead(why) => {
+                        tracing::warn!(reason = %why, "connection judged dead");
+                        return Ended::Reconnect(format!("watchdog: {why}"));
+                    }
+                }
+                continue;
+            }
             _ = shutdown.changed() => {
                 let _ = ws.close(None).await;
                 return Ended::Shutdown;
             }
             _ = &mut deadline => {
                 tracing::info!("connection lifetime limit: handing over");
-                return hand_over(ws, cfg, pipeline).await;
+                return hand_over(ws, cfg, pipeline, w).await;
             }
             Some(url) = next_url(&mut cfg.url_updates) => {
                 tracing::info!(%url, "subscription changed: handing over");
                 cfg.url = url;
-                return hand_over(ws, cfg, pipeline).await;
+                return hand_over(ws, cfg, pipeline, w).await;
             }
         };
         let msg = match msg {
-            Err(_) => return Ended::Reconnect("watchdog: no message"),
-            Ok(None) => return Ended::Reconnect("stream ended"),
-            Ok(Some(Err(e))) => {
+            None => return Ended::Reconnect("stream ended".into()),
+            Some(Err(e)) => {
                 tracing::warn!(error = %e, "socket error");
-                return Ended::Reconnect("socket error");
+                return Ended::Reconnect("socket error".into());
             }
-            Ok(Some(Ok(m))) => m,
+            Some(Ok(m)) => m,
         };
-        match on_message(msg, &mut ws, cfg, pipeline).await {
+        match on_message(msg, &mut ws, cfg, pipeline, w).await {
             Next::Continue => {}
             Next::Handover => {
                 tracing::info!("serverShutdown: handing over to a new connection");
-                return hand_over(ws, cfg, pipeline).await;
+                return hand_over(ws, cfg, pipeline, w).await;
             }
-            Next::Stop(why) => return Ended::Reconnect(why),
+            Next::Stop(why) => return Ended::Reconnect(why.into()),
         }
     }
 }

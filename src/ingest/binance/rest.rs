@@ -9,6 +9,7 @@ use super::client::StreamKind;
 use super::messages::{RestAggTrade, RestTrade};
 use super::parse::parse_decimal;
 use crate::domain::{Side, Tick, Venue};
+use crate::ingest::backoff::{is_throttle, parse_retry_after};
 use crate::ingest::pipeline::{GapRequest, Pipeline};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -23,7 +24,12 @@ pub enum RestError {
     #[error("HTTP request failed: {0}")]
     Http(#[from] reqwest::Error),
     #[error("exchange answered {status}: {body}")]
-    Status { status: u16, body: String },
+    Status {
+        status: u16,
+        body: String,
+        /// The `Retry-After` of a 429/418.
+        retry_after: Option<Duration>,
+    },
     #[error("bad row: {0}")]
     Row(String),
 }
@@ -86,6 +92,21 @@ pub fn rows_to_ticks(
     Ok((out, last))
 }
 
+/// How long to wait before retry `attempt` (1-based) after `e`: what the
+/// exchange asked for on a 429/418 (a minute without a `Retry-After`, as a
+/// ban is not lifted sooner), else 1 s, 2 s, 4 s.
+pub fn retry_wait(e: &RestError, attempt: u32) -> Duration {
+    let gentle = Duration::from_millis(500 * (1 << attempt.min(10)));
+    match e {
+        RestError::Status {
+            status,
+            retry_after,
+            ..
+        } if is_throttle(*status) => retry_after.unwrap_or(Duration::from_secs(60)),
+        _ => gentle,
+    }
+}
+
 /// Fetches gaps one after another (Binance weighs these requests heavily).
 pub struct Backfiller {
     pub http: reqwest::Client,
@@ -130,11 +151,17 @@ impl Backfiller {
         }
         let resp = req.send().await?;
         let status = resp.status();
+        let retry_after = resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_retry_after);
         let body = resp.text().await?;
         if !status.is_success() {
             return Err(RestError::Status {
                 status: status.as_u16(),
                 body: body.chars().take(200).collect(),
+                retry_after,
             });
         }
         Ok(body)
@@ -142,18 +169,28 @@ impl Backfiller {
 
     /// Fill one gap; returns how many ticks were recovered.
     pub async fn fill(&self, gap: &GapRequest, pipeline: &Pipeline) -> Result<u64, RestError> {
+        Ok(self.fill_range(gap, pipeline).await?.0)
+    }
+
+    /// Fill one gap; returns how many ticks were recovered and the highest
+    /// id among them.
+    async fn fill_range(
+        &self,
+        gap: &GapRequest,
+        pipeline: &Pipeline,
+    ) -> Result<(u64, Option<i64>), RestError> {
         let mut from = gap.from_id;
         let mut got = 0u64;
+        let mut top = None;
         while from <= gap.to_id {
-            let limit = (gap.to_id - from + 1).min(PAGE);
+            let limit = gap.to_id.saturating_sub(from).saturating_add(1).min(PAGE);
             let mut attempt = 0;
             let body = loop {
                 match self.page(&gap.symbol, from, limit).await {
                     Ok(b) => break b,
                     Err(e) if attempt < 3 => {
                         attempt += 1;
-                        // 429/418 mean "slow down"; everything else is retried gently too.
-                        let wait = Duration::from_millis(500 * (1 << attempt));
+                        let wait = retry_wait(&e, attempt);
                         tracing::warn!(error = %e, ?wait, "backfill page failed; retrying");
                         tokio::time::sleep(wait).await;
                     }
@@ -170,18 +207,44 @@ impl Backfiller {
                 crate::ingest::now_ms(),
             )?;
             got += ticks.len() as u64;
+            if let Some(m) = ticks.iter().map(|t| t.trade_id).max() {
+                top = top.max(Some(m));
+            }
             pipeline.ingest_backfill(ticks).await;
             match last {
-                Some(l) if l >= from => from = l + 1,
-                _ => break, // the exchange no longer has them
+                // A short page is the end of what the exchange has now (a
+                // catch-up ends there; a gap ends at its last id anyway).
+                Some(l) if l >= from && (l - from + 1) >= limit => from = l + 1,
+                Some(l) if l >= from && !gap.catch_up => from = l + 1,
+                _ => break, // the exchange no longer has them, or no more yet
             }
         }
-        Ok(got)
+        Ok((got, top))
+    }
+
+    async fn catch_up(&self, gap: &GapRequest, pipeline: &Pipeline) {
+        match self.fill_range(gap, pipeline).await {
+            Ok((n, Some(top))) => {
+                tracing::info!(symbol = %gap.symbol, from = gap.from_id, to = top, recovered = n, "caught up after reconnect");
+                pipeline.advance_to(gap.venue, &gap.symbol, top);
+                pipeline
+                    .record_catch_up(gap.venue, &gap.symbol, gap.from_id, top)
+                    .await;
+            }
+            Ok((_, None)) => {
+                tracing::debug!(symbol = %gap.symbol, "nothing missed during the outage");
+            }
+            Err(e) => tracing::error!(symbol = %gap.symbol, error = %e, "catch-up failed"),
+        }
     }
 
     /// Serve gap requests until the channel closes.
     pub async fn run(self, mut rx: mpsc::UnboundedReceiver<GapRequest>, pipeline: Arc<Pipeline>) {
         while let Some(gap) = rx.recv().await {
+            if gap.catch_up {
+                self.catch_up(&gap, &pipeline).await;
+                continue;
+            }
             let want = (gap.to_id - gap.from_id + 1) as u64;
             match self.fill(&gap, &pipeline).await {
                 Ok(n) => {
@@ -250,6 +313,31 @@ mod tests {
         assert_eq!(
             endpoint(Venue::BinanceSpot, StreamKind::Trade),
             "/api/v3/historicalTrades"
+        );
+    }
+
+    #[test]
+    fn throttling_is_waited_out_as_the_exchange_asks() {
+        let throttled = |status, secs: Option<u64>| RestError::Status {
+            status,
+            body: String::new(),
+            retry_after: secs.map(Duration::from_secs),
+        };
+        assert_eq!(
+            retry_wait(&throttled(429, Some(3)), 1),
+            Duration::from_secs(3)
+        );
+        assert_eq!(
+            retry_wait(&throttled(418, None), 1),
+            Duration::from_secs(60)
+        );
+        assert_eq!(
+            retry_wait(&throttled(503, Some(3)), 2),
+            Duration::from_secs(2)
+        );
+        assert_eq!(
+            retry_wait(&RestError::Row("x".into()), 1),
+            Duration::from_secs(1)
         );
     }
 
