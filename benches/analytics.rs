@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 
 use pairdesk::analytics::adf::{adfuller, AdfOptions, Autolag};
 use pairdesk::analytics::analyze::{analyze, AnalyzeOptions};
-use pairdesk::analytics::correlation::rolling_return_correlation;
 use pairdesk::analytics::coint::coint;
+use pairdesk::analytics::correlation::rolling_return_correlation;
 use pairdesk::analytics::half_life::half_life;
 use pairdesk::analytics::ols::ols;
 use pairdesk::analytics::rolling_ols::{rolling_ols, RollingOls};
@@ -130,12 +130,18 @@ fn rolling_benches() {
     let lx: Vec<f64> = x.iter().map(|v| v.ln()).collect();
     let ly: Vec<f64> = y.iter().map(|v| v.ln()).collect();
     let per_bar = |d: Duration| d.as_secs_f64() * 1e9 / N as f64;
-    for (window, intercept) in [(20, true), (60, true), (100, true), (300, true), (60, false)] {
+    for (window, intercept) in [
+        (20, true),
+        (60, true),
+        (100, true),
+        (300, true),
+        (60, false),
+    ] {
         let (med, min) = median_time(5, || {
             let mut r = RollingOls::new(window, intercept).unwrap();
             let mut acc = 0.0;
             for (&a, &b) in lx.iter().zip(&ly) {
-                if let Some(c) = r.push(a, b) {
+                if let Ok(c) = r.push(a, b) {
                     acc += c.beta;
                 }
             }
@@ -219,7 +225,7 @@ fn main() {
                 let mut r = RollingOls::new(100, true).unwrap();
                 let mut acc = 0.0;
                 for (&a, &b) in lx.iter().zip(&ly) {
-                    if let Some(c) = r.push(a, b) {
+                    if let Ok(c) = r.push(a, b) {
                         acc += c.beta;
                     }
                 }
