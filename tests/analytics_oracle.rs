@@ -895,6 +895,72 @@ fn oracle_recording_rolling_windows() {
     c.finish("recording rolling");
 }
 
+/// The generator's `kalman_inputs`: f64 arithmetic only, bit-identical.
+fn kalman_inputs(n: usize) -> (Vec<f64>, Vec<f64>) {
+    (0..n)
+        .map(|i| {
+            let x =
+                11.4 + 1e-6 * ((i * 7919) % 17) as f64 + 1e-5 * (((i * 31) % 101) as f64 / 101.0);
+            let y = 8.05 + 1.1 * (x - 11.4) + 2e-6 * (((i * 13) % 7) as f64 - 3.0);
+            (x, y)
+        })
+        .unzip()
+}
+
+/// The Kalman filter on a log-price pair at level 11.4 against its textbook
+/// recursion evaluated with 60 digits: including a tuning (tiny delta and
+/// obs_var, large initial_var) where the f64 textbook recursion loses every
+/// digit of beta; the square-root filter keeps 1e-8.
+#[test]
+fn oracle_kalman_at_log_price_level() {
+    let want = load("kalman_log_level.json");
+    let n = want["n"].as_u64().unwrap() as usize;
+    let (x, y) = kalman_inputs(n);
+    let mut c = Check::default();
+    for case in want["cases"].as_array().unwrap() {
+        let opts = KalmanOptions {
+            delta: f(&case["delta"]),
+            obs_var: f(&case["obs_var"]),
+            initial_var: f(&case["initial_var"]),
+        };
+        let out = kalman(&x, &y, &opts).unwrap();
+        let label = format!("kalman {opts:?}");
+        for row in case["rows"].as_array().unwrap() {
+            let r = row.as_array().unwrap();
+            let t = r[0].as_u64().unwrap() as usize;
+            c.num(
+                &format!("{label} beta[{t}]"),
+                out.beta[t],
+                f(&r[1]),
+                1e-8,
+                0.0,
+            );
+            c.num(
+                &format!("{label} alpha[{t}]"),
+                out.alpha[t],
+                f(&r[2]),
+                1e-8,
+                0.0,
+            );
+            c.num(
+                &format!("{label} z[{t}]"),
+                out.zscore[t],
+                f(&r[3]),
+                0.0,
+                1e-8 * f(&r[3]).abs().max(1.0),
+            );
+            c.num(
+                &format!("{label} Q[{t}]"),
+                out.innovation_var[t],
+                f(&r[4]),
+                1e-8,
+                0.0,
+            );
+        }
+    }
+    c.finish("kalman at log-price level");
+}
+
 /// SplitMix64: tiny deterministic PRNG so the test needs no extra crate.
 struct SplitMix(u64);
 
