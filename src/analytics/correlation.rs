@@ -95,3 +95,70 @@ pub fn rolling_return_correlation(x: &[f64], y: &[f64], window: usize) -> Result
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn two_pass_corr(a: &[f64], b: &[f64]) -> Option<f64> {
+        let n = a.len() as f64;
+        let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
+        let (mut saa, mut sab, mut sbb) = (0.0, 0.0, 0.0);
+        for (&x, &y) in a.iter().zip(b) {
+            saa += (x - ma) * (x - ma);
+            sab += (x - ma) * (y - mb);
+            sbb += (y - mb) * (y - mb);
+        }
+        let flat = crate::analytics::moments::is_flat;
+        (!flat(saa, a.len(), ma) && !flat(sbb, b.len(), mb))
+            .then(|| sab / (saa.sqrt() * sbb.sqrt()))
+    }
+
+    /// Tick-rounded prices near 89,000 / 3,140 (log returns of 0 or
+    /// 1e-6..1e-4, as 1 s bars): every rolling window agrees with a fresh
+    /// two-pass Pearson correlation to 1e-9 of `max(|rho|, 1e-3)`; windows
+    /// in which a leg never moves are `None`.
+    #[test]
+    fn rolling_matches_two_pass_on_tick_rounded_prices() {
+        let mut s = 0x5eedu64;
+        let mut u = move || {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (s >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let (mut bt, mut et) = (890_000i64, 314_000i64);
+        let (mut x, mut y) = (Vec::new(), Vec::new());
+        for i in 0..100_000 {
+            if (i / 3_000) % 5 != 2 && u() < 0.5 {
+                let k = 90f64.powf(u()).round() as i64;
+                let d = if u() < 0.5 - (bt - 890_000) as f64 / 40_000.0 {
+                    k
+                } else {
+                    -k
+                };
+                bt += d;
+                et += (d as f64 * 0.4 + (u() - 0.5) * 4.0).round() as i64;
+            }
+            x.push(bt as f64 / 10.0);
+            y.push(et as f64 / 100.0);
+        }
+        let (rx, ry) = (log_returns("x", &x).unwrap(), log_returns("y", &y).unwrap());
+        let w = 60;
+        let r = rolling_return_correlation(&x, &y, w).unwrap();
+        let mut none = 0;
+        for t in w..x.len() {
+            match (r[t], two_pass_corr(&rx[t - w..t], &ry[t - w..t])) {
+                (Some(g), Some(e)) => {
+                    assert!(
+                        (g - e).abs() <= 1e-9 * e.abs().max(1e-3),
+                        "t {t}: {g} vs {e}"
+                    )
+                }
+                (None, None) => none += 1,
+                (g, e) => panic!("t {t}: {g:?} vs two-pass {e:?}"),
+            }
+        }
+        assert!(none > 100, "flat windows not exercised ({none})");
+    }
+}

@@ -354,7 +354,7 @@ mod tests {
 
     #[test]
     fn sliding_sums_stay_exact_at_log_price_level() {
-        // Level 11.4, moves of 1e-6: the old Welford state lost ~1e-7 here.
+        // Level 11.4, moves of 1e-6: the conditioning of 1 s log prices.
         let xs: Vec<f64> = (0..5000)
             .map(|i| 11.4 + 1e-6 * (((i * 7919) % 13) as f64 - 6.0) + 1e-9 * i as f64)
             .collect();

@@ -144,6 +144,68 @@ mod tests {
         assert!(z[1].is_some());
     }
 
+    /// Exact z of the last value of `w` (values in [8, 16), multiples of
+    /// 2^-49, so `(v - w[0]) 2^49` are integers and the sums are exact in
+    /// i128; a two-pass f64 mean is not enough here: its rounding, an ulp
+    /// of 11.4, is 1e-9 of a window std of 1e-6).
+    fn exact_z(w: &[f64]) -> Option<f64> {
+        let q = 2f64.powi(49);
+        let d: Vec<i128> = w.iter().map(|v| ((v - w[0]) * q) as i128).collect();
+        let n = d.len() as i128;
+        let s: i128 = d.iter().sum();
+        let nss = n * d.iter().map(|a| a * a).sum::<i128>() - s * s;
+        let ss = nss as f64 / n as f64 / (q * q);
+        let mean = w[0] + s as f64 / n as f64 / q;
+        // The documented flat rule decides "undefined" on both sides.
+        if crate::analytics::moments::is_flat(ss, w.len(), mean) {
+            return None;
+        }
+        let num = (n * d[d.len() - 1] - s) as f64;
+        Some(num * ((n - 1) as f64 / (n as f64 * nss as f64)).sqrt())
+    }
+
+    /// A series at level 11.4 moving 1e-6..1e-4 per step (the conditioning
+    /// of 1 s log prices), with flat stretches, over 200,000 values: every
+    /// window's z agrees with the exact one to 1e-9 of `max(|z|, 1)`, and
+    /// flat windows are `None`.
+    #[test]
+    fn matches_exact_at_log_price_level() {
+        let mut s = 0x13u64;
+        let mut u = move || {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (s >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let mut v = 11.4f64;
+        let vals: Vec<Option<f64>> = (0..200_000)
+            .map(|i| {
+                if (i / 5_000) % 7 != 3 && u() < 0.5 {
+                    v += (if u() < 0.5 { -1.0 } else { 1.0 }) * 1e-6 * 100f64.powf(u());
+                }
+                Some(v)
+            })
+            .collect();
+        for w in [20, 300] {
+            let z = rolling_zscore(&vals, w).unwrap();
+            let plain: Vec<f64> = vals.iter().map(|a| a.unwrap()).collect();
+            let mut flat = 0;
+            for t in w - 1..plain.len() {
+                match (z[t], exact_z(&plain[t + 1 - w..=t])) {
+                    (Some(g), Some(e)) => {
+                        assert!(
+                            (g - e).abs() <= 1e-9 * e.abs().max(1.0),
+                            "t {t}: {g} vs {e}"
+                        )
+                    }
+                    (None, None) => flat += 1,
+                    (g, e) => panic!("t {t} w {w}: {g:?} vs exact {e:?}"),
+                }
+            }
+            assert!(flat > 100, "flat stretches not exercised ({flat})");
+        }
+    }
+
     #[test]
     fn signals() {
         assert_eq!(signal(Some(2.5), 2.0, 0.5), Signal::ShortSpread);
