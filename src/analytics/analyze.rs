@@ -39,6 +39,7 @@ use super::huber::huber;
 use super::hurst::hurst;
 use super::kalman::{kalman, KalmanOptions};
 use super::mackinnon::{CriticalValues, Trend};
+use super::moments::Centred;
 use super::ols::ols;
 use super::rolling_ols::{push_undefined, rolling_ols, Undefined, UndefinedSpan};
 use super::spread::{dynamic_spread, static_spread};
@@ -183,9 +184,10 @@ type Rolling = (
     Vec<UndefinedSpan>,
 );
 
-/// Refits a static estimator on every trailing window; a window the
-/// estimator rejects yields `None` (reason `flat-x` for a constant `x`,
-/// `fit-failed` otherwise).
+/// Refits a static estimator on every trailing window; a window whose x is
+/// flat (as for rolling OLS, [`FLAT_RELATIVE_SPREAD`](super::moments::FLAT_RELATIVE_SPREAD))
+/// or that the estimator rejects yields `None` (reason `flat-x`, or
+/// `fit-failed`).
 fn rolling_refit<F>(x: &[f64], y: &[f64], window: usize, fit: F) -> Rolling
 where
     F: Fn(&[f64], &[f64]) -> Result<(f64, f64)>,
@@ -200,7 +202,14 @@ where
             continue;
         }
         let lo = t + 1 - window;
-        match fit(&x[lo..=t], &y[lo..=t]) {
+        // The same identification rule as rolling OLS.
+        let xs = &x[lo..=t];
+        let m = Centred::from_pairs(xs.iter().map(|&v| (v, 0.0)));
+        if m.x_flat() {
+            push_undefined(&mut spans, t, Undefined::FlatX);
+            continue;
+        }
+        match fit(xs, &y[lo..=t]) {
             Ok((a, b)) => {
                 alpha[t] = Some(a);
                 beta[t] = Some(b);
@@ -606,6 +615,38 @@ mod tests {
             analyze(&x, &y, Some(&ts), &d),
             Err(AnalyticsError::InvalidParameter { .. })
         ));
+    }
+
+    /// A stretch where x does not move: every rolling estimator reports the
+    /// windows inside it as `flat-x`, with `null` coefficients.
+    #[test]
+    fn flat_x_windows_are_undefined_with_the_reason_for_every_estimator() {
+        let (mut x, y) = pair(200);
+        for v in &mut x[100..140] {
+            *v = 101.0;
+        }
+        for kind in [
+            RegressionKind::Ols,
+            RegressionKind::Huber,
+            RegressionKind::TheilSen,
+        ] {
+            let o = AnalyzeOptions {
+                regression: kind,
+                window: Some(20),
+                ..Default::default()
+            };
+            let r = run(&x, &y, &o).unwrap();
+            let flat: Vec<_> = r
+                .beta_undefined
+                .iter()
+                .filter(|s| s.reason == Undefined::FlatX)
+                .collect();
+            assert_eq!(flat.len(), 1, "{kind:?}: {:?}", r.beta_undefined);
+            assert_eq!((flat[0].start, flat[0].end), (119, 139), "{kind:?}");
+            assert!(r.beta[119..=139].iter().all(Option::is_none));
+            assert!(r.spread[119..=139].iter().all(Option::is_none));
+            assert!(r.beta[118].is_some() && r.beta[140].is_some());
+        }
     }
 
     #[test]
