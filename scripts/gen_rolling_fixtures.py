@@ -6,7 +6,7 @@ Setup: the venv from scripts/gen_analytics_fixtures.py
 
     python3 -m venv /work/scratch/venv
     /work/scratch/venv/bin/pip install "numpy==2.1.3" "pandas==2.2.3" \
-        "scipy==1.14.1" "statsmodels==0.14.4" "mpmath==1.3.0"
+        "scipy==1.14.1" "statsmodels==0.14.4" "mpmath==1.4.1"
 
 Run from the repository root:
 
