@@ -5,6 +5,11 @@
 //! pandas/statsmodels is printed next to each number.
 //!
 //! Run: `python scripts/bench_reference.py && cargo bench --bench analytics`
+//!
+//! `cargo bench --features ssr --bench analytics -- rolling` runs only the
+//! per-bar cost of the rolling estimators (needs no input files): 1,000,000
+//! synthetic bars at real 1 s conditioning (log BTC near 11.4, tick-rounded
+//! prices, so many repeats and per-bar moves of 1e-6 to 1e-4).
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -13,6 +18,7 @@ use std::time::{Duration, Instant};
 use pairdesk::analytics::adf::{adfuller, AdfOptions, Autolag};
 use pairdesk::analytics::analyze::{analyze, AnalyzeOptions};
 use pairdesk::analytics::coint::coint;
+use pairdesk::analytics::correlation::rolling_return_correlation;
 use pairdesk::analytics::half_life::half_life;
 use pairdesk::analytics::ols::ols;
 use pairdesk::analytics::rolling_ols::{rolling_ols, RollingOls};
@@ -85,7 +91,100 @@ fn full_analysis(x: &[f64], y: &[f64]) {
     black_box((adf.stat, eg.stat, hl.lambda, z.last().copied()));
 }
 
+/// Tick-rounded BTC/ETH-like prices: per bar the BTC price repeats or moves
+/// by 1 to ~90 ticks of 0.1 around 89,000 (log moves 1e-6..1e-4), ETH follows
+/// with beta ~1.1 plus noise, rounded to 0.01. Deterministic (SplitMix64).
+fn real_conditioning_prices(n: usize) -> (Vec<f64>, Vec<f64>) {
+    let mut s = 0x5eed_0013_u64;
+    let mut next = move || {
+        s = s.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = s;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let (mut lb, mut e) = (89_000.0f64.ln(), 0.0f64);
+    let lb0 = lb;
+    let mut x = Vec::with_capacity(n);
+    let mut y = Vec::with_capacity(n);
+    for _ in 0..n {
+        let u = next();
+        if u > 0.6 {
+            let mag = 1e-6 * 100f64.powf(next());
+            let sign = if next() < 0.5 { -1.0 } else { 1.0 };
+            lb += sign * mag - 1e-4 * (lb - lb0);
+        }
+        e = 0.99 * e + 2e-5 * (next() - 0.5);
+        let btc = (lb.exp() * 10.0).round() / 10.0;
+        let eth = ((3140.0f64.ln() + 1.1 * (lb - lb0) + e).exp() * 100.0).round() / 100.0;
+        x.push(btc);
+        y.push(eth);
+    }
+    (x, y)
+}
+
+/// Per-bar cost of the incremental rolling estimators (best of 5 runs).
+fn rolling_benches() {
+    const N: usize = 1_000_000;
+    let (x, y) = real_conditioning_prices(N);
+    let lx: Vec<f64> = x.iter().map(|v| v.ln()).collect();
+    let ly: Vec<f64> = y.iter().map(|v| v.ln()).collect();
+    let per_bar = |d: Duration| d.as_secs_f64() * 1e9 / N as f64;
+    for (window, intercept) in [
+        (20, true),
+        (60, true),
+        (100, true),
+        (300, true),
+        (60, false),
+    ] {
+        let (med, min) = median_time(5, || {
+            let mut r = RollingOls::new(window, intercept).unwrap();
+            let mut acc = 0.0;
+            for (&a, &b) in lx.iter().zip(&ly) {
+                if let Ok(c) = r.push(a, b) {
+                    acc += c.beta;
+                }
+            }
+            black_box(acc);
+        });
+        println!(
+            "RollingOls::push window {window:>3} intercept {intercept:<5}: median {:6.1} ns/bar (min {:6.1})",
+            per_bar(med),
+            per_bar(min)
+        );
+    }
+    let r = rolling_ols(&lx, &ly, 60, true).unwrap();
+    let spread: Vec<Option<f64>> = lx
+        .iter()
+        .zip(&ly)
+        .zip(r.alpha.iter().zip(&r.beta))
+        .map(|((&a, &b), (al, be))| Some(b - (*be)? * a - (*al)?))
+        .collect();
+    for w in [30, 300] {
+        let (med, min) = median_time(5, || {
+            black_box(rolling_zscore(&spread, w).unwrap());
+        });
+        println!(
+            "rolling_zscore window {w:>3}: median {:6.1} ns/bar (min {:6.1})",
+            per_bar(med),
+            per_bar(min)
+        );
+    }
+    let (med, min) = median_time(5, || {
+        black_box(rolling_return_correlation(&x, &y, 60).unwrap());
+    });
+    println!(
+        "rolling_return_correlation window 60 (incl. log returns): median {:6.1} ns/bar (min {:6.1})",
+        per_bar(med),
+        per_bar(min)
+    );
+}
+
 fn main() {
+    if std::env::args().skip(1).any(|a| a == "rolling") {
+        rolling_benches();
+        return;
+    }
     // `cargo bench` passes `--bench`; any other argument filters nothing.
     let dir = std::env::var_os("PAIRDESK_BENCH_DIR")
         .map(PathBuf::from)
@@ -126,7 +225,7 @@ fn main() {
                 let mut r = RollingOls::new(100, true).unwrap();
                 let mut acc = 0.0;
                 for (&a, &b) in lx.iter().zip(&ly) {
-                    if let Some(c) = r.push(a, b) {
+                    if let Ok(c) = r.push(a, b) {
                         acc += c.beta;
                     }
                 }

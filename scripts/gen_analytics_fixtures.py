@@ -315,6 +315,9 @@ def analyze_expected(x, y, window=None):
             "zscore": flist(zscore(spread, Z_WINDOW)),
             "beta": flist(b),
             "alpha": flist(a),
+            # Runs of bars without rolling coefficients, and why (no window
+            # in these synthetic cases has a flat x).
+            "beta_undefined": [] if window is None else [{"start": 0, "end": window - 2, "reason": "warm-up"}],
         },
     }
 

@@ -15,7 +15,7 @@ use pairdesk::analytics::hurst::hurst;
 use pairdesk::analytics::kalman::{kalman, KalmanOptions};
 use pairdesk::analytics::mackinnon::{mackinnoncrit, mackinnonp, CriticalValues, Trend};
 use pairdesk::analytics::ols::{ols, OlsFit};
-use pairdesk::analytics::rolling_ols::{rolling_ols, RollingOls};
+use pairdesk::analytics::rolling_ols::{rolling_ols, RollingOls, Undefined};
 use pairdesk::analytics::theil_sen::theil_sen;
 use pairdesk::analytics::zscore::rolling_zscore;
 use serde_json::Value;
@@ -454,6 +454,13 @@ fn check_report(c: &mut Check, label: &str, got: &Value, want: &Value) {
             sorted(want_keys),
         );
     }
+    if let Some(w) = want.get("beta_undefined") {
+        c.eq(
+            &format!("{label}.beta_undefined"),
+            &got["beta_undefined"],
+            w,
+        );
+    }
     let rg = &got["regression"];
     let rw = &want["regression"];
     c.eq(
@@ -620,6 +627,11 @@ fn oracle_mackinnon_tables() {
 /// builds them: drop price <= 0, bucket by second, keep the last trade of
 /// each second per symbol, inner-join the two symbols.
 fn recording_bars(path: &Path) -> (Vec<f64>, Vec<f64>) {
+    recording_bars_every(path, 1)
+}
+
+/// As [`recording_bars`] with `seconds`-long buckets (epoch-aligned).
+fn recording_bars_every(path: &Path, seconds: i64) -> (Vec<f64>, Vec<f64>) {
     use std::collections::BTreeMap;
     let text = std::fs::read_to_string(path).unwrap();
     let mut btc: BTreeMap<i64, f64> = BTreeMap::new();
@@ -639,7 +651,7 @@ fn recording_bars(path: &Path) -> (Vec<f64>, Vec<f64>) {
     }
     rows.sort_by_key(|r| (r.0, r.1));
     for (ms, _, is_btc, price) in rows {
-        let sec = ms.div_euclid(1000);
+        let sec = ms.div_euclid(1000 * seconds);
         if is_btc {
             btc.insert(sec, price);
         } else {
@@ -736,6 +748,219 @@ fn oracle_real_recording_statistics() {
     c.finish("recording");
 }
 
+/// 64-bit FNV-1a over the little-endian bits (the generator's `fnv1a`).
+fn fnv1a(vals: &[f64]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for v in vals {
+        for b in v.to_le_bytes() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("{h:016x}")
+}
+
+/// Relative accuracy every rolling figure must reach against the exact
+/// per-window least-squares fit.
+const ROLL_REL: f64 = 1e-9;
+
+/// Every rolling window on the shared recording, at 1 s and 5 s bars and
+/// windows of 20, 60 and 300 bars, against `recording_rolling.json`: the
+/// exact (rational arithmetic) least-squares fit of each window of the same
+/// f64 log prices, from `scripts/gen_rolling_fixtures.py`.
+///
+/// Tolerances, all `ROLL_REL = 1e-9` relative to a scale that stays away
+/// from zero where the quantity passes through it:
+/// * beta: `max(|beta|, 1e-3 sd(y)/sd(x))`: the floor only binds when the
+///   window's correlation is under 1e-3 and beta is ~0;
+/// * alpha: `|alpha| + |beta mean(x)|` (alpha is the difference of those);
+/// * spread: `|spread| + rms(spread)` over the series (it crosses zero);
+/// * z: `max(|z|, 1)` (z is already standardised);
+/// * no-intercept beta: `|beta|`; return correlation: `max(|rho|, 1e-3)`.
+#[test]
+fn oracle_recording_rolling_windows() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/data/binance-futures-btcusdt-ethusdt-2025-12-15.ndjson");
+    if !path.exists() {
+        eprintln!("skipping: recording not found at {}", path.display());
+        return;
+    }
+    let want = load("recording_rolling.json");
+    let mut c = Check::default();
+    let mut windows = 0usize;
+    for series in want["series"].as_array().unwrap() {
+        let secs = series["bar_seconds"].as_i64().unwrap();
+        let (x, y) = recording_bars_every(&path, secs);
+        c.eq(
+            &format!("{secs}s bars: n"),
+            x.len() as u64,
+            series["n"].as_u64().unwrap(),
+        );
+        let (lx, ly) = (ln(&x), ln(&y));
+        let both: Vec<f64> = lx.iter().chain(&ly).copied().collect();
+        c.eq(
+            &format!("{secs}s bars: hash of the log prices"),
+            fnv1a(&both).as_str(),
+            series["log_hash"].as_str().unwrap(),
+        );
+        for case in series["cases"].as_array().unwrap() {
+            let w = case["window"].as_u64().unwrap() as usize;
+            let nwin = case["windows"].as_u64().unwrap() as usize;
+            if nwin == 0 {
+                assert!(x.len() < w, "{secs}s/{w}: fixture has no windows");
+                eprintln!("{secs}s bars, window {w}: {}", case["note"]);
+                continue;
+            }
+            let zw = case["z_window"].as_u64().unwrap() as usize;
+            let opts = AnalyzeOptions {
+                window: Some(w),
+                z_window: zw,
+                ..AnalyzeOptions::default()
+            };
+            let rep = analyze(&x, &y, None, &opts).unwrap();
+            let noint = rolling_ols(&lx, &ly, w, false).unwrap();
+            let corr = rolling_return_correlation(&x, &y, w).unwrap();
+            let rms = f(&case["spread_rms"]);
+            let first = case["first_bar"].as_u64().unwrap() as usize;
+            let label = format!("{secs}s/w{w}");
+            c.eq(&format!("{label}: first bar"), first, w - 1);
+            for t in 0..w - 1 {
+                c.eq(&format!("{label}: warm-up beta[{t}]"), rep.beta[t], None);
+            }
+            let mut worst = [0.0f64; 4];
+            for (k, row) in case["rows"].as_array().unwrap().iter().enumerate() {
+                let t = first + k;
+                windows += 1;
+                let r = row.as_array().unwrap();
+                let at = |what: &str| format!("{label}: {what}[{t}]");
+                c.num(
+                    &at("beta_no_intercept"),
+                    noint.beta[t].unwrap(),
+                    f(&r[4]),
+                    ROLL_REL,
+                    0.0,
+                );
+                match (corr[t], r[6].as_f64()) {
+                    (Some(g), Some(e)) => {
+                        c.num(&at("return_corr"), g, e, 0.0, ROLL_REL * e.abs().max(1e-3))
+                    }
+                    (g, e) => c.eq(&at("return_corr defined"), g.is_some(), e.is_some()),
+                }
+                let Some(beta) = r[0].as_f64() else {
+                    // Exactly flat x: undefined, with the reason.
+                    c.eq(&at("beta (flat x)"), rep.beta[t], None);
+                    c.eq(
+                        &at("reason"),
+                        rep.beta_undefined
+                            .iter()
+                            .find(|s| s.start <= t && t <= s.end)
+                            .map(|s| s.reason),
+                        Some(Undefined::FlatX),
+                    );
+                    continue;
+                };
+                let (alpha, spread, scale) = (f(&r[1]), f(&r[2]), f(&r[5]));
+                let (Some(gb), Some(ga), Some(gs)) = (rep.beta[t], rep.alpha[t], rep.spread[t])
+                else {
+                    c.failures.push(format!("{}: undefined", at("beta")));
+                    continue;
+                };
+                let mean_x = lx[t + 1 - w..=t].iter().sum::<f64>() / w as f64;
+                let tol = [
+                    beta.abs().max(1e-3 * scale),
+                    alpha.abs() + (beta * mean_x).abs(),
+                    spread.abs() + rms,
+                ];
+                let errs = [(gb - beta).abs(), (ga - alpha).abs(), (gs - spread).abs()];
+                for (i, (what, e)) in ["beta", "alpha", "spread"].iter().zip(errs).enumerate() {
+                    worst[i] = worst[i].max(e / tol[i]);
+                    c.num(&at(what), e, 0.0, 0.0, ROLL_REL * tol[i]);
+                }
+                match (rep.zscore[t], r[3].as_f64()) {
+                    (Some(g), Some(e)) => {
+                        let tz = e.abs().max(1.0);
+                        worst[3] = worst[3].max((g - e).abs() / tz);
+                        c.num(&at("z"), g, e, 0.0, ROLL_REL * tz);
+                    }
+                    (g, e) => c.eq(&at("z defined"), g.is_some(), e.is_some()),
+                }
+            }
+            eprintln!(
+                "{label}: {nwin} windows; worst error / tolerance scale: beta {:.1e}, alpha {:.1e}, spread {:.1e}, z {:.1e}",
+                worst[0], worst[1], worst[2], worst[3]
+            );
+        }
+    }
+    assert!(windows > 800, "compared {windows} windows");
+    c.finish("recording rolling");
+}
+
+/// The generator's `kalman_inputs`: f64 arithmetic only, bit-identical.
+fn kalman_inputs(n: usize) -> (Vec<f64>, Vec<f64>) {
+    (0..n)
+        .map(|i| {
+            let x =
+                11.4 + 1e-6 * ((i * 7919) % 17) as f64 + 1e-5 * (((i * 31) % 101) as f64 / 101.0);
+            let y = 8.05 + 1.1 * (x - 11.4) + 2e-6 * (((i * 13) % 7) as f64 - 3.0);
+            (x, y)
+        })
+        .unzip()
+}
+
+/// The Kalman filter on a log-price pair at level 11.4 against its textbook
+/// recursion evaluated with 60 digits: including a tuning (tiny delta and
+/// obs_var, large initial_var) where the f64 textbook recursion loses every
+/// digit of beta; the square-root filter keeps 1e-8.
+#[test]
+fn oracle_kalman_at_log_price_level() {
+    let want = load("kalman_log_level.json");
+    let n = want["n"].as_u64().unwrap() as usize;
+    let (x, y) = kalman_inputs(n);
+    let mut c = Check::default();
+    for case in want["cases"].as_array().unwrap() {
+        let opts = KalmanOptions {
+            delta: f(&case["delta"]),
+            obs_var: f(&case["obs_var"]),
+            initial_var: f(&case["initial_var"]),
+        };
+        let out = kalman(&x, &y, &opts).unwrap();
+        let label = format!("kalman {opts:?}");
+        for row in case["rows"].as_array().unwrap() {
+            let r = row.as_array().unwrap();
+            let t = r[0].as_u64().unwrap() as usize;
+            c.num(
+                &format!("{label} beta[{t}]"),
+                out.beta[t],
+                f(&r[1]),
+                1e-8,
+                0.0,
+            );
+            c.num(
+                &format!("{label} alpha[{t}]"),
+                out.alpha[t],
+                f(&r[2]),
+                1e-8,
+                0.0,
+            );
+            c.num(
+                &format!("{label} z[{t}]"),
+                out.zscore[t],
+                f(&r[3]),
+                0.0,
+                1e-8 * f(&r[3]).abs().max(1.0),
+            );
+            c.num(
+                &format!("{label} Q[{t}]"),
+                out.innovation_var[t],
+                f(&r[4]),
+                1e-8,
+                0.0,
+            );
+        }
+    }
+    c.finish("kalman at log-price level");
+}
+
 /// SplitMix64: tiny deterministic PRNG so the test needs no extra crate.
 struct SplitMix(u64);
 
@@ -812,4 +1037,226 @@ fn property_rolling_ols_matches_fresh_fit_over_a_million_updates() {
     }
     assert!(checked > 900, "checked {checked}");
     eprintln!("rolling OLS: {checked} windows checked, worst beta rel err {worst:e}");
+}
+
+/// Exact sliding sums of one window of `(x, y)` for the property test:
+/// values in [1, 16) are integer multiples of 2^-52, so `x - x0` scaled by
+/// 2^52 is an integer and every sum is exact in i128 (no drift, no
+/// rounding): an independent reference for each window's fit.
+struct ExactWindow {
+    x0: f64,
+    y0: f64,
+    n: i128,
+    sd: i128,
+    se: i128,
+    sdd: i128,
+    sde: i128,
+    see: i128,
+}
+
+const Q52: f64 = 4_503_599_627_370_496.0; // 2^52
+
+impl ExactWindow {
+    fn new(x0: f64, y0: f64) -> Self {
+        Self {
+            x0,
+            y0,
+            n: 0,
+            sd: 0,
+            se: 0,
+            sdd: 0,
+            sde: 0,
+            see: 0,
+        }
+    }
+
+    fn ints(&self, x: f64, y: f64) -> (i128, i128) {
+        let d = (x - self.x0) * Q52;
+        let e = (y - self.y0) * Q52;
+        assert!(d == d.trunc() && e == e.trunc(), "not on the 2^-52 grid");
+        (d as i128, e as i128)
+    }
+
+    fn update(&mut self, x: f64, y: f64, sign: i128) {
+        let (d, e) = self.ints(x, y);
+        self.n += sign;
+        self.sd += sign * d;
+        self.se += sign * e;
+        self.sdd += sign * d * d;
+        self.sde += sign * d * e;
+        self.see += sign * e * e;
+    }
+
+    /// `n Sxx`, `n Sxy` and `n Syy` of the window, exact, in units of 2^-104.
+    fn centred(&self) -> (i128, i128, i128) {
+        (
+            self.n * self.sdd - self.sd * self.sd,
+            self.n * self.sde - self.sd * self.se,
+            self.n * self.see - self.se * self.se,
+        )
+    }
+
+    fn mean_x(&self) -> f64 {
+        self.x0 + self.sd as f64 / self.n as f64 / Q52
+    }
+}
+
+/// Rolling OLS at real 1 s conditioning over 1,000,000 updates: log BTC
+/// near 11.4 and log ETH near 8.05 from tick-rounded prices (0.1 and 0.01),
+/// so x often repeats and otherwise moves 1e-6..1e-4 per bar, with quiet
+/// stretches in which x stays constant for whole windows. Every window of
+/// 20, 60 and 300 bars (with intercept) and of 60 bars (without) is checked
+/// against the exact fit from [`ExactWindow`]:
+/// * beta within 1e-9 of `max(|beta|, 1e-3 sd(y)/sd(x))` (see
+///   `oracle_recording_rolling_windows`), alpha within 1e-9 of
+///   `|alpha| + |beta mean(x)|`, spread within 1e-9 of `|spread| + 1e-4`
+///   (the spread's typical size here);
+/// * beta undefined ([`Undefined::FlatX`]) exactly when the exact x spread
+///   is at most `FLAT_RELATIVE_SPREAD` of its level.
+///
+/// A two-pass f64 fit every 10,007th bar cross-checks the reference.
+#[test]
+fn property_rolling_ols_exact_at_real_conditioning_over_a_million_updates() {
+    use pairdesk::analytics::moments::FLAT_RELATIVE_SPREAD;
+    const N: usize = 1_000_000;
+    const WINDOWS: [usize; 3] = [20, 60, 300];
+    let mut rng = SplitMix(0x0013_5eed_1141);
+    let (btc0, eth0) = (890_000i64, 314_000i64); // in ticks
+    let (mut btc, mut e) = (btc0, 0.0f64);
+    let (x0, y0) = ((btc0 as f64 / 10.0).ln(), (eth0 as f64 / 100.0).ln());
+    let mut rolls: Vec<RollingOls> = WINDOWS
+        .iter()
+        .map(|&w| RollingOls::new(w, true).unwrap())
+        .collect();
+    let mut noint = RollingOls::new(60, false).unwrap();
+    let mut exact: Vec<ExactWindow> = WINDOWS.iter().map(|_| ExactWindow::new(x0, y0)).collect();
+    let mut xs = Vec::with_capacity(N);
+    let mut ys = Vec::with_capacity(N);
+    let mut quiet = 0usize;
+    let (mut checked, mut flat, mut worst) = (0usize, 0usize, 0.0f64);
+    for t in 0..N {
+        if quiet == 0 && rng.uniform() < 2e-4 {
+            quiet = 200 + (rng.uniform() * 600.0) as usize;
+        }
+        let p_move = if quiet > 0 { 0.0 } else { 0.45 };
+        quiet = quiet.saturating_sub(1);
+        if rng.uniform() < p_move {
+            // 1..90 ticks of 0.1 at ~89,000: log moves of 1.1e-6..1e-4.
+            let k = (90f64.powf(rng.uniform())).round() as i64;
+            let revert = (btc - btc0) as f64 / 20_000.0;
+            btc += if rng.uniform() < 0.5 - revert.clamp(-0.4, 0.4) {
+                k
+            } else {
+                -k
+            };
+        }
+        e = 0.99 * e + 2e-5 * rng.normal();
+        let x = (btc as f64 / 10.0).ln();
+        let eth = (eth0 as f64 * (1.1 * (x - x0) + e).exp()).round();
+        let y = (eth / 100.0).ln();
+        xs.push(x);
+        ys.push(y);
+        for (i, &w) in WINDOWS.iter().enumerate() {
+            exact[i].update(x, y, 1);
+            if t >= w {
+                exact[i].update(xs[t - w], ys[t - w], -1);
+            }
+            let got = rolls[i].push(x, y);
+            if t + 1 < w {
+                assert_eq!(got, Err(Undefined::WarmUp));
+                continue;
+            }
+            let ex = &exact[i];
+            let (nsxx, nsxy, nsyy) = ex.centred();
+            let nf = w as f64;
+            let sxx = nsxx as f64 / nf / (Q52 * Q52);
+            let mx = ex.mean_x();
+            let lim = FLAT_RELATIVE_SPREAD * mx;
+            let is_flat = nsxx == 0 || sxx <= lim * lim * nf;
+            if is_flat {
+                flat += 1;
+                assert_eq!(got, Err(Undefined::FlatX), "bar {t} w {w}: x flat");
+                continue;
+            }
+            let g = got.unwrap_or_else(|why| panic!("bar {t} w {w}: {why:?}, sxx {sxx:e}"));
+            let beta = nsxy as f64 / nsxx as f64;
+            let my = ex.y0 + ex.se as f64 / nf / Q52;
+            let alpha = my - beta * mx;
+            let (d, e_) = ex.ints(x, y);
+            let n = ex.n;
+            let spread = ((n * e_ - ex.se) as f64 - beta * (n * d - ex.sd) as f64) / nf / Q52;
+            let scale = if nsyy > 0 {
+                (nsyy as f64 / nsxx as f64).sqrt()
+            } else {
+                0.0
+            };
+            let tb = beta.abs().max(1e-3 * scale);
+            let rel = (g.beta - beta).abs() / tb;
+            worst = worst.max(rel);
+            assert!(
+                rel <= 1e-9,
+                "bar {t} w {w}: beta {} vs exact {beta} (err/scale {rel:e})",
+                g.beta
+            );
+            let ta = alpha.abs() + (beta * mx).abs();
+            assert!(
+                (g.alpha - alpha).abs() <= 1e-9 * ta,
+                "bar {t} w {w}: alpha {} vs exact {alpha}",
+                g.alpha
+            );
+            assert!(
+                (g.spread - spread).abs() <= 1e-9 * (spread.abs() + 1e-4),
+                "bar {t} w {w}: spread {} vs exact {spread}",
+                g.spread
+            );
+            if t % 10_007 == 0 {
+                // Independent cross-check of the reference: two-pass f64.
+                let lo = t + 1 - w;
+                let f = ols_two_pass(&xs[lo..=t], &ys[lo..=t]);
+                assert!(
+                    (f - beta).abs() <= 1e-11 * tb,
+                    "bar {t}: two-pass {f} vs exact {beta}"
+                );
+            }
+            checked += 1;
+        }
+        let got0 = noint.push(x, y);
+        if t + 1 >= 60 {
+            let lo = t + 1 - 60;
+            if t % 101 == 0 {
+                let (sxx, sxy) = xs[lo..=t]
+                    .iter()
+                    .zip(&ys[lo..=t])
+                    .fold((0.0, 0.0), |(a, b), (&u, &v)| (a + u * u, b + u * v));
+                let want = sxy / sxx;
+                let g0 = got0.unwrap().beta;
+                assert!(
+                    ((g0 - want) / want).abs() < 1e-12,
+                    "bar {t}: no-intercept beta {g0} vs {want}"
+                );
+            }
+        }
+    }
+    let windows: usize = WINDOWS.iter().map(|w| N + 1 - w).sum();
+    assert_eq!(checked + flat, windows, "every full window is checked");
+    assert!(checked > 2_000_000, "checked {checked}");
+    assert!(
+        flat > 1_000,
+        "only {flat} flat windows: the quiet regime is not exercised"
+    );
+    eprintln!(
+        "rolling OLS at real conditioning: {checked} windows checked, {flat} flat, worst beta error/scale {worst:e}"
+    );
+}
+
+/// Plain two-pass centred slope (the textbook accurate fit).
+fn ols_two_pass(x: &[f64], y: &[f64]) -> f64 {
+    let n = x.len() as f64;
+    let (mx, my) = (x.iter().sum::<f64>() / n, y.iter().sum::<f64>() / n);
+    let (mut sxx, mut sxy) = (0.0, 0.0);
+    for (&a, &b) in x.iter().zip(y) {
+        sxx += (a - mx) * (a - mx);
+        sxy += (a - mx) * (b - my);
+    }
+    sxy / sxx
 }

@@ -380,6 +380,11 @@ async fn analyze_and_backtest_follow_the_contract() {
         v["beta"][98].is_null() && v["beta"][99].is_number(),
         "rolling window of 100"
     );
+    assert_eq!(
+        v["beta_undefined"],
+        serde_json::json!([{"start": 0, "end": 98, "reason": "warm-up"}]),
+        "the undefined warm-up bars come with their reason"
+    );
     assert!(
         v["coint"]["pvalue"].as_f64().unwrap() < 0.05,
         "the generated pair is cointegrated"

@@ -20,6 +20,13 @@
 //!   construction (filtered coefficients; spread = one-step-ahead
 //!   innovation) and rejects `window`. `zscore` is the rolling z-score of
 //!   `spread` over `z_window` bars.
+//! * Undefined values are `null` (`None`). For the rolling coefficients
+//!   `beta_undefined` lists the runs of bars where alpha/beta/spread are
+//!   `null` and why: `warm-up` (fewer than `window` bars), `flat-x` (the
+//!   window's x standard deviation is at most 1e-10 of its level, so the
+//!   slope is not identified; see
+//!   [`FLAT_RELATIVE_SPREAD`](super::moments::FLAT_RELATIVE_SPREAD)) or
+//!   `fit-failed` (a robust estimator rejected the window).
 
 use serde::{Deserialize, Serialize};
 
@@ -32,8 +39,9 @@ use super::huber::huber;
 use super::hurst::hurst;
 use super::kalman::{kalman, KalmanOptions};
 use super::mackinnon::{CriticalValues, Trend};
+use super::moments::Centred;
 use super::ols::ols;
-use super::rolling_ols::rolling_ols;
+use super::rolling_ols::{push_undefined, rolling_ols, Undefined, UndefinedSpan};
 use super::spread::{dynamic_spread, static_spread};
 use super::theil_sen::theil_sen;
 use super::validate;
@@ -145,6 +153,11 @@ pub struct AnalyzeReport {
     pub zscore: Vec<Option<f64>>,
     pub beta: Vec<Option<f64>>,
     pub alpha: Vec<Option<f64>>,
+    /// Runs of bars (`start..=end`, indices into the series) where the
+    /// rolling `alpha`/`beta`/`spread` are `null`, with the reason; empty
+    /// without a window.
+    #[serde(default)]
+    pub beta_undefined: Vec<UndefinedSpan>,
 }
 
 /// Residual R² (centred) and `sqrt(ssr / (n - 2))` of a fitted line.
@@ -163,28 +176,52 @@ fn fit_quality(x: &[f64], y: &[f64], alpha: f64, beta: f64) -> (Option<f64>, Opt
     (r2, sd)
 }
 
-/// Refits a static estimator on every trailing window; a window the
-/// estimator rejects (e.g. constant `x`) yields `None`.
-fn rolling_refit<F>(
-    x: &[f64],
-    y: &[f64],
-    window: usize,
-    fit: F,
-) -> (Vec<Option<f64>>, Vec<Option<f64>>)
+/// Rolling coefficients, spread and the runs where they are undefined.
+type Rolling = (
+    Vec<Option<f64>>,
+    Vec<Option<f64>>,
+    Vec<Option<f64>>,
+    Vec<UndefinedSpan>,
+);
+
+/// Refits a static estimator on every trailing window; a window whose x is
+/// flat (as for rolling OLS, [`FLAT_RELATIVE_SPREAD`](super::moments::FLAT_RELATIVE_SPREAD))
+/// or that the estimator rejects yields `None` (reason `flat-x`, or
+/// `fit-failed`).
+fn rolling_refit<F>(x: &[f64], y: &[f64], window: usize, fit: F) -> Rolling
 where
     F: Fn(&[f64], &[f64]) -> Result<(f64, f64)>,
 {
     let n = x.len();
     let mut alpha = vec![None; n];
     let mut beta = vec![None; n];
-    for t in window - 1..n {
+    let mut spans = Vec::new();
+    for t in 0..n {
+        if t + 1 < window {
+            push_undefined(&mut spans, t, Undefined::WarmUp);
+            continue;
+        }
         let lo = t + 1 - window;
-        if let Ok((a, b)) = fit(&x[lo..=t], &y[lo..=t]) {
-            alpha[t] = Some(a);
-            beta[t] = Some(b);
+        // The same identification rule as rolling OLS.
+        let xs = &x[lo..=t];
+        let m = Centred::from_pairs(xs.iter().map(|&v| (v, 0.0)));
+        if m.x_flat() {
+            push_undefined(&mut spans, t, Undefined::FlatX);
+            continue;
+        }
+        match fit(xs, &y[lo..=t]) {
+            Ok((a, b)) => {
+                alpha[t] = Some(a);
+                beta[t] = Some(b);
+            }
+            Err(AnalyticsError::ConstantSeries { series: "x" }) => {
+                push_undefined(&mut spans, t, Undefined::FlatX)
+            }
+            Err(_) => push_undefined(&mut spans, t, Undefined::FitFailed),
         }
     }
-    (alpha, beta)
+    let spread = dynamic_spread(x, y, &alpha, &beta);
+    (alpha, beta, spread, spans)
 }
 
 /// Runs the whole pair analysis (see module docs).
@@ -318,33 +355,33 @@ pub fn analyze(
         PriceScale::Raw => None,
     };
 
-    let (alpha_s, beta_s, spread) = match (opts.window, &kalman_out) {
+    let (alpha_s, beta_s, spread, beta_undefined) = match (opts.window, &kalman_out) {
         (_, Some(k)) => (
             k.alpha.iter().copied().map(Some).collect(),
             k.beta.iter().copied().map(Some).collect(),
             k.spread.iter().copied().map(Some).collect(),
+            Vec::new(),
         ),
         (None, None) => (
             vec![Some(regression.alpha); n],
             vec![Some(regression.beta); n],
             full_spread.iter().copied().map(Some).collect(),
+            Vec::new(),
         ),
-        (Some(w), None) => {
-            let (a, b) = match opts.regression {
-                RegressionKind::Ols | RegressionKind::OlsNoIntercept => {
-                    let r = rolling_ols(&px, &py, w, opts.regression == RegressionKind::Ols)?;
-                    (r.alpha, r.beta)
-                }
-                RegressionKind::Huber => rolling_refit(&px, &py, w, |x, y| {
-                    huber(x, y, true).map(|f| (f.alpha, f.beta))
-                }),
-                _ => rolling_refit(&px, &py, w, |x, y| {
-                    theil_sen(x, y).map(|f| (f.alpha, f.beta))
-                }),
-            };
-            let s = dynamic_spread(&px, &py, &a, &b);
-            (a, b, s)
-        }
+        (Some(w), None) => match opts.regression {
+            RegressionKind::Ols | RegressionKind::OlsNoIntercept => {
+                // The spread comes from the window's centred sums (more
+                // accurate than y - (beta x + alpha), see rolling_ols).
+                let r = rolling_ols(&px, &py, w, opts.regression == RegressionKind::Ols)?;
+                (r.alpha, r.beta, r.spread, r.undefined)
+            }
+            RegressionKind::Huber => rolling_refit(&px, &py, w, |x, y| {
+                huber(x, y, true).map(|f| (f.alpha, f.beta))
+            }),
+            _ => rolling_refit(&px, &py, w, |x, y| {
+                theil_sen(x, y).map(|f| (f.alpha, f.beta))
+            }),
+        },
     };
     let zscore = rolling_zscore(&spread, opts.z_window)?;
 
@@ -370,6 +407,7 @@ pub fn analyze(
         zscore,
         beta: beta_s,
         alpha: alpha_s,
+        beta_undefined,
     })
 }
 
@@ -405,6 +443,14 @@ mod tests {
         assert_eq!(r.n, 300);
         assert_eq!(r.beta[48], None);
         assert!(r.beta[49].is_some());
+        assert_eq!(
+            r.beta_undefined,
+            vec![UndefinedSpan {
+                start: 0,
+                end: 48,
+                reason: Undefined::WarmUp
+            }]
+        );
         let v = serde_json_like(&r);
         for key in [
             "\"crit\":{\"1%\":",
@@ -569,6 +615,38 @@ mod tests {
             analyze(&x, &y, Some(&ts), &d),
             Err(AnalyticsError::InvalidParameter { .. })
         ));
+    }
+
+    /// A stretch where x does not move: every rolling estimator reports the
+    /// windows inside it as `flat-x`, with `null` coefficients.
+    #[test]
+    fn flat_x_windows_are_undefined_with_the_reason_for_every_estimator() {
+        let (mut x, y) = pair(200);
+        for v in &mut x[100..140] {
+            *v = 101.0;
+        }
+        for kind in [
+            RegressionKind::Ols,
+            RegressionKind::Huber,
+            RegressionKind::TheilSen,
+        ] {
+            let o = AnalyzeOptions {
+                regression: kind,
+                window: Some(20),
+                ..Default::default()
+            };
+            let r = run(&x, &y, &o).unwrap();
+            let flat: Vec<_> = r
+                .beta_undefined
+                .iter()
+                .filter(|s| s.reason == Undefined::FlatX)
+                .collect();
+            assert_eq!(flat.len(), 1, "{kind:?}: {:?}", r.beta_undefined);
+            assert_eq!((flat[0].start, flat[0].end), (119, 139), "{kind:?}");
+            assert!(r.beta[119..=139].iter().all(Option::is_none));
+            assert!(r.spread[119..=139].iter().all(Option::is_none));
+            assert!(r.beta[118].is_some() && r.beta[140].is_some());
+        }
     }
 
     #[test]

@@ -3,10 +3,16 @@
 //!
 //! Returns are `r_t = ln p_t - ln p_{t-1}`; `r_0` does not exist, so the
 //! rolling value at bar `t` needs bars `t-w+1 ..= t` of returns and is
-//! `None` for `t < w`. A window with zero variance in either leg is `None`.
+//! `None` for `t < w`. A window in which either leg is flat (zero variance,
+//! or a standard deviation at most 1e-10 of its mean, see
+//! [`FLAT_RELATIVE_SPREAD`](super::moments::FLAT_RELATIVE_SPREAD)) is `None`.
+//!
+//! Numerics as rolling OLS ([`super::moments`]): anchored compensated sums
+//! with an error-estimate driven exact refill, so every window agrees with a
+//! fresh two-pass Pearson correlation to about 1e-12.
 
 use super::error::{AnalyticsError, Result};
-use super::moments::CoMoments;
+use super::moments::{Centred, PairSums, REFILL_EVERY};
 use super::validate;
 
 /// Log returns of a strictly positive price series (length `n - 1`).
@@ -30,16 +36,16 @@ pub fn log_return_correlation(lx: &[f64], ly: &[f64]) -> Result<Option<f64>> {
     validate::min_len("return correlation", lx.len(), 3)?;
     let diff = |v: &[f64]| v.windows(2).map(|w| w[1] - w[0]).collect::<Vec<f64>>();
     let (rx, ry) = (diff(lx), diff(ly));
-    let m = CoMoments::from_pairs(rx.iter().copied().zip(ry.iter().copied()));
+    let m = Centred::from_pairs(rx.iter().copied().zip(ry.iter().copied()));
     Ok(corr(&m))
 }
 
 #[inline]
-fn corr(m: &CoMoments) -> Option<f64> {
-    if m.x_degenerate() || m.y_degenerate() {
+fn corr(m: &Centred) -> Option<f64> {
+    if m.x_flat() || m.y_flat() {
         None
     } else {
-        Some(m.sxy / (m.sxx * m.syy).sqrt())
+        Some((m.sxy / (m.sxx.sqrt() * m.syy.sqrt())).clamp(-1.0, 1.0))
     }
 }
 
@@ -57,22 +63,102 @@ pub fn rolling_return_correlation(x: &[f64], y: &[f64], window: usize) -> Result
     let ry = log_returns("y", y)?;
     let mut out = Vec::with_capacity(x.len());
     out.push(None);
-    let mut m = CoMoments::default();
-    let mut since_reseed = 0;
+    let mut sums = PairSums::default();
+    let mut since_refill = 0;
+    let pairs = |t: usize| {
+        let lo = t + 1 - window;
+        rx[lo..=t].iter().copied().zip(ry[lo..=t].iter().copied())
+    };
     for t in 0..rx.len() {
-        m.add(rx[t], ry[t]);
-        if m.n > window {
-            m.remove(rx[t - window], ry[t - window]);
-            since_reseed += 1;
-            if since_reseed >= window {
-                since_reseed = 0;
-                let lo = t + 1 - window;
-                m = CoMoments::from_pairs(
-                    rx[lo..=t].iter().copied().zip(ry[lo..=t].iter().copied()),
-                );
+        if t + 1 < window {
+            out.push(None);
+            continue;
+        }
+        if t + 1 == window {
+            sums.refill(pairs(t));
+        } else {
+            sums.remove(rx[t - window], ry[t - window]);
+            sums.add(rx[t], ry[t]);
+            since_refill += 1;
+            if since_refill >= REFILL_EVERY * window {
+                since_refill = 0;
+                sums.refill(pairs(t));
             }
         }
-        out.push(if m.n == window { corr(&m) } else { None });
+        let mut c = sums.centred();
+        if sums.needs_refill(&c) {
+            since_refill = 0;
+            sums.refill(pairs(t));
+            c = sums.centred();
+        }
+        out.push(corr(&c));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn two_pass_corr(a: &[f64], b: &[f64]) -> Option<f64> {
+        let n = a.len() as f64;
+        let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
+        let (mut saa, mut sab, mut sbb) = (0.0, 0.0, 0.0);
+        for (&x, &y) in a.iter().zip(b) {
+            saa += (x - ma) * (x - ma);
+            sab += (x - ma) * (y - mb);
+            sbb += (y - mb) * (y - mb);
+        }
+        let flat = crate::analytics::moments::is_flat;
+        (!flat(saa, a.len(), ma) && !flat(sbb, b.len(), mb))
+            .then(|| sab / (saa.sqrt() * sbb.sqrt()))
+    }
+
+    /// Tick-rounded prices near 89,000 / 3,140 (log returns of 0 or
+    /// 1e-6..1e-4, as 1 s bars): every rolling window agrees with a fresh
+    /// two-pass Pearson correlation to 1e-9 of `max(|rho|, 1e-3)`; windows
+    /// in which a leg never moves are `None`.
+    #[test]
+    fn rolling_matches_two_pass_on_tick_rounded_prices() {
+        let mut s = 0x5eedu64;
+        let mut u = move || {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (s >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let (mut bt, mut et) = (890_000i64, 314_000i64);
+        let (mut x, mut y) = (Vec::new(), Vec::new());
+        for i in 0..100_000 {
+            if (i / 3_000) % 5 != 2 && u() < 0.5 {
+                let k = 90f64.powf(u()).round() as i64;
+                let d = if u() < 0.5 - (bt - 890_000) as f64 / 40_000.0 {
+                    k
+                } else {
+                    -k
+                };
+                bt += d;
+                et += (d as f64 * 0.4 + (u() - 0.5) * 4.0).round() as i64;
+            }
+            x.push(bt as f64 / 10.0);
+            y.push(et as f64 / 100.0);
+        }
+        let (rx, ry) = (log_returns("x", &x).unwrap(), log_returns("y", &y).unwrap());
+        let w = 60;
+        let r = rolling_return_correlation(&x, &y, w).unwrap();
+        let mut none = 0;
+        for t in w..x.len() {
+            match (r[t], two_pass_corr(&rx[t - w..t], &ry[t - w..t])) {
+                (Some(g), Some(e)) => {
+                    assert!(
+                        (g - e).abs() <= 1e-9 * e.abs().max(1e-3),
+                        "t {t}: {g} vs {e}"
+                    )
+                }
+                (None, None) => none += 1,
+                (g, e) => panic!("t {t}: {g:?} vs two-pass {e:?}"),
+            }
+        }
+        assert!(none > 100, "flat windows not exercised ({none})");
+    }
 }

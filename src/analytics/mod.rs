@@ -37,5 +37,5 @@ pub use coint::{coint, CointResult};
 pub use error::{AnalyticsError, Result};
 pub use mackinnon::{mackinnoncrit, mackinnonp, CriticalValues, Trend};
 pub use ols::{ols, OlsFit};
-pub use rolling_ols::{rolling_ols, RollingOls};
+pub use rolling_ols::{rolling_ols, RollingOls, Undefined, UndefinedSpan};
 pub use zscore::{rolling_zscore, signal, Signal};

@@ -640,6 +640,18 @@ fn PairView(
         })
     });
     let title = |s: &'static str| Signal::derive(move || s.to_string());
+    // A rolling β can be undefined where x does not move; say so (and why)
+    // in the chart's title rather than leave an unexplained gap.
+    let beta_title = Signal::derive(move || {
+        data.with(|d| {
+            match d.as_ref().and_then(|d| {
+                crate::analytics::rolling_ols::undefined_note(&d.report.beta_undefined)
+            }) {
+                Some(note) => format!("Hedge ratio β · {note}"),
+                None => "Hedge ratio β".to_string(),
+            }
+        })
+    });
     let price_title = Signal::derive(move || {
         prices.with(|d| match d {
             Some(d) => format!(
@@ -782,7 +794,7 @@ fn PairView(
                 <TimeChart title=price_title ts spec=prices_spec view=view_range hover testid="chart-prices" help="Both legs, percent change from the first bar; the last bar follows live trades" stamp=live_stamp.into() />
                 <TimeChart title=title("Spread with rolling mean ± entry·σ") ts spec=spread_spec view=view_range hover testid="chart-spread" help="y − (α + β·x) using the coefficients known at each bar" />
                 <TimeChart title=title("Z-score") ts spec=z_spec view=view_range hover testid="chart-z" help="(spread − rolling mean) / rolling std; red zone: short the spread, green zone: long it" />
-                <TimeChart title=title("Hedge ratio β") ts spec=beta_spec view=view_range hover testid="chart-beta" help="Rolling, dynamic (Kalman) or full-sample hedge ratio" />
+                <TimeChart title=beta_title ts spec=beta_spec view=view_range hover testid="chart-beta" help="Rolling, dynamic (Kalman) or full-sample hedge ratio" />
                 <TimeChart title=title("Rolling correlation of log returns") ts spec=corr_spec view=view_range hover testid="chart-corr" help="Pearson correlation of the legs' log returns over the z window" />
                 <TimeChart title=title("Backtest equity (net of fees)") ts spec=equity_spec view=view_range hover testid="chart-equity" help="Cumulative PnL of the z-score rule per unit of y notional" />
             </section>
