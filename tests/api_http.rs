@@ -1285,45 +1285,31 @@ async fn dns_rebinding_is_refused_by_the_host_check() {
     assert_eq!(st, 101, "{text}");
 }
 
+/// Status of `GET /api/v1/symbols` sent with `Host: host` and `extra` header lines.
+async fn symbols_status(addr: std::net::SocketAddr, host: &str, extra: &str) -> u16 {
+    raw_request(
+        addr,
+        &format!("GET /api/v1/symbols HTTP/1.1\r\nHost: {host}{extra}"),
+        "",
+    )
+    .await
+    .0
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn allowed_hosts_extend_the_loopback_names() {
     let s = start_configured(None, None, |c| {
         c.allowed_hosts = vec!["desk.example".into()];
     })
     .await;
-    let (st, _) = raw_request(
-        s.addr,
-        "GET /api/v1/symbols HTTP/1.1\r\nHost: desk.example",
-        "",
-    )
-    .await;
-    assert_eq!(st, 200);
-    let (st, _) = raw_request(
-        s.addr,
-        "GET /api/v1/symbols HTTP/1.1\r\nHost: other.example",
-        "",
-    )
-    .await;
-    assert_eq!(st, 403);
+    assert_eq!(symbols_status(s.addr, "desk.example", "").await, 200);
+    assert_eq!(symbols_status(s.addr, "other.example", "").await, 403);
     // With a token, any Host is answered (the token is the defence), but
     // still only with the token.
     let s = start_with(Some(TOKEN), None).await;
-    let (st, _) = raw_request(
-        s.addr,
-        "GET /api/v1/symbols HTTP/1.1\r\nHost: desk.example",
-        "",
-    )
-    .await;
-    assert_eq!(st, 401);
-    let (st, _) = raw_request(
-        s.addr,
-        &format!(
-            "GET /api/v1/symbols HTTP/1.1\r\nHost: desk.example\r\nAuthorization: Bearer {TOKEN}"
-        ),
-        "",
-    )
-    .await;
-    assert_eq!(st, 200);
+    assert_eq!(symbols_status(s.addr, "desk.example", "").await, 401);
+    let bearer = format!("\r\nAuthorization: Bearer {TOKEN}");
+    assert_eq!(symbols_status(s.addr, "desk.example", &bearer).await, 200);
 }
 
 async fn post_rule(c: &Client, base: &str, webhook: &str) -> reqwest::Response {
