@@ -25,31 +25,72 @@ use std::sync::atomic::Ordering::Relaxed;
 struct Cli {
     #[command(flatten)]
     global: Global,
+    /// With no command, `serve` runs with these.
+    #[command(flatten)]
+    serve: ServeFlags,
     #[command(subcommand)]
     command: Option<Command>,
 }
 
+/// Options every command takes.
 #[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Global options")]
 struct Global {
     /// Configuration file [default: ./Leptos.toml if present]
     #[arg(long, global = true, env = "PAIRDESK_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Log format: text (for people) or json (for machines)
+    #[arg(long, global = true, default_value = "text", value_parser = ["text", "json"])]
+    log_format: String,
+}
+
+/// The database, for the commands that open it.
+#[derive(Args, Debug, Clone, Default)]
+#[command(next_help_heading = "Store options")]
+struct StoreFlags {
     /// SQLite database file
-    #[arg(long, global = true, env = "PAIRDESK_DB", value_name = "PATH")]
+    #[arg(long, env = "PAIRDESK_DB", value_name = "PATH")]
     db: Option<String>,
-    /// Listen address (beyond loopback requires --token)
-    #[arg(long, global = true, env = "PAIRDESK_LISTEN", value_name = "ADDR")]
-    listen: Option<String>,
+    /// Commit with synchronous=FULL (survives power loss; slower)
+    #[arg(long)]
+    durable: bool,
+}
+
+/// The market source, for the commands that ingest live.
+#[derive(Args, Debug, Clone, Default)]
+#[command(next_help_heading = "Source options")]
+struct SourceFlags {
     /// Market source: auto, binance-futures, binance-spot, sim, replay:<file>
-    #[arg(long, global = true, env = "PAIRDESK_SOURCE", value_name = "NAME")]
+    #[arg(long, env = "PAIRDESK_SOURCE", value_name = "NAME")]
     source: Option<String>,
     /// Comma-separated symbols, e.g. BTCUSDT,ETHUSDT
-    #[arg(long, global = true, env = "PAIRDESK_SYMBOLS", value_name = "A,B")]
+    #[arg(long, env = "PAIRDESK_SYMBOLS", value_name = "A,B")]
     symbols: Option<String>,
+    /// Multiply the simulated market's trade rates (1 = ~55 trades/s for two majors)
+    #[arg(long, env = "PAIRDESK_SIM_RATE", value_name = "X")]
+    sim_rate: Option<f64>,
+}
+
+/// `serve`: the store, the source and the HTTP server's own options.
+#[derive(Args, Debug, Clone, Default)]
+struct ServeFlags {
+    #[command(flatten)]
+    store: StoreFlags,
+    #[command(flatten)]
+    source: SourceFlags,
+    #[command(flatten)]
+    http: HttpFlags,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+#[command(next_help_heading = "Server options")]
+struct HttpFlags {
+    /// Listen address (beyond loopback requires --token)
+    #[arg(long, env = "PAIRDESK_LISTEN", value_name = "ADDR")]
+    listen: Option<String>,
     /// Access token required on every request (needed to listen beyond loopback)
     #[arg(
         long,
-        global = true,
         env = "PAIRDESK_TOKEN",
         value_name = "TOKEN",
         hide_env_values = true
@@ -57,31 +98,17 @@ struct Global {
     token: Option<String>,
     /// Host names the server answers besides localhost/127.0.0.1/[::1], comma-separated
     /// (e.g. desk.example.com behind a reverse proxy)
-    #[arg(
-        long,
-        global = true,
-        env = "PAIRDESK_ALLOWED_HOSTS",
-        value_name = "H1,H2"
-    )]
+    #[arg(long, env = "PAIRDESK_ALLOWED_HOSTS", value_name = "H1,H2")]
     allowed_hosts: Option<String>,
-    /// Commit with synchronous=FULL (survives power loss; slower)
-    #[arg(long, global = true)]
-    durable: bool,
     /// Delete ticks older than this, e.g. 30d (units s, m, h, d) [default: keep all]
-    #[arg(long, global = true, env = "PAIRDESK_RETAIN", value_name = "AGE")]
+    #[arg(long, env = "PAIRDESK_RETAIN", value_name = "AGE")]
     retain: Option<String>,
-    /// Multiply the simulated market's trade rates (1 = ~55 trades/s for two majors)
-    #[arg(long, global = true, env = "PAIRDESK_SIM_RATE", value_name = "X")]
-    sim_rate: Option<f64>,
-    /// Log format: text (for people) or json (for machines)
-    #[arg(long, global = true, default_value = "text", value_parser = ["text", "json"])]
-    log_format: String,
 }
 
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Serve the dashboard and API, ingesting from the configured source (default)
-    Serve,
+    Serve(ServeFlags),
     /// Ingest a recorded file (NDJSON collector format, raw Binance frames, or CSV) into the database
     Replay {
         /// The file to ingest
@@ -89,6 +116,8 @@ enum Command {
         /// Playback speed: a multiple of real time (e.g. 10) or "max"
         #[arg(long, default_value = "max")]
         speed: String,
+        #[command(flatten)]
+        store: StoreFlags,
     },
     /// Analyse two price series from a CSV (header; timestamp column first)
     Analyze(AnalyzeArgs),
@@ -102,11 +131,14 @@ enum Command {
         /// Stop after this many seconds (default: until Ctrl+C)
         #[arg(long)]
         seconds: Option<u64>,
+        #[command(flatten)]
+        store: StoreFlags,
+        #[command(flatten)]
+        source: SourceFlags,
     },
     /// Measure ingestion rate, live-push latency, bursts with mid-burst
     /// disconnects, CPU, memory and API throughput (loopback, temporary
-    /// databases); `--symbols N` sets how many simulated symbols (S000USDT,
-    /// S001USDT, ...; 2 to 200, default 50)
+    /// databases)
     Bench {
         /// Length of each measurement window, seconds
         #[arg(long, default_value_t = 5.0)]
@@ -114,11 +146,16 @@ enum Command {
         /// Print the report as JSON instead of tables
         #[arg(long)]
         json: bool,
+        /// How many simulated symbols (S000USDT, S001USDT, ...; 2 to 200) [default: 50]
+        #[arg(long, value_name = "N")]
+        symbols: Option<String>,
     },
 }
 
 #[derive(Args, Debug)]
 struct ExportArgs {
+    #[command(flatten)]
+    store: StoreFlags,
     /// Symbol, e.g. BTCUSDT
     #[arg(long)]
     symbol: String,
@@ -228,25 +265,48 @@ pub fn main() -> ExitCode {
         };
     }
     // `bench` is self-contained (loopback, temporary databases).
-    if let Some(Command::Bench { seconds, json }) = &cli.command {
+    if let Some(Command::Bench {
+        seconds,
+        json,
+        symbols,
+    }) = &cli.command
+    {
         init_logging(&cli.global.log_format);
-        return match bench(cli.global.symbols.as_deref(), *seconds, *json) {
+        return match bench(symbols.as_deref(), *seconds, *json) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => fail(format!("{e:#}")),
         };
     }
     let g = &cli.global;
+    // A command's own flags win over the same flags given before it
+    // (`pairdesk --db x replay f` still works).
+    let top = &cli.serve;
+    let empty_source = SourceFlags::default();
+    let empty_http = HttpFlags::default();
+    let (store, source, http) = match &cli.command {
+        None => (&top.store, &top.source, &top.http),
+        Some(Command::Serve(f)) => (&f.store, &f.source, &f.http),
+        Some(Command::Replay { store, .. }) => (store, &empty_source, &empty_http),
+        Some(Command::Export(a)) => (&a.store, &empty_source, &empty_http),
+        Some(Command::Record { store, source, .. }) => (store, source, &empty_http),
+        Some(Command::Analyze(_) | Command::Bench { .. }) => {
+            unreachable!("handled before configuration")
+        }
+    };
     let ov = Overrides {
         config: g.config.clone(),
-        db: g.db.clone(),
-        listen: g.listen.clone(),
-        source: g.source.clone(),
-        symbols: g.symbols.clone(),
-        access_token: g.token.clone(),
-        durable: g.durable,
-        retain: g.retain.clone(),
-        sim_rate: g.sim_rate,
-        allowed_hosts: g.allowed_hosts.clone(),
+        db: store.db.clone().or(top.store.db.clone()),
+        listen: http.listen.clone().or(top.http.listen.clone()),
+        source: source.source.clone().or(top.source.source.clone()),
+        symbols: source.symbols.clone().or(top.source.symbols.clone()),
+        access_token: http.token.clone().or(top.http.token.clone()),
+        durable: store.durable || top.store.durable,
+        retain: http.retain.clone().or(top.http.retain.clone()),
+        sim_rate: source.sim_rate.or(top.source.sim_rate),
+        allowed_hosts: http
+            .allowed_hosts
+            .clone()
+            .or(top.http.allowed_hosts.clone()),
     };
     let config = match Config::load(&ov) {
         Ok(c) => c,
@@ -261,13 +321,14 @@ pub fn main() -> ExitCode {
         Err(e) => return fail(format!("cannot start the async runtime: {e}")),
     };
     let result = rt.block_on(async move {
-        match cli.command.unwrap_or(Command::Serve) {
-            Command::Serve => pairdesk::server::serve(config).await,
-            Command::Replay { file, speed } => replay(config, file, &speed).await,
-            Command::Record { out, seconds } => record(config, out, seconds).await,
-            Command::Export(a) => export(config, a),
-            Command::Bench { .. } => unreachable!("handled before configuration"),
-            Command::Analyze(_) => unreachable!("handled before configuration"),
+        match cli.command {
+            None | Some(Command::Serve(_)) => pairdesk::server::serve(config).await,
+            Some(Command::Replay { file, speed, .. }) => replay(config, file, &speed).await,
+            Some(Command::Record { out, seconds, .. }) => record(config, out, seconds).await,
+            Some(Command::Export(a)) => export(config, a),
+            Some(Command::Bench { .. } | Command::Analyze(_)) => {
+                unreachable!("handled before configuration")
+            }
         }
     });
     rt.shutdown_timeout(std::time::Duration::from_millis(200));

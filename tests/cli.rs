@@ -74,6 +74,87 @@ fn missing_explicit_config_file_is_reported() {
     assert_one_line_error(out, "/nonexistent/pairdesk.toml");
 }
 
+/// Each command's help shows its own options first and only the flags
+/// that apply to it; the global ones come last under their own heading.
+#[test]
+fn help_is_by_command() {
+    let help = |args: &[&str]| {
+        let out = pairdesk().args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let analyze = help(&["analyze", "--help"]);
+    for server_only in [
+        "--listen",
+        "--token",
+        "--sim-rate",
+        "--retain",
+        "--durable",
+        "--db",
+        "--source",
+    ] {
+        assert!(
+            !analyze.contains(server_only),
+            "analyze --help lists {server_only}: {analyze}"
+        );
+    }
+    let own = analyze.find("--regression").unwrap();
+    let global = analyze.find("Global options:").unwrap();
+    assert!(
+        own < global && analyze[global..].contains("--config"),
+        "{analyze}"
+    );
+    let replay = help(&["replay", "--help"]);
+    assert!(
+        replay.contains("--db") && replay.contains("--speed"),
+        "{replay}"
+    );
+    assert!(
+        !replay.contains("--listen") && !replay.contains("--sim-rate"),
+        "{replay}"
+    );
+    let serve = help(&["serve", "--help"]);
+    for flag in [
+        "--listen",
+        "--token",
+        "--allowed-hosts",
+        "--retain",
+        "--source",
+        "--db",
+    ] {
+        assert!(serve.contains(flag), "serve --help lacks {flag}");
+    }
+    assert!(!help(&["bench", "--help"]).contains("--listen"));
+}
+
+#[test]
+fn store_flags_work_before_and_after_the_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("r.csv");
+    std::fs::write(
+        &file,
+        "1765788195300,BTCUSDT,89000.5,0.01\n1765788195301,ETHUSDT,3000.25,0.1\n",
+    )
+    .unwrap();
+    for (i, before) in [true, false].into_iter().enumerate() {
+        let db = dir.path().join(format!("r{i}.db"));
+        let mut c = pairdesk();
+        if before {
+            c.arg("--db").arg(&db).arg("replay").arg(&file);
+        } else {
+            c.arg("replay").arg(&file).arg("--db").arg(&db);
+        }
+        let out = c.current_dir(dir.path()).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let conn = pairdesk::store::open_reader(&db).unwrap();
+        assert_eq!(pairdesk::store::query::tick_count(&conn).unwrap(), 2);
+    }
+}
+
 #[test]
 fn help_explains_each_command() {
     let out = pairdesk().arg("--help").output().unwrap();

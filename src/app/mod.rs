@@ -250,7 +250,7 @@ fn status_view(s: StatusSnapshot, sym_open: RwSignal<bool>) -> impl IntoView {
             <span class="item" title="Time without data after the latest fault: last message before it to first after recovery" data-testid="blind">
                 "blind " {s.blind_ms.map(format_blind).unwrap_or_else(|| "–".into())}
             </span>
-            <span class="item" title="Rows dropped (zero price, non-market, malformed)">"dropped " {s.dropped}</span>
+            <span class="item" title="Rows dropped (zero price, non-market, malformed, outside the tick limits)">"dropped " {s.dropped}</span>
             <details class="item per-symbol" prop:open=move || sym_open.get()>
                 // The status line re-renders on every push; the open state lives outside it.
                 <summary on:click=move |ev| {
