@@ -1,5 +1,6 @@
 //! `pairdesk bench`: load, latency and resource figures, measured in-process
-//! on loopback over temporary databases.
+//! on loopback over temporary databases. Part of the binary, not the
+//! library: nothing but the command line uses it.
 //!
 //! Every phase runs the production path unchanged: the mock exchange (a real
 //! WebSocket server on 127.0.0.1 speaking Binance's frames) → the Binance
@@ -27,16 +28,17 @@
 //! exchange and the load clients run in the same process, so CPU and memory
 //! are upper bounds for the server alone.
 
-use crate::api::live::LiveUpdate;
-use crate::config::Config;
-use crate::ingest::mock::{now_ms, Bursts, MockConfig};
-use crate::ingest::mock_feed::{FeedOptions, MockFeed};
-use crate::ingest::pipeline::Pipeline;
-use crate::ingest::sim::{SimMarket, SimSpec};
-use crate::server::{router, AppState};
-use crate::store::writer::{WriteCmd, Writer};
-use crate::store::{self, Durability, StoreError};
 use futures::StreamExt;
+use pairdesk::api::live::LiveUpdate;
+use pairdesk::config::Config;
+use pairdesk::ingest::mock::{now_ms, Bursts, MockConfig};
+use pairdesk::ingest::mock_feed::{FeedOptions, MockFeed};
+use pairdesk::ingest::pipeline::Pipeline;
+use pairdesk::ingest::sim::{SimMarket, SimSpec};
+use pairdesk::procstat::rss_kb;
+use pairdesk::server::{router, AppState};
+use pairdesk::store::writer::{WriteCmd, Writer};
+use pairdesk::store::{self, Durability, StoreError};
 use serde::Serialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -60,7 +62,7 @@ pub enum BenchError {
     #[error("HTTP client: {0}")]
     Http(#[from] reqwest::Error),
     #[error("{0}")]
-    Feed(#[from] crate::ingest::mock_feed::FeedError),
+    Feed(#[from] pairdesk::ingest::mock_feed::FeedError),
     #[error("the writer did not accept the seed data")]
     WriterGone,
 }
@@ -360,7 +362,7 @@ pub async fn run(opts: &BenchOptions) -> Result<BenchReport, BenchError> {
         latency,
         burst,
         http,
-        live_base_interval_ms: crate::api::live::BASE_INTERVAL_MS,
+        live_base_interval_ms: pairdesk::api::live::BASE_INTERVAL_MS,
     })
 }
 
@@ -380,18 +382,6 @@ pub fn cpu_ticks() -> Option<u64> {
 
 /// USER_HZ: the unit of `/proc/*/stat` times, fixed at 100 by the Linux ABI.
 const CLOCK_TICKS_PER_SEC: f64 = 100.0;
-
-/// Resident memory, kB (`/proc/self/status` VmRSS).
-pub fn rss_kb() -> Option<u64> {
-    let s = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = s.lines().find(|l| l.starts_with("VmRSS:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
-/// Open file descriptors of this process.
-pub fn open_fds() -> Option<usize> {
-    Some(std::fs::read_dir("/proc/self/fd").ok()?.count())
-}
 
 /// Measures CPU share and peak RSS between `start` and `finish`.
 struct UsageProbe {
@@ -713,7 +703,7 @@ async fn serve(
     let (stop, stop_rx) = oneshot::channel::<()>();
     // The same accept loop as `serve`, so its caps and timeouts are measured.
     tokio::spawn(async move {
-        let serve = crate::api::accept::serve(listener, app, &limits, conns, net, async {
+        let serve = pairdesk::api::accept::serve(listener, app, &limits, conns, net, async {
             let _ = stop_rx.await;
         });
         if let Err(e) = serve.await {
@@ -1193,10 +1183,9 @@ Transfer/sec:     10.00MB
     }
 
     #[test]
-    fn proc_figures_are_read() {
-        assert!(rss_kb().is_some_and(|kb| kb > 0));
+    fn cpu_ticks_are_read() {
+        // rss_kb and open_fds are tested in pairdesk::procstat.
         assert!(cpu_ticks().is_some());
-        assert!(open_fds().is_some_and(|n| n >= 3));
     }
 
     #[test]

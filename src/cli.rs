@@ -517,12 +517,12 @@ fn analyze(a: &AnalyzeArgs) -> anyhow::Result<()> {
 /// `pairdesk bench`: in-process and loopback only; the configuration is unused.
 fn bench(symbols: Option<&str>, seconds: f64, json: bool) -> anyhow::Result<()> {
     let symbols = match symbols {
-        None => pairdesk::bench::BenchOptions::default().symbols,
+        None => crate::bench::BenchOptions::default().symbols,
         Some(s) => s.trim().parse::<usize>().map_err(|_| {
             anyhow::anyhow!("invalid --symbols {s:?}: bench takes a count, e.g. --symbols 50")
         })?,
     };
-    let opts = pairdesk::bench::BenchOptions {
+    let opts = crate::bench::BenchOptions {
         symbols,
         seconds,
         ..Default::default()
@@ -531,13 +531,13 @@ fn bench(symbols: Option<&str>, seconds: f64, json: bool) -> anyhow::Result<()> 
         .enable_all()
         .build()
         .map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))?;
-    let report = rt.block_on(pairdesk::bench::run(&opts))?;
+    let report = rt.block_on(crate::bench::run(&opts))?;
     rt.shutdown_timeout(std::time::Duration::from_millis(200));
     // The report is the command's output.
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print!("{}", pairdesk::bench::render(&report));
+        print!("{}", crate::bench::render(&report));
     }
     Ok(())
 }

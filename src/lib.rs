@@ -8,8 +8,6 @@
 pub mod analytics;
 pub mod api;
 pub mod app;
-#[cfg(feature = "ssr")]
-pub mod bench;
 pub mod domain;
 
 #[cfg(feature = "ssr")]
@@ -18,6 +16,8 @@ pub mod config;
 pub mod engine;
 #[cfg(feature = "ssr")]
 pub mod ingest;
+#[cfg(feature = "ssr")]
+pub mod procstat;
 #[cfg(feature = "ssr")]
 pub mod server;
 #[cfg(feature = "ssr")]

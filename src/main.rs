@@ -2,6 +2,8 @@
 //! `anyhow` lives only here, at the edge; everything below has typed errors.
 
 #[cfg(feature = "ssr")]
+mod bench;
+#[cfg(feature = "ssr")]
 mod cli;
 
 #[cfg(feature = "ssr")]

@@ -11,11 +11,11 @@
 //! (one hour; `PAIRDESK_SOAK_SECS` overrides the length).
 #![cfg(feature = "ssr")]
 
-use pairdesk::bench::{open_fds, rss_kb};
 use pairdesk::domain::{Tick, Venue};
 use pairdesk::ingest::backoff::Backoff;
 use pairdesk::ingest::mock::MockConfig;
 use pairdesk::ingest::mock_feed::{FeedOptions, MockFeed};
+use pairdesk::procstat::{open_fds, rss_kb};
 use pairdesk::store::{self, query};
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering::Relaxed;
