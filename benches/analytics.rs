@@ -123,6 +123,18 @@ fn real_conditioning_prices(n: usize) -> (Vec<f64>, Vec<f64>) {
     (x, y)
 }
 
+/// Every bar through one incremental rolling OLS (the timed loop).
+fn push_all(lx: &[f64], ly: &[f64], window: usize, intercept: bool) {
+    let mut r = RollingOls::new(window, intercept).unwrap();
+    let mut acc = 0.0;
+    for (&a, &b) in lx.iter().zip(ly) {
+        if let Ok(c) = r.push(a, b) {
+            acc += c.beta;
+        }
+    }
+    black_box(acc);
+}
+
 /// Per-bar cost of the incremental rolling estimators (best of 5 runs).
 fn rolling_benches() {
     const N: usize = 1_000_000;
@@ -137,16 +149,7 @@ fn rolling_benches() {
         (300, true),
         (60, false),
     ] {
-        let (med, min) = median_time(5, || {
-            let mut r = RollingOls::new(window, intercept).unwrap();
-            let mut acc = 0.0;
-            for (&a, &b) in lx.iter().zip(&ly) {
-                if let Ok(c) = r.push(a, b) {
-                    acc += c.beta;
-                }
-            }
-            black_box(acc);
-        });
+        let (med, min) = median_time(5, || push_all(&lx, &ly, window, intercept));
         println!(
             "RollingOls::push window {window:>3} intercept {intercept:<5}: median {:6.1} ns/bar (min {:6.1})",
             per_bar(med),
@@ -221,16 +224,7 @@ fn main() {
         });
         report("adf_aic", n, t, &refs);
         if n == *SIZES.last().unwrap() {
-            let (t, _) = median_time(5, || {
-                let mut r = RollingOls::new(100, true).unwrap();
-                let mut acc = 0.0;
-                for (&a, &b) in lx.iter().zip(&ly) {
-                    if let Ok(c) = r.push(a, b) {
-                        acc += c.beta;
-                    }
-                }
-                black_box(acc);
-            });
+            let (t, _) = median_time(5, || push_all(&lx, &ly, 100, true));
             println!(
                 "incremental RollingOls::push (window 100): {:.1} ns per bar over {n} bars",
                 t.as_secs_f64() * 1e9 / n as f64

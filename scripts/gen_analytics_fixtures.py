@@ -404,8 +404,9 @@ def mackinnon_tables():
     print(f"{path}: {os.path.getsize(path)} bytes")
 
 
-def load_recording_bars(path):
-    """1-second last-price bars of BTC (x) and ETH (y), inner-joined.
+def load_recording_bars(path, seconds=1):
+    """`seconds`-second last-price bars of BTC (x) and ETH (y), inner-joined,
+    as numpy arrays (also used by gen_rolling_fixtures.py).
 
     Parsed with the json module (pandas.read_json's fast float parser is
     not correctly rounded and would disagree with Rust's parser)."""
@@ -423,7 +424,7 @@ def load_recording_bars(path):
     bars = {}
     for sym in ("BTCUSDT", "ETHUSDT"):
         s = df[df.symbol == sym].set_index("ts").price
-        bars[sym] = s.resample("1s").last()
+        bars[sym] = s.resample(f"{seconds}s").last()
     j = pd.concat(bars, axis=1, join="inner").dropna()
     return j.BTCUSDT.to_numpy(), j.ETHUSDT.to_numpy()
 

@@ -55,6 +55,9 @@ import pandas as pd
 import statsmodels
 import statsmodels.api as sm
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gen_analytics_fixtures import load_recording_bars  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "tests", "fixtures", "analytics", "recording_rolling.json")
 RECORDING = os.path.join(
@@ -69,25 +72,10 @@ FLAT_RELATIVE_SPREAD = 1e-10
 
 
 def load_bars(path, seconds):
-    """Last-price bars per `seconds` bucket, parsed with the json module
-    (correctly rounded, as Rust's parser)."""
-    rows = []
-    with open(path) as f:
-        for line in f:
-            line = line.strip()
-            if line:
-                r = json.loads(line)
-                rows.append((r["symbol"], r["ts"], float(r["price"])))
-    df = pd.DataFrame(rows, columns=["symbol", "ts", "price"])
-    df = df[df.price > 0]
-    df["ts"] = pd.to_datetime(df.ts, utc=True)
-    df = df.sort_values("ts", kind="stable")
-    bars = {}
-    for sym in ("BTCUSDT", "ETHUSDT"):
-        s = df[df.symbol == sym].set_index("ts").price
-        bars[sym] = s.resample(f"{seconds}s").last()
-    j = pd.concat(bars, axis=1, join="inner").dropna()
-    return [float(v) for v in j.BTCUSDT], [float(v) for v in j.ETHUSDT]
+    """Last-price bars per `seconds` bucket as lists of floats (the loader is
+    gen_analytics_fixtures.py's, so both fixtures see the same bars)."""
+    x, y = load_recording_bars(path, seconds)
+    return [float(v) for v in x], [float(v) for v in y]
 
 
 def fnv1a(values):
