@@ -318,7 +318,8 @@ pub struct BenchReport {
     pub sustainable_rate: Option<f64>,
     pub latency: Vec<LatencyRow>,
     pub burst: BurstRow,
-    pub http: HttpRow,
+    /// One row per endpoint measured.
+    pub http: Vec<HttpRow>,
     /// The live-push base interval in force, ms.
     pub live_base_interval_ms: u64,
 }
@@ -872,7 +873,7 @@ async fn seed(writer: &Writer, symbols: &[String], minutes: i64) -> Result<u64, 
     Ok(n)
 }
 
-async fn http_phase(opts: &BenchOptions) -> Result<HttpRow, BenchError> {
+async fn http_phase(opts: &BenchOptions) -> Result<Vec<HttpRow>, BenchError> {
     let dir = TempDir::new("http")?;
     let db = dir.path().join("bench.db");
     let pair = vec!["S000USDT".to_string(), "S001USDT".to_string()];
@@ -881,10 +882,28 @@ async fn http_phase(opts: &BenchOptions) -> Result<HttpRow, BenchError> {
     tracing::info!(ticks = seeded, "bench: API database seeded");
     let pipeline = Pipeline::new(writer.tx.clone());
     let served = serve(&db, dir.path(), &pair, pipeline.clone(), &writer).await?;
-    let path = format!("/api/v1/pair?x={}&y={}&bars=300", pair[0], pair[1]);
-    let url = format!("http://{}{path}", served.addr);
+    // Two kinds of request: the dashboard's pair analytics (CPU-bound on the
+    // statistics) and a page of stored ticks (bound by the store: opening a
+    // connection, one indexed range scan, JSON), which shows what the store's
+    // connection handling costs per request.
+    let paths = [
+        format!("/api/v1/pair?x={}&y={}&bars=300", pair[0], pair[1]),
+        format!("/api/v1/ticks?symbol={}&limit=100", pair[0]),
+    ];
+    let mut rows = Vec::new();
+    for path in paths {
+        rows.push(http_load(&format!("http://{}{path}", served.addr), &path, opts).await?);
+    }
+    drop(served);
+    drop(pipeline);
+    let _ = tokio::task::spawn_blocking(move || writer.shutdown()).await;
+    Ok(rows)
+}
+
+/// `opts.http_concurrency` reqwest clients, then wrk, against one URL.
+async fn http_load(url: &str, path: &str, opts: &BenchOptions) -> Result<HttpRow, BenchError> {
     // One request first: it must succeed, or the figures would mean nothing.
-    let first = reqwest::Client::new().get(&url).send().await?;
+    let first = reqwest::Client::new().get(url).send().await?;
     first.error_for_status()?.bytes().await?;
 
     let deadline = Instant::now() + Duration::from_secs_f64(opts.seconds);
@@ -892,7 +911,7 @@ async fn http_phase(opts: &BenchOptions) -> Result<HttpRow, BenchError> {
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..opts.http_concurrency {
-        let url = url.clone();
+        let url = url.to_string();
         tasks.push(tokio::spawn(async move {
             let client = reqwest::Client::new();
             let (mut lat, mut errors) = (Vec::new(), 0u64);
@@ -923,10 +942,7 @@ async fn http_phase(opts: &BenchOptions) -> Result<HttpRow, BenchError> {
     }
     let wall = started.elapsed().as_secs_f64();
     let usage = probe.finish();
-    let wrk = wrk_phase(&url, opts).await;
-    drop(served);
-    drop(pipeline);
-    let _ = tokio::task::spawn_blocking(move || writer.shutdown()).await;
+    let wrk = wrk_phase(url, opts).await;
     let lat = sorted(lat);
     Ok(HttpRow {
         endpoint: format!("GET {path}"),
@@ -1105,36 +1121,45 @@ pub fn render(r: &BenchReport) -> String {
         pct(&b.usage),
         b.usage.rss_max_mb
     );
-    let h = &r.http;
-    let _ = writeln!(o, "\nHTTP API: {}", h.endpoint);
-    let _ = writeln!(
-        o,
-        "{:>11} {:>9} {:>7} {:>8} {:>8} {:>8} {:>8} {:>6} {:>7}",
-        "concurrent", "requests", "errors", "req/s", "p50 ms", "p99 ms", "max ms", "CPU", "RSS MB"
-    );
-    let _ = writeln!(
-        o,
-        "{:>11} {:>9} {:>7} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>6} {:>7.1}",
-        h.concurrency,
-        h.requests,
-        h.errors,
-        h.per_sec,
-        h.p50_ms,
-        h.p99_ms,
-        h.max_ms,
-        pct(&h.usage),
-        h.usage.rss_max_mb
-    );
-    match &h.wrk {
-        Some((w, u)) => {
-            let _ = writeln!(
-                o,
-                "{:>11} {:>9} {:>7} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>6} {:>7.1}  (wrk -t2; server CPU only)",
-                h.concurrency, w.requests, w.errors, w.per_sec, w.p50_ms, w.p99_ms, w.max_ms, pct(u), u.rss_max_mb
-            );
-        }
-        None => {
-            let _ = writeln!(o, "(wrk not installed: no external load-generator row)");
+    for h in &r.http {
+        let _ = writeln!(o, "\nHTTP API: {}", h.endpoint);
+        let _ = writeln!(
+            o,
+            "{:>11} {:>9} {:>7} {:>8} {:>8} {:>8} {:>8} {:>6} {:>7}",
+            "concurrent",
+            "requests",
+            "errors",
+            "req/s",
+            "p50 ms",
+            "p99 ms",
+            "max ms",
+            "CPU",
+            "RSS MB"
+        );
+        let _ = writeln!(
+            o,
+            "{:>11} {:>9} {:>7} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>6} {:>7.1}",
+            h.concurrency,
+            h.requests,
+            h.errors,
+            h.per_sec,
+            h.p50_ms,
+            h.p99_ms,
+            h.max_ms,
+            pct(&h.usage),
+            h.usage.rss_max_mb
+        );
+        match &h.wrk {
+            Some((w, u)) => {
+                let _ = writeln!(
+                    o,
+                    "{:>11} {:>9} {:>7} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>6} {:>7.1}  (wrk -t2; server CPU only)",
+                    h.concurrency, w.requests, w.errors, w.per_sec, w.p50_ms, w.p99_ms, w.max_ms, pct(u), u.rss_max_mb
+                );
+            }
+            None => {
+                let _ = writeln!(o, "(wrk not installed: no external load-generator row)");
+            }
         }
     }
     o
