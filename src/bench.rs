@@ -29,14 +29,15 @@
 //! are upper bounds for the server alone.
 
 use futures::StreamExt;
-use pairdesk::api::live::LiveUpdate;
 use pairdesk::config::Config;
 use pairdesk::ingest::mock::{now_ms, Bursts, MockConfig};
 use pairdesk::ingest::mock_feed::{FeedOptions, MockFeed};
 use pairdesk::ingest::pipeline::Pipeline;
 use pairdesk::ingest::sim::{SimMarket, SimSpec};
+use pairdesk::model::live::LiveUpdate;
 use pairdesk::procstat::rss_kb;
-use pairdesk::server::{router, AppState};
+use pairdesk::server::router;
+use pairdesk::state::AppState;
 use pairdesk::store::writer::{WriteCmd, Writer};
 use pairdesk::store::{self, Durability, StoreError};
 use serde::Serialize;
@@ -363,7 +364,7 @@ pub async fn run(opts: &BenchOptions) -> Result<BenchReport, BenchError> {
         latency,
         burst,
         http,
-        live_base_interval_ms: pairdesk::api::live::BASE_INTERVAL_MS,
+        live_base_interval_ms: pairdesk::model::live::BASE_INTERVAL_MS,
     })
 }
 
@@ -689,7 +690,8 @@ async fn serve(
         symbols: symbols.to_vec(),
         ..Config::default()
     };
-    let state = Arc::new(AppState::new(config, pipeline, writer));
+    let reads = Arc::new(pairdesk::store::SqliteStore::new(db));
+    let state = Arc::new(AppState::new(config, pipeline, writer, reads));
     let opts = leptos::config::LeptosOptions::builder()
         .output_name("pairdesk")
         .site_root(site.display().to_string())
@@ -704,7 +706,7 @@ async fn serve(
     let (stop, stop_rx) = oneshot::channel::<()>();
     // The same accept loop as `serve`, so its caps and timeouts are measured.
     tokio::spawn(async move {
-        let serve = pairdesk::api::accept::serve(listener, app, &limits, conns, net, async {
+        let serve = pairdesk::http::accept::serve(listener, app, &limits, conns, net, async {
             let _ = stop_rx.await;
         });
         if let Err(e) = serve.await {

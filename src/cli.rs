@@ -342,18 +342,20 @@ pub fn main() -> ExitCode {
 fn export(config: Config, a: ExportArgs) -> anyhow::Result<()> {
     use pairdesk::domain::{Timeframe, Venue};
     use pairdesk::ingest::replay::parse_ts;
-    use pairdesk::store::export::{export_csv, ExportKind};
+    use pairdesk::store::export::ExportKind;
+    use pairdesk::store::{SqliteStore, Store};
     if !config.db.is_file() {
         anyhow::bail!("database {} does not exist", config.db.display());
     }
-    let conn = store::open_reader(&config.db)?;
+    let store = SqliteStore::new(&config.db);
     let symbol = a.symbol.to_ascii_uppercase();
     let venue: Venue = match &a.venue {
         Some(v) => v
             .parse()
             .map_err(|e: String| anyhow::anyhow!("invalid --venue: {e}"))?,
         None => {
-            let venues: Vec<Venue> = store::query::symbols(&conn)?
+            let venues: Vec<Venue> = store
+                .symbols()?
                 .into_iter()
                 .filter(|(_, s)| *s == symbol)
                 .map(|(v, _)| v)
@@ -395,14 +397,13 @@ fn export(config: Config, a: ExportArgs) -> anyhow::Result<()> {
     }
     let file = std::fs::File::create(&a.out)
         .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", a.out.display()))?;
-    let rows = export_csv(
-        &conn,
+    let rows = store.export_csv(
         venue,
         &symbol,
         kind,
         from,
         to,
-        std::io::BufWriter::new(file),
+        &mut std::io::BufWriter::new(file),
     )?;
     let summary = serde_json::json!({
         "out": a.out.display().to_string(),
@@ -453,7 +454,7 @@ fn analyze(a: &AnalyzeArgs) -> anyhow::Result<()> {
     use pairdesk::analytics::{analyze, AnalyzeOptions, Autolag, PriceScale};
     let text = std::fs::read_to_string(&a.input)
         .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", a.input.display()))?;
-    let cols = pairdesk::api::csv_input::parse(&text, a.x.as_deref(), a.y.as_deref())?;
+    let cols = pairdesk::services::csv_input::parse(&text, a.x.as_deref(), a.y.as_deref())?;
     let opts = AnalyzeOptions {
         regression: pairdesk::app::params::regression_from(&a.regression).unwrap_or_default(),
         prices: if a.prices == "raw" {

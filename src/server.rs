@@ -7,15 +7,17 @@
 
 use crate::app::{shell, App};
 use crate::config::{Config, SourceSpec};
-use crate::domain::{StatusSnapshot, Venue};
+use crate::domain::Venue;
 use crate::ingest::binance::client::stream_url;
 use crate::ingest::mock::{MockConfig, MockExchange};
 use crate::ingest::pipeline::Pipeline;
 use crate::ingest::replay::{replay_file, Speed};
 use crate::ingest::socket::SocketSpec;
 use crate::ingest::subscriptions::Subscriptions;
+use crate::state::AppState;
 use crate::store;
-use crate::store::writer::{Writer, WriterStats};
+use crate::store::writer::Writer;
+use crate::store::{SqliteStore, Store};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::IntoResponse;
@@ -24,81 +26,9 @@ use axum::Router;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, handle_server_fns_with_context, LeptosRoutes};
 use std::path::PathBuf;
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
-
-/// Everything request handlers and server functions need.
-pub struct AppState {
-    pub config: Config,
-    /// Venue the active source's ticks are stored under.
-    pub venue: Venue,
-    pub source_label: String,
-    pub simulated: bool,
-    pub pipeline: Arc<Pipeline>,
-    pub writer_stats: Arc<WriterStats>,
-    /// Ticks in the database when the server started.
-    pub base_ticks: u64,
-    /// The writer's queue: its depth for /metrics, liveness for /readyz.
-    /// Weak, so requests never keep the writer alive past shutdown.
-    pub writer_tx: tokio::sync::mpsc::WeakSender<crate::store::writer::WriteCmd>,
-    /// HTTP request counters and latency histograms for /metrics.
-    pub http: crate::api::metrics::HttpMetrics,
-    /// The shared live feed behind every `/ws/live` page.
-    pub live: crate::api::live::Hub,
-    /// The live symbol set (None for a replay, which has no live feed).
-    pub subscriptions: Option<Arc<Subscriptions>>,
-    /// Open HTTP connections, under `[http]` caps (see [`crate::api::accept`]).
-    pub conns: Arc<crate::api::accept::ConnTracker>,
-    /// Open `/ws/live` sockets, under their own caps.
-    pub ws_conns: Arc<crate::api::accept::ConnTracker>,
-    /// Connection counters for /metrics.
-    pub net: Arc<crate::api::accept::NetStats>,
-    /// Alert webhooks, under the SSRF policy.
-    pub webhooks: crate::webhook::WebhookSender,
-}
-
-impl AppState {
-    /// State for serving `config` from `pipeline` and `writer`, labelled as
-    /// the simulated market with an empty store and no live symbol set (what
-    /// benches and tests want); `serve` overrides the source fields.
-    pub fn new(config: Config, pipeline: Arc<Pipeline>, writer: &Writer) -> AppState {
-        let l = &config.http;
-        let conns =
-            crate::api::accept::ConnTracker::new(l.max_connections, l.max_connections_per_ip);
-        let ws_conns =
-            crate::api::accept::ConnTracker::new(l.max_websockets, l.max_websockets_per_ip);
-        let webhooks = crate::webhook::WebhookSender::new(crate::webhook::WebhookPolicy {
-            allow_private: config.webhook_allow_private,
-        });
-        AppState {
-            config,
-            venue: Venue::Sim,
-            source_label: "sim".into(),
-            simulated: true,
-            pipeline,
-            writer_stats: writer.stats.clone(),
-            base_ticks: 0,
-            writer_tx: writer.tx.downgrade(),
-            http: Default::default(),
-            live: Default::default(),
-            subscriptions: None,
-            conns,
-            ws_conns,
-            net: Default::default(),
-            webhooks,
-        }
-    }
-
-    pub fn status(&self) -> StatusSnapshot {
-        let stored = self.base_ticks + self.writer_stats.inserted.load(Relaxed);
-        let mut s = self.pipeline.snapshot(stored);
-        s.source = self.source_label.clone();
-        s.simulated = self.simulated;
-        s
-    }
-}
 
 /// Where the compiled client (`pkg/`) and public assets live: LEPTOS_SITE_ROOT,
 /// else `site/` next to the binary or one level up (target/release/../site),
@@ -361,7 +291,8 @@ pub fn router(state: Arc<AppState>, leptos_options: LeptosOptions) -> Router {
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let durability = config.durability();
     let conn = store::open_writer(&config.db, durability)?;
-    let base_ticks = store::query::tick_count(&conn)?;
+    let reads: Arc<dyn Store> = Arc::new(SqliteStore::new(&config.db));
+    let base_ticks = reads.tick_count()?;
     // Retention applies to serving only: a replay of old data must not prune it.
     let writer = Writer::spawn_with(
         conn,
@@ -392,7 +323,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         simulated,
         base_ticks,
         subscriptions: source.subscriptions(),
-        ..AppState::new(config.clone(), pipeline.clone(), &writer)
+        ..AppState::new(config.clone(), pipeline.clone(), &writer, reads)
     });
     tracing::info!(
         listen = %config.listen,
@@ -401,7 +332,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         site_root = %leptos_options.site_root,
         "pairdesk serving on http://{}", config.listen
     );
-    let alert_engine = tokio::spawn(crate::engine::run(state.clone(), stop_rx_engine));
+    let alert_engine = tokio::spawn(crate::services::alerts::run(state.engine(), stop_rx_engine));
     let (conns, net) = (state.conns.clone(), state.net.clone());
     let app = router(state, leptos_options);
     let (sig_tx, mut sig_rx) = watch::channel(false);
@@ -410,7 +341,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         let _ = sig_tx.send(true);
     });
     let mut sig_rx2 = sig_rx.clone();
-    let server = crate::api::accept::serve(listener, app, &config.http, conns, net, async move {
+    let server = crate::http::accept::serve(listener, app, &config.http, conns, net, async move {
         let _ = sig_rx2.wait_for(|s| *s).await;
     });
     tokio::select! {

@@ -8,7 +8,8 @@
 use pairdesk::config::Config;
 use pairdesk::domain::{Side, Tick, Venue};
 use pairdesk::ingest::pipeline::Pipeline;
-use pairdesk::server::{router, AppState};
+use pairdesk::server::router;
+use pairdesk::state::AppState;
 use pairdesk::store::writer::{WriteCmd, Writer};
 use pairdesk::store::{self, Durability};
 use reqwest::{header, Client, StatusCode};
@@ -116,7 +117,8 @@ async fn start_configured(
     };
     tune(&mut config);
     let pipeline = Pipeline::new(writer.tx.clone());
-    let state = Arc::new(AppState::new(config, pipeline, &writer));
+    let reads = Arc::new(pairdesk::store::SqliteStore::new(&db));
+    let state = Arc::new(AppState::new(config, pipeline, &writer, reads));
     let opts = leptos::config::LeptosOptions::builder()
         .output_name("pairdesk")
         .site_root(dir.path().display().to_string())
@@ -129,7 +131,7 @@ async fn start_configured(
         state.config.http.clone(),
     );
     tokio::spawn(async move {
-        pairdesk::api::accept::serve(listener, app, &limits, conns, net, std::future::pending())
+        pairdesk::http::accept::serve(listener, app, &limits, conns, net, std::future::pending())
             .await
             .unwrap();
     });
@@ -706,8 +708,7 @@ async fn alerts_round_trip() {
     let v: Value = get_json(&c, format!("{}/api/v1/alerts", s.base)).await;
     assert_eq!(v["rules"].as_array().unwrap().len(), 1);
 
-    pairdesk::api::alerts::store::record_event(&s.state.config.db, id, T0, "z crossed 2.0")
-        .unwrap();
+    s.state.store.record_event(id, T0, "z crossed 2.0").unwrap();
     let v: Value = get_json(&c, format!("{}/api/v1/alert-events?rule_id={id}", s.base)).await;
     assert_eq!(v["events"][0]["message"], "z crossed 2.0");
 
@@ -1069,7 +1070,10 @@ async fn beyond_loopback_the_token_is_mandatory_and_enforced() {
 
 /// Reads live updates until `want` ticks have been announced or 10 s pass;
 /// returns the announced total, the updates' `last_ts` and the pushed prices.
-async fn announced<S>(ws: &mut S, want: u64) -> (u64, Vec<i64>, Vec<pairdesk::api::live::LivePrice>)
+async fn announced<S>(
+    ws: &mut S,
+    want: u64,
+) -> (u64, Vec<i64>, Vec<pairdesk::model::live::LivePrice>)
 where
     S: futures::Stream<
             Item = Result<
@@ -1088,8 +1092,8 @@ where
             .expect("socket closed")
             .unwrap();
         if let tokio_tungstenite::tungstenite::Message::Text(t) = msg {
-            let u: pairdesk::api::live::LiveUpdate = serde_json::from_str(t.as_str()).unwrap();
-            assert_eq!(u.interval_ms, pairdesk::api::live::BASE_INTERVAL_MS);
+            let u: pairdesk::model::live::LiveUpdate = serde_json::from_str(t.as_str()).unwrap();
+            assert_eq!(u.interval_ms, pairdesk::model::live::BASE_INTERVAL_MS);
             assert_eq!(u.lagged, 0);
             total += u.new_ticks;
             stamps.extend(u.last_ts);

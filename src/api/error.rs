@@ -8,7 +8,7 @@
 //! answered with axum's plain-text 400/422.
 
 use crate::analytics::AnalyticsError;
-use crate::api::pair::PairError;
+use crate::model::pair::PairError;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};

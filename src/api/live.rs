@@ -1,608 +1,397 @@
-//! Live push to the dashboard over a WebSocket (`/ws/live`).
-//!
-//! One hub task per server counts the ticks, and every 25 ms while they
-//! arrive (every 2 s as a heartbeat when the market is quiet) builds one
-//! [`LiveUpdate`] and serializes it once for every connected page: fifty
-//! viewers cost one status snapshot and one JSON encoding, not fifty, and
-//! the hub looks for fired alerts once a second for all of them. The status
-//! line redraws from the update directly; the page refetches the pair
-//! analytics (at most once a second) when new ticks have arrived.
+//! The `/ws/live` socket: one session per page over the shared frames of
+//! the live hub ([`crate::services::live`]).
 //!
 //! Each page reads the hub's frames on its own receiver, so a slow browser
 //! can never slow ingestion or the other pages: when it stops keeping up it
 //! is switched to a coarser rate (its own, composed for it alone, with the
 //! missed ticks folded in), the page is told so through `interval_ms` and
 //! `lagged`, and it is disconnected only when it stops accepting messages
-//! altogether.
+//! altogether. The status line redraws from the update directly; the page
+//! refetches the pair analytics (at most once a second) when new ticks
+//! have arrived.
 
 use crate::domain::StatusSnapshot;
-use serde::{Deserialize, Serialize};
+use crate::model::alerts::AlertEvent;
+use crate::model::live::{
+    LivePrice, LiveUpdate, Watch, BASE_INTERVAL_MS, MAX_INTERVAL_MS, MAX_WATCH,
+};
+use crate::services::live::Frame;
+use crate::state::AppState;
+use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::broadcast::error::RecvError;
+use tokio::time::Instant;
 
-/// One push message.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LiveUpdate {
-    /// Ticks accepted since the previous message.
-    pub new_ticks: u64,
-    /// Exchange time of the newest tick, ms.
-    pub last_ts: Option<i64>,
-    /// Current push interval for this client (grows when it is slow), ms.
-    pub interval_ms: u64,
-    /// Notifications this client missed because it fell behind.
-    pub lagged: u64,
-    /// The status line's figures: in at most four updates a second (and
-    /// every heartbeat), since a person cannot read them faster and with
-    /// 200 symbols they are most of the message.
-    #[serde(default)]
-    pub status: Option<StatusSnapshot>,
-    /// Alerts fired since the previous message.
-    #[serde(default)]
-    pub alerts: Vec<crate::api::alerts::AlertEvent>,
-    /// The newest trade of each symbol this page watches that traded since
-    /// the previous message: the price chart's forming bar follows it.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub prices: Vec<LivePrice>,
+/// A send that takes longer than this means the page is not draining.
+const SEND_TIMEOUT: Duration = Duration::from_millis(500);
+/// Consecutive slow sends before a page is given up on.
+const HOPELESS: u32 = 10;
+
+/// A page only ever sends a short `{"watch":[..]}`.
+const MAX_PAGE_MESSAGE: usize = 4 * 1024;
+
+/// Upgrade to a live session, if the client's address and the server
+/// are under their `/ws/live` caps (`[http] max_websockets*`); the slot
+/// is held for the socket's lifetime.
+pub async fn live_ws(
+    State(app): State<Arc<AppState>>,
+    peer: Option<axum::extract::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let ip = peer.map(|p| p.0 .0.ip());
+    let permit = match app.ws_conns.try_acquire(ip) {
+        Ok(p) => p,
+        Err(r) => {
+            app.net.count_refusal(r, true);
+            tracing::warn!(peer = ?ip, reason = ?r, "live socket refused: at its cap");
+            return crate::api::error::ApiError::unavailable(
+                "too many live connections; close other dashboard tabs or retry later",
+            )
+            .into_response();
+        }
+    };
+    ws.max_message_size(MAX_PAGE_MESSAGE)
+        .max_frame_size(MAX_PAGE_MESSAGE)
+        .on_upgrade(move |sock| async move {
+            let _permit = permit;
+            session(sock, app).await
+        })
 }
 
-/// The newest trade of one symbol.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LivePrice {
-    pub symbol: String,
-    pub price: f64,
-    /// Exchange time, ms.
-    pub ts: i64,
+/// What one page has been sent, and what it is owed.
+struct Page {
+    interval_ms: u64,
+    /// Frames this page missed since it connected.
+    lagged: u64,
+    last_seq: Option<u64>,
+    /// `total_ticks` of the last frame accounted to this page.
+    sent_total: Option<u64>,
+    /// The newest frame not yet sent (coarse rate), and the alerts and
+    /// newest status of the frames folded into it.
+    owed: Option<Arc<Frame>>,
+    owed_alerts: Vec<AlertEvent>,
+    owed_status: Option<StatusSnapshot>,
+    owed_prices: HashMap<String, LivePrice>,
+    /// Symbols whose newest trades this page wants (its pair).
+    watch: Vec<String>,
+    last_send: Instant,
+    slow_sends: u32,
 }
 
-/// What a page may send: the symbols whose prices it wants pushed.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Watch {
-    pub watch: Vec<String>,
-}
-
-/// A page watches at most this many symbols (a pair, with room to spare).
-pub const MAX_WATCH: usize = 8;
-
-/// 25 ms: with 250 ms every tick waited up to a quarter second for its push.
-/// Measured by `pairdesk bench` up to 50 clients at 10,000 trades/s
-/// (BENCHMARKS.md, Load).
-pub const BASE_INTERVAL_MS: u64 = 25;
-pub const MAX_INTERVAL_MS: u64 = 4000;
-/// How often an update carries the status snapshot.
-pub const STATUS_INTERVAL_MS: u64 = 250;
-
-#[cfg(feature = "ssr")]
-pub use ssr::{live_ws, Hub};
-
-#[cfg(feature = "ssr")]
-mod ssr {
-    use super::*;
-    use crate::api::alerts::AlertEvent;
-    use crate::server::AppState;
-    use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-    use axum::extract::State;
-    use axum::response::{IntoResponse, Response};
-    use std::collections::HashMap;
-    use std::sync::{Arc, Once, Weak};
-    use std::time::Duration;
-    use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
-    use tokio::time::Instant;
-
-    /// Frames kept for a page that is momentarily busy: 64 × 25 ms = 1.6 s.
-    const FRAME_BUFFER: usize = 64;
-    /// A send that takes longer than this means the page is not draining.
-    const SEND_TIMEOUT: Duration = Duration::from_millis(500);
-    /// Consecutive slow sends before a page is given up on.
-    const HOPELESS: u32 = 10;
-    const HEARTBEAT_MS: u64 = 2000;
-
-    /// One update of the shared feed, built once for every page.
-    struct Frame {
-        seq: u64,
-        /// Ticks counted by the hub since it started.
-        total_ticks: u64,
-        update: LiveUpdate,
-        /// `update` as JSON, for pages at the base rate that missed nothing.
-        text: Utf8Bytes,
-        /// The newest trade per symbol in this frame's interval; each page
-        /// gets the ones it watches.
-        prices: HashMap<String, LivePrice>,
-    }
-
-    /// The shared feed; started by the first page that connects.
-    pub struct Hub {
-        tx: broadcast::Sender<Arc<Frame>>,
-        started: Once,
-    }
-
-    impl Default for Hub {
-        fn default() -> Self {
-            Hub {
-                tx: broadcast::channel(FRAME_BUFFER).0,
-                started: Once::new(),
-            }
+impl Page {
+    /// A page that just connected: base rate, nothing sent, nothing owed.
+    fn new() -> Page {
+        Page {
+            interval_ms: BASE_INTERVAL_MS,
+            lagged: 0,
+            last_seq: None,
+            sent_total: None,
+            owed: None,
+            owed_alerts: Vec::new(),
+            owed_status: None,
+            owed_prices: HashMap::new(),
+            watch: Vec::new(),
+            last_send: Instant::now(),
+            slow_sends: 0,
         }
     }
 
-    impl Hub {
-        fn subscribe(&self, app: &Arc<AppState>) -> broadcast::Receiver<Arc<Frame>> {
-            self.started.call_once(|| {
-                // Weak: the hub must not keep the server state (and with it
-                // the pipeline's tick broadcast) alive after shutdown.
-                let ticks = app.pipeline.subscribe();
-                tokio::spawn(run_hub(Arc::downgrade(app), self.tx.clone(), ticks));
-            });
-            self.tx.subscribe()
-        }
-    }
-
-    async fn run_hub(
-        app: Weak<AppState>,
-        tx: broadcast::Sender<Arc<Frame>>,
-        mut ticks: broadcast::Receiver<Arc<crate::domain::Tick>>,
-    ) {
-        let mut timer = tokio::time::interval(Duration::from_millis(BASE_INTERVAL_MS));
-        timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        let (mut total, mut fresh, mut last_ts, mut quiet, mut seq) =
-            (0u64, 0u64, None, 0u64, 0u64);
-        let mut alerts_since = crate::ingest::now_ms();
-        let mut last_alert_check = Instant::now();
-        let mut last_status: Option<Instant> = None;
-        let mut prices: HashMap<String, LivePrice> = HashMap::new();
-        loop {
-            timer.tick().await;
-            // Draining on the timer (not per tick) keeps the hub at 40
-            // wake-ups a second whatever the trade rate.
-            loop {
-                match ticks.try_recv() {
-                    Ok(t) => {
-                        fresh += 1;
-                        last_ts = Some(t.exchange_ts);
-                        match prices.get_mut(t.symbol.as_str()) {
-                            Some(p) => {
-                                p.price = t.price;
-                                p.ts = t.exchange_ts;
-                            }
-                            None => {
-                                let p = LivePrice {
-                                    symbol: t.symbol.clone(),
-                                    price: t.price,
-                                    ts: t.exchange_ts,
-                                };
-                                prices.insert(t.symbol.clone(), p);
-                            }
-                        }
-                    }
-                    Err(TryRecvError::Lagged(n)) => fresh += n,
-                    Err(TryRecvError::Empty) => break,
-                    Err(TryRecvError::Closed) => return,
-                }
-            }
-            let Some(app) = app.upgrade() else { return };
-            if tx.receiver_count() == 0 {
-                // Nobody is watching: nothing to build, nothing to catch up on.
-                total += fresh;
-                fresh = 0;
-                prices.clear();
-                alerts_since = crate::ingest::now_ms();
-                continue;
-            }
-            quiet += BASE_INTERVAL_MS;
-            // Alerts fire at most once a bar; look for them once a second.
-            let fired: Vec<AlertEvent> = if last_alert_check.elapsed() >= Duration::from_secs(1) {
-                last_alert_check = Instant::now();
-                let db = app.config.db.clone();
-                let since = alerts_since;
-                tokio::task::spawn_blocking(move || {
-                    crate::api::alerts::store::list_events(&db, None, Some(since), 20)
-                })
-                .await
-                .ok()
-                .and_then(|r| r.ok())
-                .unwrap_or_default()
-            } else {
-                Vec::new()
+    /// The message for `frame`: the shared text when this page is at the
+    /// base rate and saw the previous frame, else one composed for it.
+    fn message(&mut self, frame: &Frame) -> Utf8Bytes {
+        let contiguous = self.last_seq.is_none_or(|s| frame.seq == s + 1);
+        let plain = contiguous
+            && self.interval_ms == BASE_INTERVAL_MS
+            && self.owed_alerts.is_empty()
+            && (self.owed_status.is_none() || frame.update.status.is_some());
+        let text = if plain {
+            frame.text.clone()
+        } else {
+            let mut alerts = std::mem::take(&mut self.owed_alerts);
+            alerts.extend(frame.update.alerts.iter().cloned());
+            let new_ticks = match self.sent_total {
+                Some(t) => frame.total_ticks.saturating_sub(t),
+                None => frame.update.new_ticks,
             };
-            if let Some(newest) = fired.iter().map(|e| e.fired_ts).max() {
-                alerts_since = newest + 1;
-            }
-            if fresh == 0 && fired.is_empty() && quiet < HEARTBEAT_MS {
-                continue;
-            }
-            let heartbeat = quiet >= HEARTBEAT_MS;
-            quiet = 0;
-            total += fresh;
-            let with_status = heartbeat
-                || last_status
-                    .is_none_or(|t| t.elapsed() >= Duration::from_millis(STATUS_INTERVAL_MS));
-            if with_status {
-                last_status = Some(Instant::now());
-            }
-            let update = LiveUpdate {
-                new_ticks: fresh,
-                last_ts,
-                interval_ms: BASE_INTERVAL_MS,
-                lagged: 0,
-                status: with_status.then(|| app.status()),
-                alerts: fired,
+            let msg = LiveUpdate {
+                new_ticks,
+                last_ts: frame.update.last_ts,
+                interval_ms: self.interval_ms,
+                lagged: self.lagged,
+                status: frame
+                    .update
+                    .status
+                    .clone()
+                    .or_else(|| self.owed_status.take()),
+                alerts,
                 prices: Vec::new(),
             };
-            fresh = 0;
-            let Ok(text) = serde_json::to_string(&update) else {
-                continue;
-            };
-            seq += 1;
-            // An error only means every page left meanwhile.
-            let _ = tx.send(Arc::new(Frame {
-                seq,
-                total_ticks: total,
-                update,
-                text: text.into(),
-                prices: std::mem::take(&mut prices),
-            }));
-        }
-    }
-
-    /// A page only ever sends a short `{"watch":[..]}`.
-    const MAX_PAGE_MESSAGE: usize = 4 * 1024;
-
-    /// Upgrade to a live session, if the client's address and the server
-    /// are under their `/ws/live` caps (`[http] max_websockets*`); the slot
-    /// is held for the socket's lifetime.
-    pub async fn live_ws(
-        State(app): State<Arc<AppState>>,
-        peer: Option<axum::extract::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
-        ws: WebSocketUpgrade,
-    ) -> Response {
-        let ip = peer.map(|p| p.0 .0.ip());
-        let permit = match app.ws_conns.try_acquire(ip) {
-            Ok(p) => p,
-            Err(r) => {
-                app.net.count_refusal(r, true);
-                tracing::warn!(peer = ?ip, reason = ?r, "live socket refused: at its cap");
-                return crate::api::error::ApiError::unavailable(
-                    "too many live connections; close other dashboard tabs or retry later",
-                )
-                .into_response();
-            }
+            serde_json::to_string(&msg)
+                .map(Utf8Bytes::from)
+                .unwrap_or_else(|_| frame.text.clone())
         };
-        ws.max_message_size(MAX_PAGE_MESSAGE)
-            .max_frame_size(MAX_PAGE_MESSAGE)
-            .on_upgrade(move |sock| async move {
-                let _permit = permit;
-                session(sock, app).await
-            })
+        let text = self.with_prices(text, frame);
+        self.owed_status = None;
+        self.last_seq = Some(frame.seq);
+        self.sent_total = Some(frame.total_ticks);
+        text
     }
 
-    /// What one page has been sent, and what it is owed.
-    struct Page {
-        interval_ms: u64,
-        /// Frames this page missed since it connected.
-        lagged: u64,
-        last_seq: Option<u64>,
-        /// `total_ticks` of the last frame accounted to this page.
-        sent_total: Option<u64>,
-        /// The newest frame not yet sent (coarse rate), and the alerts and
-        /// newest status of the frames folded into it.
-        owed: Option<Arc<Frame>>,
-        owed_alerts: Vec<AlertEvent>,
-        owed_status: Option<StatusSnapshot>,
-        owed_prices: HashMap<String, LivePrice>,
-        /// Symbols whose newest trades this page wants (its pair).
-        watch: Vec<String>,
-        last_send: Instant,
-        slow_sends: u32,
+    /// The watched symbols' newest trades added to `text` (a JSON object
+    /// without a `prices` key): spliced in, so a page at the base rate
+    /// still shares the frame's serialization.
+    fn with_prices(&mut self, text: Utf8Bytes, frame: &Frame) -> Utf8Bytes {
+        let owed = std::mem::take(&mut self.owed_prices);
+        let picked: Vec<&LivePrice> = self
+            .watch
+            .iter()
+            .filter_map(|s| frame.prices.get(s).or_else(|| owed.get(s)))
+            .collect();
+        let body = text.as_str();
+        if picked.is_empty() || !body.ends_with('}') {
+            return text;
+        }
+        let Ok(list) = serde_json::to_string(&picked) else {
+            return text;
+        };
+        let mut out = String::with_capacity(body.len() + list.len() + 12);
+        out.push_str(&body[..body.len() - 1]);
+        out.push_str(",\"prices\":");
+        out.push_str(&list);
+        out.push('}');
+        out.into()
     }
 
-    impl Page {
-        /// A page that just connected: base rate, nothing sent, nothing owed.
-        fn new() -> Page {
-            Page {
-                interval_ms: BASE_INTERVAL_MS,
-                lagged: 0,
-                last_seq: None,
-                sent_total: None,
-                owed: None,
-                owed_alerts: Vec::new(),
-                owed_status: None,
-                owed_prices: HashMap::new(),
-                watch: Vec::new(),
-                last_send: Instant::now(),
-                slow_sends: 0,
-            }
-        }
-
-        /// The message for `frame`: the shared text when this page is at the
-        /// base rate and saw the previous frame, else one composed for it.
-        fn message(&mut self, frame: &Frame) -> Utf8Bytes {
-            let contiguous = self.last_seq.is_none_or(|s| frame.seq == s + 1);
-            let plain = contiguous
-                && self.interval_ms == BASE_INTERVAL_MS
-                && self.owed_alerts.is_empty()
-                && (self.owed_status.is_none() || frame.update.status.is_some());
-            let text = if plain {
-                frame.text.clone()
-            } else {
-                let mut alerts = std::mem::take(&mut self.owed_alerts);
-                alerts.extend(frame.update.alerts.iter().cloned());
-                let new_ticks = match self.sent_total {
-                    Some(t) => frame.total_ticks.saturating_sub(t),
-                    None => frame.update.new_ticks,
-                };
-                let msg = LiveUpdate {
-                    new_ticks,
-                    last_ts: frame.update.last_ts,
-                    interval_ms: self.interval_ms,
-                    lagged: self.lagged,
-                    status: frame
-                        .update
-                        .status
-                        .clone()
-                        .or_else(|| self.owed_status.take()),
-                    alerts,
-                    prices: Vec::new(),
-                };
-                serde_json::to_string(&msg)
-                    .map(Utf8Bytes::from)
-                    .unwrap_or_else(|_| frame.text.clone())
-            };
-            let text = self.with_prices(text, frame);
-            self.owed_status = None;
-            self.last_seq = Some(frame.seq);
-            self.sent_total = Some(frame.total_ticks);
-            text
-        }
-
-        /// The watched symbols' newest trades added to `text` (a JSON object
-        /// without a `prices` key): spliced in, so a page at the base rate
-        /// still shares the frame's serialization.
-        fn with_prices(&mut self, text: Utf8Bytes, frame: &Frame) -> Utf8Bytes {
-            let owed = std::mem::take(&mut self.owed_prices);
-            let picked: Vec<&LivePrice> = self
+    /// Take a page's `{"watch":[...]}`; anything else is ignored.
+    fn set_watch(&mut self, text: &str) {
+        if let Ok(w) = serde_json::from_str::<Watch>(text) {
+            self.watch = w
                 .watch
                 .iter()
-                .filter_map(|s| frame.prices.get(s).or_else(|| owed.get(s)))
+                .filter_map(|s| crate::domain::validate_symbol(s).ok())
+                .take(MAX_WATCH)
                 .collect();
-            let body = text.as_str();
-            if picked.is_empty() || !body.ends_with('}') {
-                return text;
-            }
-            let Ok(list) = serde_json::to_string(&picked) else {
-                return text;
-            };
-            let mut out = String::with_capacity(body.len() + list.len() + 12);
-            out.push_str(&body[..body.len() - 1]);
-            out.push_str(",\"prices\":");
-            out.push_str(&list);
-            out.push('}');
-            out.into()
-        }
-
-        /// Take a page's `{"watch":[...]}`; anything else is ignored.
-        fn set_watch(&mut self, text: &str) {
-            if let Ok(w) = serde_json::from_str::<Watch>(text) {
-                self.watch = w
-                    .watch
-                    .iter()
-                    .filter_map(|s| crate::domain::validate_symbol(s).ok())
-                    .take(MAX_WATCH)
-                    .collect();
-            }
-        }
-
-        fn coarser(&mut self) {
-            self.interval_ms = (self.interval_ms * 2).min(MAX_INTERVAL_MS);
         }
     }
 
-    async fn session(mut sock: WebSocket, app: Arc<AppState>) {
-        let mut frames = app.live.subscribe(&app);
-        let mut page = Page::new();
-        loop {
-            // At the base rate every frame goes out as it comes (the hub sets
-            // the pace); at a coarser rate the newest one goes out when due.
-            let due = if page.interval_ms == BASE_INTERVAL_MS {
-                page.last_send
-            } else {
-                page.last_send + Duration::from_millis(page.interval_ms)
-            };
-            tokio::select! {
-                f = frames.recv() => match f {
-                    Ok(frame) => {
-                        if let Some(prev) = page.owed.replace(frame) {
-                            page.owed_alerts.extend(prev.update.alerts.iter().cloned());
-                            if let Some(s) = &prev.update.status {
-                                page.owed_status = Some(s.clone());
-                            }
-                            for (k, v) in &prev.prices {
-                                page.owed_prices.insert(k.clone(), v.clone());
-                            }
+    fn coarser(&mut self) {
+        self.interval_ms = (self.interval_ms * 2).min(MAX_INTERVAL_MS);
+    }
+}
+
+async fn session(mut sock: WebSocket, app: Arc<AppState>) {
+    let mut frames = app.live.subscribe(&app);
+    let mut page = Page::new();
+    loop {
+        // At the base rate every frame goes out as it comes (the hub sets
+        // the pace); at a coarser rate the newest one goes out when due.
+        let due = if page.interval_ms == BASE_INTERVAL_MS {
+            page.last_send
+        } else {
+            page.last_send + Duration::from_millis(page.interval_ms)
+        };
+        tokio::select! {
+            f = frames.recv() => match f {
+                Ok(frame) => {
+                    if let Some(prev) = page.owed.replace(frame) {
+                        page.owed_alerts.extend(prev.update.alerts.iter().cloned());
+                        if let Some(s) = &prev.update.status {
+                            page.owed_status = Some(s.clone());
+                        }
+                        for (k, v) in &prev.prices {
+                            page.owed_prices.insert(k.clone(), v.clone());
                         }
                     }
-                    Err(RecvError::Lagged(n)) => {
-                        page.lagged += n;
-                        page.coarser();
-                        continue;
-                    }
-                    Err(RecvError::Closed) => return,
-                },
-                _ = tokio::time::sleep_until(due), if page.owed.is_some() => {}
-                m = sock.recv() => match m {
-                    None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
-                    Some(Ok(Message::Text(t))) => {
-                        page.set_watch(t.as_str());
-                        continue;
-                    }
-                    Some(Ok(_)) => continue,
-                },
-            }
-            if Instant::now() < due || page.owed.is_none() {
-                continue;
-            }
-            let Some(frame) = page.owed.take() else {
-                continue;
-            };
-            let text = page.message(&frame);
-            let started = Instant::now();
-            match tokio::time::timeout(SEND_TIMEOUT, sock.send(Message::Text(text))).await {
-                Ok(Ok(())) => {
-                    page.slow_sends = 0;
-                    // Back towards the base rate once the page keeps up easily.
-                    if page.interval_ms > BASE_INTERVAL_MS
-                        && started.elapsed() < Duration::from_millis(page.interval_ms / 4)
-                    {
-                        page.interval_ms = (page.interval_ms / 2).max(BASE_INTERVAL_MS);
-                    }
                 }
-                Ok(Err(_)) => return,
-                Err(_) => {
-                    page.slow_sends += 1;
-                    if page.slow_sends >= HOPELESS {
-                        tracing::info!("live client hopelessly behind; disconnecting");
-                        return;
-                    }
+                Err(RecvError::Lagged(n)) => {
+                    page.lagged += n;
                     page.coarser();
+                    continue;
+                }
+                Err(RecvError::Closed) => return,
+            },
+            _ = tokio::time::sleep_until(due), if page.owed.is_some() => {}
+            m = sock.recv() => match m {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                Some(Ok(Message::Text(t))) => {
+                    page.set_watch(t.as_str());
+                    continue;
+                }
+                Some(Ok(_)) => continue,
+            },
+        }
+        if Instant::now() < due || page.owed.is_none() {
+            continue;
+        }
+        let Some(frame) = page.owed.take() else {
+            continue;
+        };
+        let text = page.message(&frame);
+        let started = Instant::now();
+        match tokio::time::timeout(SEND_TIMEOUT, sock.send(Message::Text(text))).await {
+            Ok(Ok(())) => {
+                page.slow_sends = 0;
+                // Back towards the base rate once the page keeps up easily.
+                if page.interval_ms > BASE_INTERVAL_MS
+                    && started.elapsed() < Duration::from_millis(page.interval_ms / 4)
+                {
+                    page.interval_ms = (page.interval_ms / 2).max(BASE_INTERVAL_MS);
                 }
             }
-            page.last_send = Instant::now();
+            Ok(Err(_)) => return,
+            Err(_) => {
+                page.slow_sends += 1;
+                if page.slow_sends >= HOPELESS {
+                    tracing::info!("live client hopelessly behind; disconnecting");
+                    return;
+                }
+                page.coarser();
+            }
+        }
+        page.last_send = Instant::now();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(seq: u64, total: u64, fresh: u64, alert: Option<i64>) -> Frame {
+        let update = LiveUpdate {
+            new_ticks: fresh,
+            last_ts: Some(seq as i64 * 1000),
+            interval_ms: BASE_INTERVAL_MS,
+            lagged: 0,
+            status: seq.is_multiple_of(2).then(StatusSnapshot::default),
+            alerts: alert
+                .map(|id| AlertEvent {
+                    id,
+                    rule_id: 1,
+                    fired_ts: id,
+                    message: format!("alert {id}"),
+                })
+                .into_iter()
+                .collect(),
+            prices: Vec::new(),
+        };
+        let text = serde_json::to_string(&update).unwrap().into();
+        let prices = ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
+            .iter()
+            .map(|s| {
+                let p = LivePrice {
+                    symbol: s.to_string(),
+                    price: seq as f64,
+                    ts: seq as i64 * 1000,
+                };
+                (s.to_string(), p)
+            })
+            .collect();
+        Frame {
+            seq,
+            total_ticks: total,
+            update,
+            text,
+            prices,
         }
     }
 
-    #[cfg(test)]
-    mod tests {
-        use super::*;
+    fn page() -> Page {
+        Page::new()
+    }
 
-        fn frame(seq: u64, total: u64, fresh: u64, alert: Option<i64>) -> Frame {
-            let update = LiveUpdate {
-                new_ticks: fresh,
-                last_ts: Some(seq as i64 * 1000),
-                interval_ms: BASE_INTERVAL_MS,
-                lagged: 0,
-                status: seq.is_multiple_of(2).then(StatusSnapshot::default),
-                alerts: alert
-                    .map(|id| AlertEvent {
-                        id,
-                        rule_id: 1,
-                        fired_ts: id,
-                        message: format!("alert {id}"),
-                    })
-                    .into_iter()
-                    .collect(),
-                prices: Vec::new(),
-            };
-            let text = serde_json::to_string(&update).unwrap().into();
-            let prices = ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
-                .iter()
-                .map(|s| {
-                    let p = LivePrice {
-                        symbol: s.to_string(),
-                        price: seq as f64,
-                        ts: seq as i64 * 1000,
-                    };
-                    (s.to_string(), p)
-                })
-                .collect();
-            Frame {
-                seq,
-                total_ticks: total,
-                update,
-                text,
-                prices,
-            }
-        }
+    fn parse(t: Utf8Bytes) -> LiveUpdate {
+        serde_json::from_str(t.as_str()).unwrap()
+    }
 
-        fn page() -> Page {
-            Page::new()
-        }
+    #[test]
+    fn a_page_that_keeps_up_gets_the_shared_text() {
+        let mut p = page();
+        let f1 = frame(1, 10, 10, None);
+        let f2 = frame(2, 15, 5, None);
+        assert_eq!(p.message(&f1), f1.text);
+        assert_eq!(p.message(&f2), f2.text);
+    }
 
-        fn parse(t: Utf8Bytes) -> LiveUpdate {
-            serde_json::from_str(t.as_str()).unwrap()
-        }
+    #[test]
+    fn a_coarse_page_is_owed_every_tick_and_alert_it_skipped() {
+        let mut p = page();
+        let _ = p.message(&frame(1, 10, 10, None));
+        // Slow: frames 2 to 4 were folded into 5, frame 2 carried an alert.
+        p.coarser();
+        p.lagged = 1;
+        p.owed_alerts = frame(2, 14, 4, Some(7)).update.alerts;
+        // Frame 3 (folded) was the last to carry a status; 5 has none.
+        p.owed_status = Some(StatusSnapshot {
+            ticks_stored: 3,
+            ..Default::default()
+        });
+        let u = parse(p.message(&frame(5, 40, 6, Some(9))));
+        assert_eq!(u.new_ticks, 30, "ticks of frames 2 to 5");
+        assert_eq!(u.status.map(|s| s.ticks_stored), Some(3));
+        assert_eq!(u.interval_ms, 2 * BASE_INTERVAL_MS);
+        assert_eq!(u.lagged, 1);
+        assert_eq!(u.last_ts, Some(5000));
+        let ids: Vec<i64> = u.alerts.iter().map(|a| a.id).collect();
+        assert_eq!(ids, vec![7, 9]);
+        assert!(p.owed_alerts.is_empty());
+    }
 
-        #[test]
-        fn a_page_that_keeps_up_gets_the_shared_text() {
-            let mut p = page();
-            let f1 = frame(1, 10, 10, None);
-            let f2 = frame(2, 15, 5, None);
-            assert_eq!(p.message(&f1), f1.text);
-            assert_eq!(p.message(&f2), f2.text);
-        }
+    #[test]
+    fn a_gap_in_the_frames_is_never_sent_as_the_shared_text() {
+        let mut p = page();
+        let _ = p.message(&frame(1, 10, 10, None));
+        let f3 = frame(3, 25, 5, None);
+        let u = parse(p.message(&f3));
+        assert_eq!(u.new_ticks, 15, "frame 2's ticks are not lost");
+    }
 
-        #[test]
-        fn a_coarse_page_is_owed_every_tick_and_alert_it_skipped() {
-            let mut p = page();
-            let _ = p.message(&frame(1, 10, 10, None));
-            // Slow: frames 2 to 4 were folded into 5, frame 2 carried an alert.
+    #[test]
+    fn a_page_gets_the_prices_it_watches_and_no_others() {
+        let mut p = page();
+        let f1 = frame(1, 10, 10, Some(3));
+        // Nothing watched: the shared text as it is.
+        assert_eq!(p.message(&f1), f1.text);
+        p.set_watch(r#"{"watch":["ethusdt","BTCUSDT","not a symbol"]}"#);
+        assert_eq!(p.watch, ["ETHUSDT", "BTCUSDT"]);
+        let mut f2 = frame(2, 20, 10, None);
+        f2.prices.remove("BTCUSDT");
+        // BTCUSDT's newest trade came with a frame folded into this one.
+        p.owed_prices.insert(
+            "BTCUSDT".into(),
+            LivePrice {
+                symbol: "BTCUSDT".into(),
+                price: 1.5,
+                ts: 1500,
+            },
+        );
+        let u = parse(p.message(&f2));
+        assert_eq!(u.new_ticks, 10);
+        let got: Vec<(String, f64)> = u
+            .prices
+            .iter()
+            .map(|x| (x.symbol.clone(), x.price))
+            .collect();
+        assert_eq!(
+            got,
+            [("ETHUSDT".to_string(), 2.0), ("BTCUSDT".to_string(), 1.5)]
+        );
+        // A page message that is not a watch changes nothing.
+        p.set_watch("hello");
+        assert_eq!(p.watch.len(), 2);
+        p.set_watch(r#"{"watch":[]}"#);
+        assert!(p.watch.is_empty());
+    }
+
+    #[test]
+    fn the_rate_backs_off_to_a_ceiling() {
+        let mut p = page();
+        for _ in 0..20 {
             p.coarser();
-            p.lagged = 1;
-            p.owed_alerts = frame(2, 14, 4, Some(7)).update.alerts;
-            // Frame 3 (folded) was the last to carry a status; 5 has none.
-            p.owed_status = Some(StatusSnapshot {
-                ticks_stored: 3,
-                ..Default::default()
-            });
-            let u = parse(p.message(&frame(5, 40, 6, Some(9))));
-            assert_eq!(u.new_ticks, 30, "ticks of frames 2 to 5");
-            assert_eq!(u.status.map(|s| s.ticks_stored), Some(3));
-            assert_eq!(u.interval_ms, 2 * BASE_INTERVAL_MS);
-            assert_eq!(u.lagged, 1);
-            assert_eq!(u.last_ts, Some(5000));
-            let ids: Vec<i64> = u.alerts.iter().map(|a| a.id).collect();
-            assert_eq!(ids, vec![7, 9]);
-            assert!(p.owed_alerts.is_empty());
         }
-
-        #[test]
-        fn a_gap_in_the_frames_is_never_sent_as_the_shared_text() {
-            let mut p = page();
-            let _ = p.message(&frame(1, 10, 10, None));
-            let f3 = frame(3, 25, 5, None);
-            let u = parse(p.message(&f3));
-            assert_eq!(u.new_ticks, 15, "frame 2's ticks are not lost");
-        }
-
-        #[test]
-        fn a_page_gets_the_prices_it_watches_and_no_others() {
-            let mut p = page();
-            let f1 = frame(1, 10, 10, Some(3));
-            // Nothing watched: the shared text as it is.
-            assert_eq!(p.message(&f1), f1.text);
-            p.set_watch(r#"{"watch":["ethusdt","BTCUSDT","not a symbol"]}"#);
-            assert_eq!(p.watch, ["ETHUSDT", "BTCUSDT"]);
-            let mut f2 = frame(2, 20, 10, None);
-            f2.prices.remove("BTCUSDT");
-            // BTCUSDT's newest trade came with a frame folded into this one.
-            p.owed_prices.insert(
-                "BTCUSDT".into(),
-                LivePrice {
-                    symbol: "BTCUSDT".into(),
-                    price: 1.5,
-                    ts: 1500,
-                },
-            );
-            let u = parse(p.message(&f2));
-            assert_eq!(u.new_ticks, 10);
-            let got: Vec<(String, f64)> = u
-                .prices
-                .iter()
-                .map(|x| (x.symbol.clone(), x.price))
-                .collect();
-            assert_eq!(
-                got,
-                [("ETHUSDT".to_string(), 2.0), ("BTCUSDT".to_string(), 1.5)]
-            );
-            // A page message that is not a watch changes nothing.
-            p.set_watch("hello");
-            assert_eq!(p.watch.len(), 2);
-            p.set_watch(r#"{"watch":[]}"#);
-            assert!(p.watch.is_empty());
-        }
-
-        #[test]
-        fn the_rate_backs_off_to_a_ceiling() {
-            let mut p = page();
-            for _ in 0..20 {
-                p.coarser();
-            }
-            assert_eq!(p.interval_ms, MAX_INTERVAL_MS);
-        }
+        assert_eq!(p.interval_ms, MAX_INTERVAL_MS);
     }
 }

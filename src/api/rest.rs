@@ -9,12 +9,12 @@
 //! async workers. Every route is described in [`crate::api::openapi`].
 
 use crate::analytics::{self, AnalyzeOptions, AnalyzeReport, BacktestOptions, BacktestResult};
-use crate::api::alerts::{self, AlertEvent, AlertRule, StoredRule};
 use crate::api::error::{ApiError, ApiJson, ApiQuery, ApiResult, ErrorBody};
-use crate::api::pair::{PairAnalytics, PairQuery};
 use crate::domain::{validate_symbol, Bar, StatusSnapshot, SymbolStatus, Tick, Timeframe, Venue};
-use crate::server::AppState;
-use crate::store::{open_reader, query};
+use crate::model::alerts::{AlertEvent, AlertRule, StoredRule};
+use crate::model::pair::{PairAnalytics, PairQuery};
+use crate::services::alerts::{create_rule, AlertError};
+use crate::state::AppState;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -130,8 +130,8 @@ pub struct SymbolsResponse {
 #[utoipa::path(get, path = "/api/v1/symbols", tag = "market data",
     responses((status = 200, body = SymbolsResponse)))]
 pub async fn symbols(State(st): St) -> ApiResult<SymbolsResponse> {
-    let db = st.config.db.clone();
-    let stored = blocking(move || Ok(query::symbols(&open_reader(&db)?)?)).await?;
+    let store = st.store.clone();
+    let stored = blocking(move || Ok(store.symbols()?)).await?;
     let status = st.status();
     let live = |v: Venue, s: &str| {
         (v == st.venue)
@@ -245,13 +245,13 @@ pub async fn ticks(State(st): St, ApiQuery(q): ApiQuery<TicksQuery>) -> ApiResul
     }
     let cursor = q.cursor.as_deref().map(parse_cursor).transpose()?;
     let venue = q.venue.unwrap_or(st.venue);
-    let db = st.config.db.clone();
+    let store = st.store.clone();
     let sym = symbol.clone();
     let (ticks, more) = blocking(move || {
-        let conn = open_reader(&db)?;
         let limit = limit as usize;
         let Some((cts, cid)) = cursor else {
-            let mut t = query::ticks(&conn, venue, &sym, from, to, limit + 1)?
+            let mut t = store
+                .ticks(venue, &sym, from, to, limit + 1)?
                 .ok_or_else(|| ApiError::unknown_symbol(&sym, "symbol"))?;
             let more = t.len() > limit;
             t.truncate(limit);
@@ -263,7 +263,8 @@ pub async fn ticks(State(st): St, ApiQuery(q): ApiQuery<TicksQuery>) -> ApiResul
         let mut extra = 64usize;
         loop {
             let want = limit + 1 + extra;
-            let t = query::ticks(&conn, venue, &sym, start, to, want)?
+            let t = store
+                .ticks(venue, &sym, start, to, want)?
                 .ok_or_else(|| ApiError::unknown_symbol(&sym, "symbol"))?;
             let fetched = t.len();
             let skip = t
@@ -413,13 +414,12 @@ async fn load_bars(st: Arc<AppState>, q: BarsQuery) -> Result<BarsResponse, ApiE
         }
     };
     let venue = q.venue.unwrap_or(st.venue);
-    let db = st.config.db.clone();
+    let store = st.store.clone();
     let sym = symbol.clone();
     let bars = blocking(move || {
-        let conn = open_reader(&db)?;
         let b = match range {
-            None => query::tail_bars(&conn, venue, &sym, tf, limit as usize)?,
-            Some((f, t)) => query::bars(&conn, venue, &sym, tf, f, t)?,
+            None => store.tail_bars(venue, &sym, tf, limit as usize)?,
+            Some((f, t)) => store.bars(venue, &sym, tf, f, t)?,
         };
         let mut b = b.ok_or_else(|| ApiError::unknown_symbol(&sym, "symbol"))?;
         let excess = b.len().saturating_sub(limit as usize);
@@ -672,17 +672,19 @@ fn run_pair(st: &AppState, venue: Venue, q: PairQuery) -> Result<PairAnalytics, 
     if let Some(t) = q.to {
         ts_param(t, "to")?;
     }
-    if q.bars > crate::api::pair::MAX_BARS {
+    if q.bars > crate::model::pair::MAX_BARS {
         return Err(ApiError::bad_param(
             "bars",
-            format!("expected 10 to {}", crate::api::pair::MAX_BARS),
+            format!("expected 10 to {}", crate::model::pair::MAX_BARS),
         ));
     }
     check_cost(q.bars, &q.options)?;
-    let a = crate::api::pair::pair_analytics(&st.config.db, venue, q).map_err(|e| match e {
-        crate::api::pair::PairError::UnknownSymbol(s) => ApiError::unknown_symbol(&s, "x"),
-        other => other.into(),
-    })?;
+    let a = crate::services::pair::pair_analytics(st.store.as_ref(), venue, q).map_err(
+        |e| match e {
+            crate::model::pair::PairError::UnknownSymbol(s) => ApiError::unknown_symbol(&s, "x"),
+            other => other.into(),
+        },
+    )?;
     check_report(&a.report)?;
     Ok(a)
 }
@@ -765,8 +767,8 @@ pub struct AlertRules {
 #[utoipa::path(get, path = "/api/v1/alerts", tag = "alerts",
     responses((status = 200, body = AlertRules)))]
 pub async fn list_alerts(State(st): St) -> ApiResult<AlertRules> {
-    let db = st.config.db.clone();
-    let rules = blocking(move || Ok(alerts::store::list_rules(&db)?)).await?;
+    let store = st.store.clone();
+    let rules = blocking(move || Ok(store.list_rules()?)).await?;
     Ok(Json(AlertRules { rules }))
 }
 
@@ -778,17 +780,17 @@ pub async fn list_alerts(State(st): St) -> ApiResult<AlertRules> {
         (status = 415, body = ErrorBody, description = "not JSON")))]
 pub async fn create_alert(
     State(st): St,
-    ApiJson(mut rule): ApiJson<AlertRule>,
+    ApiJson(rule): ApiJson<AlertRule>,
 ) -> Result<impl IntoResponse, ApiError> {
-    rule.validate()
-        .map_err(|e| ApiError::bad_param(e.field, e.to_string()))?;
-    if let Some(w) = &rule.webhook {
-        crate::webhook::check_url(w, st.webhooks.policy())
-            .map_err(|e| ApiError::bad_param("webhook", e.to_string()))?;
-    }
-    let db = st.config.db.clone();
+    let (store, policy) = (st.store.clone(), st.webhooks.policy());
     let now = crate::ingest::now_ms();
-    let stored = blocking(move || Ok(alerts::store::insert_rule(&db, &rule, now)?)).await?;
+    let stored = blocking(move || {
+        create_rule(store.as_ref(), policy, rule, now).map_err(|e| match e {
+            AlertError::Invalid { field, .. } => ApiError::bad_param(field, e.to_string()),
+            AlertError::Store(e) => e.into(),
+        })
+    })
+    .await?;
     Ok((StatusCode::CREATED, Json(stored)))
 }
 
@@ -802,8 +804,8 @@ pub async fn delete_alert(State(st): St, Path(id): Path<String>) -> Result<Statu
     let id: i64 = id.parse().map_err(|_| {
         ApiError::bad_param("id", format!("expected an integer rule id, got {id:?}"))
     })?;
-    let db = st.config.db.clone();
-    if blocking(move || Ok(alerts::store::delete_rule(&db, id)?)).await? {
+    let store = st.store.clone();
+    if blocking(move || Ok(store.delete_rule(id)?)).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found(format!("no alert rule {id}")))
@@ -844,16 +846,9 @@ pub async fn alert_events(
             format!("expected 1 to 1000, got {limit}"),
         ));
     }
-    let db = st.config.db.clone();
-    let events = blocking(move || {
-        Ok(alerts::store::list_events(
-            &db,
-            q.rule_id,
-            q.since,
-            limit as usize,
-        )?)
-    })
-    .await?;
+    let store = st.store.clone();
+    let events =
+        blocking(move || Ok(store.list_events(q.rule_id, q.since, limit as usize)?)).await?;
     Ok(Json(AlertEvents { events }))
 }
 
@@ -883,33 +878,31 @@ pub struct StatusResponse {
     pub gaps: Vec<GapInfo>,
 }
 
-fn recent_gaps(db: &std::path::Path) -> Result<Vec<GapInfo>, crate::store::StoreError> {
-    let conn = open_reader(db)?;
-    let mut stmt = conn.prepare(
-        "SELECT g.id, s.venue, s.name, g.from_id, g.to_id, g.detected_ts, g.filled, g.note \
-         FROM gaps g JOIN symbols s ON s.id = g.sym ORDER BY g.id DESC LIMIT 100",
-    )?;
-    let rows = stmt.query_map([], |r| {
-        Ok(GapInfo {
-            id: r.get(0)?,
-            venue: r.get(1)?,
-            symbol: r.get(2)?,
-            from_id: r.get(3)?,
-            to_id: r.get(4)?,
-            detected_ts: r.get(5)?,
-            filled: r.get::<_, i64>(6)? != 0,
-            note: r.get(7)?,
-        })
-    })?;
-    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+impl From<crate::store::GapRecord> for GapInfo {
+    fn from(g: crate::store::GapRecord) -> Self {
+        GapInfo {
+            id: g.id,
+            venue: g.venue,
+            symbol: g.symbol,
+            from_id: g.from_id,
+            to_id: g.to_id,
+            detected_ts: g.detected_ts,
+            filled: g.filled,
+            note: g.note,
+        }
+    }
 }
 
 /// Ingestion status: source, connection, counters, rates, gaps.
 #[utoipa::path(get, path = "/api/v1/status", tag = "operations",
     responses((status = 200, body = StatusResponse)))]
 pub async fn status(State(st): St) -> ApiResult<StatusResponse> {
-    let db = st.config.db.clone();
-    let gaps = blocking(move || Ok(recent_gaps(&db)?)).await?;
+    let store = st.store.clone();
+    let gaps = blocking(move || Ok(store.recent_gaps(100)?))
+        .await?
+        .into_iter()
+        .map(GapInfo::from)
+        .collect();
     Ok(Json(StatusResponse {
         status: st.status(),
         gaps,
@@ -956,14 +949,7 @@ fn db_writable(st: &AppState) -> Result<(), String> {
             return Err(format!("last commit failed: {e}"));
         }
     }
-    let conn = rusqlite::Connection::open_with_flags(
-        &st.config.db,
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(|e| format!("cannot open the database for writing: {e}"))?;
-    conn.busy_timeout(std::time::Duration::from_secs(2))
-        .and_then(|_| conn.execute_batch("BEGIN IMMEDIATE; ROLLBACK;"))
-        .map_err(|e| format!("cannot take the write lock: {e}"))
+    st.store.check_writable().map_err(|e| e.to_string())
 }
 
 /// Readiness: database writable and market source connected (503 if not).

@@ -33,7 +33,7 @@
 
 use crate::api::error::ApiError;
 use crate::api::rest::{SERIES_BODY_LIMIT, SMALL_BODY_LIMIT};
-use crate::server::AppState;
+use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};

@@ -37,7 +37,7 @@ pub async fn get_view_defaults() -> Result<ViewDefaults, ServerFnError> {
 
 #[cfg(feature = "ssr")]
 mod ssr {
-    use crate::server::AppState;
+    use crate::state::AppState;
     use leptos::prelude::*;
     use std::sync::Arc;
 
@@ -49,9 +49,9 @@ mod ssr {
 /// Full pair analytics on stored bars (the same computation as the API).
 #[server]
 pub async fn get_pair(
-    query: crate::api::pair::PairQuery,
+    query: crate::model::pair::PairQuery,
     replay: bool,
-) -> Result<crate::api::pair::PairView, ServerFnError> {
+) -> Result<crate::model::pair::PairView, ServerFnError> {
     let state = ssr::state()?;
     // Uploads and replays are stored under their own venue, never mixed with live data.
     let venue = if replay {
@@ -59,11 +59,13 @@ pub async fn get_pair(
     } else {
         state.venue
     };
-    let db = state.config.db.clone();
-    tokio::task::spawn_blocking(move || crate::api::pair::pair_view(&db, venue, query))
-        .await
-        .map_err(|e| ServerFnError::new(e.to_string()))?
-        .map_err(|e| ServerFnError::new(e.to_string()))
+    let store = state.store.clone();
+    tokio::task::spawn_blocking(move || {
+        crate::services::pair::pair_view(store.as_ref(), venue, query)
+    })
+    .await
+    .map_err(|e| ServerFnError::new(e.to_string()))?
+    .map_err(|e| ServerFnError::new(e.to_string()))
 }
 
 /// Symbols to offer: configured ones first, then any stored for this source.
@@ -71,14 +73,12 @@ pub async fn get_pair(
 pub async fn get_symbols() -> Result<Vec<String>, ServerFnError> {
     let state = ssr::state()?;
     let venue = state.venue;
-    let db = state.config.db.clone();
+    let store = state.store.clone();
     let mut out = state.config.symbols.clone();
-    let stored = tokio::task::spawn_blocking(move || {
-        crate::store::open_reader(&db).and_then(|c| crate::store::query::symbols(&c))
-    })
-    .await
-    .map_err(|e| ServerFnError::new(e.to_string()))?
-    .map_err(|e| ServerFnError::new(e.to_string()))?;
+    let stored = tokio::task::spawn_blocking(move || store.symbols())
+        .await
+        .map_err(|e| ServerFnError::new(e.to_string()))?
+        .map_err(|e| ServerFnError::new(e.to_string()))?;
     if let Some(subs) = &state.subscriptions {
         for s in subs.symbols().await {
             if !out.contains(&s) {
@@ -113,9 +113,9 @@ pub async fn add_live_symbol(symbol: String) -> Result<Vec<String>, ServerFnErro
 
 /// Stored alert rules, oldest first.
 #[server]
-pub async fn list_alert_rules() -> Result<Vec<crate::api::alerts::StoredRule>, ServerFnError> {
-    let db = ssr::state()?.config.db.clone();
-    tokio::task::spawn_blocking(move || crate::api::alerts::store::list_rules(&db))
+pub async fn list_alert_rules() -> Result<Vec<crate::model::alerts::StoredRule>, ServerFnError> {
+    let store = ssr::state()?.store.clone();
+    tokio::task::spawn_blocking(move || store.list_rules())
         .await
         .map_err(|e| ServerFnError::new(e.to_string()))?
         .map_err(|e| ServerFnError::new(e.to_string()))
@@ -124,28 +124,23 @@ pub async fn list_alert_rules() -> Result<Vec<crate::api::alerts::StoredRule>, S
 /// Validate and store a rule; the engine evaluates it from the next bar.
 #[server]
 pub async fn add_alert_rule(
-    rule: crate::api::alerts::AlertRule,
-) -> Result<crate::api::alerts::StoredRule, ServerFnError> {
+    rule: crate::model::alerts::AlertRule,
+) -> Result<crate::model::alerts::StoredRule, ServerFnError> {
     let st = ssr::state()?;
-    let db = st.config.db.clone();
-    let mut rule = rule;
-    rule.validate()
-        .map_err(|e| ServerFnError::new(format!("invalid `{}`: {}", e.field, e.reason)))?;
-    if let Some(w) = &rule.webhook {
-        crate::webhook::check_url(w, st.webhooks.policy())
-            .map_err(|e| ServerFnError::new(format!("invalid `webhook`: {e}")))?;
-    }
+    let (store, policy) = (st.store.clone(), st.webhooks.policy());
     let now = crate::ingest::now_ms();
-    tokio::task::spawn_blocking(move || crate::api::alerts::store::insert_rule(&db, &rule, now))
-        .await
-        .map_err(|e| ServerFnError::new(e.to_string()))?
-        .map_err(|e| ServerFnError::new(e.to_string()))
+    tokio::task::spawn_blocking(move || {
+        crate::services::alerts::create_rule(store.as_ref(), policy, rule, now)
+    })
+    .await
+    .map_err(|e| ServerFnError::new(e.to_string()))?
+    .map_err(|e| ServerFnError::new(e.to_string()))
 }
 
 #[server]
 pub async fn delete_alert_rule(id: i64) -> Result<bool, ServerFnError> {
-    let db = ssr::state()?.config.db.clone();
-    tokio::task::spawn_blocking(move || crate::api::alerts::store::delete_rule(&db, id))
+    let store = ssr::state()?.store.clone();
+    tokio::task::spawn_blocking(move || store.delete_rule(id))
         .await
         .map_err(|e| ServerFnError::new(e.to_string()))?
         .map_err(|e| ServerFnError::new(e.to_string()))
@@ -153,21 +148,21 @@ pub async fn delete_alert_rule(id: i64) -> Result<bool, ServerFnError> {
 
 /// The latest fired alerts, newest first.
 #[server]
-pub async fn list_alert_events() -> Result<Vec<crate::api::alerts::AlertEvent>, ServerFnError> {
-    let db = ssr::state()?.config.db.clone();
-    tokio::task::spawn_blocking(move || crate::api::alerts::store::list_events(&db, None, None, 50))
+pub async fn list_alert_events() -> Result<Vec<crate::model::alerts::AlertEvent>, ServerFnError> {
+    let store = ssr::state()?.store.clone();
+    tokio::task::spawn_blocking(move || store.list_events(None, None, 50))
         .await
         .map_err(|e| ServerFnError::new(e.to_string()))?
         .map_err(|e| ServerFnError::new(e.to_string()))
 }
 
-/// Rank every pair of a watchlist (see [`crate::api::scan`]).
+/// Rank every pair of a watchlist (see `services::scanner`).
 #[server]
 pub async fn scan_pairs(
     symbols: Vec<String>,
     timeframe: String,
     bars: u32,
-) -> Result<crate::api::scan::ScanResult, ServerFnError> {
+) -> Result<crate::model::scan::ScanResult, ServerFnError> {
     let state = ssr::state()?;
     let tf: crate::domain::Timeframe = timeframe.parse().map_err(ServerFnError::new)?;
     if !(30..=5000).contains(&bars) {
@@ -175,9 +170,9 @@ pub async fn scan_pairs(
             "bars must be 30 to 5000, got {bars}"
         )));
     }
-    let (db, venue, zw) = (state.config.db.clone(), state.venue, state.config.z_window);
+    let (store, venue, zw) = (state.store.clone(), state.venue, state.config.z_window);
     tokio::task::spawn_blocking(move || {
-        crate::api::scan::scan(&db, venue, &symbols, tf, bars as usize, zw)
+        crate::services::scanner::scan(store.as_ref(), venue, &symbols, tf, bars as usize, zw)
     })
     .await
     .map_err(|e| ServerFnError::new(e.to_string()))?

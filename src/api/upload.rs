@@ -39,7 +39,7 @@ pub use ssr::upload;
 mod ssr {
     use super::*;
     use crate::ingest::replay::{content_identity, parse_all};
-    use crate::server::AppState;
+    use crate::state::AppState;
     use axum::body::Bytes;
     use axum::extract::State;
     use axum::http::StatusCode;

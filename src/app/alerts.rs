@@ -1,10 +1,10 @@
 //! Alerts in the page: create and remove rules for the current pair, the
 //! history of fired alerts, and toasts for alerts pushed live.
 
-use crate::api::alerts::{AlertEvent, AlertRule, Metric, Op, PairRef};
 use crate::api::server_fns::{
     add_alert_rule, delete_alert_rule, list_alert_events, list_alert_rules,
 };
+use crate::model::alerts::{AlertEvent, AlertRule, Metric, Op, PairRef};
 use leptos::prelude::*;
 
 fn metric_from(s: &str) -> Metric {

@@ -2,7 +2,7 @@
 //! reconnects by itself, feeding signals the page redraws from.
 
 #[cfg(feature = "hydrate")]
-use crate::api::live::LiveUpdate;
+use crate::model::live::LiveUpdate;
 #[cfg(feature = "hydrate")]
 use leptos::prelude::*;
 
@@ -35,7 +35,7 @@ thread_local! {
 #[cfg(feature = "hydrate")]
 fn send_watch() {
     let msg = WATCH.with(|w| {
-        serde_json::to_string(&crate::api::live::Watch {
+        serde_json::to_string(&crate::model::live::Watch {
             watch: w.borrow().clone(),
         })
     });

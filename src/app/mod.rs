@@ -16,11 +16,11 @@ pub mod series;
 pub mod stats;
 pub mod upload;
 
-use crate::api::pair::{PairAnalytics, PairView as PairData};
 use crate::api::server_fns::{
     add_live_symbol, get_pair, get_status, get_symbols, get_view_defaults, ViewDefaults,
 };
 use crate::domain::{StatusSnapshot, Timeframe};
+use crate::model::pair::{PairAnalytics, PairView as PairData};
 use chart::{ChartSpec, Line, TimeChart};
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
@@ -72,17 +72,17 @@ fn Dashboard() -> impl IntoView {
     let pulse = RwSignal::new(0u64);
     let dark = RwSignal::new(true);
     let live_status: RwSignal<Option<StatusSnapshot>> = RwSignal::new(None);
-    let toasts: RwSignal<Vec<crate::api::alerts::AlertEvent>> = RwSignal::new(Vec::new());
+    let toasts: RwSignal<Vec<crate::model::alerts::AlertEvent>> = RwSignal::new(Vec::new());
     let fired = RwSignal::new(0u64);
     let link = RwSignal::new(live::LinkState::Connecting);
     // (interval_ms, lagged) of the live push: the server slows it for a
     // page that cannot keep up, and the status line says so.
-    let push_rate = RwSignal::new((crate::api::live::BASE_INTERVAL_MS, 0u64));
+    let push_rate = RwSignal::new((crate::model::live::BASE_INTERVAL_MS, 0u64));
     // Exchange time of the newest trade pushed: the feed's clock, redrawn on
     // every push (the rest of the status line at most four times a second).
     let last_tick: RwSignal<Option<i64>> = RwSignal::new(None);
     // The newest trades of the pair on screen, for the forming price bar.
-    let live_prices: RwSignal<Vec<crate::api::live::LivePrice>> = RwSignal::new(Vec::new());
+    let live_prices: RwSignal<Vec<crate::model::live::LivePrice>> = RwSignal::new(Vec::new());
     // Effects run only in the browser: mark hydration and open the live push.
     Effect::new(move |_| {
         hydrated.set(true);
@@ -90,7 +90,7 @@ fn Dashboard() -> impl IntoView {
         {
             let last_bump = StoredValue::new(0.0f64);
             live::connect(
-                std::rc::Rc::new(move |u: crate::api::live::LiveUpdate| {
+                std::rc::Rc::new(move |u: crate::model::live::LiveUpdate| {
                     let fresh = u.new_ticks > 0;
                     if let Some(s) = u.status {
                         live_status.set(Some(s));
@@ -190,7 +190,7 @@ fn StatusLine(
                     </span>
                 };
                 let (interval, lagged) = push_rate.get();
-                let slow_view = (interval > crate::api::live::BASE_INTERVAL_MS).then(|| view! {
+                let slow_view = (interval > crate::model::live::BASE_INTERVAL_MS).then(|| view! {
                     <span
                         class="item badge slow"
                         data-testid="slow-link"
@@ -313,7 +313,7 @@ fn view_url(m: &leptos_router::params::ParamsMap, set: &[(&str, &str)]) -> Strin
 
 /// `/api/v1/bars.csv` for one leg over the view's bars (the latest ones on
 /// the live tail).
-fn bars_csv_href(q: &crate::api::pair::PairQuery, symbol: &str, replay: bool) -> String {
+fn bars_csv_href(q: &crate::model::pair::PairQuery, symbol: &str, replay: bool) -> String {
     let mut href = format!("/api/v1/bars.csv?symbol={symbol}&timeframe={}", q.timeframe);
     match q.to {
         Some(t) => href.push_str(&format!("&to={t}&limit={}", q.bars.min(10_000))),
@@ -371,7 +371,7 @@ fn PairView(
     defaults: ViewDefaults,
     pulse: RwSignal<u64>,
     fired: RwSignal<u64>,
-    live_prices: RwSignal<Vec<crate::api::live::LivePrice>>,
+    live_prices: RwSignal<Vec<crate::model::live::LivePrice>>,
 ) -> impl IntoView {
     let query_map = use_query_map();
     let d = defaults.clone();

@@ -3,9 +3,9 @@
 //! a message per invalid parameter, shown next to its control) and back.
 
 use crate::analytics::{Autolag, PriceScale, RegressionKind};
-use crate::api::pair::{PairQuery, MAX_BARS};
 use crate::api::server_fns::ViewDefaults;
 use crate::domain::{validate_symbol, Timeframe};
+use crate::model::pair::{PairQuery, MAX_BARS};
 use std::collections::BTreeMap;
 
 /// A parsed view: the query to run and the parameters that were rejected.

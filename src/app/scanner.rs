@@ -2,8 +2,8 @@
 //! ranked by cointegration p-value, half-life and current |z|. Clicking a
 //! pair opens it in the main view.
 
-use crate::api::scan::ScanResult;
 use crate::api::server_fns::scan_pairs;
+use crate::model::scan::ScanResult;
 use leptos::prelude::*;
 
 /// Heatmap colour: red for -1, neutral for 0, green for +1.

@@ -1,6 +1,6 @@
 //! The statistics table: every figure with a tooltip saying what it means.
 
-use crate::api::pair::PairAnalytics;
+use crate::model::pair::PairAnalytics;
 use leptos::prelude::*;
 
 fn num(v: Option<f64>, d: usize) -> String {

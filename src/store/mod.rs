@@ -1,6 +1,10 @@
-//! The SQLite tick store: schema, the single batched writer, and readers.
+//! The store: the only module that knows SQL. [`Store`] is what services
+//! read and keep alert rules through; [`SqliteStore`] implements it on one
+//! SQLite file with a pool of reader connections, and the batched
+//! [`writer::Writer`] owns the only tick-write connection. A PostgreSQL
+//! store implements the same trait and takes the same [`writer::WriteCmd`]s.
 //!
-//! One writer owns the only write connection; readers open their own
+//! One writer owns the only write connection; readers use pooled
 //! connections, which WAL lets run while the writer commits.
 //!
 //! SQLite's own locking would let two pairdesk processes share a file and
@@ -9,10 +13,19 @@
 //! when the process dies, so a crash never leaves a stale lock) and a second
 //! writer is refused up front with the holder's pid.
 
+mod alerts;
 pub mod export;
+pub mod pool;
 pub mod query;
 pub mod schema;
+mod sqlite;
 pub mod writer;
+
+pub use query::{align_pair, GapRecord};
+pub use sqlite::SqliteStore;
+
+use crate::domain::{Bar, Tick, Timeframe, Venue};
+use crate::model::alerts::{AlertEvent, AlertRule, StoredRule};
 
 use rusqlite::{Connection, OpenFlags};
 use std::fs::File;
@@ -38,6 +51,77 @@ pub enum StoreError {
     InUse { path: String, pid: String },
     #[error("the writer has stopped")]
     WriterGone,
+}
+
+/// What services read from and keep alert rules in. Methods block (SQLite
+/// runs on the calling thread): call them from `spawn_blocking` in async
+/// code. Tick writes go through the batched [`writer::Writer`] instead.
+///
+/// Lookups of a symbol that was never stored give `Ok(None)`, so callers
+/// can tell "unknown symbol" from "no data in this range".
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// Stored symbols with their venue, by name.
+    fn symbols(&self) -> Result<Vec<(Venue, String)>, StoreError>;
+    /// Ticks in `[from, to)` ms, in (time, trade id) order, at most `limit`.
+    fn ticks(
+        &self,
+        venue: Venue,
+        symbol: &str,
+        from: i64,
+        to: i64,
+        limit: usize,
+    ) -> Result<Option<Vec<Tick>>, StoreError>;
+    /// Bars of `tf` for `[from, to)` ms, built from the ticks.
+    fn bars(
+        &self,
+        venue: Venue,
+        symbol: &str,
+        tf: Timeframe,
+        from: i64,
+        to: i64,
+    ) -> Result<Option<Vec<Bar>>, StoreError>;
+    /// The last `n` bars, ending with the bar of the latest tick.
+    fn tail_bars(
+        &self,
+        venue: Venue,
+        symbol: &str,
+        tf: Timeframe,
+        n: usize,
+    ) -> Result<Option<Vec<Bar>>, StoreError>;
+    /// Time of the latest tick, ms.
+    fn last_ts(&self, venue: Venue, symbol: &str) -> Result<Option<i64>, StoreError>;
+    /// Ticks stored (a full count: for start-up, not for polling).
+    fn tick_count(&self) -> Result<u64, StoreError>;
+    /// The `limit` most recent gaps, newest first.
+    fn recent_gaps(&self, limit: usize) -> Result<Vec<GapRecord>, StoreError>;
+    /// Can a write be taken right now? (Takes and releases the write lock.)
+    fn check_writable(&self) -> Result<(), StoreError>;
+    /// CSV of one symbol's ticks or bars over `[from, to)` into `out`;
+    /// returns the data rows written.
+    fn export_csv(
+        &self,
+        venue: Venue,
+        symbol: &str,
+        kind: export::ExportKind,
+        from: i64,
+        to: i64,
+        out: &mut dyn std::io::Write,
+    ) -> Result<u64, export::ExportError>;
+    /// Store a validated rule; returns it with its id.
+    fn insert_rule(&self, rule: &AlertRule, now: i64) -> Result<StoredRule, StoreError>;
+    /// Every rule, oldest first.
+    fn list_rules(&self) -> Result<Vec<StoredRule>, StoreError>;
+    /// Delete a rule (its events stay); false when it did not exist.
+    fn delete_rule(&self, id: i64) -> Result<bool, StoreError>;
+    /// Record that a rule fired; returns the event id.
+    fn record_event(&self, rule_id: i64, fired_ts: i64, message: &str) -> Result<i64, StoreError>;
+    /// Events newest first, optionally of one rule and since a time.
+    fn list_events(
+        &self,
+        rule_id: Option<i64>,
+        since: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<AlertEvent>, StoreError>;
 }
 
 /// How hard a commit tries to reach the disk.

@@ -184,6 +184,40 @@ pub fn ticks(
     Ok(Some(rows.collect::<Result<Vec<_>, _>>()?))
 }
 
+/// One detected gap in a symbol's trade ids, as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GapRecord {
+    pub id: i64,
+    pub venue: String,
+    pub symbol: String,
+    pub from_id: i64,
+    pub to_id: i64,
+    pub detected_ts: i64,
+    pub filled: bool,
+    pub note: Option<String>,
+}
+
+/// The `limit` most recent gaps, newest first.
+pub fn recent_gaps(conn: &Connection, limit: usize) -> Result<Vec<GapRecord>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT g.id, s.venue, s.name, g.from_id, g.to_id, g.detected_ts, g.filled, g.note \
+         FROM gaps g JOIN symbols s ON s.id = g.sym ORDER BY g.id DESC LIMIT ?1",
+    )?;
+    let rows = stmt.query_map(params![limit as i64], |r| {
+        Ok(GapRecord {
+            id: r.get(0)?,
+            venue: r.get(1)?,
+            symbol: r.get(2)?,
+            from_id: r.get(3)?,
+            to_id: r.get(4)?,
+            detected_ts: r.get(5)?,
+            filled: r.get::<_, i64>(6)? != 0,
+            note: r.get(7)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
 /// Trade ids of one symbol, ascending (tests and audits).
 pub fn trade_ids(conn: &Connection, venue: Venue, symbol: &str) -> Result<Vec<i64>, StoreError> {
     let Some(sym) = sym_id(conn, venue, symbol)? else {

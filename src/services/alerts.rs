@@ -1,5 +1,6 @@
-//! The alert engine: evaluates every stored alert rule on every bar, on the
-//! server, whether or not a page is open.
+//! Alerts as a service: accepting a rule (validated, its webhook under the
+//! SSRF policy) and the engine that evaluates every stored rule on every
+//! bar, on the server, whether or not a page is open.
 //!
 //! Each rule's pair is analysed with the same service as the dashboard (at
 //! the configured timeframe, window and thresholds); the rule's metric is
@@ -8,13 +9,58 @@
 //! pick it up from there and show a toast) and posted to the rule's webhook
 //! if it has one.
 
-use crate::api::alerts::{self, AlertEvent, AlertRule, Metric};
-use crate::api::pair::{pair_analytics, PairAnalytics, PairQuery};
-use crate::server::AppState;
+use crate::config::Config;
+use crate::domain::Venue;
+use crate::model::alerts::{self, AlertEvent, AlertRule, Metric, StoredRule};
+use crate::model::pair::{PairAnalytics, PairQuery};
+use crate::services::pair::pair_analytics;
+use crate::store::{Store, StoreError};
+use crate::webhook::{WebhookPolicy, WebhookSender};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
+
+/// Why a rule was not stored.
+#[derive(Debug, thiserror::Error)]
+pub enum AlertError {
+    /// The rule is malformed; `field` names the JSON field.
+    #[error("invalid `{field}`: {reason}")]
+    Invalid { field: &'static str, reason: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Validate (normalising the symbols), check the webhook against `policy`,
+/// and store the rule; the engine evaluates it from the next bar. Blocks.
+pub fn create_rule(
+    store: &dyn Store,
+    policy: WebhookPolicy,
+    mut rule: AlertRule,
+    now: i64,
+) -> Result<StoredRule, AlertError> {
+    rule.validate().map_err(|e| AlertError::Invalid {
+        field: e.field,
+        reason: e.reason,
+    })?;
+    if let Some(w) = &rule.webhook {
+        crate::webhook::check_url(w, policy).map_err(|e| AlertError::Invalid {
+            field: "webhook",
+            reason: e.to_string(),
+        })?;
+    }
+    Ok(store.insert_rule(&rule, now)?)
+}
+
+/// What the engine needs from the server.
+#[derive(Clone)]
+pub struct Engine {
+    pub store: Arc<dyn Store>,
+    pub config: Arc<Config>,
+    /// Venue the live source's ticks are stored under.
+    pub venue: Venue,
+    pub webhooks: WebhookSender,
+}
 
 /// The value of `metric` in a pair's latest analytics.
 pub fn metric_value(metric: Metric, a: &PairAnalytics) -> Option<f64> {
@@ -47,7 +93,7 @@ fn describe(rule: &AlertRule, v: f64) -> String {
 }
 
 /// Evaluate all rules once per bar until `shutdown`.
-pub async fn run(state: Arc<AppState>, mut shutdown: watch::Receiver<bool>) {
+pub async fn run(state: Engine, mut shutdown: watch::Receiver<bool>) {
     let tf = state.config.timeframe;
     let period = Duration::from_millis(tf.millis().clamp(1000, 60_000) as u64);
     let mut timer = tokio::time::interval(period);
@@ -70,11 +116,9 @@ pub async fn run(state: Arc<AppState>, mut shutdown: watch::Receiver<bool>) {
                 continue;
             }
             let msg = describe(&rule, cur.unwrap_or(f64::NAN));
-            let db = state.config.db.clone();
+            let store = state.store.clone();
             let m = msg.clone();
-            let stored =
-                tokio::task::spawn_blocking(move || alerts::store::record_event(&db, id, now, &m))
-                    .await;
+            let stored = tokio::task::spawn_blocking(move || store.record_event(id, now, &m)).await;
             let event_id = match stored {
                 Ok(Ok(eid)) => eid,
                 _ => {
@@ -104,18 +148,18 @@ pub async fn run(state: Arc<AppState>, mut shutdown: watch::Receiver<bool>) {
 type Evaluated = Vec<(i64, AlertRule, Option<f64>)>;
 
 /// Current metric values for every rule (one analysis per distinct pair).
-fn evaluate_all(state: &AppState) -> Result<Evaluated, crate::store::StoreError> {
-    let rules = alerts::store::list_rules(&state.config.db)?;
+fn evaluate_all(state: &Engine) -> Result<Evaluated, StoreError> {
+    let store = state.store.as_ref();
+    let rules = store.list_rules()?;
     let c = &state.config;
     let mut cache: HashMap<(String, String), Option<PairAnalytics>> = HashMap::new();
     let mut out = Vec::with_capacity(rules.len());
     for r in rules {
         if r.rule.metric == Metric::Price {
             // A price needs no model: read the y leg's latest trade directly.
-            let conn = crate::store::open_reader(&c.db)?;
-            let last =
-                crate::store::query::tail_bars(&conn, state.venue, &r.rule.pair.y, c.timeframe, 1)?
-                    .and_then(|b| b.last().map(|b| b.close));
+            let last = store
+                .tail_bars(state.venue, &r.rule.pair.y, c.timeframe, 1)?
+                .and_then(|b| b.last().map(|b| b.close));
             out.push((r.id, r.rule, last));
             continue;
         }
@@ -133,7 +177,7 @@ fn evaluate_all(state: &AppState) -> Result<Evaluated, crate::store::StoreError>
             q.options.entry = c.z_entry;
             q.options.exit = c.z_exit;
             q.corr_window = c.z_window.min(q.bars);
-            pair_analytics(&c.db, state.venue, q).ok()
+            pair_analytics(store, state.venue, q).ok()
         });
         let v = a.as_ref().and_then(|a| metric_value(r.rule.metric, a));
         out.push((r.id, r.rule, v));

@@ -1,12 +1,12 @@
 //! Alert rules: what a rule says, the pure test of whether it fires, and
-//! (server only) how rules and fired events are kept in SQLite.
+//! (in the store) how rules and fired events are kept.
 //!
 //! A rule watches one metric of a pair and compares it with a value:
 //! `{"pair": {"x": "BTCUSDT", "y": "ETHUSDT"}, "metric": "zscore",
 //! "op": "crosses", "value": 2.0, "webhook": "http://127.0.0.1:9000/hook"}`.
 //! Rules are stored as their JSON in `alert_rules.body`; evaluation against
-//! live values belongs to the dashboard engine, which calls [`evaluate`] on
-//! each new value and records what fired with [`store::record_event`].
+//! live values belongs to the alert engine ([`crate::services::alerts`]),
+//! which calls [`evaluate`] on each new value and stores what fired.
 
 use serde::{Deserialize, Serialize};
 
@@ -170,111 +170,6 @@ pub fn evaluate(rule: &AlertRule, prev: Option<f64>, cur: Option<f64>) -> bool {
             Some(p) => (p < v && cur > v) || (p > v && cur < v),
             None => false,
         },
-    }
-}
-
-#[cfg(feature = "ssr")]
-pub mod store {
-    //! Rules and events in the `alert_rules` / `alert_events` tables.
-    //! Writes open their own short-lived connection: they are rare, and
-    //! SQLite's busy timeout lets them interleave with the tick writer's
-    //! transactions.
-
-    use super::{AlertEvent, AlertRule, StoredRule};
-    use crate::store::{open_aux_writer, open_reader, StoreError};
-    use rusqlite::{params, Connection};
-    use std::path::Path;
-
-    /// Not `store::open_writer`: that takes the process-wide writer lock,
-    /// which the running tick writer holds.
-    fn writer(db: &Path) -> Result<Connection, StoreError> {
-        open_aux_writer(db)
-    }
-
-    /// Store a (validated) rule; returns it with its id.
-    pub fn insert_rule(db: &Path, rule: &AlertRule, now: i64) -> Result<StoredRule, StoreError> {
-        let conn = writer(db)?;
-        let body = serde_json::to_string(rule).unwrap_or_default();
-        conn.execute(
-            "INSERT INTO alert_rules (body, created_ts) VALUES (?1, ?2)",
-            params![body, now],
-        )?;
-        Ok(StoredRule {
-            id: conn.last_insert_rowid(),
-            created_ts: now,
-            rule: rule.clone(),
-        })
-    }
-
-    /// Every rule, oldest first. Rows whose body no longer parses are skipped.
-    pub fn list_rules(db: &Path) -> Result<Vec<StoredRule>, StoreError> {
-        let conn = open_reader(db)?;
-        let mut stmt = conn.prepare("SELECT id, body, created_ts FROM alert_rules ORDER BY id")?;
-        let rows = stmt.query_map([], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, i64>(2)?,
-            ))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (id, body, created_ts) = row?;
-            match serde_json::from_str::<AlertRule>(&body) {
-                Ok(rule) => out.push(StoredRule {
-                    id,
-                    created_ts,
-                    rule,
-                }),
-                Err(e) => tracing::warn!(id, error = %e, "skipping unreadable alert rule"),
-            }
-        }
-        Ok(out)
-    }
-
-    /// Delete a rule (its events stay as history); false when it did not exist.
-    pub fn delete_rule(db: &Path, id: i64) -> Result<bool, StoreError> {
-        let conn = writer(db)?;
-        Ok(conn.execute("DELETE FROM alert_rules WHERE id = ?1", params![id])? > 0)
-    }
-
-    /// Record that rule `rule_id` fired.
-    pub fn record_event(
-        db: &Path,
-        rule_id: i64,
-        fired_ts: i64,
-        message: &str,
-    ) -> Result<i64, StoreError> {
-        let conn = writer(db)?;
-        conn.execute(
-            "INSERT INTO alert_events (rule_id, fired_ts, message) VALUES (?1, ?2, ?3)",
-            params![rule_id, fired_ts, message],
-        )?;
-        Ok(conn.last_insert_rowid())
-    }
-
-    /// Events newest first, optionally of one rule and since a time.
-    pub fn list_events(
-        db: &Path,
-        rule_id: Option<i64>,
-        since: Option<i64>,
-        limit: usize,
-    ) -> Result<Vec<AlertEvent>, StoreError> {
-        let conn = open_reader(db)?;
-        let mut stmt = conn.prepare(
-            "SELECT id, rule_id, fired_ts, message FROM alert_events \
-             WHERE (?1 IS NULL OR rule_id = ?1) AND (?2 IS NULL OR fired_ts >= ?2) \
-             ORDER BY fired_ts DESC, id DESC LIMIT ?3",
-        )?;
-        let rows = stmt.query_map(params![rule_id, since, limit as i64], |r| {
-            Ok(AlertEvent {
-                id: r.get(0)?,
-                rule_id: r.get(1)?,
-                fired_ts: r.get(2)?,
-                message: r.get(3)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 }
 
