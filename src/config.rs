@@ -98,37 +98,7 @@ impl Default for LivenessFile {
     }
 }
 
-/// Connection limits and timeouts of the HTTP server (`[http]`). A client
-/// address is the peer IP; behind a reverse proxy every client shares the
-/// proxy's address, so raise the per-address caps there.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct HttpLimits {
-    /// Seconds a client has to send a complete request head, counted from
-    /// the connection's start or the end of its previous response; so it is
-    /// also how long an idle keep-alive connection is kept.
-    pub header_timeout_secs: u64,
-    /// Open connections (HTTP and WebSocket) in total.
-    pub max_connections: usize,
-    /// Open connections from one client address.
-    pub max_connections_per_ip: usize,
-    /// Open `/ws/live` sockets in total.
-    pub max_websockets: usize,
-    /// Open `/ws/live` sockets from one client address.
-    pub max_websockets_per_ip: usize,
-}
-
-impl Default for HttpLimits {
-    fn default() -> Self {
-        HttpLimits {
-            header_timeout_secs: 10,
-            max_connections: 1024,
-            max_connections_per_ip: 256,
-            max_websockets: 256,
-            max_websockets_per_ip: 64,
-        }
-    }
-}
+pub use crate::http::accept::HttpLimits;
 
 /// The shortest ping interval accepted: Binance allows 5 client messages a
 /// second per connection (pings included) and disconnects above that;
@@ -254,7 +224,7 @@ pub struct Config {
     /// for BTCUSDT and ETHUSDT together).
     pub sim_rate: f64,
     /// Host names (lower case, optionally `name:port`) the server answers
-    /// besides its loopback names; see [`crate::api::security`].
+    /// besides its loopback names; see `api::security`.
     pub allowed_hosts: Vec<String>,
     /// Let alert webhooks reach loopback and private-network addresses.
     pub webhook_allow_private: bool,
@@ -574,7 +544,7 @@ impl Config {
 fn check_host(h: &str) -> Result<String, String> {
     const HINT: &str = "expected a host name such as desk.example.com, optionally with :port";
     let h = h.trim().to_ascii_lowercase();
-    let (name, port) = crate::api::security::split_host_port(&h).ok_or(HINT)?;
+    let (name, port) = crate::http::split_host_port(&h).ok_or(HINT)?;
     if let Some(p) = port {
         if p == 0 {
             return Err(HINT.into());
@@ -625,7 +595,7 @@ fn resolve_tick_limits(
     }
     let earliest_ms = match f.earliest {
         None => d.earliest_ms,
-        Some(s) => parse_date_ms(&s).ok_or_else(|| {
+        Some(s) => crate::clock::parse_date_ms(&s).ok_or_else(|| {
             field(
                 "tick_limits.earliest",
                 format!("{s:?}"),
@@ -646,19 +616,6 @@ fn resolve_tick_limits(
         earliest_ms,
         max_future_ms,
     })
-}
-
-/// Midnight UTC of `YYYY-MM-DD`, ms since the epoch (1970 or later).
-fn parse_date_ms(s: &str) -> Option<i64> {
-    let mut it = s.trim().splitn(3, '-');
-    let y: i64 = it.next()?.parse().ok()?;
-    let m: i64 = it.next()?.parse().ok()?;
-    let d: i64 = it.next()?.parse().ok()?;
-    if !(1970..=9999).contains(&y) || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-        return None;
-    }
-    let days = crate::app::format::days_from_civil(y, m, d);
-    Some(days * 86_400_000)
 }
 
 /// A retention period: a positive whole number and a unit, `s`, `m`, `h` or
@@ -969,7 +926,7 @@ mod tests {
         assert_eq!(c.tick_limits.earliest_ms, 1_499_990_400_000);
         assert_eq!(c.tick_limits.max_future_ms, 600_000);
         assert_eq!(
-            parse_date_ms("2009-01-01"),
+            crate::clock::parse_date_ms("2009-01-01"),
             Some(crate::ingest::sanity::DEFAULT_EARLIEST_MS)
         );
         for bad in [

@@ -4,6 +4,33 @@
 //! analytics, HTTP) and the wasm client (`hydrate`: the dashboard). Modules
 //! shared by both hold only plain data and UI; everything that touches the
 //! network, the disk or LAPACK is behind `ssr`.
+//!
+//! # Layout
+//!
+//! From the bottom up; a module may use only the ones above it in this
+//! list (tests/layout.rs checks it on the source, and that there is no
+//! cycle), so each layer can be read and tested without the ones below.
+//!
+//! - `domain`, `clock`: the market vocabulary (venues, ticks, bars,
+//!   timeframes, status) and wall-clock time. No dependencies.
+//! - `analytics`: the statistics, pure functions over slices.
+//! - `model`: the data services and pages exchange (pair queries and
+//!   results, scans, alert rules, live messages) and their pure rules.
+//! - `store`: the only place with SQL. The `Store` trait (SQLite behind it,
+//!   with a reader pool) and the batched tick writer.
+//! - `ingest`: venues and sources, the socket client, the pipeline every
+//!   tick goes through on its way to the writer.
+//! - `http`, `webhook`: plumbing with no knowledge of pairdesk's data (the
+//!   accept loop and its caps; the outbound webhook client and its policy).
+//! - `config`: the validated configuration.
+//! - `services`: what the server does (pair analytics, the scanner, alerts,
+//!   the live hub), over the store, with typed errors.
+//! - `state`: `AppState`, the handles every adapter reaches.
+//! - `api`: adapters: the HTTP API, server functions, the live socket.
+//! - `app`: the Leptos dashboard (calls the server functions).
+//! - `server`: wiring and shutdown for `pairdesk serve`.
+//!
+//! The binary (`main`, `cli`, `bench`) sits on top and may use any of them.
 
 pub mod analytics;
 pub mod api;
@@ -11,6 +38,8 @@ pub mod app;
 pub mod domain;
 pub mod model;
 
+#[cfg(feature = "ssr")]
+pub mod clock;
 #[cfg(feature = "ssr")]
 pub mod config;
 #[cfg(feature = "ssr")]

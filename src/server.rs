@@ -238,7 +238,7 @@ pub fn router(state: Arc<AppState>, leptos_options: LeptosOptions) -> Router {
         leptos_options: leptos_options.clone(),
         app: state.clone(),
     };
-    Router::new()
+    let router = Router::new()
         .route(
             "/api/{*fn_name}",
             get(server_fn_handler).post(server_fn_handler),
@@ -284,7 +284,8 @@ pub fn router(state: Arc<AppState>, leptos_options: LeptosOptions) -> Router {
             state,
             crate::api::metrics::track,
         ))
-        .with_state(rs)
+        .with_state(rs);
+    crate::api::security::with_security_headers(router)
 }
 
 /// `pairdesk serve`: run until a shutdown signal.

@@ -721,7 +721,9 @@ pub async fn pair_csv(
         "pairdesk-{}-{}-{}.csv",
         a.query.y, a.query.x, a.query.timeframe
     );
-    Ok(csv_response(a.to_csv().into_bytes(), &name))
+    let body =
+        crate::services::pair::pair_csv(&a).map_err(|e| ApiError::internal("writing CSV", e))?;
+    Ok(csv_response(body, &name))
 }
 
 /// `GET /api/v1/pair`'s flat parameters as a [`PairQuery`] and a venue.

@@ -33,6 +33,7 @@
 
 use crate::api::error::ApiError;
 use crate::api::rest::{SERIES_BODY_LIMIT, SMALL_BODY_LIMIT};
+use crate::http::split_host_port;
 use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -116,38 +117,6 @@ fn authorized(headers: &HeaderMap, token: &str) -> bool {
         .flat_map(|v| v.split(';'))
         .filter_map(|kv| kv.trim().split_once('='))
         .any(|(k, v)| k == COOKIE && constant_time_eq(v.as_bytes(), want.as_bytes()))
-}
-
-/// `host[:port]` as in a `Host` header: (lower-cased name without IPv6
-/// brackets or a trailing dot, port). `None` when it is not of that form.
-pub fn split_host_port(h: &str) -> Option<(String, Option<u16>)> {
-    let (name, port) = if let Some(rest) = h.strip_prefix('[') {
-        let (v6, after) = rest.split_once(']')?;
-        v6.parse::<std::net::Ipv6Addr>().ok()?;
-        let port = match after {
-            "" => None,
-            p => Some(p.strip_prefix(':')?),
-        };
-        (v6, port)
-    } else {
-        match h.rsplit_once(':') {
-            Some((n, p)) => (n, Some(p)),
-            None => (h, None),
-        }
-    };
-    let port = match port {
-        None => None,
-        Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => Some(p.parse().ok()?),
-        Some(_) => return None,
-    };
-    if name.is_empty()
-        || name.contains(['/', '@', '[', ']', ' '])
-        || (port.is_some() && name.contains(':') && !h.starts_with('['))
-    {
-        return None;
-    }
-    let name = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
-    Some((name, port))
 }
 
 /// Does a `Host` header name this server? See the module docs.
@@ -268,32 +237,35 @@ fn check(st: &AppState, req: &Request) -> Result<(), Box<Response>> {
 /// Middleware: the rules in the module docs, then the response headers.
 pub async fn guard(State(st): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     if let Err(r) = check(&st, &req) {
-        return with_headers(*r);
+        return *r;
     }
     let limit = body_limit(req.uri().path());
     let (parts, body) = req.into_parts();
     let req = Request::from_parts(parts, Body::new(http_body_util::Limited::new(body, limit)));
-    with_headers(next.run(req).await)
+    next.run(req).await
 }
 
-fn with_headers(mut r: Response) -> Response {
-    let h = r.headers_mut();
-    h.insert(
+/// The security headers on every response, refusals included (apply it
+/// outermost). tower-http's layers, so a handler's own CSP (the pages'
+/// nonce policy) is kept and every other response gets [`DEFAULT_CSP`].
+pub fn with_security_headers<S: Clone + Send + Sync + 'static>(r: Router<S>) -> Router<S> {
+    use tower_http::set_header::SetResponseHeaderLayer;
+    r.layer(SetResponseHeaderLayer::overriding(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
-    );
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(
+    ))
+    .layer(SetResponseHeaderLayer::overriding(
+        header::X_FRAME_OPTIONS,
+        HeaderValue::from_static("DENY"),
+    ))
+    .layer(SetResponseHeaderLayer::overriding(
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
-    );
-    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
-        h.insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(DEFAULT_CSP),
-        );
-    }
-    r
+    ))
+    .layer(SetResponseHeaderLayer::if_not_present(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(DEFAULT_CSP),
+    ))
 }
 
 // ---------------------------------------------------------------- login

@@ -18,7 +18,6 @@
 //! Only HTTP/1.1 is spoken: browsers use it for plain-http origins, and it
 //! keeps one timeout model (h2c has its own keep-alive rules).
 
-use crate::config::HttpLimits;
 use axum::extract::ConnectInfo;
 use axum::Router;
 use std::collections::HashMap;
@@ -27,6 +26,38 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::TcpListener;
+
+/// Connection limits and timeouts of the HTTP server (`[http]`). A client
+/// address is the peer IP; behind a reverse proxy every client shares the
+/// proxy's address, so raise the per-address caps there.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpLimits {
+    /// Seconds a client has to send a complete request head, counted from
+    /// the connection's start or the end of its previous response; so it is
+    /// also how long an idle keep-alive connection is kept.
+    pub header_timeout_secs: u64,
+    /// Open connections (HTTP and WebSocket) in total.
+    pub max_connections: usize,
+    /// Open connections from one client address.
+    pub max_connections_per_ip: usize,
+    /// Open `/ws/live` sockets in total.
+    pub max_websockets: usize,
+    /// Open `/ws/live` sockets from one client address.
+    pub max_websockets_per_ip: usize,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        HttpLimits {
+            header_timeout_secs: 10,
+            max_connections: 1024,
+            max_connections_per_ip: 256,
+            max_websockets: 256,
+            max_websockets_per_ip: 64,
+        }
+    }
+}
 
 /// Why a connection was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -69,48 +69,6 @@ pub struct PairAnalytics {
     pub updated: Option<i64>,
 }
 
-impl PairAnalytics {
-    /// One CSV row per bar: both closes and every series the charts draw;
-    /// an empty cell where a series is undefined (the first window-1 bars of
-    /// a rolling fit, say). Times are bucket starts, UTC.
-    #[cfg(feature = "ssr")]
-    pub fn to_csv(&self) -> String {
-        use std::fmt::Write;
-        let q = &self.query;
-        let mut out = String::with_capacity(160 * (self.ts.len() + 1));
-        let _ = writeln!(
-            out,
-            "ts_iso,ts_ms,{}_close,{}_close,alpha,beta,spread,zscore,correlation,equity",
-            q.x, q.y
-        );
-        let cell = |v: Option<&Option<f64>>| match v.copied().flatten() {
-            Some(x) if x.is_finite() => x.to_string(),
-            _ => String::new(),
-        };
-        let equity = self.backtest.as_ref().map(|b| &b.equity);
-        for (i, t) in self.ts.iter().enumerate() {
-            let _ = writeln!(
-                out,
-                "{},{t},{},{},{},{},{},{},{},{}",
-                crate::store::export::iso_ms(*t),
-                self.px[i],
-                self.py[i],
-                cell(self.report.alpha.get(i)),
-                cell(self.report.beta.get(i)),
-                cell(self.report.spread.get(i)),
-                cell(self.report.zscore.get(i)),
-                cell(self.corr.get(i)),
-                equity
-                    .and_then(|e| e.get(i))
-                    .filter(|v| v.is_finite())
-                    .map(|v| v.to_string())
-                    .unwrap_or_default()
-            );
-        }
-        out
-    }
-}
-
 /// Why a pair cannot be analysed; maps to HTTP 400 / 404 / 422 / 500.
 #[derive(Debug, Clone, PartialEq, thiserror::Error, Serialize, Deserialize)]
 pub enum PairError {

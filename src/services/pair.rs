@@ -134,3 +134,44 @@ pub fn load_aligned(
     }
     Ok((ts, px, py))
 }
+
+/// One CSV row per bar: both closes and every series the charts draw; an
+/// empty cell where a series is undefined (the first window-1 bars of a
+/// rolling fit, say). Times are bucket starts, UTC.
+pub fn pair_csv(a: &PairAnalytics) -> Result<Vec<u8>, csv::Error> {
+    let q = &a.query;
+    let mut w = csv::Writer::from_writer(Vec::with_capacity(160 * (a.ts.len() + 1)));
+    w.write_record([
+        "ts_iso".to_string(),
+        "ts_ms".to_string(),
+        format!("{}_close", q.x),
+        format!("{}_close", q.y),
+        "alpha".into(),
+        "beta".into(),
+        "spread".into(),
+        "zscore".into(),
+        "correlation".into(),
+        "equity".into(),
+    ])?;
+    let cell = |v: Option<f64>| match v {
+        Some(x) if x.is_finite() => x.to_string(),
+        _ => String::new(),
+    };
+    let at = |s: &[Option<f64>], i: usize| s.get(i).copied().flatten();
+    let equity = a.backtest.as_ref().map(|b| &b.equity);
+    for (i, t) in a.ts.iter().enumerate() {
+        w.write_record([
+            crate::clock::iso_ms(*t),
+            t.to_string(),
+            a.px[i].to_string(),
+            a.py[i].to_string(),
+            cell(at(&a.report.alpha, i)),
+            cell(at(&a.report.beta, i)),
+            cell(at(&a.report.spread, i)),
+            cell(at(&a.report.zscore, i)),
+            cell(at(&a.corr, i)),
+            cell(equity.and_then(|e| e.get(i)).copied()),
+        ])?;
+    }
+    w.into_inner().map_err(|e| e.into_error().into())
+}

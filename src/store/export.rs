@@ -4,10 +4,12 @@
 //! so exporting millions of ticks needs no more memory than one row. Every
 //! row starts with `ts_iso,ts_ms`: the ISO form for people and spreadsheets,
 //! the integer for exact joins. Floats are printed in Rust's shortest
-//! round-trip form, so a price parsed from Binance's decimal string is
-//! written back as the same decimal.
+//! round-trip form, so a price parsed from the exchange's decimal string is
+//! written back as the same decimal. Written by the `csv` crate, so a field
+//! that ever needs quoting gets it.
 
 use super::StoreError;
+use crate::clock::iso_ms;
 use crate::domain::{Bar, Side, Timeframe, Venue};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::io::Write;
@@ -36,14 +38,25 @@ impl From<rusqlite::Error> for ExportError {
     }
 }
 
-pub const TICKS_HEADER: &str = "ts_iso,ts_ms,trade_id,price,qty,side,receive_ts_ms";
-pub const BARS_HEADER: &str = "ts_iso,ts_ms,open,high,low,close,volume,trades,vwap";
+pub const TICKS_HEADER: [&str; 7] = [
+    "ts_iso",
+    "ts_ms",
+    "trade_id",
+    "price",
+    "qty",
+    "side",
+    "receive_ts_ms",
+];
+pub const BARS_HEADER: [&str; 9] = [
+    "ts_iso", "ts_ms", "open", "high", "low", "close", "volume", "trades", "vwap",
+];
 
-/// `2025-12-15T08:43:15.300Z`: UTC with milliseconds.
-pub fn iso_ms(ms: i64) -> String {
-    match chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms) {
-        Some(t) => t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        None => String::new(),
+impl From<csv::Error> for ExportError {
+    fn from(e: csv::Error) -> Self {
+        match e.into_kind() {
+            csv::ErrorKind::Io(e) => ExportError::Io(e),
+            other => ExportError::Io(std::io::Error::other(format!("{other:?}"))),
+        }
     }
 }
 
@@ -55,28 +68,28 @@ fn side_str(s: Side) -> &'static str {
     }
 }
 
-fn write_bar<W: Write>(out: &mut W, b: &Bar) -> std::io::Result<()> {
-    writeln!(
-        out,
-        "{},{},{},{},{},{},{},{},{}",
+fn write_bar<W: Write>(out: &mut csv::Writer<W>, b: &Bar) -> csv::Result<()> {
+    out.write_record([
         iso_ms(b.ts),
-        b.ts,
-        b.open,
-        b.high,
-        b.low,
-        b.close,
-        b.volume,
-        b.trades,
-        b.vwap
-    )
+        b.ts.to_string(),
+        b.open.to_string(),
+        b.high.to_string(),
+        b.low.to_string(),
+        b.close.to_string(),
+        b.volume.to_string(),
+        b.trades.to_string(),
+        b.vwap.to_string(),
+    ])
 }
 
 /// `bars` as CSV with the header row.
-pub fn write_bars<W: Write>(out: &mut W, bars: &[Bar]) -> std::io::Result<()> {
-    writeln!(out, "{BARS_HEADER}")?;
+pub fn write_bars<W: Write>(out: W, bars: &[Bar]) -> Result<(), ExportError> {
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record(BARS_HEADER)?;
     for b in bars {
-        write_bar(out, b)?;
+        write_bar(&mut w, b)?;
     }
+    w.flush()?;
     Ok(())
 }
 
@@ -89,7 +102,7 @@ pub fn export_csv<W: Write>(
     kind: ExportKind,
     from: i64,
     to: i64,
-    mut out: W,
+    out: W,
 ) -> Result<u64, ExportError> {
     let sym: i64 = conn
         .prepare_cached("SELECT id FROM symbols WHERE venue = ?1 AND name = ?2")?
@@ -99,10 +112,11 @@ pub fn export_csv<W: Write>(
             venue,
             symbol: symbol.to_string(),
         })?;
+    let mut out = csv::Writer::from_writer(out);
     let mut n = 0u64;
     match kind {
         ExportKind::Ticks => {
-            writeln!(out, "{TICKS_HEADER}")?;
+            out.write_record(TICKS_HEADER)?;
             let mut stmt = conn.prepare(
                 "SELECT exchange_ts, trade_id, price, qty, side, receive_ts \
                  FROM ticks \
@@ -117,17 +131,20 @@ pub fn export_csv<W: Write>(
                 let qty: f64 = r.get(3)?;
                 let side = Side::from_i64(r.get(4)?);
                 let rts: i64 = r.get(5)?;
-                writeln!(
-                    out,
-                    "{},{ts},{id},{price},{qty},{},{rts}",
+                out.write_record([
                     iso_ms(ts),
-                    side_str(side)
-                )?;
+                    ts.to_string(),
+                    id.to_string(),
+                    price.to_string(),
+                    qty.to_string(),
+                    side_str(side).to_string(),
+                    rts.to_string(),
+                ])?;
                 n += 1;
             }
         }
         ExportKind::Bars(tf) => {
-            writeln!(out, "{BARS_HEADER}")?;
+            out.write_record(BARS_HEADER)?;
             // Bars are few compared with ticks; building them in memory keeps
             // this identical to what the API and the dashboard serve.
             let bars = super::query::bars(conn, venue, symbol, tf, from, to)?.unwrap_or_default();

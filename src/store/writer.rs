@@ -175,7 +175,7 @@ impl Housekeeping {
         if !self.backlog && Instant::now() < self.next_prune {
             return;
         }
-        let cutoff = crate::ingest::now_ms().saturating_sub(retain);
+        let cutoff = crate::clock::now_ms().saturating_sub(retain);
         match prune_before(conn, cutoff, PRUNE_BATCH) {
             Ok(n) => {
                 stats.pruned.fetch_add(n as u64, Relaxed);
@@ -586,7 +586,7 @@ mod tests {
                 retain: Some(Duration::from_secs(3600)),
             },
         );
-        let now = crate::ingest::now_ms();
+        let now = crate::clock::now_ms();
         let old: Vec<Tick> = (0..12_000)
             .map(|i| tick("BTCUSDT", i, now - 7_200_000 + i))
             .collect();
