@@ -13,6 +13,7 @@ use crate::api::error::{ApiError, ApiJson, ApiQuery, ApiResult, ErrorBody};
 use crate::domain::{validate_symbol, Bar, StatusSnapshot, SymbolStatus, Tick, Timeframe, Venue};
 use crate::model::alerts::{AlertEvent, AlertRule, StoredRule};
 use crate::model::pair::{PairAnalytics, PairQuery};
+use crate::model::status::GapInfo;
 use crate::services::alerts::{create_rule, AlertError};
 use crate::state::AppState;
 use axum::extract::{DefaultBodyLimit, Path, State};
@@ -856,22 +857,6 @@ pub async fn alert_events(
 
 // ---------------------------------------------------------------- status
 
-/// A gap in trade ids and what backfill made of it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct GapInfo {
-    pub id: i64,
-    pub venue: String,
-    pub symbol: String,
-    /// First missing trade id.
-    pub from_id: i64,
-    /// Last missing trade id.
-    pub to_id: i64,
-    /// When it was detected, epoch ms.
-    pub detected_ts: i64,
-    pub filled: bool,
-    pub note: Option<String>,
-}
-
 /// Ingestion status and the most recent gaps.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct StatusResponse {
@@ -880,31 +865,12 @@ pub struct StatusResponse {
     pub gaps: Vec<GapInfo>,
 }
 
-impl From<crate::store::GapRecord> for GapInfo {
-    fn from(g: crate::store::GapRecord) -> Self {
-        GapInfo {
-            id: g.id,
-            venue: g.venue,
-            symbol: g.symbol,
-            from_id: g.from_id,
-            to_id: g.to_id,
-            detected_ts: g.detected_ts,
-            filled: g.filled,
-            note: g.note,
-        }
-    }
-}
-
 /// Ingestion status: source, connection, counters, rates, gaps.
 #[utoipa::path(get, path = "/api/v1/status", tag = "operations",
     responses((status = 200, body = StatusResponse)))]
 pub async fn status(State(st): St) -> ApiResult<StatusResponse> {
     let store = st.store.clone();
-    let gaps = blocking(move || Ok(store.recent_gaps(100)?))
-        .await?
-        .into_iter()
-        .map(GapInfo::from)
-        .collect();
+    let gaps = blocking(move || Ok(store.recent_gaps(100)?)).await?;
     Ok(Json(StatusResponse {
         status: st.status(),
         gaps,

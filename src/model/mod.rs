@@ -8,3 +8,4 @@ pub mod alerts;
 pub mod live;
 pub mod pair;
 pub mod scan;
+pub mod status;

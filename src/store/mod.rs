@@ -21,11 +21,12 @@ pub mod schema;
 mod sqlite;
 pub mod writer;
 
-pub use query::{align_pair, GapRecord};
+pub use query::align_pair;
 pub use sqlite::SqliteStore;
 
 use crate::domain::{Bar, Tick, Timeframe, Venue};
 use crate::model::alerts::{AlertEvent, AlertRule, StoredRule};
+use crate::model::status::GapInfo;
 
 use rusqlite::{Connection, OpenFlags};
 use std::fs::File;
@@ -93,7 +94,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Ticks stored (a full count: for start-up, not for polling).
     fn tick_count(&self) -> Result<u64, StoreError>;
     /// The `limit` most recent gaps, newest first.
-    fn recent_gaps(&self, limit: usize) -> Result<Vec<GapRecord>, StoreError>;
+    fn recent_gaps(&self, limit: usize) -> Result<Vec<GapInfo>, StoreError>;
     /// Can a write be taken right now? (Takes and releases the write lock.)
     fn check_writable(&self) -> Result<(), StoreError>;
     /// CSV of one symbol's ticks or bars over `[from, to)` into `out`;

@@ -8,6 +8,7 @@
 
 use super::StoreError;
 use crate::domain::{Bar, Side, Tick, Timeframe, Venue};
+use crate::model::status::GapInfo;
 use rusqlite::{params, Connection, OptionalExtension};
 
 /// Folds ticks, in (time, trade id) order, into bars.
@@ -184,27 +185,14 @@ pub fn ticks(
     Ok(Some(rows.collect::<Result<Vec<_>, _>>()?))
 }
 
-/// One detected gap in a symbol's trade ids, as stored.
-#[derive(Debug, Clone, PartialEq)]
-pub struct GapRecord {
-    pub id: i64,
-    pub venue: String,
-    pub symbol: String,
-    pub from_id: i64,
-    pub to_id: i64,
-    pub detected_ts: i64,
-    pub filled: bool,
-    pub note: Option<String>,
-}
-
 /// The `limit` most recent gaps, newest first.
-pub fn recent_gaps(conn: &Connection, limit: usize) -> Result<Vec<GapRecord>, StoreError> {
+pub fn recent_gaps(conn: &Connection, limit: usize) -> Result<Vec<GapInfo>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT g.id, s.venue, s.name, g.from_id, g.to_id, g.detected_ts, g.filled, g.note \
          FROM gaps g JOIN symbols s ON s.id = g.sym ORDER BY g.id DESC LIMIT ?1",
     )?;
     let rows = stmt.query_map(params![limit as i64], |r| {
-        Ok(GapRecord {
+        Ok(GapInfo {
             id: r.get(0)?,
             venue: r.get(1)?,
             symbol: r.get(2)?,

@@ -4,9 +4,10 @@
 
 use super::export::{self, ExportError, ExportKind};
 use super::pool::{ReaderPool, DEFAULT_MAX_IDLE};
-use super::{alerts, open_aux_writer, query, GapRecord, Store, StoreError};
+use super::{alerts, open_aux_writer, query, Store, StoreError};
 use crate::domain::{Bar, Tick, Timeframe, Venue};
 use crate::model::alerts::{AlertEvent, AlertRule, StoredRule};
+use crate::model::status::GapInfo;
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -112,7 +113,7 @@ impl Store for SqliteStore {
         self.read(query::tick_count)
     }
 
-    fn recent_gaps(&self, limit: usize) -> Result<Vec<GapRecord>, StoreError> {
+    fn recent_gaps(&self, limit: usize) -> Result<Vec<GapInfo>, StoreError> {
         self.read(|c| query::recent_gaps(c, limit))
     }
 
