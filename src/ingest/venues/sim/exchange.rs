@@ -1,5 +1,6 @@
 //! The mock exchange: a loopback WebSocket + REST server that speaks Binance's
-//! wire formats, backed by the simulated market in [`super::sim`].
+//! wire formats, backed by the simulated market in [`super::market`], with
+//! fault injection ([`Faults`]) for the recovery tests.
 //!
 //! It is a real server on 127.0.0.1, so the production client, parser,
 //! pipeline and writer run unchanged against it in every test and in the
@@ -12,8 +13,9 @@
 //!   combined streams wrapped in `{"stream":..,"data":..}`
 //! - `GET /fapi/v1/aggTrades`, `/api/v3/aggTrades`: recent trades by `fromId`
 
-use super::sim::SimMarket;
+use super::market::SimMarket;
 use crate::domain::Tick;
+use crate::ingest::now_ms;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::response::{IntoResponse, Response};
@@ -472,13 +474,6 @@ async fn generate(shared: Arc<Shared>) {
     }
 }
 
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum StreamKind {
     Trade,
@@ -893,7 +888,8 @@ mod tests {
         assert_eq!(b.phase(4600), (true, true));
     }
     use crate::domain::{Side, Venue};
-    use crate::ingest::binance::parse::{parse_frame, Frame};
+    use crate::ingest::event::Frame;
+    use crate::ingest::venues::binance::parse::parse_frame;
 
     #[test]
     fn mock_frames_parse_back_to_the_same_tick() {
