@@ -491,6 +491,19 @@ mod tests {
         }
     }
 
+    /// The trade ids and the gap records sent to the writer so far.
+    fn written(rx: &mut mpsc::Receiver<WriteCmd>) -> (Vec<i64>, Vec<GapRecord>) {
+        let (mut ids, mut gaps) = (Vec::new(), Vec::new());
+        while let Ok(cmd) = rx.try_recv() {
+            match cmd {
+                WriteCmd::Ticks(v) => ids.extend(v.into_iter().map(|t| t.trade_id)),
+                WriteCmd::Gap(g) => gaps.push(g),
+                _ => {}
+            }
+        }
+        (ids, gaps)
+    }
+
     #[tokio::test]
     async fn duplicates_are_dropped_and_gaps_reported() {
         let (tx, mut rx) = mpsc::channel(16);
@@ -503,12 +516,7 @@ mod tests {
         assert_eq!(p.metrics.gaps_found.load(Relaxed), 1);
         let g = grx.recv().await.unwrap();
         assert_eq!((g.from_id, g.to_id), (3, 4));
-        let mut stored = Vec::new();
-        while let Ok(cmd) = rx.try_recv() {
-            if let WriteCmd::Ticks(v) = cmd {
-                stored.extend(v.into_iter().map(|t| t.trade_id));
-            }
-        }
+        let (stored, _) = written(&mut rx);
         assert_eq!(stored, vec![1, 2, 5]);
     }
 
@@ -528,14 +536,8 @@ mod tests {
         assert_eq!(p.metrics.gaps_found.load(Relaxed), 0);
         assert_eq!(p.metrics.duplicates.load(Relaxed), 1);
         assert!(grx.try_recv().is_err());
-        let mut stored = Vec::new();
-        while let Ok(cmd) = rx.try_recv() {
-            match cmd {
-                WriteCmd::Ticks(v) => stored.extend(v.into_iter().map(|t| t.trade_id)),
-                WriteCmd::Gap(g) => panic!("gap recorded: {g:?}"),
-                _ => {}
-            }
-        }
+        let (stored, gaps) = written(&mut rx);
+        assert!(gaps.is_empty(), "gaps recorded: {gaps:?}");
         assert_eq!(stored, vec![1, 7, 40]);
     }
 
@@ -559,12 +561,7 @@ mod tests {
         assert_eq!(count(Refusal::TimeInFuture), 1);
         assert_eq!(count(Refusal::TimeTooOld), 1);
         assert_eq!(p.metrics.refused_total(), 4);
-        let mut stored = Vec::new();
-        while let Ok(cmd) = rx.try_recv() {
-            if let WriteCmd::Ticks(v) = cmd {
-                stored.extend(v.into_iter().map(|t| t.trade_id));
-            }
-        }
+        let (stored, _) = written(&mut rx);
         assert_eq!(stored, vec![1, 5, 7]);
         assert_eq!(p.snapshot(0).dropped, 4);
     }
