@@ -4,8 +4,9 @@
 //! Run: `cargo bench --bench ingest --features ssr`
 
 use pairdesk::domain::Venue;
-use pairdesk::ingest::binance::parse::{parse_frame, Frame};
+use pairdesk::ingest::event::Frame;
 use pairdesk::ingest::replay::{parse_line, Line};
+use pairdesk::ingest::venues;
 use std::hint::black_box;
 use std::time::Instant;
 
@@ -39,10 +40,12 @@ fn best_of<F: FnMut() -> usize>(runs: usize, mut f: F) -> (f64, usize) {
 
 fn main() {
     let input = frames(200_000);
+    // Through the registry, as the socket client parses.
+    let binance = venues::adapter(Venue::BinanceFutures);
     let (secs, n) = best_of(5, || {
         let mut ok = 0;
         for f in &input {
-            if let Ok(Frame::Tick(t)) = parse_frame(black_box(f), Venue::BinanceFutures, 0) {
+            if let Ok(Frame::Tick(t)) = binance.parse_frame(black_box(f), 0) {
                 ok += black_box(t).trade_id as usize & 1 | 1;
             }
         }

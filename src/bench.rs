@@ -30,10 +30,11 @@
 
 use futures::StreamExt;
 use pairdesk::config::Config;
-use pairdesk::ingest::mock::{now_ms, Bursts, MockConfig};
 use pairdesk::ingest::mock_feed::{FeedOptions, MockFeed};
+use pairdesk::ingest::now_ms;
 use pairdesk::ingest::pipeline::Pipeline;
-use pairdesk::ingest::sim::{SimMarket, SimSpec};
+use pairdesk::ingest::venues::sim::{Bursts, MockConfig};
+use pairdesk::ingest::venues::sim::{SimMarket, SimSpec};
 use pairdesk::model::live::LiveUpdate;
 use pairdesk::procstat::rss_kb;
 use pairdesk::server::router;

@@ -352,7 +352,7 @@ fn export(config: Config, a: ExportArgs) -> anyhow::Result<()> {
     let venue: Venue = match &a.venue {
         Some(v) => v
             .parse()
-            .map_err(|e: String| anyhow::anyhow!("invalid --venue: {e}"))?,
+            .map_err(|_| anyhow::anyhow!("invalid --venue: unknown venue {v:?}"))?,
         None => {
             let venues: Vec<Venue> = store
                 .symbols()?
@@ -550,8 +550,8 @@ async fn record(config: Config, out: PathBuf, seconds: Option<u64>) -> anyhow::R
     let pipeline = Pipeline::with_limits(writer.tx.clone(), config.tick_limits);
     let mut live = pipeline.subscribe();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let (source, _, label, _) =
-        pairdesk::server::start_source(&config, pipeline.clone(), stop_rx).await?;
+    let pairdesk::server::source::Started { source, label, .. } =
+        pairdesk::server::source::start_source(&config, pipeline.clone(), stop_rx).await?;
     let file = std::fs::File::create(&out)
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", out.display()))?;
     let mut w = std::io::BufWriter::new(file);

@@ -6,7 +6,7 @@
 //! checked here and a bad one produces a one-line error that names the field
 //! and what it accepts; nothing downstream re-validates.
 
-use crate::domain::{validate_symbol, Timeframe};
+use crate::domain::{Instrument, InstrumentError, Timeframe, Venue};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -15,65 +15,72 @@ use thiserror::Error;
 /// The market data source.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SourceSpec {
-    /// Binance USD-M futures when reachable, otherwise the simulator.
+    /// The default venue (Binance USD-M futures) when reachable, otherwise
+    /// the simulator.
     Auto,
-    BinanceFutures,
-    BinanceSpot,
+    /// A live venue by its id (`binance-futures`, `binance-spot`): any
+    /// venue in `ingest::venues` with configured endpoints.
+    Live(Venue),
     /// The built-in mock exchange on 127.0.0.1 with a simulated market.
     Sim,
     /// A recorded NDJSON or CSV file.
     Replay(PathBuf),
 }
 
-pub const SOURCE_ACCEPTED: &str = "auto, binance-futures, binance-spot, sim, replay:<file>";
+/// The `source` values accepted, for messages: `auto`, the live venues
+/// (from the venue registry), `sim` and `replay:<file>`.
+pub fn source_accepted() -> String {
+    let mut names = vec!["auto".to_string()];
+    names.extend(live_venues().iter().map(|v| v.to_string()));
+    names.extend(["sim".to_string(), "replay:<file>".to_string()]);
+    names.join(", ")
+}
+
+/// Venues a `source` names directly (their endpoints have defaults here).
+fn live_venues() -> Vec<Venue> {
+    crate::ingest::venues::configured(&Endpoints::default()).collect()
+}
 
 impl SourceSpec {
     pub fn parse(s: &str) -> Result<Self, String> {
         match s.trim() {
             "auto" => Ok(SourceSpec::Auto),
-            "binance-futures" => Ok(SourceSpec::BinanceFutures),
-            "binance-spot" => Ok(SourceSpec::BinanceSpot),
             "sim" => Ok(SourceSpec::Sim),
             other => match other.strip_prefix("replay:") {
                 Some(path) if !path.is_empty() => Ok(SourceSpec::Replay(PathBuf::from(path))),
-                _ => Err(format!(
-                    "{s:?} is not a source (accepted: {SOURCE_ACCEPTED})"
-                )),
+                _ => live_venues()
+                    .into_iter()
+                    .find(|v| v.as_str() == other)
+                    .map(SourceSpec::Live)
+                    .ok_or_else(|| {
+                        format!("{s:?} is not a source (accepted: {})", source_accepted())
+                    }),
             },
+        }
+    }
+
+    /// The venue this source's ticks are stored under; `auto` counts as
+    /// the default venue it tries first.
+    pub fn venue(&self) -> Venue {
+        match self {
+            SourceSpec::Auto => Venue::DEFAULT,
+            SourceSpec::Live(v) => *v,
+            SourceSpec::Sim => Venue::Sim,
+            SourceSpec::Replay(_) => Venue::Replay,
         }
     }
 
     pub fn label(&self) -> String {
         match self {
             SourceSpec::Auto => "auto".into(),
-            SourceSpec::BinanceFutures => "binance-futures".into(),
-            SourceSpec::BinanceSpot => "binance-spot".into(),
+            SourceSpec::Live(v) => v.to_string(),
             SourceSpec::Sim => "sim".into(),
             SourceSpec::Replay(p) => format!("replay:{}", p.display()),
         }
     }
 }
 
-/// Exchange endpoints, kept in config so a moved endpoint needs no rebuild.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Endpoints {
-    pub futures_ws: String,
-    pub spot_ws: String,
-    pub futures_rest: String,
-    pub spot_rest: String,
-}
-
-impl Default for Endpoints {
-    fn default() -> Self {
-        Endpoints {
-            futures_ws: "wss://fstream.binance.com".into(),
-            spot_ws: "wss://stream.binance.com:9443".into(),
-            futures_rest: "https://fapi.binance.com".into(),
-            spot_rest: "https://api.binance.com".into(),
-        }
-    }
-}
+pub use crate::ingest::venues::Endpoints;
 
 /// How the client judges a connection dead, as written under `[liveness]`
 /// (milliseconds). See [`crate::ingest::liveness`].
@@ -218,8 +225,8 @@ pub struct Config {
     pub durable: bool,
     /// Delete stored ticks older than this (by exchange time); `None` keeps all.
     pub retain: Option<std::time::Duration>,
-    /// Binance stream: raw trades or aggregate trades.
-    pub stream: crate::ingest::binance::client::StreamKind,
+    /// Trade stream: raw trades or aggregate trades.
+    pub stream: crate::ingest::event::DataKind,
     /// Multiplies the simulated market's trade rates (1 = about 55 trades/s
     /// for BTCUSDT and ETHUSDT together).
     pub sim_rate: f64,
@@ -250,7 +257,7 @@ impl Default for Config {
             access_token: None,
             durable: false,
             retain: None,
-            stream: crate::ingest::binance::client::StreamKind::Trade,
+            stream: crate::ingest::event::DataKind::Trade,
             sim_rate: 1.0,
             allowed_hosts: Vec::new(),
             webhook_allow_private: false,
@@ -365,9 +372,22 @@ impl Config {
             (None, Some(v)) => v,
             (None, None) => d.symbols,
         };
+        // One source streams one venue: a bare symbol is on it, and a
+        // `venue:SYMBOL` entry must name it.
+        let venue = source.venue();
         let mut clean: Vec<String> = Vec::with_capacity(symbols.len());
         for s in &symbols {
-            let up = validate_symbol(s).map_err(|r| field("symbols", format!("{s:?}"), r))?;
+            let bad = |r: String| field("symbols", format!("{s:?}"), r);
+            let up = match Instrument::parse_or(s, venue) {
+                Ok(i) if i.venue == venue => i.symbol,
+                Ok(i) => {
+                    return Err(bad(format!(
+                        "{i} is not on the source's venue ({venue}); one source streams one venue"
+                    )))
+                }
+                Err(InstrumentError::Symbol(r)) => return Err(bad(r)),
+                Err(e) => return Err(bad(e.to_string())),
+            };
             if !clean.contains(&up) {
                 clean.push(up);
             }
@@ -430,15 +450,10 @@ impl Config {
         }
 
         let stream = match file.stream.as_deref() {
-            None | Some("trade") => crate::ingest::binance::client::StreamKind::Trade,
-            Some("aggTrade") => crate::ingest::binance::client::StreamKind::AggTrade,
-            Some(other) => {
-                return Err(field(
-                    "stream",
-                    format!("{other:?}"),
-                    "accepted: trade, aggTrade",
-                ))
-            }
+            None => d.stream,
+            Some(s) => s
+                .parse()
+                .map_err(|_| field("stream", format!("{s:?}"), "accepted: trade, aggTrade"))?,
         };
         let retain = match ov.retain.clone().or(file.retain) {
             Some(s) => Some(parse_retain(&s).map_err(|r| field("retain", format!("{s:?}"), r))?),
@@ -758,12 +773,51 @@ mod tests {
     }
 
     #[test]
+    fn symbols_may_name_the_source_venue() {
+        let ov = Overrides::default();
+        let c = Config::from_toml(
+            "source = \"binance-spot\"\nsymbols = [\"binance-spot:solusdt\", \"BNBUSDT\"]",
+            &ov,
+        )
+        .unwrap();
+        assert_eq!(c.symbols, vec!["SOLUSDT", "BNBUSDT"]);
+        let c =
+            Config::from_toml("symbols = [\"binance-futures:BTCUSDT\", \"ETHUSDT\"]", &ov).unwrap();
+        assert_eq!(c.symbols, vec!["BTCUSDT", "ETHUSDT"]);
+        let e = Config::from_toml(
+            "source = \"sim\"\nsymbols = [\"binance-spot:SOLUSDT\", \"BNBUSDT\"]",
+            &ov,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("`symbols`") && e.contains("one venue"), "{e}");
+    }
+
+    #[test]
+    fn live_sources_are_the_registered_venues() {
+        assert_eq!(
+            SourceSpec::parse("binance-futures").unwrap(),
+            SourceSpec::Live(Venue::BinanceFutures)
+        );
+        assert_eq!(
+            SourceSpec::parse("binance-spot").unwrap().label(),
+            "binance-spot"
+        );
+        assert_eq!(
+            source_accepted(),
+            "auto, binance-futures, binance-spot, sim, replay:<file>"
+        );
+        let e = SourceSpec::parse("binance").unwrap_err();
+        assert!(e.contains("accepted: auto, binance-futures"), "{e}");
+    }
+
+    #[test]
     fn stream_kind_is_validated() {
-        use crate::ingest::binance::client::StreamKind;
-        assert_eq!(load("").unwrap().stream, StreamKind::Trade);
+        use crate::ingest::event::DataKind;
+        assert_eq!(load("").unwrap().stream, DataKind::Trade);
         assert_eq!(
             load("stream = \"aggTrade\"").unwrap().stream,
-            StreamKind::AggTrade
+            DataKind::AggTrade
         );
         assert!(load("stream = \"depth\"")
             .unwrap_err()

@@ -9,9 +9,31 @@ use std::str::FromStr;
 
 /// Where a tick came from. Part of the de-duplication key, so a simulated
 /// trade can never collide with a real Binance trade id.
+///
+/// The names (`binance-futures`, `binance-spot`, `sim`, `replay`) are stored
+/// in SQLite and sent by the API: serde and strum derive the same kebab-case
+/// spelling, and a test pins it. What a venue *does* (its stream, parser,
+/// backfill) lives with its adapter in `ingest::venues`; this enum is only
+/// the id, shared with the client.
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::EnumIter,
+)]
 #[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
 pub enum Venue {
     BinanceFutures,
     BinanceSpot,
@@ -20,36 +42,75 @@ pub enum Venue {
 }
 
 impl Venue {
-    pub const ALL: [Venue; 4] = [
-        Venue::BinanceFutures,
-        Venue::BinanceSpot,
-        Venue::Sim,
-        Venue::Replay,
-    ];
+    /// The venue a bare symbol (`BTCUSDT`, no `venue:` prefix) refers to in
+    /// URLs, the API and the config.
+    pub const DEFAULT: Venue = Venue::BinanceFutures;
 
+    /// The stored and wire name.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Venue::BinanceFutures => "binance-futures",
-            Venue::BinanceSpot => "binance-spot",
-            Venue::Sim => "sim",
-            Venue::Replay => "replay",
+        self.into()
+    }
+
+    /// Every venue, in declaration order.
+    pub fn all() -> impl Iterator<Item = Venue> {
+        <Venue as strum::IntoEnumIterator>::iter()
+    }
+}
+
+/// Why a `venue:SYMBOL` string is not an [`Instrument`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InstrumentError {
+    #[error("unknown venue {0:?}")]
+    UnknownVenue(String),
+    #[error("{0}")]
+    Symbol(String),
+}
+
+/// A venue-qualified symbol: `binance-spot:ETHUSDT`. A bare symbol means
+/// the default venue ([`Venue::DEFAULT`], or the one the caller passes to
+/// [`Instrument::parse_or`]), so bare symbols keep working everywhere.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Instrument {
+    pub venue: Venue,
+    /// Upper case, as validated by [`validate_symbol`].
+    pub symbol: String,
+}
+
+impl Instrument {
+    pub fn new(venue: Venue, symbol: impl Into<String>) -> Instrument {
+        Instrument {
+            venue,
+            symbol: symbol.into(),
         }
     }
-}
 
-impl fmt::Display for Venue {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+    /// Parse `venue:SYMBOL` or a bare `SYMBOL` (then on `default`); the
+    /// symbol is validated and upper-cased.
+    pub fn parse_or(s: &str, default: Venue) -> Result<Instrument, InstrumentError> {
+        let (venue, symbol) = match s.trim().split_once(':') {
+            Some((v, sym)) => (
+                v.trim()
+                    .parse::<Venue>()
+                    .map_err(|_| InstrumentError::UnknownVenue(v.trim().to_string()))?,
+                sym,
+            ),
+            None => (default, s),
+        };
+        let symbol = validate_symbol(symbol).map_err(InstrumentError::Symbol)?;
+        Ok(Instrument { venue, symbol })
     }
 }
 
-impl FromStr for Venue {
-    type Err = String;
+impl FromStr for Instrument {
+    type Err = InstrumentError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Venue::ALL
-            .into_iter()
-            .find(|v| v.as_str() == s)
-            .ok_or_else(|| format!("unknown venue {s:?}"))
+        Instrument::parse_or(s, Venue::DEFAULT)
+    }
+}
+
+impl fmt::Display for Instrument {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.venue, self.symbol)
     }
 }
 
@@ -106,6 +167,13 @@ pub struct Tick {
     pub price: f64,
     pub qty: f64,
     pub side: Side,
+}
+
+impl Tick {
+    /// The venue-qualified symbol this trade belongs to.
+    pub fn instrument(&self) -> Instrument {
+        Instrument::new(self.venue, self.symbol.clone())
+    }
 }
 
 /// One OHLCV bar. `close` is the last traded price in the bucket, which is the
@@ -270,6 +338,44 @@ pub struct StatusSnapshot {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn venue_names_are_the_stored_ones() {
+        let names: Vec<&str> = Venue::all().map(Venue::as_str).collect();
+        assert_eq!(names, ["binance-futures", "binance-spot", "sim", "replay"]);
+        for v in Venue::all() {
+            assert_eq!(v.as_str().parse::<Venue>().unwrap(), v);
+            assert_eq!(v.to_string(), v.as_str());
+            // serde (API, server functions) spells it the same way.
+            assert_eq!(
+                serde_json::to_string(&v).unwrap(),
+                format!("\"{}\"", v.as_str())
+            );
+        }
+        assert!("binance".parse::<Venue>().is_err());
+    }
+
+    #[test]
+    fn instruments_are_venue_qualified_and_bare_means_default() {
+        let i: Instrument = "binance-spot:ethusdt".parse().unwrap();
+        assert_eq!(i, Instrument::new(Venue::BinanceSpot, "ETHUSDT"));
+        assert_eq!(i.to_string(), "binance-spot:ETHUSDT");
+        assert_eq!(i.to_string().parse::<Instrument>().unwrap(), i);
+        let bare: Instrument = "BTCUSDT".parse().unwrap();
+        assert_eq!(bare, Instrument::new(Venue::DEFAULT, "BTCUSDT"));
+        assert_eq!(
+            Instrument::parse_or("btcusdt", Venue::Sim).unwrap(),
+            Instrument::new(Venue::Sim, "BTCUSDT")
+        );
+        assert_eq!(
+            "kraken:BTCUSD".parse::<Instrument>(),
+            Err(InstrumentError::UnknownVenue("kraken".into()))
+        );
+        assert!(matches!(
+            "sim:BTC/USDT".parse::<Instrument>(),
+            Err(InstrumentError::Symbol(_))
+        ));
+    }
 
     #[test]
     fn timeframe_round_trips_through_its_name() {

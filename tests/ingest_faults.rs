@@ -6,10 +6,10 @@
 use pairdesk::domain::Venue;
 use pairdesk::ingest::backoff::Backoff;
 use pairdesk::ingest::liveness::LivenessConfig;
-use pairdesk::ingest::mock::{Bursts, MockConfig};
 use pairdesk::ingest::mock_feed::{FeedOptions, MockFeed};
 use pairdesk::ingest::pipeline::Pipeline;
 use pairdesk::ingest::subscriptions::SubscribeError;
+use pairdesk::ingest::venues::sim::{Bursts, MockConfig};
 use pairdesk::store::{self, query};
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering::Relaxed;

@@ -11,8 +11,8 @@
 
 use pairdesk::domain::Venue;
 use pairdesk::ingest::liveness::LivenessConfig;
-use pairdesk::ingest::mock::MockConfig;
 use pairdesk::ingest::mock_feed::{FeedOptions, MockFeed};
+use pairdesk::ingest::venues::sim::MockConfig;
 use pairdesk::store::{self, query};
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering::Relaxed;

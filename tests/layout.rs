@@ -1,7 +1,8 @@
 //! The layering in lib.rs's "Layout" section, checked on the source: which
 //! top-level module may name which (`crate::<module>` paths, comments
-//! ignored), that the modules form no cycle, and that SQL and `rusqlite`
-//! appear only under `src/store/`.
+//! ignored), that the modules form no cycle, that SQL and `rusqlite`
+//! appear only under `src/store/`, and a venue's wire types only under
+//! `src/ingest/venues/`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -247,4 +248,23 @@ fn the_checker_sees_paths_and_ignores_comments() {
         vec!["store".to_string()]
     );
     assert!(c.contains("http://x"));
+}
+
+#[test]
+fn only_the_venue_folders_name_a_venues_wire_types() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let venues = src.join("ingest").join("venues");
+    let mut files = Vec::new();
+    rs_files(&src, &mut files);
+    let bad: Vec<String> = files
+        .iter()
+        .filter(|p| !p.starts_with(&venues))
+        .filter(|p| code(&std::fs::read_to_string(p).unwrap()).contains("binance::"))
+        .map(|p| p.display().to_string())
+        .collect();
+    assert!(
+        bad.is_empty(),
+        "Binance's module named outside src/ingest/venues (go through venues::adapter):\n{}",
+        bad.join("\n")
+    );
 }

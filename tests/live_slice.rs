@@ -4,9 +4,9 @@
 #![cfg(feature = "ssr")]
 
 use pairdesk::domain::Venue;
-use pairdesk::ingest::binance::client::StreamKind;
-use pairdesk::ingest::mock::MockConfig;
+use pairdesk::ingest::event::DataKind;
 use pairdesk::ingest::mock_feed::{FeedOptions, MockFeed};
+use pairdesk::ingest::venues::sim::MockConfig;
 use pairdesk::store::{self, query};
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering::Relaxed;
@@ -14,15 +14,15 @@ use std::time::{Duration, Instant};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_generated_trade_is_stored_exactly_once() {
-    exactly_once(StreamKind::Trade).await;
+    exactly_once(DataKind::Trade).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_aggregate_trade_is_stored_exactly_once() {
-    exactly_once(StreamKind::AggTrade).await;
+    exactly_once(DataKind::AggTrade).await;
 }
 
-async fn exactly_once(kind: StreamKind) {
+async fn exactly_once(kind: DataKind) {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("t.db");
     let symbols = vec!["BTCUSDT".to_string(), "ETHUSDT".to_string()];

@@ -13,8 +13,8 @@
 
 use pairdesk::domain::{Tick, Venue};
 use pairdesk::ingest::backoff::Backoff;
-use pairdesk::ingest::mock::MockConfig;
 use pairdesk::ingest::mock_feed::{FeedOptions, MockFeed};
+use pairdesk::ingest::venues::sim::MockConfig;
 use pairdesk::procstat::{open_fds, rss_kb};
 use pairdesk::store::{self, query};
 use std::collections::BTreeMap;

@@ -6,7 +6,7 @@
 //! raw path, so label cardinality stays bounded whatever clients send.
 
 use crate::http::metrics::BUCKETS;
-use crate::ingest::binance::parse::DropReason;
+use crate::ingest::event::DropReason;
 use crate::state::AppState;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;

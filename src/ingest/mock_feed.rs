@@ -1,17 +1,16 @@
-//! The production ingest path fed by the mock exchange: the Binance client
-//! (with its live symbol set), the pipeline, the REST backfiller and the
+//! The production ingest path fed by the mock exchange: the socket client
+//! (with its live symbol set) on the `sim` venue, the pipeline, the REST backfiller and the
 //! SQLite writer, wired exactly as `serve` wires them. The integration tests,
 //! the soak and `pairdesk bench` all run this one assembly, so what they
 //! measure is what ships.
 
-use crate::domain::Venue;
 use crate::ingest::backoff::Backoff;
-use crate::ingest::binance::client::StreamKind;
+use crate::ingest::event::DataKind;
 use crate::ingest::liveness::LivenessConfig;
-use crate::ingest::mock::{MockConfig, MockExchange};
 use crate::ingest::pipeline::Pipeline;
 use crate::ingest::socket::{self, SocketSpec};
 use crate::ingest::subscriptions::Subscriptions;
+use crate::ingest::venues::sim::{MockConfig, MockExchange, SIM};
 use crate::store::writer::Writer;
 use crate::store::{self, Durability};
 use std::path::Path;
@@ -33,7 +32,7 @@ pub enum FeedError {
 #[derive(Debug, Clone)]
 pub struct FeedOptions {
     pub mock: MockConfig,
-    pub kind: StreamKind,
+    pub kind: DataKind,
     /// The writer's queue; 1024 is what `serve` uses.
     pub writer_capacity: usize,
     /// Gaps are backfilled over REST (off: a gap stays a gap).
@@ -47,7 +46,7 @@ impl FeedOptions {
     pub fn new(mock: MockConfig) -> FeedOptions {
         FeedOptions {
             mock,
-            kind: StreamKind::Trade,
+            kind: DataKind::Trade,
             writer_capacity: 1024,
             backfill: true,
             liveness: None,
@@ -83,7 +82,7 @@ impl MockFeed {
         let spec = SocketSpec {
             ws_base: mock.ws_base(),
             rest_base: mock.http_base(),
-            venue: Venue::Sim,
+            exchange: &SIM,
             kind: opts.kind,
             symbols,
             backfill: opts.backfill,

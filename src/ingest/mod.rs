@@ -1,16 +1,26 @@
-//! Market data ingestion: sources (Binance, the mock exchange, replay files),
-//! the socket client and the pipeline every tick goes through.
+//! Market data ingestion: venues (Binance, the mock exchange with its
+//! simulated market, replay files) behind one adapter seam, the socket
+//! client, the backfiller and the pipeline every tick goes through.
+//!
+//! - [`venues`]: one folder per venue and the registry; nothing else here
+//!   knows a venue's wire.
+//! - [`event`]: the venue-neutral frames, drop reasons and data kinds.
+//! - [`socket`], [`subscriptions`], [`backfill`], [`liveness`], [`backoff`]:
+//!   the live connection, its symbol set and its gap filling, for any venue.
+//! - [`pipeline`], [`sanity`]: de-duplication, gaps, limits, fan-out.
+//! - [`replay`], [`mock_feed`]: recorded files, and the mock-exchange
+//!   assembly tests and benches run.
 
+pub(crate) mod backfill;
 pub mod backoff;
-pub mod binance;
+pub mod event;
 pub mod liveness;
-pub mod mock;
 pub mod mock_feed;
 pub mod pipeline;
 pub mod replay;
 pub mod sanity;
-pub mod sim;
 pub mod socket;
 pub mod subscriptions;
+pub mod venues;
 
-pub use mock::now_ms;
+pub use crate::clock::now_ms;

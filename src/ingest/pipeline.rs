@@ -4,12 +4,14 @@
 //! De-duplication is two-layered: here, by the last trade id seen per
 //! (venue, symbol), which drops reconnect overlaps before they cost a write;
 //! and in the store, by the (symbol, trade id) key, which makes replays and
-//! backfills idempotent. Ids are consecutive per symbol on Binance, so any
-//! jump is a gap: it is recorded and announced for backfill.
+//! backfills idempotent. What a jump in ids means is the venue's
+//! [`GapPolicy`]: where ids are consecutive (Binance) a jump is a gap,
+//! recorded and announced for backfill; where they are not, it is not.
 
-use super::binance::parse::DropReason;
+use super::event::DropReason;
 use super::sanity::{Refusal, TickLimits};
-use crate::domain::{StatusSnapshot, SymbolStatus, Tick, Venue};
+use super::venues::{self, GapPolicy};
+use crate::domain::{Instrument, StatusSnapshot, SymbolStatus, Tick, Venue};
 use crate::store::writer::{GapRecord, WriteCmd};
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
@@ -157,8 +159,7 @@ struct SymState {
 /// A gap for the backfiller to fetch.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GapRequest {
-    pub venue: Venue,
-    pub symbol: String,
+    pub instrument: Instrument,
     pub from_id: i64,
     /// Inclusive; `i64::MAX` for a catch-up.
     pub to_id: i64,
@@ -172,7 +173,7 @@ pub struct Pipeline {
     writer: mpsc::Sender<WriteCmd>,
     live: broadcast::Sender<Arc<Tick>>,
     gaps: Mutex<Option<mpsc::UnboundedSender<GapRequest>>>,
-    state: Mutex<HashMap<(Venue, String), SymState>>,
+    state: Mutex<HashMap<Instrument, SymState>>,
     total_rate: Mutex<Rate>,
     limits: TickLimits,
     pub metrics: IngestMetrics,
@@ -244,18 +245,20 @@ impl Pipeline {
             };
             for t in ticks {
                 self.metrics.received.fetch_add(1, Relaxed);
-                let key = (t.venue, t.symbol.clone());
-                let s = state.entry(key).or_default();
+                let s = state.entry(t.instrument()).or_default();
                 match s.last_id {
                     Some(last) if t.trade_id <= last => {
                         self.metrics.duplicates.fetch_add(1, Relaxed);
                         continue;
                     }
-                    // Replayed files carry synthetic, non-consecutive ids.
-                    Some(last) if t.trade_id > last + 1 && t.venue != Venue::Replay => {
+                    // Replayed files, for one, carry synthetic, non-consecutive ids.
+                    Some(last)
+                        if t.trade_id > last + 1
+                            && venues::adapter(t.venue).gap_policy()
+                                == GapPolicy::ConsecutiveIds =>
+                    {
                         gaps.push(GapRequest {
-                            venue: t.venue,
-                            symbol: t.symbol.clone(),
+                            instrument: t.instrument(),
                             from_id: last + 1,
                             to_id: t.trade_id - 1,
                             catch_up: false,
@@ -281,14 +284,16 @@ impl Pipeline {
     /// id of each symbol of `venue` that `rare` picks, without waiting for
     /// its next live trade to show the gap.
     pub fn catch_up(&self, venue: Venue, rare: impl Fn(&str) -> bool) {
+        if venues::adapter(venue).gap_policy() != GapPolicy::ConsecutiveIds {
+            return;
+        }
         let reqs: Vec<GapRequest> = match self.state.lock() {
             Ok(st) => st
                 .iter()
-                .filter(|((v, sym), _)| *v == venue && venue != Venue::Replay && rare(sym))
-                .filter_map(|((v, sym), s)| {
+                .filter(|(i, _)| i.venue == venue && rare(&i.symbol))
+                .filter_map(|(i, s)| {
                     s.last_id.map(|last| GapRequest {
-                        venue: *v,
-                        symbol: sym.clone(),
+                        instrument: i.clone(),
                         from_id: last + 1,
                         to_id: i64::MAX,
                         catch_up: true,
@@ -301,7 +306,7 @@ impl Pipeline {
             return;
         };
         for r in reqs {
-            tracing::info!(symbol = %r.symbol, from = r.from_id, "catching up after reconnect");
+            tracing::info!(instrument = %r.instrument, from = r.from_id, "catching up after reconnect");
             let _ = sink.send(r);
         }
     }
@@ -309,9 +314,9 @@ impl Pipeline {
     /// A catch-up stored ids up to `last`: live trades up to it are now
     /// duplicates, and the next live trade after it must not be taken for
     /// a gap back to the old last id.
-    pub fn advance_to(&self, venue: Venue, symbol: &str, last: i64) {
+    pub fn advance_to(&self, instrument: &Instrument, last: i64) {
         if let Ok(mut st) = self.state.lock() {
-            if let Some(s) = st.get_mut(&(venue, symbol.to_string())) {
+            if let Some(s) = st.get_mut(instrument) {
                 if s.last_id.is_none_or(|l| l < last) {
                     s.last_id = Some(last);
                 }
@@ -321,13 +326,13 @@ impl Pipeline {
 
     /// A catch-up found trades: record them as a gap found and filled, so
     /// the gap table tells what the outage cost.
-    pub async fn record_catch_up(&self, venue: Venue, symbol: &str, from: i64, to: i64) {
+    pub async fn record_catch_up(&self, instrument: &Instrument, from: i64, to: i64) {
         self.metrics.gaps_found.fetch_add(1, Relaxed);
         self.metrics.gaps_filled.fetch_add(1, Relaxed);
         let now = crate::ingest::now_ms();
         self.send(WriteCmd::Gap(GapRecord {
-            venue,
-            symbol: symbol.to_string(),
+            venue: instrument.venue,
+            symbol: instrument.symbol.clone(),
             from_id: from,
             to_id: to,
             detected_ts: now,
@@ -351,8 +356,8 @@ impl Pipeline {
     /// Record the outcome of a backfill.
     pub async fn record_gap_filled(&self, g: &GapRequest, recovered: u64, complete: bool) {
         self.send(WriteCmd::GapFilled {
-            venue: g.venue,
-            symbol: g.symbol.clone(),
+            venue: g.instrument.venue,
+            symbol: g.instrument.symbol.clone(),
             from_id: g.from_id,
             to_id: g.to_id,
             note: format!("recovered {recovered} of {}", g.to_id - g.from_id + 1),
@@ -363,12 +368,12 @@ impl Pipeline {
 
     async fn report_gap(&self, g: GapRequest, now: i64) {
         self.metrics.gaps_found.fetch_add(1, Relaxed);
-        tracing::warn!(symbol = %g.symbol, from = g.from_id, to = g.to_id, "gap in trade ids");
+        tracing::warn!(instrument = %g.instrument, from = g.from_id, to = g.to_id, "gap in trade ids");
         let sink = self.gaps.lock().ok().and_then(|s| s.clone());
         let queued = sink.map(|s| s.send(g.clone()).is_ok()).unwrap_or(false);
         self.send(WriteCmd::Gap(GapRecord {
-            venue: g.venue,
-            symbol: g.symbol,
+            venue: g.instrument.venue,
+            symbol: g.instrument.symbol,
             from_id: g.from_id,
             to_id: g.to_id,
             detected_ts: now,
@@ -431,8 +436,8 @@ impl Pipeline {
             .lock()
             .map(|st| {
                 st.iter()
-                    .map(|((_, sym), s)| SymbolStatus {
-                        symbol: sym.clone(),
+                    .map(|(i, s)| SymbolStatus {
+                        symbol: i.symbol.clone(),
                         ticks_per_sec: s.rate.per_sec(now),
                         last_exchange_ts: s.last_exchange_ts,
                         lag_ms: s.last_lag,
@@ -486,6 +491,19 @@ mod tests {
         }
     }
 
+    /// The trade ids and the gap records sent to the writer so far.
+    fn written(rx: &mut mpsc::Receiver<WriteCmd>) -> (Vec<i64>, Vec<GapRecord>) {
+        let (mut ids, mut gaps) = (Vec::new(), Vec::new());
+        while let Ok(cmd) = rx.try_recv() {
+            match cmd {
+                WriteCmd::Ticks(v) => ids.extend(v.into_iter().map(|t| t.trade_id)),
+                WriteCmd::Gap(g) => gaps.push(g),
+                _ => {}
+            }
+        }
+        (ids, gaps)
+    }
+
     #[tokio::test]
     async fn duplicates_are_dropped_and_gaps_reported() {
         let (tx, mut rx) = mpsc::channel(16);
@@ -498,13 +516,29 @@ mod tests {
         assert_eq!(p.metrics.gaps_found.load(Relaxed), 1);
         let g = grx.recv().await.unwrap();
         assert_eq!((g.from_id, g.to_id), (3, 4));
-        let mut stored = Vec::new();
-        while let Ok(cmd) = rx.try_recv() {
-            if let WriteCmd::Ticks(v) = cmd {
-                stored.extend(v.into_iter().map(|t| t.trade_id));
-            }
-        }
+        let (stored, _) = written(&mut rx);
         assert_eq!(stored, vec![1, 2, 5]);
+    }
+
+    #[tokio::test]
+    async fn a_venue_without_consecutive_ids_has_no_gaps() {
+        let (tx, mut rx) = mpsc::channel(16);
+        let p = Pipeline::new(tx);
+        let (gtx, mut grx) = mpsc::unbounded_channel();
+        p.set_gap_sink(gtx);
+        let replayed = |id| Tick {
+            venue: Venue::Replay,
+            ..tick(id)
+        };
+        p.ingest(vec![replayed(1), replayed(7), replayed(7), replayed(40)])
+            .await;
+        p.catch_up(Venue::Replay, |_| true);
+        assert_eq!(p.metrics.gaps_found.load(Relaxed), 0);
+        assert_eq!(p.metrics.duplicates.load(Relaxed), 1);
+        assert!(grx.try_recv().is_err());
+        let (stored, gaps) = written(&mut rx);
+        assert!(gaps.is_empty(), "gaps recorded: {gaps:?}");
+        assert_eq!(stored, vec![1, 7, 40]);
     }
 
     #[tokio::test]
@@ -527,12 +561,7 @@ mod tests {
         assert_eq!(count(Refusal::TimeInFuture), 1);
         assert_eq!(count(Refusal::TimeTooOld), 1);
         assert_eq!(p.metrics.refused_total(), 4);
-        let mut stored = Vec::new();
-        while let Ok(cmd) = rx.try_recv() {
-            if let WriteCmd::Ticks(v) = cmd {
-                stored.extend(v.into_iter().map(|t| t.trade_id));
-            }
-        }
+        let (stored, _) = written(&mut rx);
         assert_eq!(stored, vec![1, 5, 7]);
         assert_eq!(p.snapshot(0).dropped, 4);
     }

@@ -1,5 +1,6 @@
-//! Recorded files as a source: NDJSON in the collector format, raw Binance
-//! frames one per line, and CSV (`timestamp,symbol,price,qty`).
+//! Recorded files as a source: NDJSON in the collector format, raw exchange
+//! frames one per line (read by the `replay` venue's adapter), and CSV
+//! (`timestamp,symbol,price,qty`).
 //!
 //! Parsing a line is pure ([`parse_line`]); [`replay_file`] streams a file
 //! through the same pipeline live ticks take. Malformed lines are counted and
@@ -7,7 +8,7 @@
 //! deterministic one built from the file's identity and the line number, so
 //! replaying the same file twice stores nothing new.
 
-use super::binance::parse::{parse_decimal, parse_frame, DropReason, Frame};
+use super::event::{parse_decimal, DropReason, Frame};
 use super::pipeline::Pipeline;
 use super::sanity::TickLimits;
 use crate::domain::{Side, Tick, Venue};
@@ -132,9 +133,9 @@ pub fn parse_line(
     }
     let venue = Venue::Replay;
     if l.starts_with('{') {
-        // A raw Binance frame has an event type; a collector record has `ts`.
+        // A raw exchange frame has an event type; a collector record has `ts`.
         if l.contains("\"e\":") {
-            return match parse_frame(l, venue, receive_ts) {
+            return match super::venues::adapter(venue).parse_frame(l, receive_ts) {
                 Ok(Frame::Tick(t)) => Ok(Line::Tick(t)),
                 Ok(Frame::Dropped { reason, .. }) => Ok(Line::Dropped(reason)),
                 Ok(_) => Ok(Line::Skip),

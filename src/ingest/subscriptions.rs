@@ -1,19 +1,22 @@
 //! The live symbol set of a socket source, and adding a symbol to it while
 //! running.
 //!
-//! Adding validates the name, asks the exchange whether it lists the symbol
-//! (REST `exchangeInfo`, because Binance silently accepts a stream for a
-//! symbol that does not exist and then sends nothing), and publishes the new
-//! combined-stream URL. The client opens a connection with it before closing
-//! the old one, the same make-before-break as a `serverShutdown` handover, so
-//! the symbols already streaming lose nothing.
+//! Adding validates the name (a bare symbol, or `venue:SYMBOL` naming this
+//! source's venue), asks the exchange whether it lists the symbol (the
+//! venue's listing request, `exchangeInfo` on Binance, which silently
+//! accepts a stream for a symbol that does not exist and then sends
+//! nothing), and publishes the new stream URL. The client opens a
+//! connection with it before closing the old one, the same make-before-break
+//! as a server-announced shutdown, so the symbols already streaming lose
+//! nothing.
 
-use crate::domain::{validate_symbol, Venue};
-use crate::ingest::binance::client::{stream_url, StreamKind};
+use crate::domain::{Instrument, InstrumentError, Venue};
+use crate::ingest::event::DataKind;
+use crate::ingest::venues::Exchange;
 use std::time::Duration;
 use tokio::sync::{watch, Mutex};
 
-/// Binance allows 1024 streams per connection; a desk watching more than
+/// Binance allows 1024 streams per connection (other venues fewer); a desk watching more than
 /// this many symbols at once wants a second source, not a longer URL.
 pub const MAX_SYMBOLS: usize = 200;
 
@@ -44,8 +47,8 @@ pub struct Added {
 }
 
 pub struct Subscriptions {
-    venue: Venue,
-    kind: StreamKind,
+    exchange: &'static dyn Exchange,
+    kind: DataKind,
     ws_base: String,
     rest_base: String,
     http: reqwest::Client,
@@ -60,17 +63,17 @@ impl Subscriptions {
     pub fn new(
         ws_base: String,
         rest_base: String,
-        venue: Venue,
-        kind: StreamKind,
+        exchange: &'static dyn Exchange,
+        kind: DataKind,
         symbols: Vec<String>,
     ) -> (Subscriptions, watch::Receiver<String>) {
-        let (url, rx) = watch::channel(stream_url(&ws_base, venue, kind, &symbols));
+        let (url, rx) = watch::channel(exchange.stream_url(&ws_base, kind, &symbols));
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
             .build()
             .unwrap_or_default();
         let subs = Subscriptions {
-            venue,
+            exchange,
             kind,
             ws_base,
             rest_base,
@@ -85,9 +88,25 @@ impl Subscriptions {
         self.symbols.lock().await.clone()
     }
 
-    /// Add `raw` (any case) to the live set.
+    /// The venue this set streams from.
+    pub fn venue(&self) -> Venue {
+        self.exchange.venue()
+    }
+
+    /// Add `raw` (any case; bare, or qualified with this source's venue)
+    /// to the live set.
     pub async fn add(&self, raw: &str) -> Result<Added, SubscribeError> {
-        let symbol = validate_symbol(raw).map_err(SubscribeError::Invalid)?;
+        let venue = self.venue();
+        let instrument = Instrument::parse_or(raw, venue).map_err(|e| match e {
+            InstrumentError::Symbol(why) => SubscribeError::Invalid(why),
+            e @ InstrumentError::UnknownVenue(_) => SubscribeError::Invalid(e.to_string()),
+        })?;
+        if instrument.venue != venue {
+            return Err(SubscribeError::Invalid(format!(
+                "{instrument} is not on this source's venue ({venue})"
+            )));
+        }
+        let symbol = instrument.symbol;
         let mut set = self.symbols.lock().await;
         if set.contains(&symbol) {
             return Ok(Added {
@@ -101,7 +120,7 @@ impl Subscriptions {
         }
         self.check_listed(&symbol).await?;
         set.push(symbol.clone());
-        let url = stream_url(&self.ws_base, self.venue, self.kind, &set);
+        let url = self.exchange.stream_url(&self.ws_base, self.kind, &set);
         tracing::info!(%symbol, streaming = set.len(), "symbol added to the live subscription");
         // No receiver only means the source already stopped.
         let _ = self.url.send(url);
@@ -113,30 +132,26 @@ impl Subscriptions {
     }
 
     async fn check_listed(&self, symbol: &str) -> Result<(), SubscribeError> {
-        let path = match self.venue {
-            Venue::BinanceSpot => "/api/v3/exchangeInfo",
-            _ => "/fapi/v1/exchangeInfo",
-        };
-        let url = format!("{}{}", self.rest_base.trim_end_matches('/'), path);
+        let req = self.exchange.listing_request(&self.rest_base, symbol);
         let unreachable = |reason: String| SubscribeError::Unreachable {
             symbol: symbol.to_string(),
-            venue: self.venue,
+            venue: self.venue(),
             reason,
         };
         let resp = self
             .http
-            .get(url)
-            .query(&[("symbol", symbol)])
+            .get(req.url)
+            .query(&req.query)
             .send()
             .await
             .map_err(|e| unreachable(e.to_string()))?;
         let status = resp.status();
         let body = resp.text().await.map_err(|e| unreachable(e.to_string()))?;
-        match listed(status.as_u16(), &body, symbol) {
+        match self.exchange.listed(status.as_u16(), &body, symbol) {
             Some(true) => Ok(()),
             Some(false) => Err(SubscribeError::Unknown {
                 symbol: symbol.to_string(),
-                venue: self.venue,
+                venue: self.venue(),
             }),
             None => Err(unreachable(format!(
                 "HTTP {status}: {}",
@@ -146,41 +161,32 @@ impl Subscriptions {
     }
 }
 
-/// Reads an `exchangeInfo?symbol=` answer: `Some(true)` listed, `Some(false)`
-/// unknown (Binance's 400 with code -1121, or a list without it), `None` when
-/// the answer says neither (rate limits, outages).
-pub fn listed(status: u16, body: &str, symbol: &str) -> Option<bool> {
-    let v: serde_json::Value = serde_json::from_str(body).ok()?;
-    if status == 400 {
-        return (v["code"].as_i64() == Some(-1121)).then_some(false);
-    }
-    if !(200..300).contains(&status) {
-        return None;
-    }
-    let symbols = v["symbols"].as_array()?;
-    Some(symbols.iter().any(|s| s["symbol"].as_str() == Some(symbol)))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ingest::venues::sim::SIM;
 
-    #[test]
-    fn exchange_info_answers_are_read() {
-        let ok = r#"{"timezone":"UTC","symbols":[{"symbol":"SOLUSDT","status":"TRADING"}]}"#;
-        assert_eq!(listed(200, ok, "SOLUSDT"), Some(true));
-        assert_eq!(listed(200, ok, "ADAUSDT"), Some(false));
-        let invalid = r#"{"code":-1121,"msg":"Invalid symbol."}"#;
-        assert_eq!(listed(400, invalid, "FOO"), Some(false));
-        // Rate limited or broken: not an answer about the symbol.
-        assert_eq!(
-            listed(429, r#"{"code":-1003,"msg":"Too many requests"}"#, "X"),
-            None
+    #[tokio::test]
+    async fn a_qualified_symbol_must_name_this_venue() {
+        // Refused before any request: the REST base is never contacted.
+        let (subs, _rx) = Subscriptions::new(
+            "ws://127.0.0.1:9".into(),
+            "http://127.0.0.1:9".into(),
+            &SIM,
+            DataKind::Trade,
+            vec!["BTCUSDT".into(), "ETHUSDT".into()],
         );
-        assert_eq!(
-            listed(400, r#"{"code":-1100,"msg":"Illegal characters"}"#, "X"),
-            None
-        );
-        assert_eq!(listed(200, "<html>", "X"), None);
+        for raw in ["binance-spot:SOLUSDT", "kraken:SOLUSDT", "sim:SOL/USDT"] {
+            assert!(
+                matches!(subs.add(raw).await, Err(SubscribeError::Invalid(_))),
+                "{raw}"
+            );
+        }
+        // Already streaming, bare or qualified: no listing check needed.
+        for raw in ["btcusdt", "sim:ETHUSDT"] {
+            let a = subs.add(raw).await.unwrap();
+            assert!(!a.new, "{raw}");
+        }
+        assert_eq!(subs.symbols().await, ["BTCUSDT", "ETHUSDT"]);
     }
 }

@@ -1,4 +1,5 @@
-//! Pure parsing of Binance frames into normalized [`Tick`]s.
+//! Pure parsing of Binance frames into normalized [`Tick`]s (and the
+//! reverse, a tick as a Binance trade frame, which the mock exchange sends).
 //!
 //! No I/O and no clocks: the receive time is passed in, so every case is a
 //! plain unit test. Frames that are not trades (subscription acks, unknown
@@ -7,81 +8,9 @@
 
 use super::messages::{AnyEvent, EnvelopedEvent, TradeMsg};
 use crate::domain::{Side, Tick, Venue};
-use thiserror::Error;
-
-/// Why a well-formed trade was not stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum DropReason {
-    ZeroPrice,
-    ZeroQty,
-    /// Futures `X` = `INSURANCE_FUND`: liquidation fills, not market trades.
-    InsuranceFund,
-    /// Futures `X` = `ADL`: auto-deleveraging fills.
-    Adl,
-    /// Futures `X` = `NA` or any execution type other than `MARKET`.
-    NotMarket,
-}
-
-impl DropReason {
-    pub const ALL: [DropReason; 5] = [
-        DropReason::ZeroPrice,
-        DropReason::ZeroQty,
-        DropReason::InsuranceFund,
-        DropReason::Adl,
-        DropReason::NotMarket,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DropReason::ZeroPrice => "zero_price",
-            DropReason::ZeroQty => "zero_qty",
-            DropReason::InsuranceFund => "insurance_fund",
-            DropReason::Adl => "adl",
-            DropReason::NotMarket => "not_market",
-        }
-    }
-}
-
-/// What one frame turned out to be.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Frame {
-    Tick(Tick),
-    Dropped {
-        symbol: String,
-        reason: DropReason,
-    },
-    /// `serverShutdown`: the server will close this connection soon.
-    ServerShutdown,
-    /// Anything else that parsed (subscription results, other events).
-    Other,
-}
-
-#[derive(Debug, Error, PartialEq)]
-pub enum ParseError {
-    #[error("not JSON or wrong shape: {0}")]
-    Json(String),
-    #[error("bad decimal {field} {value:?}")]
-    Decimal { field: &'static str, value: String },
-    #[error("frame of {0} bytes exceeds the limit")]
-    Oversized(usize),
-}
-
-/// Frames larger than this are refused before JSON parsing; a trade frame is
-/// under 300 bytes, so this leaves room for any legitimate event.
-pub const MAX_FRAME_BYTES: usize = 64 * 1024;
-
-/// Parse a price or quantity. Binance sends decimals as strings; Rust's f64
-/// parse is correctly rounded, so no precision is lost beyond the f64 itself.
-/// Negative, NaN and infinite values are refused.
-pub fn parse_decimal(field: &'static str, s: &str) -> Result<f64, ParseError> {
-    match s.parse::<f64>() {
-        Ok(v) if v.is_finite() && v >= 0.0 && !s.starts_with(['+', '-']) => Ok(v),
-        _ => Err(ParseError::Decimal {
-            field,
-            value: s.chars().take(32).collect(),
-        }),
-    }
-}
+use crate::ingest::event::{
+    format_decimal, parse_decimal, DropReason, Frame, ParseError, MAX_FRAME_BYTES,
+};
 
 /// Parse one text frame, with or without the combined-stream envelope.
 /// One JSON pass per frame: the envelope and the event are read together.
@@ -182,11 +111,6 @@ pub fn trade_frame(t: &Tick, event_time: i64, exec_type: Option<&str>) -> String
         .expect("object")
         .insert("e".into(), serde_json::Value::from("trade"));
     v.to_string()
-}
-
-/// Shortest decimal that round-trips to the same f64.
-pub fn format_decimal(v: f64) -> String {
-    format!("{v}")
 }
 
 #[cfg(test)]

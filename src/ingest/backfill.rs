@@ -1,23 +1,20 @@
-//! REST backfill: fetch the trades a gap in ids says we missed.
+//! REST backfill, for any venue: fetch the trades a gap in ids says we
+//! missed, page by page, through the pipeline's backfill path (the store's
+//! key makes a backfill that overlaps live data harmless).
 //!
-//! Raw `@trade` ids are served by `historicalTrades`, aggregate ids by
-//! `aggTrades`; both page with `fromId` and `limit` (at most 1000). The rows
-//! go through the pipeline's backfill path, so the store's key makes a
-//! backfill that overlaps live data harmless.
+//! Which URL to ask and how to read the rows is the venue's
+//! ([`Exchange::backfill_request`], [`Exchange::parse_backfill`]); retries,
+//! `Retry-After` and paging are here.
 
-use super::client::StreamKind;
-use super::messages::{RestAggTrade, RestTrade};
-use super::parse::parse_decimal;
-use crate::domain::{Side, Tick, Venue};
 use crate::ingest::backoff::{is_throttle, parse_retry_after};
+use crate::ingest::event::DataKind;
 use crate::ingest::pipeline::{GapRequest, Pipeline};
+use crate::ingest::venues::{BackfillPage, BadRows, Exchange};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;
 use tokio::sync::mpsc;
-
-pub const PAGE: i64 = 1000;
 
 #[derive(Debug, Error)]
 pub enum RestError {
@@ -34,62 +31,10 @@ pub enum RestError {
     Row(String),
 }
 
-/// Path of the endpoint that serves ids of `kind` on `venue`.
-pub fn endpoint(venue: Venue, kind: StreamKind) -> &'static str {
-    match (venue, kind) {
-        (Venue::BinanceSpot, StreamKind::Trade) => "/api/v3/historicalTrades",
-        (Venue::BinanceSpot, StreamKind::AggTrade) => "/api/v3/aggTrades",
-        (_, StreamKind::Trade) => "/fapi/v1/historicalTrades",
-        (_, StreamKind::AggTrade) => "/fapi/v1/aggTrades",
+impl From<BadRows> for RestError {
+    fn from(BadRows(why): BadRows) -> Self {
+        RestError::Row(why)
     }
-}
-
-/// Turn REST rows into ticks, keeping ids in `[from, to]` and dropping zero
-/// trades as the live path does.
-pub fn rows_to_ticks(
-    body: &str,
-    kind: StreamKind,
-    venue: Venue,
-    symbol: &str,
-    from: i64,
-    to: i64,
-    now: i64,
-) -> Result<(Vec<Tick>, Option<i64>), RestError> {
-    let rows: Vec<(i64, String, String, i64, bool)> = match kind {
-        StreamKind::Trade => serde_json::from_str::<Vec<RestTrade>>(body)
-            .map_err(|e| RestError::Row(e.to_string()))?
-            .into_iter()
-            .map(|r| (r.id, r.price, r.qty, r.time, r.is_buyer_maker))
-            .collect(),
-        StreamKind::AggTrade => serde_json::from_str::<Vec<RestAggTrade>>(body)
-            .map_err(|e| RestError::Row(e.to_string()))?
-            .into_iter()
-            .map(|r| (r.a, r.p, r.q, r.t, r.m))
-            .collect(),
-    };
-    let last = rows.iter().map(|r| r.0).max();
-    let mut out = Vec::with_capacity(rows.len());
-    for (id, p, q, t, m) in rows {
-        if id < from || id > to {
-            continue;
-        }
-        let price = parse_decimal("price", &p).map_err(|e| RestError::Row(e.to_string()))?;
-        let qty = parse_decimal("qty", &q).map_err(|e| RestError::Row(e.to_string()))?;
-        if price == 0.0 || qty == 0.0 {
-            continue;
-        }
-        out.push(Tick {
-            venue,
-            symbol: symbol.to_string(),
-            trade_id: id,
-            exchange_ts: t,
-            receive_ts: now,
-            price,
-            qty,
-            side: Side::from_buyer_is_maker(m),
-        });
-    }
-    Ok((out, last))
 }
 
 /// How long to wait before retry `attempt` (1-based) after `e`: what the
@@ -107,17 +52,17 @@ pub fn retry_wait(e: &RestError, attempt: u32) -> Duration {
     }
 }
 
-/// Fetches gaps one after another (Binance weighs these requests heavily).
+/// Fetches gaps one after another (exchanges weigh these requests heavily).
 pub struct Backfiller {
     pub http: reqwest::Client,
     pub base: String,
-    pub venue: Venue,
-    pub kind: StreamKind,
+    pub exchange: &'static dyn Exchange,
+    pub kind: DataKind,
     pub api_key: Option<String>,
 }
 
 impl Backfiller {
-    pub fn new(base: String, venue: Venue, kind: StreamKind) -> Self {
+    pub fn new(base: String, exchange: &'static dyn Exchange, kind: DataKind) -> Self {
         Backfiller {
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(10))
@@ -129,25 +74,19 @@ impl Backfiller {
                 .build()
                 .unwrap_or_default(),
             base,
-            venue,
+            exchange,
             kind,
             api_key: None,
         }
     }
 
     async fn page(&self, symbol: &str, from: i64, limit: i64) -> Result<String, RestError> {
-        let url = format!(
-            "{}{}",
-            self.base.trim_end_matches('/'),
-            endpoint(self.venue, self.kind)
-        );
-        let mut req = self.http.get(url).query(&[
-            ("symbol", symbol.to_string()),
-            ("fromId", from.to_string()),
-            ("limit", limit.to_string()),
-        ]);
-        if let Some(k) = &self.api_key {
-            req = req.header("X-MBX-APIKEY", k);
+        let r = self
+            .exchange
+            .backfill_request(&self.base, self.kind, symbol, from, limit);
+        let mut req = self.http.get(r.url).query(&r.query);
+        if let (Some(k), Some(header)) = (&self.api_key, r.api_key_header) {
+            req = req.header(header, k);
         }
         let resp = req.send().await?;
         let status = resp.status();
@@ -183,10 +122,14 @@ impl Backfiller {
         let mut got = 0u64;
         let mut top = None;
         while from <= gap.to_id {
-            let limit = gap.to_id.saturating_sub(from).saturating_add(1).min(PAGE);
+            let limit = gap
+                .to_id
+                .saturating_sub(from)
+                .saturating_add(1)
+                .min(self.exchange.backfill_page_limit());
             let mut attempt = 0;
             let body = loop {
-                match self.page(&gap.symbol, from, limit).await {
+                match self.page(&gap.instrument.symbol, from, limit).await {
                     Ok(b) => break b,
                     Err(e) if attempt < 3 => {
                         attempt += 1;
@@ -197,11 +140,13 @@ impl Backfiller {
                     Err(e) => return Err(e),
                 }
             };
-            let (ticks, last) = rows_to_ticks(
+            let BackfillPage {
+                ticks,
+                last_id: last,
+            } = self.exchange.parse_backfill(
                 &body,
                 self.kind,
-                self.venue,
-                &gap.symbol,
+                &gap.instrument.symbol,
                 from,
                 gap.to_id,
                 crate::ingest::now_ms(),
@@ -225,16 +170,16 @@ impl Backfiller {
     async fn catch_up(&self, gap: &GapRequest, pipeline: &Pipeline) {
         match self.fill_range(gap, pipeline).await {
             Ok((n, Some(top))) => {
-                tracing::info!(symbol = %gap.symbol, from = gap.from_id, to = top, recovered = n, "caught up after reconnect");
-                pipeline.advance_to(gap.venue, &gap.symbol, top);
+                tracing::info!(instrument = %gap.instrument, from = gap.from_id, to = top, recovered = n, "caught up after reconnect");
+                pipeline.advance_to(&gap.instrument, top);
                 pipeline
-                    .record_catch_up(gap.venue, &gap.symbol, gap.from_id, top)
+                    .record_catch_up(&gap.instrument, gap.from_id, top)
                     .await;
             }
             Ok((_, None)) => {
-                tracing::debug!(symbol = %gap.symbol, "nothing missed during the outage");
+                tracing::debug!(instrument = %gap.instrument, "nothing missed during the outage");
             }
-            Err(e) => tracing::error!(symbol = %gap.symbol, error = %e, "catch-up failed"),
+            Err(e) => tracing::error!(instrument = %gap.instrument, error = %e, "catch-up failed"),
         }
     }
 
@@ -252,10 +197,12 @@ impl Backfiller {
                     if complete {
                         pipeline.metrics.gaps_filled.fetch_add(1, Relaxed);
                     }
-                    tracing::info!(symbol = %gap.symbol, from = gap.from_id, to = gap.to_id, recovered = n, complete, "gap backfilled");
+                    tracing::info!(instrument = %gap.instrument, from = gap.from_id, to = gap.to_id, recovered = n, complete, "gap backfilled");
                     pipeline.record_gap_filled(&gap, n, complete).await;
                 }
-                Err(e) => tracing::error!(symbol = %gap.symbol, error = %e, "gap backfill failed"),
+                Err(e) => {
+                    tracing::error!(instrument = %gap.instrument, error = %e, "gap backfill failed")
+                }
             }
         }
     }
@@ -264,57 +211,6 @@ impl Backfiller {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn historical_rows_are_clipped_to_the_gap() {
-        let body = r#"[{"id":9,"price":"1.5","qty":"2","time":10,"isBuyerMaker":true},
-                       {"id":10,"price":"1.6","qty":"1","time":11,"isBuyerMaker":false},
-                       {"id":11,"price":"0","qty":"1","time":12,"isBuyerMaker":false},
-                       {"id":13,"price":"1.7","qty":"1","time":13,"isBuyerMaker":false}]"#;
-        let (t, last) = rows_to_ticks(
-            body,
-            StreamKind::Trade,
-            Venue::BinanceSpot,
-            "BTCUSDT",
-            10,
-            12,
-            0,
-        )
-        .unwrap();
-        assert_eq!(t.iter().map(|t| t.trade_id).collect::<Vec<_>>(), vec![10]);
-        assert_eq!(last, Some(13));
-    }
-
-    #[test]
-    fn agg_rows_parse() {
-        let body = r#"[{"a":26129,"p":"0.01633102","q":"4.70443515","f":27781,"l":27781,"T":1498793709153,"m":true}]"#;
-        let (t, _) = rows_to_ticks(
-            body,
-            StreamKind::AggTrade,
-            Venue::BinanceFutures,
-            "X",
-            0,
-            i64::MAX,
-            0,
-        )
-        .unwrap();
-        assert_eq!(
-            (t[0].trade_id, t[0].price, t[0].side),
-            (26129, 0.01633102, Side::Sell)
-        );
-    }
-
-    #[test]
-    fn endpoints_by_venue_and_kind() {
-        assert_eq!(
-            endpoint(Venue::BinanceFutures, StreamKind::AggTrade),
-            "/fapi/v1/aggTrades"
-        );
-        assert_eq!(
-            endpoint(Venue::BinanceSpot, StreamKind::Trade),
-            "/api/v3/historicalTrades"
-        );
-    }
 
     #[test]
     fn throttling_is_waited_out_as_the_exchange_asks() {
@@ -339,10 +235,5 @@ mod tests {
             retry_wait(&RestError::Row("x".into()), 1),
             Duration::from_secs(1)
         );
-    }
-
-    #[test]
-    fn garbage_is_an_error() {
-        assert!(rows_to_ticks("{}", StreamKind::Trade, Venue::Sim, "X", 0, 1, 0).is_err());
     }
 }

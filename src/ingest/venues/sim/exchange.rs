@@ -1,5 +1,6 @@
 //! The mock exchange: a loopback WebSocket + REST server that speaks Binance's
-//! wire formats, backed by the simulated market in [`super::sim`].
+//! wire formats, backed by the simulated market in [`super::market`], with
+//! fault injection ([`Faults`]) for the recovery tests.
 //!
 //! It is a real server on 127.0.0.1, so the production client, parser,
 //! pipeline and writer run unchanged against it in every test and in the
@@ -12,8 +13,11 @@
 //!   combined streams wrapped in `{"stream":..,"data":..}`
 //! - `GET /fapi/v1/aggTrades`, `/api/v3/aggTrades`: recent trades by `fromId`
 
-use super::sim::SimMarket;
+use super::market::SimMarket;
 use crate::domain::Tick;
+use crate::ingest::event::DataKind;
+use crate::ingest::now_ms;
+use crate::ingest::venues::binance::Binance;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::response::{IntoResponse, Response};
@@ -273,7 +277,7 @@ struct Shared {
 
 impl Shared {
     /// A subscription to a symbol the market does not trade starts it.
-    fn ensure_trading(&self, streams: &[(String, StreamKind)]) {
+    fn ensure_trading(&self, streams: &[(String, DataKind)]) {
         let (Ok(mut trading), Ok(mut added)) = (self.trading.lock(), self.added.lock()) else {
             return;
         };
@@ -472,25 +476,12 @@ async fn generate(shared: Arc<Shared>) {
     }
 }
 
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum StreamKind {
-    Trade,
-    AggTrade,
-}
-
-/// `btcusdt@trade` -> ("BTCUSDT", Trade)
-fn parse_stream(s: &str) -> Option<(String, StreamKind)> {
+/// `btcusdt@trade` -> ("BTCUSDT", Trade): Binance's stream names.
+fn parse_stream(s: &str) -> Option<(String, DataKind)> {
     let (sym, kind) = s.split_once('@')?;
     let kind = match kind {
-        "trade" => StreamKind::Trade,
-        "aggTrade" => StreamKind::AggTrade,
+        k if k == Binance::suffix(DataKind::Trade) => DataKind::Trade,
+        k if k == Binance::suffix(DataKind::AggTrade) => DataKind::AggTrade,
         _ => return None,
     };
     Some((sym.to_ascii_uppercase(), kind))
@@ -609,18 +600,18 @@ async fn rest_exchange_info(Query(q): Query<ExchangeInfoQuery>) -> Response {
 }
 
 /// Render one trade as the exchange would.
-fn frame(t: &Tick, kind: StreamKind, futures: bool, combined: bool) -> String {
+fn frame(t: &Tick, kind: DataKind, futures: bool, combined: bool) -> String {
     let m = t.side == crate::domain::Side::Sell;
     let body = match kind {
-        StreamKind::Trade if futures => format!(
+        DataKind::Trade if futures => format!(
             r#"{{"e":"trade","E":{},"T":{},"s":"{}","t":{},"p":"{}","q":"{}","X":"MARKET","m":{}}}"#,
             t.exchange_ts, t.exchange_ts, t.symbol, t.trade_id, t.price, t.qty, m
         ),
-        StreamKind::Trade => format!(
+        DataKind::Trade => format!(
             r#"{{"e":"trade","E":{},"s":"{}","t":{},"p":"{}","q":"{}","T":{},"m":{},"M":true}}"#,
             t.exchange_ts, t.symbol, t.trade_id, t.price, t.qty, t.exchange_ts, m
         ),
-        StreamKind::AggTrade => format!(
+        DataKind::AggTrade => format!(
             r#"{{"e":"aggTrade","E":{},"s":"{}","a":{},"p":"{}","q":"{}","f":{},"l":{},"T":{},"m":{}}}"#,
             t.exchange_ts,
             t.symbol,
@@ -634,10 +625,7 @@ fn frame(t: &Tick, kind: StreamKind, futures: bool, combined: bool) -> String {
         ),
     };
     if combined {
-        let stream = match kind {
-            StreamKind::Trade => "trade",
-            StreamKind::AggTrade => "aggTrade",
-        };
+        let stream = Binance::suffix(kind);
         format!(
             r#"{{"stream":"{}@{}","data":{}}}"#,
             t.symbol.to_ascii_lowercase(),
@@ -657,11 +645,11 @@ async fn serve_socket(
     mut sock: WebSocket,
     ctl: Arc<IoCtl>,
     shared: Arc<Shared>,
-    streams: Vec<(String, StreamKind)>,
+    streams: Vec<(String, DataKind)>,
     combined: bool,
 ) {
     shared.connections.fetch_add(1, Relaxed);
-    let wanted: HashMap<String, StreamKind> = streams.into_iter().collect();
+    let wanted: HashMap<String, DataKind> = streams.into_iter().collect();
     let mut feed = shared.feed.subscribe();
     let mut ping = tokio::time::interval(Duration::from_secs(20));
     let mut faults = tokio::time::interval(Duration::from_millis(5));
@@ -893,7 +881,8 @@ mod tests {
         assert_eq!(b.phase(4600), (true, true));
     }
     use crate::domain::{Side, Venue};
-    use crate::ingest::binance::parse::{parse_frame, Frame};
+    use crate::ingest::event::Frame;
+    use crate::ingest::venues::binance::parse::parse_frame;
 
     #[test]
     fn mock_frames_parse_back_to_the_same_tick() {
@@ -907,7 +896,7 @@ mod tests {
             qty: 0.054,
             side: Side::Sell,
         };
-        for kind in [StreamKind::Trade, StreamKind::AggTrade] {
+        for kind in [DataKind::Trade, DataKind::AggTrade] {
             for futures in [true, false] {
                 for combined in [true, false] {
                     let f = frame(&t, kind, futures, combined);
@@ -924,11 +913,11 @@ mod tests {
     fn streams_are_parsed_like_binance_names() {
         assert_eq!(
             parse_stream("btcusdt@trade"),
-            Some(("BTCUSDT".into(), StreamKind::Trade))
+            Some(("BTCUSDT".into(), DataKind::Trade))
         );
         assert_eq!(
             parse_stream("ethusdt@aggTrade"),
-            Some(("ETHUSDT".into(), StreamKind::AggTrade))
+            Some(("ETHUSDT".into(), DataKind::AggTrade))
         );
         assert_eq!(parse_stream("ethusdt@depth"), None);
     }

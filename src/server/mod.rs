@@ -5,15 +5,11 @@
 //! the pipeline into the writer, then let the writer commit and exit. Every
 //! step has a deadline so SIGINT/SIGTERM exits within two seconds.
 
+pub mod source;
+
 use crate::app::{shell, App};
-use crate::config::{Config, SourceSpec};
-use crate::domain::Venue;
-use crate::ingest::binance::client::stream_url;
-use crate::ingest::mock::{MockConfig, MockExchange};
+use crate::config::Config;
 use crate::ingest::pipeline::Pipeline;
-use crate::ingest::replay::{replay_file, Speed};
-use crate::ingest::socket::SocketSpec;
-use crate::ingest::subscriptions::Subscriptions;
 use crate::state::AppState;
 use crate::store;
 use crate::store::writer::Writer;
@@ -25,6 +21,7 @@ use axum::routing::get;
 use axum::Router;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, handle_server_fns_with_context, LeptosRoutes};
+use source::{start_source, Started};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -48,148 +45,6 @@ pub fn site_root() -> PathBuf {
         }
     }
     PathBuf::from("target/site")
-}
-
-/// The running market source; kept alive for the server's lifetime.
-pub enum Source {
-    Socket {
-        mock: Option<MockExchange>,
-        task: tokio::task::JoinHandle<()>,
-        /// The live symbol set; the page can add to it.
-        subscriptions: Arc<Subscriptions>,
-    },
-    Replay {
-        task: tokio::task::JoinHandle<()>,
-    },
-}
-
-impl Source {
-    /// The live symbol set, for sources that stream from an exchange.
-    pub fn subscriptions(&self) -> Option<Arc<Subscriptions>> {
-        match self {
-            Source::Socket { subscriptions, .. } => Some(subscriptions.clone()),
-            Source::Replay { .. } => None,
-        }
-    }
-
-    /// Wait briefly for the source task to see the shutdown signal; the mock
-    /// exchange (if any) stops when dropped, after its client has let go.
-    pub async fn stop(self) {
-        let (task, mock) = match self {
-            Source::Socket { task, mock, .. } => (task, mock),
-            Source::Replay { task } => (task, None),
-        };
-        let _ = tokio::time::timeout(Duration::from_millis(800), task).await;
-        drop(mock);
-    }
-}
-
-/// Can we open Binance's stream? A short probe for `source = "auto"`.
-async fn binance_reachable(url: &str) -> bool {
-    matches!(
-        tokio::time::timeout(
-            Duration::from_secs(4),
-            tokio_tungstenite::connect_async(url)
-        )
-        .await,
-        Ok(Ok(_))
-    )
-}
-
-/// Start the configured source feeding `pipeline`.
-pub async fn start_source(
-    config: &Config,
-    pipeline: Arc<Pipeline>,
-    shutdown: watch::Receiver<bool>,
-) -> anyhow::Result<(Source, Venue, String, bool)> {
-    let mut spec = config.source.clone();
-    if spec == SourceSpec::Auto {
-        let url = stream_url(
-            &config.endpoints.futures_ws,
-            Venue::BinanceFutures,
-            config.stream,
-            &config.symbols,
-        );
-        spec = if binance_reachable(&url).await {
-            SourceSpec::BinanceFutures
-        } else {
-            tracing::warn!("Binance is not reachable; using the built-in simulated market");
-            SourceSpec::Sim
-        };
-    }
-    let socket = |ws_base: String, venue: Venue, rest_base: String, mock: Option<MockExchange>| {
-        let spec = SocketSpec {
-            ws_base,
-            rest_base,
-            venue,
-            kind: config.stream,
-            symbols: config.symbols.clone(),
-            backfill: true,
-        };
-        let s = crate::ingest::socket::spawn(spec, &pipeline, shutdown.clone(), |c| {
-            c.liveness = config.liveness;
-        });
-        Source::Socket {
-            mock,
-            task: s.client,
-            subscriptions: Arc::new(s.subscriptions),
-        }
-    };
-    Ok(match spec {
-        SourceSpec::BinanceFutures => (
-            socket(
-                config.endpoints.futures_ws.clone(),
-                Venue::BinanceFutures,
-                config.endpoints.futures_rest.clone(),
-                None,
-            ),
-            Venue::BinanceFutures,
-            "binance-futures".into(),
-            false,
-        ),
-        SourceSpec::BinanceSpot => (
-            socket(
-                config.endpoints.spot_ws.clone(),
-                Venue::BinanceSpot,
-                config.endpoints.spot_rest.clone(),
-                None,
-            ),
-            Venue::BinanceSpot,
-            "binance-spot".into(),
-            false,
-        ),
-        SourceSpec::Sim | SourceSpec::Auto => {
-            let mock = MockExchange::start(MockConfig {
-                seed: crate::ingest::now_ms() as u64,
-                rate_scale: config.sim_rate,
-                ..MockConfig::new(&config.symbols)
-            })
-            .await?;
-            let (ws_base, rest) = (mock.ws_base(), mock.http_base());
-            (
-                socket(ws_base, Venue::Sim, rest, Some(mock)),
-                Venue::Sim,
-                "sim".into(),
-                true,
-            )
-        }
-        SourceSpec::Replay(path) => {
-            if !path.is_file() {
-                anyhow::bail!("invalid `source` replay:{}: file not found", path.display());
-            }
-            let p = pipeline.clone();
-            let label = format!("replay:{}", path.display());
-            let task = tokio::spawn(async move {
-                match replay_file(&path, &p, Speed::Times(10.0), Some(shutdown)).await {
-                    Ok(r) => {
-                        tracing::info!(ticks = r.ticks, malformed = r.malformed, "replay finished")
-                    }
-                    Err(e) => tracing::error!(error = %e, "replay failed"),
-                }
-            });
-            (Source::Replay { task }, Venue::Replay, label, false)
-        }
-    })
 }
 
 /// Resolves on Ctrl+C or SIGTERM.
@@ -305,8 +160,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let pipeline = Pipeline::with_limits(writer.tx.clone(), config.tick_limits);
     let (stop_tx, stop_rx) = watch::channel(false);
     let stop_rx_engine = stop_rx.clone();
-    let (source, venue, source_label, simulated) =
-        start_source(&config, pipeline.clone(), stop_rx).await?;
+    let Started {
+        source,
+        venue,
+        label: source_label,
+        simulated,
+    } = start_source(&config, pipeline.clone(), stop_rx).await?;
 
     let mut leptos_options = leptos::config::get_configuration(None)
         .map(|c| c.leptos_options)
