@@ -47,8 +47,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::{oneshot, watch};
+use tokio::sync::oneshot;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_util::sync::CancellationToken;
 
 /// Why a bench run could not complete.
 #[derive(Debug, thiserror::Error)]
@@ -738,14 +739,14 @@ async fn live_client(
     url: String,
     recording: Arc<AtomicBool>,
     samples: Arc<Mutex<LiveSamples>>,
-    mut stop: watch::Receiver<bool>,
+    stop: CancellationToken,
 ) -> Result<(), BenchError> {
     let (mut ws, _) = tokio_tungstenite::connect_async(&url).await?;
     let mut prev_ts: Option<i64> = None;
     loop {
         let msg = tokio::select! {
             m = ws.next() => m,
-            _ = stop.changed() => break,
+            _ = stop.cancelled() => break,
         };
         let text = match msg {
             Some(Ok(Message::Text(t))) => t,
@@ -799,14 +800,14 @@ async fn live_phase(
     for &n in &opts.live_clients {
         let recording = Arc::new(AtomicBool::new(false));
         let samples: Arc<Mutex<LiveSamples>> = Arc::default();
-        let (stop_tx, stop_rx) = watch::channel(false);
+        let stop = CancellationToken::new();
         let mut tasks = Vec::with_capacity(n);
         for _ in 0..n {
             tasks.push(tokio::spawn(live_client(
                 url.clone(),
                 recording.clone(),
                 samples.clone(),
-                stop_rx.clone(),
+                stop.clone(),
             )));
         }
         // Let every client connect and receive a first update.
@@ -816,7 +817,7 @@ async fn live_phase(
         tokio::time::sleep(Duration::from_secs_f64(opts.seconds)).await;
         recording.store(false, Relaxed);
         let usage = probe.finish();
-        let _ = stop_tx.send(true);
+        stop.cancel();
         for t in tasks {
             match tokio::time::timeout(Duration::from_secs(5), t).await {
                 Ok(Ok(Ok(()))) => {}

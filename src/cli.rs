@@ -549,9 +549,13 @@ async fn record(config: Config, out: PathBuf, seconds: Option<u64>) -> anyhow::R
     let writer = Writer::spawn(store::open_writer(&config.db, durability)?, 256);
     let pipeline = Pipeline::with_limits(writer.tx.clone(), config.tick_limits);
     let mut live = pipeline.subscribe();
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let (stop, tasks) = (
+        tokio_util::sync::CancellationToken::new(),
+        tokio_util::task::TaskTracker::new(),
+    );
     let pairdesk::server::source::Started { source, label, .. } =
-        pairdesk::server::source::start_source(&config, pipeline.clone(), stop_rx).await?;
+        pairdesk::server::source::start_source(&config, pipeline.clone(), stop.clone(), &tasks)
+            .await?;
     let file = std::fs::File::create(&out)
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", out.display()))?;
     let mut w = std::io::BufWriter::new(file);
@@ -580,8 +584,10 @@ async fn record(config: Config, out: PathBuf, seconds: Option<u64>) -> anyhow::R
         }
     }
     w.flush()?;
-    let _ = stop_tx.send(true);
-    source.stop().await;
+    stop.cancel();
+    tasks.close();
+    let _ = tokio::time::timeout(std::time::Duration::from_millis(800), tasks.wait()).await;
+    drop(source);
     pipeline.flush().await;
     tracing::info!(ticks = n, "recording finished");
     Ok(())

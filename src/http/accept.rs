@@ -177,10 +177,10 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
     let header_timeout = Duration::from_secs(limits.header_timeout_secs);
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    // Every connection task holds a clone; recv() returns None when the
-    // last one has finished.
-    let (alive_tx, mut alive_rx) = tokio::sync::mpsc::channel::<()>(1);
+    // Cancelled when accepting stops: every connection then finishes its
+    // request in flight and closes; `connections` waits for the last one.
+    let stop = tokio_util::sync::CancellationToken::new();
+    let connections = tokio_util::task::TaskTracker::new();
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -210,11 +210,9 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         let app = app.clone();
         let stats = stats.clone();
-        let mut stop = stop_rx.clone();
-        let alive = alive_tx.clone();
-        tokio::spawn(async move {
+        let stop = stop.clone();
+        connections.spawn(async move {
             let _permit = permit;
-            let _alive = alive;
             let svc = hyper::service::service_fn(
                 move |mut req: hyper::Request<hyper::body::Incoming>| {
                     req.extensions_mut().insert(ConnectInfo(peer));
@@ -229,8 +227,7 @@ pub async fn serve(
             tokio::pin!(conn);
             let r = tokio::select! {
                 r = conn.as_mut() => r,
-                // The guard wait_for returns is not Send: drop it inside.
-                _ = async { let _ = stop.wait_for(|s| *s).await; } => {
+                _ = stop.cancelled() => {
                     conn.as_mut().graceful_shutdown();
                     conn.as_mut().await
                 }
@@ -244,9 +241,9 @@ pub async fn serve(
         });
     }
     drop(listener);
-    let _ = stop_tx.send(true);
-    drop(alive_tx);
-    let _ = alive_rx.recv().await;
+    stop.cancel();
+    connections.close();
+    connections.wait().await;
     Ok(())
 }
 

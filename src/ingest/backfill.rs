@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Error)]
 pub enum RestError {
@@ -184,25 +185,46 @@ impl Backfiller {
     }
 
     /// Serve gap requests until the channel closes.
-    pub async fn run(self, mut rx: mpsc::UnboundedReceiver<GapRequest>, pipeline: Arc<Pipeline>) {
-        while let Some(gap) = rx.recv().await {
-            if gap.catch_up {
-                self.catch_up(&gap, &pipeline).await;
-                continue;
+    /// Fill gaps from `rx` one after another until `shutdown`; a fill in
+    /// flight is abandoned then (the gap stays recorded as unfilled).
+    pub async fn run(
+        self,
+        mut rx: mpsc::UnboundedReceiver<GapRequest>,
+        pipeline: Arc<Pipeline>,
+        shutdown: CancellationToken,
+    ) {
+        loop {
+            let gap = tokio::select! {
+                g = rx.recv() => match g {
+                    Some(g) => g,
+                    None => return,
+                },
+                _ = shutdown.cancelled() => return,
+            };
+            tokio::select! {
+                _ = self.handle(&gap, &pipeline) => {}
+                _ = shutdown.cancelled() => return,
             }
-            let want = (gap.to_id - gap.from_id + 1) as u64;
-            match self.fill(&gap, &pipeline).await {
-                Ok(n) => {
-                    let complete = n == want;
-                    if complete {
-                        pipeline.metrics.gaps_filled.fetch_add(1, Relaxed);
-                    }
-                    tracing::info!(instrument = %gap.instrument, from = gap.from_id, to = gap.to_id, recovered = n, complete, "gap backfilled");
-                    pipeline.record_gap_filled(&gap, n, complete).await;
+        }
+    }
+
+    async fn handle(&self, gap: &GapRequest, pipeline: &Arc<Pipeline>) {
+        if gap.catch_up {
+            self.catch_up(gap, pipeline).await;
+            return;
+        }
+        let want = (gap.to_id - gap.from_id + 1) as u64;
+        match self.fill(gap, pipeline).await {
+            Ok(n) => {
+                let complete = n == want;
+                if complete {
+                    pipeline.metrics.gaps_filled.fetch_add(1, Relaxed);
                 }
-                Err(e) => {
-                    tracing::error!(instrument = %gap.instrument, error = %e, "gap backfill failed")
-                }
+                tracing::info!(instrument = %gap.instrument, from = gap.from_id, to = gap.to_id, recovered = n, complete, "gap backfilled");
+                pipeline.record_gap_filled(gap, n, complete).await;
+            }
+            Err(e) => {
+                tracing::error!(instrument = %gap.instrument, error = %e, "gap backfill failed")
             }
         }
     }

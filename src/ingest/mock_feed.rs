@@ -16,7 +16,8 @@ use crate::store::{self, Durability};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FeedError {
@@ -61,7 +62,7 @@ pub struct MockFeed {
     pub writer: Writer,
     /// The client's symbol set; adding to it hands over to a new connection.
     pub subscriptions: Subscriptions,
-    stop: watch::Sender<bool>,
+    stop: CancellationToken,
     /// Taken when stopped, so stopping twice is harmless.
     client: Option<tokio::task::JoinHandle<()>>,
     backfill: Option<tokio::task::JoinHandle<()>>,
@@ -87,8 +88,8 @@ impl MockFeed {
             symbols,
             backfill: opts.backfill,
         };
-        let (stop, stop_rx) = watch::channel(false);
-        let source = socket::spawn(spec, &pipeline, stop_rx, |cfg| {
+        let stop = CancellationToken::new();
+        let source = socket::spawn(spec, &pipeline, stop.clone(), &TaskTracker::new(), |cfg| {
             if let Some(l) = opts.liveness {
                 cfg.liveness = l;
             }
@@ -117,16 +118,18 @@ impl MockFeed {
     /// Stop the client (waiting up to `wait` for it) and the backfiller; the
     /// writer keeps running until [`MockFeed::shutdown`].
     pub async fn stop_client(&mut self, wait: Duration) {
-        let _ = self.stop.send(true);
+        self.stop.cancel();
         if let Some(c) = self.client.take() {
             if tokio::time::timeout(wait, c).await.is_err() {
                 tracing::warn!(?wait, "mock feed: the client did not stop in time");
             }
         }
-        // The backfiller holds the pipeline (and so the writer's sender).
+        // The backfiller holds the pipeline (and so the writer's sender);
+        // it leaves at the cancellation, even mid-request.
         if let Some(b) = self.backfill.take() {
-            b.abort();
-            let _ = b.await;
+            if tokio::time::timeout(wait, b).await.is_err() {
+                tracing::warn!(?wait, "mock feed: the backfiller did not stop in time");
+            }
         }
     }
 

@@ -323,7 +323,7 @@ pub async fn replay_file(
     path: &Path,
     pipeline: &Pipeline,
     speed: Speed,
-    shutdown: Option<tokio::sync::watch::Receiver<bool>>,
+    shutdown: Option<tokio_util::sync::CancellationToken>,
 ) -> Result<ReplayReport, ReplayError> {
     let io = |source| ReplayError::Io {
         path: path.display().to_string(),
@@ -370,7 +370,7 @@ pub async fn replay_file(
         if batch.len() >= BATCH {
             pipeline.ingest(std::mem::take(&mut batch)).await;
         }
-        if shutdown.as_ref().is_some_and(|s| *s.borrow()) {
+        if shutdown.as_ref().is_some_and(|s| s.is_cancelled()) {
             break;
         }
     }

@@ -25,6 +25,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
@@ -152,12 +154,8 @@ impl Watch {
     }
 }
 
-/// Run until `shutdown` becomes true, reconnecting as needed.
-pub async fn run(
-    mut cfg: ClientConfig,
-    pipeline: Arc<Pipeline>,
-    mut shutdown: watch::Receiver<bool>,
-) {
+/// Run until `shutdown` is cancelled, reconnecting as needed.
+pub async fn run(mut cfg: ClientConfig, pipeline: Arc<Pipeline>, shutdown: CancellationToken) {
     let mut first = true;
     let mut ready: Option<Box<Ws>> = None;
     let mut limiter = crate::ingest::backoff::ConnectLimiter::default();
@@ -167,7 +165,7 @@ pub async fn run(
         delivered: false,
     };
     loop {
-        if *shutdown.borrow() {
+        if shutdown.is_cancelled() {
             return;
         }
         if !first {
@@ -182,7 +180,7 @@ pub async fn run(
                     tracing::warn!(?wait, "connection attempt limit reached; waiting");
                     tokio::select! {
                         _ = tokio::time::sleep(wait) => {}
-                        _ = shutdown.changed() => return,
+                        _ = shutdown.cancelled() => return,
                     }
                 }
                 limiter.record(Instant::now());
@@ -208,7 +206,7 @@ pub async fn run(
                         live.mean_gap(sym).is_none_or(|g| g >= RARE_GAP)
                     });
                 }
-                let e = session(ws, &mut cfg, &pipeline, &mut shutdown, &mut w).await;
+                let e = session(ws, &mut cfg, &pipeline, &shutdown, &mut w).await;
                 pipeline.metrics.connected.store(false, Relaxed);
                 match e {
                     Ended::Shutdown => return,
@@ -252,7 +250,7 @@ pub async fn run(
         );
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
-            _ = shutdown.changed() => return,
+            _ = shutdown.cancelled() => return,
         }
     }
 }
@@ -346,7 +344,7 @@ async fn session(
     mut ws: Ws,
     cfg: &mut ClientConfig,
     pipeline: &Pipeline,
-    shutdown: &mut watch::Receiver<bool>,
+    shutdown: &CancellationToken,
     w: &mut Watch,
 ) -> Ended {
     let deadline = tokio::time::sleep(cfg.max_lifetime);
@@ -379,7 +377,7 @@ async fn session(
                 }
                 continue;
             }
-            _ = shutdown.changed() => {
+            _ = shutdown.cancelled() => {
                 let _ = ws.close(None).await;
                 return Ended::Shutdown;
             }
@@ -432,20 +430,24 @@ pub struct SocketSource {
     pub subscriptions: Subscriptions,
 }
 
-/// Spawn the client (adjusted by `tune`) and, if asked, the backfiller,
-/// both feeding `pipeline`, until `shutdown` turns true.
+/// Spawn the client (adjusted by `tune`) and, if asked, the backfiller on
+/// `tasks`, both feeding `pipeline`, until `shutdown` is cancelled.
 pub fn spawn(
     spec: SocketSpec,
     pipeline: &Arc<Pipeline>,
-    shutdown: watch::Receiver<bool>,
+    shutdown: CancellationToken,
+    tasks: &TaskTracker,
     tune: impl FnOnce(&mut ClientConfig),
 ) -> SocketSource {
     let backfill = spec.backfill.then(|| {
         let (gap_tx, gap_rx) = tokio::sync::mpsc::unbounded_channel();
         pipeline.set_gap_sink(gap_tx);
-        tokio::spawn(
-            Backfiller::new(spec.rest_base.clone(), spec.exchange, spec.kind)
-                .run(gap_rx, pipeline.clone()),
+        tasks.spawn(
+            Backfiller::new(spec.rest_base.clone(), spec.exchange, spec.kind).run(
+                gap_rx,
+                pipeline.clone(),
+                shutdown.clone(),
+            ),
         )
     });
     let (subscriptions, url_rx) = Subscriptions::new(
@@ -458,7 +460,7 @@ pub fn spawn(
     let mut cfg = ClientConfig::new(url_rx.borrow().clone(), spec.exchange);
     cfg.url_updates = Some(url_rx);
     tune(&mut cfg);
-    let client = tokio::spawn(run(cfg, pipeline.clone(), shutdown));
+    let client = tasks.spawn(run(cfg, pipeline.clone(), shutdown));
     SocketSource {
         client,
         backfill,

@@ -25,7 +25,8 @@ use source::{start_source, Started};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 /// Where the compiled client (`pkg/`) and public assets live: LEPTOS_SITE_ROOT,
 /// else `site/` next to the binary or one level up (target/release/../site),
@@ -158,14 +159,19 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         },
     );
     let pipeline = Pipeline::with_limits(writer.tx.clone(), config.tick_limits);
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let stop_rx_engine = stop_rx.clone();
+    // Two stages: `signal` stops the HTTP server, then `stop` every task
+    // (sources, backfill, the alert engine), which all run on `tasks`.
+    let (signal, stop, tasks) = (
+        CancellationToken::new(),
+        CancellationToken::new(),
+        TaskTracker::new(),
+    );
     let Started {
         source,
         venue,
         label: source_label,
         simulated,
-    } = start_source(&config, pipeline.clone(), stop_rx).await?;
+    } = start_source(&config, pipeline.clone(), stop.clone(), &tasks).await?;
 
     let mut leptos_options = leptos::config::get_configuration(None)
         .map(|c| c.leptos_options)
@@ -192,27 +198,43 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         site_root = %leptos_options.site_root,
         "pairdesk serving on http://{}", config.listen
     );
-    let alert_engine = tokio::spawn(crate::services::alerts::run(state.engine(), stop_rx_engine));
+    tasks.spawn(crate::services::alerts::run(state.engine(), stop.clone()));
     let (conns, net) = (state.conns.clone(), state.net.clone());
     let app = router(state, leptos_options);
-    let (sig_tx, mut sig_rx) = watch::channel(false);
-    tokio::spawn(async move {
-        shutdown_signal().await;
-        let _ = sig_tx.send(true);
-    });
-    let mut sig_rx2 = sig_rx.clone();
-    let server = crate::http::accept::serve(listener, app, &config.http, conns, net, async move {
-        let _ = sig_rx2.wait_for(|s| *s).await;
-    });
+    // Dropped on every way out of here (an error included): the tasks are
+    // told to stop even when the server fails.
+    let _stop_on_exit = stop.clone().drop_guard();
+    {
+        let signal = signal.clone();
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            signal.cancel();
+        });
+    }
+    let server = crate::http::accept::serve(
+        listener,
+        app,
+        &config.http,
+        conns,
+        net,
+        signal.clone().cancelled_owned(),
+    );
     tokio::select! {
         r = server => r?,
         // In-flight requests get a short grace period, long polls do not hold us.
-        _ = async { let _ = sig_rx.wait_for(|s| *s).await; tokio::time::sleep(Duration::from_millis(700)).await } => {}
+        _ = async { signal.cancelled().await; tokio::time::sleep(Duration::from_millis(700)).await } => {}
     }
     tracing::info!("shutting down: stopping sources and flushing ticks");
-    let _ = stop_tx.send(true);
-    source.stop().await;
-    alert_engine.abort();
+    stop.cancel();
+    tasks.close();
+    if tokio::time::timeout(Duration::from_millis(800), tasks.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(running = tasks.len(), "tasks did not stop in time");
+    }
+    // The mock exchange (if any) stops now that its client has let go.
+    drop(source);
     if tokio::time::timeout(Duration::from_millis(500), pipeline.flush())
         .await
         .is_err()

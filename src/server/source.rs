@@ -14,7 +14,8 @@ use crate::ingest::venues::{self, Bases, Exchange};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 /// Why the configured source could not start.
 #[derive(Debug, thiserror::Error)]
@@ -27,17 +28,17 @@ pub enum SourceError {
     Mock(#[from] std::io::Error),
 }
 
-/// The running market source; kept alive for the server's lifetime.
+/// The running market source; kept alive for the server's lifetime. Its
+/// tasks run on the [`TaskTracker`] it was started on, until the
+/// cancellation token it was given is cancelled.
 pub enum Source {
     Socket {
+        /// The in-process mock exchange behind `sim`; it stops when dropped.
         mock: Option<MockExchange>,
-        task: tokio::task::JoinHandle<()>,
         /// The live symbol set; the page can add to it.
         subscriptions: Arc<Subscriptions>,
     },
-    Replay {
-        task: tokio::task::JoinHandle<()>,
-    },
+    Replay,
 }
 
 impl Source {
@@ -45,19 +46,8 @@ impl Source {
     pub fn subscriptions(&self) -> Option<Arc<Subscriptions>> {
         match self {
             Source::Socket { subscriptions, .. } => Some(subscriptions.clone()),
-            Source::Replay { .. } => None,
+            Source::Replay => None,
         }
-    }
-
-    /// Wait briefly for the source task to see the shutdown signal; the mock
-    /// exchange (if any) stops when dropped, after its client has let go.
-    pub async fn stop(self) {
-        let (task, mock) = match self {
-            Source::Socket { task, mock, .. } => (task, mock),
-            Source::Replay { task } => (task, None),
-        };
-        let _ = tokio::time::timeout(Duration::from_millis(800), task).await;
-        drop(mock);
     }
 }
 
@@ -88,7 +78,8 @@ async fn reachable(url: &str) -> bool {
 pub async fn start_source(
     config: &Config,
     pipeline: Arc<Pipeline>,
-    shutdown: watch::Receiver<bool>,
+    shutdown: CancellationToken,
+    tasks: &TaskTracker,
 ) -> Result<Started, SourceError> {
     let mut spec = config.source.clone();
     if spec == SourceSpec::Auto {
@@ -113,12 +104,11 @@ pub async fn start_source(
             symbols: config.symbols.clone(),
             backfill: true,
         };
-        let s = crate::ingest::socket::spawn(spec, &pipeline, shutdown.clone(), |c| {
+        let s = crate::ingest::socket::spawn(spec, &pipeline, shutdown.clone(), tasks, |c| {
             c.liveness = config.liveness;
         });
         Source::Socket {
             mock,
-            task: s.client,
             subscriptions: Arc::new(s.subscriptions),
         }
     };
@@ -159,7 +149,7 @@ pub async fn start_source(
             }
             let p = pipeline.clone();
             let label = format!("replay:{}", path.display());
-            let task = tokio::spawn(async move {
+            tasks.spawn(async move {
                 match replay_file(&path, &p, Speed::Times(10.0), Some(shutdown)).await {
                     Ok(r) => {
                         tracing::info!(ticks = r.ticks, malformed = r.malformed, "replay finished")
@@ -168,7 +158,7 @@ pub async fn start_source(
                 }
             });
             Started {
-                source: Source::Replay { task },
+                source: Source::Replay,
                 venue: Venue::Replay,
                 label,
                 simulated: false,

@@ -19,7 +19,7 @@ use crate::webhook::{WebhookPolicy, WebhookSender};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 /// Why a rule was not stored.
 #[derive(Debug, thiserror::Error)]
@@ -92,8 +92,8 @@ fn describe(rule: &AlertRule, v: f64) -> String {
     )
 }
 
-/// Evaluate all rules once per bar until `shutdown`.
-pub async fn run(state: Engine, mut shutdown: watch::Receiver<bool>) {
+/// Evaluate all rules once per bar until `shutdown` is cancelled.
+pub async fn run(state: Engine, shutdown: CancellationToken) {
     let tf = state.config.timeframe;
     let period = Duration::from_millis(tf.millis().clamp(1000, 60_000) as u64);
     let mut timer = tokio::time::interval(period);
@@ -102,7 +102,7 @@ pub async fn run(state: Engine, mut shutdown: watch::Receiver<bool>) {
     loop {
         tokio::select! {
             _ = timer.tick() => {}
-            _ = shutdown.changed() => return,
+            _ = shutdown.cancelled() => return,
         }
         let st = state.clone();
         let result = tokio::task::spawn_blocking(move || evaluate_all(&st)).await;
