@@ -571,7 +571,7 @@ async fn record(config: Config, out: PathBuf, seconds: Option<u64>) -> anyhow::R
                 Ok(t) => {
                     let line = serde_json::json!({
                         "symbol": t.symbol, "ts": t.exchange_ts, "price": t.price, "size": t.qty,
-                        "id": t.trade_id, "side": match t.side { pairdesk::domain::Side::Buy => "buy", pairdesk::domain::Side::Sell => "sell", _ => "unknown" },
+                        "id": t.trade_id, "side": <&str>::from(t.side),
                     });
                     writeln!(w, "{line}")?;
                     n += 1;

@@ -117,8 +117,9 @@ impl fmt::Display for Instrument {
 /// The aggressor of a trade. Binance's `m` flag ("buyer is maker") true means
 /// the seller hit the bid, so the aggressor sold.
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, strum::IntoStaticStr)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum Side {
     Buy,
     Sell,

@@ -28,9 +28,10 @@ pub struct PairRef {
 }
 
 /// What is watched.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, strum::IntoStaticStr)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum Metric {
     /// Latest z-score of the spread.
     Zscore,
@@ -45,9 +46,10 @@ pub enum Metric {
 }
 
 /// How the metric is compared with the rule's value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, strum::IntoStaticStr)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum Op {
     /// Fires when the metric moves from at-or-below the value to above it
     /// (or is first seen above it).
@@ -250,6 +252,24 @@ mod tests {
         assert_eq!(r.validate().unwrap_err().field, "webhook");
         r.webhook = Some("http://127.0.0.1:9/hook".into());
         r.validate().unwrap();
+    }
+
+    #[test]
+    fn wire_names_agree_with_serde() {
+        for m in [
+            Metric::Zscore,
+            Metric::Spread,
+            Metric::Price,
+            Metric::Correlation,
+            Metric::Pvalue,
+        ] {
+            let name: &str = m.into();
+            assert_eq!(serde_json::to_value(m).unwrap(), name);
+        }
+        for o in [Op::Above, Op::Below, Op::Crosses] {
+            let name: &str = o.into();
+            assert_eq!(serde_json::to_value(o).unwrap(), name);
+        }
     }
 
     #[test]

@@ -73,21 +73,13 @@ pub fn metric_value(metric: Metric, a: &PairAnalytics) -> Option<f64> {
     }
 }
 
-/// The wire name of an enum value (`zscore`, `above`, ...).
-fn wire_name<T: serde::Serialize>(v: &T) -> String {
-    serde_json::to_value(v)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
-}
-
 fn describe(rule: &AlertRule, v: f64) -> String {
     format!(
         "{}/{}: {} {} {} (now {v:.4})",
         rule.pair.y,
         rule.pair.x,
-        wire_name(&rule.metric),
-        wire_name(&rule.op),
+        <&str>::from(rule.metric),
+        <&str>::from(rule.op),
         rule.value
     )
 }
