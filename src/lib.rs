@@ -11,8 +11,9 @@
 //! list (tests/layout.rs checks it on the source, and that there is no
 //! cycle), so each layer can be read and tested without the ones below.
 //!
-//! - `domain`, `clock`: the market vocabulary (venues, ticks, bars,
-//!   timeframes, status) and wall-clock time. No dependencies.
+//! - `domain`, `clock`, `procstat`: the market vocabulary (venues, ticks,
+//!   bars, timeframes, status), wall-clock time, and this process's RSS and
+//!   open fds (bench and soak test). No dependencies.
 //! - `analytics`: the statistics, pure functions over slices.
 //! - `model`: the data services and pages exchange (pair queries and
 //!   results, scans, alert rules, live messages) and their pure rules.

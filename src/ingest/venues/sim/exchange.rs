@@ -774,21 +774,24 @@ struct AggTradesQuery {
     limit: Option<usize>,
 }
 
-/// Binance's `aggTrades` REST shape, served from the recent-trades ring.
-async fn rest_agg_trades(
-    Query(q): Query<AggTradesQuery>,
-    State(shared): State<Arc<Shared>>,
+/// One page of the recent-trades ring for `q`, each trade in `shape`, with
+/// Binance's answers for throttling and unknown symbols. Without `fromId`
+/// the page starts at `default_from(newest id, limit)`.
+fn recent_page(
+    q: AggTradesQuery,
+    shared: &Shared,
+    default_from: fn(Option<i64>, usize) -> i64,
+    shape: fn(&Tick) -> serde_json::Value,
 ) -> Response {
     if take_one(&shared.faults.throttle_rest) {
         return throttled(&shared.faults);
     }
     let limit = q.limit.unwrap_or(500).min(1000);
     let sym = q.symbol.to_ascii_uppercase();
-    let recent = match shared.recent.lock() {
-        Ok(r) => r,
-        Err(_) => return axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    let Ok(recent) = shared.recent.lock() else {
+        return axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
-    let Some(q_trades) = recent.get(&sym) else {
+    let Some(trades) = recent.get(&sym) else {
         if shared.cfg.symbols.contains(&sym) {
             return Json(Vec::<serde_json::Value>::new()).into_response();
         }
@@ -798,66 +801,56 @@ async fn rest_agg_trades(
         )
             .into_response();
     };
-    let from = q.from_id.unwrap_or_else(|| {
-        q_trades
-            .back()
-            .map(|t| t.trade_id + 1 - limit as i64)
-            .unwrap_or(0)
-    });
-    let rows: Vec<serde_json::Value> = q_trades
+    let from = q
+        .from_id
+        .unwrap_or_else(|| default_from(trades.back().map(|t| t.trade_id), limit));
+    let rows: Vec<serde_json::Value> = trades
         .iter()
         .filter(|t| t.trade_id >= from)
         .take(limit)
-        .map(|t| {
+        .map(shape)
+        .collect();
+    Json(rows).into_response()
+}
+
+/// Binance's `aggTrades` REST shape, served from the recent-trades ring
+/// (the newest page when no `fromId` is given).
+async fn rest_agg_trades(
+    Query(q): Query<AggTradesQuery>,
+    State(shared): State<Arc<Shared>>,
+) -> Response {
+    recent_page(
+        q,
+        &shared,
+        |newest, limit| newest.map_or(0, |id| id + 1 - limit as i64),
+        |t| {
             serde_json::json!({
                 "a": t.trade_id, "p": t.price.to_string(), "q": t.qty.to_string(),
                 "f": t.trade_id, "l": t.trade_id, "T": t.exchange_ts,
                 "m": t.side == crate::domain::Side::Sell,
             })
-        })
-        .collect();
-    Json(rows).into_response()
+        },
+    )
 }
 
-/// Binance's `historicalTrades` REST shape (raw trade ids).
+/// Binance's `historicalTrades` REST shape (raw trade ids, from the oldest
+/// kept when no `fromId` is given).
 async fn rest_historical_trades(
     Query(q): Query<AggTradesQuery>,
     State(shared): State<Arc<Shared>>,
 ) -> Response {
-    if take_one(&shared.faults.throttle_rest) {
-        return throttled(&shared.faults);
-    }
-    let limit = q.limit.unwrap_or(500).min(1000);
-    let sym = q.symbol.to_ascii_uppercase();
-    let rows: Vec<serde_json::Value> = match shared.recent.lock() {
-        Ok(recent) => match recent.get(&sym) {
-            Some(trades) => {
-                let from = q.from_id.unwrap_or(0);
-                trades
-                    .iter()
-                    .filter(|t| t.trade_id >= from)
-                    .take(limit)
-                    .map(|t| {
-                        serde_json::json!({
-                            "id": t.trade_id, "price": t.price.to_string(), "qty": t.qty.to_string(),
-                            "quoteQty": (t.price * t.qty).to_string(), "time": t.exchange_ts,
-                            "isBuyerMaker": t.side == crate::domain::Side::Sell, "isBestMatch": true,
-                        })
-                    })
-                    .collect()
-            }
-            None if shared.cfg.symbols.contains(&sym) => Vec::new(),
-            None => {
-                return (
-                    axum::http::StatusCode::BAD_REQUEST,
-                    Json(serde_json::json!({"code": -1121, "msg": "Invalid symbol."})),
-                )
-                    .into_response()
-            }
+    recent_page(
+        q,
+        &shared,
+        |_, _| 0,
+        |t| {
+            serde_json::json!({
+                "id": t.trade_id, "price": t.price.to_string(), "qty": t.qty.to_string(),
+                "quoteQty": (t.price * t.qty).to_string(), "time": t.exchange_ts,
+                "isBuyerMaker": t.side == crate::domain::Side::Sell, "isBestMatch": true,
+            })
         },
-        Err(_) => return axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-    };
-    Json(rows).into_response()
+    )
 }
 
 #[cfg(test)]
