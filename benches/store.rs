@@ -219,6 +219,7 @@ fn main() {
         let whole = || {
             let b = query::bars(
                 &conn,
+                store::Plan::TicksOnly,
                 Venue::BinanceFutures,
                 "BTCUSDT",
                 Timeframe::M1,
@@ -245,6 +246,7 @@ fn main() {
         let hour = || {
             let b = query::bars(
                 &conn,
+                store::Plan::TicksOnly,
                 Venue::BinanceFutures,
                 "BTCUSDT",
                 Timeframe::M1,

@@ -100,9 +100,15 @@ struct HttpFlags {
     /// (e.g. desk.example.com behind a reverse proxy)
     #[arg(long, env = "PAIRDESK_ALLOWED_HOSTS", value_name = "H1,H2")]
     allowed_hosts: Option<String>,
-    /// Delete ticks older than this, e.g. 30d (units s, m, h, d) [default: keep all]
+    /// Delete ticks older than this, e.g. 7d (units s, m, h, d) [default: keep all]
     #[arg(long, env = "PAIRDESK_RETAIN", value_name = "AGE")]
     retain: Option<String>,
+    /// Delete 1-second rollups older than this, e.g. 90d (at least --retain) [default: keep all]
+    #[arg(long = "retain-1s", env = "PAIRDESK_RETAIN_1S", value_name = "AGE")]
+    retain_1s: Option<String>,
+    /// Delete 1-minute rollups older than this (at least --retain-1s) [default: keep all]
+    #[arg(long = "retain-1m", env = "PAIRDESK_RETAIN_1M", value_name = "AGE")]
+    retain_1m: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -302,6 +308,8 @@ pub fn main() -> ExitCode {
         access_token: http.token.clone().or(top.http.token.clone()),
         durable: store.durable || top.store.durable,
         retain: http.retain.clone().or(top.http.retain.clone()),
+        retain_1s: http.retain_1s.clone().or(top.http.retain_1s.clone()),
+        retain_1m: http.retain_1m.clone().or(top.http.retain_1m.clone()),
         sim_rate: source.sim_rate.or(top.source.sim_rate),
         allowed_hosts: http
             .allowed_hosts

@@ -182,6 +182,8 @@ struct FileConfig {
     access_token: Option<String>,
     durable: Option<bool>,
     retain: Option<String>,
+    retain_1s: Option<String>,
+    retain_1m: Option<String>,
     stream: Option<String>,
     sim_rate: Option<f64>,
     allowed_hosts: Option<Vec<String>>,
@@ -204,6 +206,8 @@ pub struct Overrides {
     pub access_token: Option<String>,
     pub durable: bool,
     pub retain: Option<String>,
+    pub retain_1s: Option<String>,
+    pub retain_1m: Option<String>,
     pub sim_rate: Option<f64>,
     /// Comma-separated host names.
     pub allowed_hosts: Option<String>,
@@ -225,6 +229,10 @@ pub struct Config {
     pub durable: bool,
     /// Delete stored ticks older than this (by exchange time); `None` keeps all.
     pub retain: Option<std::time::Duration>,
+    /// Delete 1-second rollups older than this (at least `retain`).
+    pub retain_1s: Option<std::time::Duration>,
+    /// Delete 1-minute rollups older than this (at least `retain_1s`).
+    pub retain_1m: Option<std::time::Duration>,
     /// Trade stream: raw trades or aggregate trades.
     pub stream: crate::ingest::event::DataKind,
     /// Multiplies the simulated market's trade rates (1 = about 55 trades/s
@@ -257,6 +265,8 @@ impl Default for Config {
             access_token: None,
             durable: false,
             retain: None,
+            retain_1s: None,
+            retain_1m: None,
             stream: crate::ingest::event::DataKind::Trade,
             sim_rate: 1.0,
             allowed_hosts: Vec::new(),
@@ -455,10 +465,27 @@ impl Config {
                 .parse()
                 .map_err(|_| field("stream", format!("{s:?}"), "accepted: trade, aggTrade"))?,
         };
-        let retain = match ov.retain.clone().or(file.retain) {
-            Some(s) => Some(parse_retain(&s).map_err(|r| field("retain", format!("{s:?}"), r))?),
-            None => None,
+        let tier = |name: &'static str, v: Option<String>| match v {
+            Some(s) => parse_retain(&s)
+                .map(Some)
+                .map_err(|r| field(name, format!("{s:?}"), r)),
+            None => Ok(None),
         };
+        let retain = tier("retain", ov.retain.clone().or(file.retain))?;
+        let retain_1s = tier("retain_1s", ov.retain_1s.clone().or(file.retain_1s))?;
+        let retain_1m = tier("retain_1m", ov.retain_1m.clone().or(file.retain_1m))?;
+        // A coarser tier keeps at least as long as a finer one: a late tick
+        // the store accepts must find its second's and minute's rollups.
+        let forever = |d: Option<std::time::Duration>| d.unwrap_or(std::time::Duration::MAX);
+        for (name, finer, coarser, what) in [
+            ("retain_1s", retain, retain_1s, "at least `retain`"),
+            ("retain_1m", retain_1s, retain_1m, "at least `retain_1s`"),
+        ] {
+            if forever(coarser) < forever(finer) {
+                let shown = coarser.map_or("keep all".to_string(), |d| format!("{}s", d.as_secs()));
+                return Err(field(name, shown, what));
+            }
+        }
 
         let sim_rate = ov.sim_rate.or(file.sim_rate).unwrap_or(d.sim_rate);
         if !sim_rate.is_finite() || sim_rate <= 0.0 || sim_rate > 100.0 {
@@ -542,6 +569,8 @@ impl Config {
             access_token,
             durable: ov.durable || file.durable.unwrap_or(false),
             retain,
+            retain_1s,
+            retain_1m,
             stream,
             sim_rate,
             allowed_hosts,
@@ -823,6 +852,24 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("`stream`"));
+    }
+
+    #[test]
+    fn retention_tiers_keep_coarser_data_at_least_as_long() {
+        let day = std::time::Duration::from_secs(86_400);
+        let c = load("retain = \"7d\"\nretain_1s = \"90d\"").unwrap();
+        assert_eq!(
+            (c.retain, c.retain_1s, c.retain_1m),
+            (Some(7 * day), Some(90 * day), None)
+        );
+        for bad in [
+            "retain = \"7d\"\nretain_1s = \"1d\"",
+            "retain_1s = \"7d\"",
+            "retain_1s = \"7d\"\nretain_1m = \"1d\"",
+        ] {
+            let e = load(bad).unwrap_err().to_string();
+            assert!(e.contains("at least"), "{bad}: {e}");
+        }
     }
 
     #[test]

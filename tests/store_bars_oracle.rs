@@ -101,12 +101,17 @@ async fn bars_match_the_pandas_oracle() {
     assert_eq!(syms.len(), 2);
     let mut compared = 0;
     for (sym, sv) in syms {
-        for (tf_name, tv) in sv["timeframes"].as_object().unwrap() {
+        for ((tf_name, tv), plan) in sv["timeframes"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .flat_map(|t| [(t, store::Plan::Rollups), (t, store::Plan::TicksOnly)])
+        {
             let tf: Timeframe = tf_name.parse().unwrap();
-            let bars: Vec<Bar> = query::bars(&conn, Venue::Replay, sym, tf, 0, i64::MAX / 2)
+            let bars: Vec<Bar> = query::bars(&conn, plan, Venue::Replay, sym, tf, 0, i64::MAX / 2)
                 .unwrap()
                 .unwrap();
-            let ctx = format!("{sym} {tf_name}");
+            let ctx = format!("{sym} {tf_name} {plan:?}");
             assert_eq!(
                 bars.len() as u64,
                 tv["bars"].as_u64().unwrap(),

@@ -55,7 +55,15 @@ async fn readers_never_see_busy_while_the_writer_ingests() {
                 let tf = [Timeframe::S1, Timeframe::M1][i % 2];
                 let (mut queries, mut errors, mut last_trades) = (0u64, Vec::new(), 0i64);
                 while !done.load(Ordering::Relaxed) {
-                    match query::bars(&conn, Venue::Sim, sym, tf, 0, i64::MAX / 2) {
+                    match query::bars(
+                        &conn,
+                        store::Plan::Rollups,
+                        Venue::Sim,
+                        sym,
+                        tf,
+                        0,
+                        i64::MAX / 2,
+                    ) {
                         Ok(Some(bars)) => {
                             let trades: i64 = bars.iter().map(|b| b.trades).sum();
                             // Snapshots only grow, and always by whole batches

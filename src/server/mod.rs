@@ -156,6 +156,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         1024,
         crate::store::writer::WriterOptions {
             retain: config.retain,
+            retain_1s: config.retain_1s,
+            retain_1m: config.retain_1m,
         },
     );
     let pipeline = Pipeline::with_limits(writer.tx.clone(), config.tick_limits);

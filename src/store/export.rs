@@ -147,7 +147,8 @@ pub fn export_csv<W: Write>(
             out.write_record(BARS_HEADER)?;
             // Bars are few compared with ticks; building them in memory keeps
             // this identical to what the API and the dashboard serve.
-            let bars = super::query::bars(conn, venue, symbol, tf, from, to)?.unwrap_or_default();
+            let bars = super::query::bars(conn, super::Plan::Rollups, venue, symbol, tf, from, to)?
+                .unwrap_or_default();
             for b in &bars {
                 write_bar(&mut out, b)?;
             }

@@ -17,11 +17,13 @@ mod alerts;
 pub mod export;
 pub mod pool;
 pub mod query;
+pub mod rollup;
 pub mod schema;
 mod sqlite;
 pub mod writer;
 
 pub use query::align_pair;
+pub use rollup::plan::Plan;
 pub use sqlite::SqliteStore;
 
 use crate::domain::{Bar, Tick, Timeframe, Venue};

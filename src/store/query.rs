@@ -1,128 +1,77 @@
 //! Reads: ticks in a range, bars for any timeframe, a pair's aligned bars.
 //!
-//! Bars are built from ticks in one ordered index scan, so any timeframe is
-//! available without pre-aggregation and always agrees with the raw ticks.
+//! Bars are planned by [`rollup::plan`]: stored rollups where they exist,
+//! ticks elsewhere, with results identical to building them from ticks.
 //! Buckets are aligned to UTC multiples of the timeframe; a bucket with no
 //! trades produces no bar (it is never invented), and pair alignment decides
 //! explicitly how far a price may be carried forward.
 
+use super::rollup::{self, plan::Plan};
 use super::StoreError;
 use crate::domain::{Bar, Side, Tick, Timeframe, Venue};
 use crate::model::status::GapInfo;
 use rusqlite::{params, Connection, OptionalExtension};
 
-/// Folds ticks, in (time, trade id) order, into bars.
-#[derive(Debug)]
-pub struct BarBuilder {
-    tf: Timeframe,
-    cur: Option<Bar>,
-    notional: f64,
-    out: Vec<Bar>,
-}
-
-impl BarBuilder {
-    pub fn new(tf: Timeframe) -> Self {
-        BarBuilder {
-            tf,
-            cur: None,
-            notional: 0.0,
-            out: Vec::new(),
-        }
-    }
-
-    pub fn push(&mut self, ts: i64, price: f64, qty: f64) {
-        let b = self.tf.bucket(ts);
-        match &mut self.cur {
-            Some(bar) if bar.ts == b => {
-                bar.high = bar.high.max(price);
-                bar.low = bar.low.min(price);
-                bar.close = price;
-                bar.volume += qty;
-                bar.trades += 1;
-                self.notional += price * qty;
-            }
-            _ => {
-                self.close_bar();
-                self.cur = Some(Bar {
-                    ts: b,
-                    open: price,
-                    high: price,
-                    low: price,
-                    close: price,
-                    volume: qty,
-                    trades: 1,
-                    vwap: price,
-                });
-                self.notional = price * qty;
-            }
-        }
-    }
-
-    fn close_bar(&mut self) {
-        if let Some(mut bar) = self.cur.take() {
-            if bar.volume > 0.0 {
-                bar.vwap = self.notional / bar.volume;
-            }
-            self.out.push(bar);
-        }
-    }
-
-    pub fn finish(mut self) -> Vec<Bar> {
-        self.close_bar();
-        self.out
-    }
-}
-
 fn sym_id(conn: &Connection, venue: Venue, symbol: &str) -> Result<Option<i64>, StoreError> {
+    Ok(sym_mark(conn, venue, symbol)?.map(|(id, _)| id))
+}
+
+/// A symbol's id and its rollup build mark (see [`rollup::plan`]).
+fn sym_mark(
+    conn: &Connection,
+    venue: Venue,
+    symbol: &str,
+) -> Result<Option<(i64, Option<i64>)>, StoreError> {
     Ok(conn
-        .prepare_cached("SELECT id FROM symbols WHERE venue = ?1 AND name = ?2")?
-        .query_row(params![venue.as_str(), symbol], |r| r.get(0))
+        .prepare_cached("SELECT id, rolled_from FROM symbols WHERE venue = ?1 AND name = ?2")?
+        .query_row(params![venue.as_str(), symbol], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
         .optional()?)
 }
 
-/// Bars for `[from, to)` (ms). Unknown symbols give `Ok(None)`.
+/// Bars for `[from, to)` (ms), planned by `plan`. Unknown symbols give `Ok(None)`.
 pub fn bars(
     conn: &Connection,
+    plan: Plan,
     venue: Venue,
     symbol: &str,
     tf: Timeframe,
     from: i64,
     to: i64,
 ) -> Result<Option<Vec<Bar>>, StoreError> {
-    let Some(sym) = sym_id(conn, venue, symbol)? else {
+    let Some((sym, mark)) = sym_mark(conn, venue, symbol)? else {
         return Ok(None);
     };
-    let mut stmt = conn.prepare_cached(
-        "SELECT exchange_ts, price, qty FROM ticks \
-         WHERE sym = ?1 AND exchange_ts >= ?2 AND exchange_ts < ?3 \
-         ORDER BY exchange_ts, trade_id",
-    )?;
-    let mut rows = stmt.query(params![sym, tf.bucket(from), to])?;
-    let mut bb = BarBuilder::new(tf);
-    while let Some(r) = rows.next()? {
-        bb.push(r.get(0)?, r.get(1)?, r.get(2)?);
-    }
-    Ok(Some(bb.finish()))
+    Ok(Some(rollup::plan::bars(
+        conn, plan, sym, mark, tf, from, to,
+    )?))
 }
 
-/// The last `n` bars of a symbol, ending with the bar of its latest tick.
+/// The last `n` bars of a symbol, ending with the bar of its latest data.
 pub fn tail_bars(
     conn: &Connection,
+    plan: Plan,
     venue: Venue,
     symbol: &str,
     tf: Timeframe,
     n: usize,
 ) -> Result<Option<Vec<Bar>>, StoreError> {
-    let Some(last) = last_ts(conn, venue, symbol)? else {
-        return Ok(if sym_id(conn, venue, symbol)?.is_some() {
-            Some(Vec::new())
-        } else {
-            None
-        });
+    let Some((sym, mark)) = sym_mark(conn, venue, symbol)? else {
+        return Ok(None);
+    };
+    let last = match plan {
+        Plan::Rollups => rollup::plan::last_data_ts(conn, sym)?,
+        Plan::TicksOnly => last_ts(conn, venue, symbol)?,
+    };
+    let Some(last) = last else {
+        return Ok(Some(Vec::new()));
     };
     let to = tf.bucket(last) + tf.millis();
     let from = to - tf.millis() * n as i64;
-    bars(conn, venue, symbol, tf, from, to)
+    Ok(Some(rollup::plan::bars(
+        conn, plan, sym, mark, tf, from, to,
+    )?))
 }
 
 pub fn last_ts(conn: &Connection, venue: Venue, symbol: &str) -> Result<Option<i64>, StoreError> {
@@ -266,13 +215,14 @@ mod tests {
     }
 
     #[test]
-    fn bar_builder_keeps_first_last_extremes_and_vwap() {
-        let mut b = BarBuilder::new(Timeframe::S1);
-        b.push(1000, 10.0, 1.0);
-        b.push(1500, 12.0, 3.0);
-        b.push(1999, 11.0, 1.0);
-        b.push(3000, 9.0, 2.0);
-        let bars = b.finish();
+    fn bars_keep_first_last_extremes_and_vwap() {
+        let t = [
+            (1000, 10.0, 1.0),
+            (1500, 12.0, 3.0),
+            (1999, 11.0, 1.0),
+            (3000, 9.0, 2.0),
+        ];
+        let bars = rollup::bars_from_ticks(Timeframe::S1, t);
         assert_eq!(bars.len(), 2, "the empty 2s bucket is not invented");
         let b0 = &bars[0];
         assert_eq!(

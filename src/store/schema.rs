@@ -62,6 +62,43 @@ const MIGRATIONS: &[&str] = &[
         value TEXT NOT NULL
     );
     "#,
+    // v2: rollups (see store::rollup). Symbols that already have ticks get a
+    // build mark just above their newest tick; the writer rolls them up
+    // backwards from there while serving, and the planner reads ticks
+    // below the mark until it is gone.
+    r#"
+    CREATE TABLE rollup_1s (
+        sym      INTEGER NOT NULL REFERENCES symbols(id),
+        ts       INTEGER NOT NULL,
+        open     REAL    NOT NULL,
+        high     REAL    NOT NULL,
+        low      REAL    NOT NULL,
+        close    REAL    NOT NULL,
+        volume   REAL    NOT NULL,
+        notional REAL    NOT NULL,
+        trades   INTEGER NOT NULL,
+        -- Key of the second's last trade: a later trade appends, an
+        -- earlier one makes the second be recomputed from its ticks.
+        last_ts  INTEGER NOT NULL,
+        last_id  INTEGER NOT NULL,
+        PRIMARY KEY (sym, ts)
+    ) WITHOUT ROWID;
+    CREATE TABLE rollup_1m (
+        sym      INTEGER NOT NULL REFERENCES symbols(id),
+        ts       INTEGER NOT NULL,
+        open     REAL    NOT NULL,
+        high     REAL    NOT NULL,
+        low      REAL    NOT NULL,
+        close    REAL    NOT NULL,
+        volume   REAL    NOT NULL,
+        notional REAL    NOT NULL,
+        trades   INTEGER NOT NULL,
+        PRIMARY KEY (sym, ts)
+    ) WITHOUT ROWID;
+    ALTER TABLE symbols ADD COLUMN rolled_from INTEGER;
+    UPDATE symbols SET rolled_from =
+        (SELECT (max(exchange_ts) / 600000 + 1) * 600000 FROM ticks WHERE ticks.sym = symbols.id);
+    "#,
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

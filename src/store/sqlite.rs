@@ -4,7 +4,7 @@
 
 use super::export::{self, ExportError, ExportKind};
 use super::pool::{ReaderPool, DEFAULT_MAX_IDLE};
-use super::{alerts, open_aux_writer, query, Store, StoreError};
+use super::{alerts, open_aux_writer, query, Plan, Store, StoreError};
 use crate::domain::{Bar, Tick, Timeframe, Venue};
 use crate::model::alerts::{AlertEvent, AlertRule, StoredRule};
 use crate::model::status::GapInfo;
@@ -20,6 +20,7 @@ pub struct SqliteStore {
     /// The side-write connection, opened on first use (the tick writer must
     /// have migrated the file first) and reopened after an error.
     aux: Mutex<Option<Connection>>,
+    plan: Plan,
 }
 
 impl SqliteStore {
@@ -30,7 +31,15 @@ impl SqliteStore {
             path: path.to_path_buf(),
             readers: ReaderPool::new(path, DEFAULT_MAX_IDLE),
             aux: Mutex::new(None),
+            plan: Plan::default(),
         }
+    }
+
+    /// The same store answering bar requests by `plan` (benchmarks compare
+    /// rollups with raw ticks this way).
+    pub fn with_plan(mut self, plan: Plan) -> SqliteStore {
+        self.plan = plan;
+        self
     }
 
     pub fn path(&self) -> &Path {
@@ -92,7 +101,7 @@ impl Store for SqliteStore {
         from: i64,
         to: i64,
     ) -> Result<Option<Vec<Bar>>, StoreError> {
-        self.read(|c| query::bars(c, venue, symbol, tf, from, to))
+        self.read(|c| query::bars(c, self.plan, venue, symbol, tf, from, to))
     }
 
     fn tail_bars(
@@ -102,7 +111,7 @@ impl Store for SqliteStore {
         tf: Timeframe,
         n: usize,
     ) -> Result<Option<Vec<Bar>>, StoreError> {
-        self.read(|c| query::tail_bars(c, venue, symbol, tf, n))
+        self.read(|c| query::tail_bars(c, self.plan, venue, symbol, tf, n))
     }
 
     fn last_ts(&self, venue: Venue, symbol: &str) -> Result<Option<i64>, StoreError> {

@@ -9,15 +9,26 @@
 //! commit (disk full, I/O error) keeps the batch and retries, so a tick that
 //! was acknowledged as committed is never lost and a pending one never skipped.
 //!
+//! The rollups ([`super::rollup`]) are updated in the same transaction as
+//! the ticks they summarise.
+//!
 //! Housekeeping runs on the same thread, between batches, in small steps:
-//! retention deletes at most [`PRUNE_BATCH`] old ticks per transaction, and
-//! when the channel has been idle for a while the WAL is checkpointed and
-//! truncated so it stays bounded. Neither can hold up a batch for long.
+//! retention deletes at most [`PRUNE_BATCH`] old rows of each tier (ticks,
+//! seconds, minutes) per transaction, a database from before rollups is
+//! rolled up one chunk at a time, and when the channel has been idle for a
+//! while the WAL is checkpointed and truncated so it stays bounded. None of
+//! them can hold up a batch for long.
+//!
+//! A tick older than the tick retention is refused (counted as expired):
+//! its de-duplication key may already have been pruned, so storing it again
+//! could count a trade twice in the rollups.
 
+use super::rollup::maintain::{self, Maintainer, Trade};
+use super::rollup::Tier;
 use super::{schema::SCHEMA_VERSION, StoreError, WriteConn};
 use crate::domain::{Tick, Venue};
 use rusqlite::{params, Connection};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -36,8 +47,17 @@ const PRUNE_EVERY: Duration = Duration::from_secs(10);
 /// Writer settings beyond the connection itself.
 #[derive(Debug, Clone, Default)]
 pub struct WriterOptions {
-    /// Delete ticks whose exchange time is older than this.
+    /// Delete ticks whose exchange time is older than this (and refuse
+    /// ticks that old).
     pub retain: Option<Duration>,
+    /// Delete 1-second rollups older than this.
+    pub retain_1s: Option<Duration>,
+    /// Delete 1-minute rollups older than this.
+    pub retain_1m: Option<Duration>,
+}
+
+fn millis(d: Option<Duration>) -> Option<i64> {
+    d.map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// Upper bound on ticks per transaction.
@@ -85,6 +105,14 @@ pub struct WriterStats {
     pub last_error: Mutex<Option<String>>,
     /// Ticks deleted by retention.
     pub pruned: AtomicU64,
+    /// Rollup rows (seconds and minutes) deleted by retention.
+    pub pruned_rollups: AtomicU64,
+    /// Ticks refused as older than the tick retention.
+    pub expired: AtomicU64,
+    /// Symbols whose rollups are still being built (an upgraded database).
+    pub rollup_building: AtomicU64,
+    /// Ticks rolled up by the build so far.
+    pub rollup_built: AtomicU64,
     pub checkpoints: AtomicU64,
 }
 
@@ -136,12 +164,16 @@ impl Writer {
     }
 }
 
-/// Retention and WAL housekeeping state, driven from the writer loop.
+/// Retention, rollup building and WAL housekeeping, driven from the writer loop.
 struct Housekeeping {
     retain_ms: Option<i64>,
+    retain_1s_ms: Option<i64>,
+    retain_1m_ms: Option<i64>,
     next_prune: Instant,
-    /// The last prune filled its batch: more expired ticks are waiting.
+    /// The last prune filled its batch: more expired rows are waiting.
     backlog: bool,
+    /// Rollups are still being built for some symbol.
+    building: bool,
     /// Something was committed since the last truncating checkpoint.
     dirty: bool,
 }
@@ -149,41 +181,117 @@ struct Housekeeping {
 impl Housekeeping {
     fn new(options: &WriterOptions) -> Self {
         Housekeeping {
-            retain_ms: options
-                .retain
-                .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+            retain_ms: millis(options.retain),
+            retain_1s_ms: millis(options.retain_1s),
+            retain_1m_ms: millis(options.retain_1m),
             next_prune: Instant::now(),
             backlog: false,
+            building: true,
             dirty: false,
         }
     }
 
+    /// Ticks older than this are refused.
+    fn tick_floor(&self) -> Option<i64> {
+        self.retain_ms
+            .map(|r| crate::clock::now_ms().saturating_sub(r))
+    }
+
     /// How long to wait for the next command before doing idle work.
     fn wait(&self) -> Duration {
-        if self.backlog {
+        if self.backlog || self.building {
             Duration::ZERO
         } else {
             IDLE
         }
     }
 
-    /// One retention step if one is due; called between batches.
-    fn prune_step(&mut self, conn: &mut Connection, stats: &WriterStats) {
-        let Some(retain) = self.retain_ms else {
+    /// One rollup build step if a build is under way.
+    fn build_step(&mut self, conn: &mut Connection, maint: &mut Maintainer, stats: &WriterStats) {
+        if !self.building {
             return;
-        };
+        }
+        let step = (|| {
+            let tx = conn.transaction()?;
+            let step = maint.build_step(&tx)?;
+            let left = maintain::building(&tx)?;
+            tx.commit()?;
+            Ok::<_, rusqlite::Error>((step, left))
+        })();
+        match step {
+            Ok((None, _)) => {
+                self.building = false;
+                stats.rollup_building.store(0, Relaxed);
+            }
+            Ok((Some(s), left)) => {
+                self.dirty = true;
+                stats.rollup_building.store(left, Relaxed);
+                let before = stats.rollup_built.fetch_add(s.ticks as u64, Relaxed);
+                // A line per million ticks: progress without flooding the log.
+                if (before + s.ticks as u64) / 1_000_000 != before / 1_000_000 || s.left_ms == 0 {
+                    tracing::info!(
+                        symbol_id = s.sym,
+                        ticks_done = before + s.ticks as u64,
+                        hours_left_for_symbol = s.left_ms as f64 / 3.6e6,
+                        symbols_left = left,
+                        "building rollups"
+                    );
+                }
+            }
+            Err(e) => {
+                maint.reset();
+                self.building = false;
+                tracing::warn!(error = %e, "rollup build step failed; will retry after a restart");
+            }
+        }
+    }
+
+    /// One retention step per tier if one is due; called between batches.
+    fn prune_step(&mut self, conn: &mut Connection, stats: &WriterStats) {
+        if self.retain_ms.is_none() && self.retain_1s_ms.is_none() && self.retain_1m_ms.is_none() {
+            return;
+        }
         if !self.backlog && Instant::now() < self.next_prune {
             return;
         }
-        let cutoff = crate::clock::now_ms().saturating_sub(retain);
-        match prune_before(conn, cutoff, PRUNE_BATCH) {
-            Ok(n) => {
+        let now = crate::clock::now_ms();
+        // Cutoffs round down to whole seconds (ticks) and minutes (seconds):
+        // a late tick the writer still accepts never finds part of its
+        // second's ticks, or its minute's seconds, already deleted.
+        let cut = |r: Option<i64>, tier: Tier| r.map(|r| tier.floor(now.saturating_sub(r)));
+        let mut full = false;
+        let mut step = || -> Result<(), rusqlite::Error> {
+            if let Some(c) = cut(self.retain_ms, Tier::S1) {
+                let n = prune_before(conn, c, PRUNE_BATCH)?;
                 stats.pruned.fetch_add(n as u64, Relaxed);
-                self.backlog = n >= PRUNE_BATCH;
-                if n > 0 {
-                    self.dirty = true;
-                    tracing::debug!(deleted = n, cutoff, "retention pruned old ticks");
+                full |= n >= PRUNE_BATCH;
+            }
+            for (r, tier, c) in [
+                (
+                    self.retain_1s_ms,
+                    Tier::S1,
+                    cut(self.retain_1s_ms, Tier::M1),
+                ),
+                (
+                    self.retain_1m_ms,
+                    Tier::M1,
+                    cut(self.retain_1m_ms, Tier::M1),
+                ),
+            ] {
+                if let (Some(_), Some(c)) = (r, c) {
+                    let tx = conn.transaction()?;
+                    let n = maintain::prune_tier(&tx, tier, c, PRUNE_BATCH)?;
+                    tx.commit()?;
+                    stats.pruned_rollups.fetch_add(n as u64, Relaxed);
+                    full |= n >= PRUNE_BATCH;
                 }
+            }
+            Ok(())
+        };
+        match step() {
+            Ok(()) => {
+                self.backlog = full;
+                self.dirty = true;
             }
             Err(e) => {
                 self.backlog = false;
@@ -195,10 +303,11 @@ impl Housekeeping {
         }
     }
 
-    /// The channel has been quiet: prune, then truncate the WAL.
-    fn idle(&mut self, conn: &mut Connection, stats: &WriterStats) {
+    /// The channel has been quiet: prune, build, then truncate the WAL.
+    fn idle(&mut self, conn: &mut Connection, maint: &mut Maintainer, stats: &WriterStats) {
         self.prune_step(conn, stats);
-        if self.dirty && !self.backlog {
+        self.build_step(conn, maint, stats);
+        if self.dirty && !self.backlog && !self.building {
             match checkpoint_truncate(conn) {
                 Ok(true) => {
                     self.dirty = false;
@@ -226,6 +335,8 @@ pub fn checkpoint_truncate(conn: &Connection) -> Result<bool, rusqlite::Error> {
 
 /// Delete up to `limit` ticks with exchange time before `cutoff` (ms), in one
 /// transaction, oldest first per symbol. Returns how many were deleted.
+/// Ticks below a symbol's rollup build mark are kept until they are rolled
+/// up: they are still the only record of those bars.
 ///
 /// Symbol by symbol, so each lookup is a range scan at the start of that
 /// symbol's part of the table rather than a scan of the whole table.
@@ -237,19 +348,20 @@ pub fn prune_before(
     let tx = conn.transaction()?;
     let mut deleted = 0usize;
     {
-        let syms: Vec<i64> = tx
-            .prepare_cached("SELECT id FROM symbols ORDER BY id")?
-            .query_map([], |r| r.get(0))?
+        let syms: Vec<(i64, Option<i64>)> = tx
+            .prepare_cached("SELECT id, rolled_from FROM symbols ORDER BY id")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<Result<_, _>>()?;
         let mut del = tx.prepare_cached(
             "DELETE FROM ticks WHERE (sym, exchange_ts, trade_id) IN \
              (SELECT sym, exchange_ts, trade_id FROM ticks \
               WHERE sym = ?1 AND exchange_ts < ?2 ORDER BY exchange_ts LIMIT ?3)",
         )?;
-        for sym in syms {
+        for (sym, mark) in syms {
             if deleted >= limit {
                 break;
             }
+            let cutoff = mark.map_or(cutoff, |m| m.min(cutoff));
             deleted += del.execute(params![sym, cutoff, (limit - deleted) as i64])?;
         }
     }
@@ -269,6 +381,7 @@ fn run(
     let mut pending: Vec<WriteCmd> = Vec::new();
     let mut total: u64 = 0;
     let mut hk = Housekeeping::new(&options);
+    let mut maint = Maintainer::default();
     if let Err(e) = conn.execute(
         "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?1)",
         params![SCHEMA_VERSION.to_string()],
@@ -295,7 +408,7 @@ fn run(
                     Ok(Some(cmd)) => cmd,
                     Ok(None) => break,
                     Err(_) => {
-                        hk.idle(conn, &stats);
+                        hk.idle(conn, &mut maint, &stats);
                         continue;
                     }
                 }
@@ -319,15 +432,17 @@ fn run(
         let mut backoff = Duration::from_millis(50);
         loop {
             let started = Instant::now();
-            match commit(conn, &mut symbols, &pending) {
-                Ok((ins, dup)) => {
+            match commit(conn, &mut symbols, &mut maint, hk.tick_floor(), &pending) {
+                Ok((ins, dup, expired)) => {
                     let us = started.elapsed().as_micros() as u64;
                     stats.inserted.fetch_add(ins, Relaxed);
                     stats.duplicates.fetch_add(dup, Relaxed);
+                    stats.expired.fetch_add(expired, Relaxed);
                     stats.batches.fetch_add(1, Relaxed);
                     stats.last_batch_us.store(us, Relaxed);
                     stats.max_batch_us.fetch_max(us, Relaxed);
-                    total += ins + dup;
+                    // Refused ticks are dealt with too: waiters count them.
+                    total += ins + dup + expired;
                     committed.send_replace(total);
                     if let Ok(mut e) = stats.last_error.lock() {
                         *e = None;
@@ -335,8 +450,10 @@ fn run(
                     break;
                 }
                 Err(e) => {
-                    // Symbol ids cached from a rolled-back transaction may not exist.
+                    // Symbol ids and rollup heads cached from a rolled-back
+                    // transaction may not exist.
                     symbols.clear();
+                    maint.reset();
                     stats.commit_errors.fetch_add(1, Relaxed);
                     tracing::error!(error = %e, retry_in = ?backoff, "commit failed; keeping the batch and retrying");
                     if let Ok(mut le) = stats.last_error.lock() {
@@ -354,6 +471,7 @@ fn run(
         }
         hk.dirty = true;
         hk.prune_step(conn, &stats);
+        hk.build_step(conn, &mut maint, &stats);
     }
     if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE); PRAGMA optimize;") {
         tracing::warn!(error = %e, "final checkpoint failed");
@@ -419,14 +537,22 @@ fn insert_sql(rows: usize) -> String {
     q
 }
 
-/// Commit one batch; returns (inserted, already present).
+/// Commit one batch with its rollups; returns (inserted, already present,
+/// refused as older than `floor`).
 fn commit(
     conn: &mut Connection,
     symbols: &mut HashMap<(Venue, String), i64>,
+    maint: &mut Maintainer,
+    floor: Option<i64>,
     batch: &[WriteCmd],
-) -> Result<(u64, u64), rusqlite::Error> {
+) -> Result<(u64, u64, u64), rusqlite::Error> {
     let tx = conn.transaction()?;
-    let (mut ins, mut dup) = (0u64, 0u64);
+    let (mut ins, mut dup, mut expired) = (0u64, 0u64, 0u64);
+    // Newly inserted trades for the rollups, and the seconds that must be
+    // recomputed because a chunk held a duplicate (the store does not say
+    // which row it ignored).
+    let mut fresh: Vec<Trade> = Vec::new();
+    let mut dirty: BTreeSet<(i64, i64)> = BTreeSet::new();
     {
         // The symbol id of the previous tick: a batch is mostly one symbol,
         // so this skips the map lookup (and its String key) almost always.
@@ -434,9 +560,15 @@ fn commit(
         for cmd in batch {
             match cmd {
                 WriteCmd::Ticks(ticks) => {
+                    let kept: Vec<&Tick> = match floor {
+                        Some(f) => ticks.iter().filter(|t| t.exchange_ts >= f).collect(),
+                        None => ticks.iter().collect(),
+                    };
+                    expired += (ticks.len() - kept.len()) as u64;
                     let mut one = tx.prepare_cached(&INSERT_ONE)?;
                     let mut many = tx.prepare_cached(&INSERT_MANY)?;
-                    for chunk in ticks.chunks(ROWS_PER_INSERT) {
+                    let mut syms = [0i64; ROWS_PER_INSERT];
+                    for chunk in kept.chunks(ROWS_PER_INSERT) {
                         let (stmt, n) = if chunk.len() == ROWS_PER_INSERT {
                             (&mut many, ROWS_PER_INSERT)
                         } else {
@@ -452,6 +584,7 @@ fn commit(
                                         id
                                     }
                                 };
+                                syms[r] = sym;
                                 // Raw binding skips the `params!` slice of
                                 // trait objects: this is the hot path.
                                 let b = r * 7;
@@ -468,6 +601,20 @@ fn commit(
                             let inserted = stmt.raw_execute()? as u64;
                             ins += inserted;
                             dup += rows.len() as u64 - inserted;
+                            let all_new = inserted == rows.len() as u64;
+                            for (t, &sym) in rows.iter().zip(&syms) {
+                                if all_new {
+                                    fresh.push(Trade {
+                                        sym,
+                                        ts: t.exchange_ts,
+                                        id: t.trade_id,
+                                        price: t.price,
+                                        qty: t.qty,
+                                    });
+                                } else {
+                                    dirty.insert((sym, Tier::S1.floor(t.exchange_ts)));
+                                }
+                            }
                         }
                     }
                 }
@@ -496,8 +643,9 @@ fn commit(
             }
         }
     }
+    maint.apply(&tx, &mut fresh, &dirty)?;
     tx.commit()?;
-    Ok((ins, dup))
+    Ok((ins, dup, expired))
 }
 
 /// Create a writer on a fresh or existing database file.
@@ -545,7 +693,14 @@ mod tests {
             .iter()
             .map(|s| WriteCmd::Ticks((0..8000).map(|i| tick(s, i, i)).collect()))
             .collect();
-        commit(&mut conn, &mut cache, &batch).unwrap();
+        commit(
+            &mut conn,
+            &mut cache,
+            &mut Maintainer::default(),
+            None,
+            &batch,
+        )
+        .unwrap();
         let first = prune_before(&mut conn, 6000, PRUNE_BATCH).unwrap();
         assert_eq!(
             first, PRUNE_BATCH,
@@ -578,21 +733,35 @@ mod tests {
     async fn the_writer_applies_retention_between_batches() {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("r.db");
-        let conn = super::super::open_writer(&db, super::super::Durability::Normal).unwrap();
+        let now = crate::clock::now_ms();
+        // Stored earlier, by a writer without retention.
+        let mut conn = super::super::open_writer(&db, super::super::Durability::Normal).unwrap();
+        let old: Vec<Tick> = (0..12_000)
+            .map(|i| tick("BTCUSDT", i, now - 7_200_000 + i))
+            .collect();
+        commit(
+            &mut conn,
+            &mut HashMap::new(),
+            &mut Maintainer::default(),
+            None,
+            &[WriteCmd::Ticks(old)],
+        )
+        .unwrap();
         let writer = Writer::spawn_with(
             conn,
             16,
             WriterOptions {
                 retain: Some(Duration::from_secs(3600)),
+                ..Default::default()
             },
         );
-        let now = crate::clock::now_ms();
-        let old: Vec<Tick> = (0..12_000)
-            .map(|i| tick("BTCUSDT", i, now - 7_200_000 + i))
-            .collect();
         let fresh: Vec<Tick> = (12_000..12_100).map(|i| tick("BTCUSDT", i, now)).collect();
-        writer.tx.send(WriteCmd::Ticks(old)).await.unwrap();
+        // Older than the retention: refused, not stored and pruned later.
+        let late: Vec<Tick> = (20_000..20_010)
+            .map(|i| tick("BTCUSDT", i, now - 4_000_000))
+            .collect();
         writer.tx.send(WriteCmd::Ticks(fresh)).await.unwrap();
+        writer.tx.send(WriteCmd::Ticks(late)).await.unwrap();
         let stats = writer.stats.clone();
         let deadline = Instant::now() + Duration::from_secs(10);
         while stats.pruned.load(Relaxed) < 12_000 {
@@ -607,8 +776,51 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(stats.pruned.load(Relaxed), 12_000);
+        assert_eq!(stats.expired.load(Relaxed), 10);
         let r = super::super::open_reader(&db).unwrap();
         assert_eq!(count_where(&r, "SELECT count(*) FROM ticks"), 100);
+        // The pruned ticks' minutes stay in the rollups.
+        assert_eq!(count_where(&r, "SELECT sum(trades) FROM rollup_1m"), 12_100);
+    }
+
+    #[test]
+    fn rollups_follow_in_order_late_and_duplicate_ticks() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn =
+            super::super::open_writer(&dir.path().join("o.db"), super::super::Durability::Normal)
+                .unwrap();
+        let (mut cache, mut maint) = (HashMap::new(), Maintainer::default());
+        let px = |i: i64| Tick {
+            price: 100.0 + (i % 17) as f64 * 0.25,
+            qty: 0.001 * (1 + i % 7) as f64,
+            ..tick("ETHUSDT", i, 1_000_000 + i * 137)
+        };
+        let mut run = |ticks: Vec<Tick>| {
+            commit(
+                &mut conn,
+                &mut cache,
+                &mut maint,
+                None,
+                &[WriteCmd::Ticks(ticks)],
+            )
+            .unwrap();
+        };
+        // In order, in pieces that split seconds between batches.
+        for c in (0..3000).collect::<Vec<i64>>().chunks(45) {
+            run(c.iter().map(|&i| px(i)).collect());
+        }
+        // Late: a backfill of ids that arrive after later ones.
+        run((5000..5100)
+            .rev()
+            .map(|i| Tick {
+                exchange_ts: 1_000_000 + (i - 4000) * 137,
+                ..px(i)
+            })
+            .collect());
+        // Duplicates mixed with new ticks in one chunk.
+        run((2990..3040).map(px).collect());
+        drop(run);
+        assert_eq!(maintain::audit(&conn).unwrap(), Vec::<String>::new());
     }
 
     #[tokio::test]
