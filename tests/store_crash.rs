@@ -8,7 +8,8 @@
 //! re-sends an overlap of already-stored ticks (which must be de-duplicated),
 //! and prints `ACK <id>` each time the writer's `committed` counter advances:
 //! the counter counts ticks in send order, so `ACK n` means every id up to n
-//! is durable (WAL, synchronous=NORMAL survives a process crash).
+//! is durable (WAL, synchronous=NORMAL survives a process crash). The
+//! rollups must equal a recomputation from the stored ticks after every kill.
 #![cfg(feature = "ssr")]
 
 use pairdesk::domain::{Side, Tick, Venue};
@@ -147,6 +148,9 @@ fn check_db(db: &std::path::Path, acked: i64) -> i64 {
         )
         .unwrap();
     assert_eq!(wrong, 0, "stored values differ from what was sent");
+    // The rollups committed with the ticks: a kill never splits them.
+    let off = store::rollup::maintain::audit(&conn).unwrap();
+    assert!(off.is_empty(), "rollups differ from their ticks: {off:?}");
     hi
 }
 

@@ -335,8 +335,8 @@ pub fn checkpoint_truncate(conn: &Connection) -> Result<bool, rusqlite::Error> {
 
 /// Delete up to `limit` ticks with exchange time before `cutoff` (ms), in one
 /// transaction, oldest first per symbol. Returns how many were deleted.
-/// Ticks below a symbol's rollup build mark are kept until they are rolled
-/// up: they are still the only record of those bars.
+/// A symbol whose rollups are still being built keeps all its ticks: the
+/// ones below its build mark are still the only record of those bars.
 ///
 /// Symbol by symbol, so each lookup is a range scan at the start of that
 /// symbol's part of the table rather than a scan of the whole table.
@@ -361,7 +361,11 @@ pub fn prune_before(
             if deleted >= limit {
                 break;
             }
-            let cutoff = mark.map_or(cutoff, |m| m.min(cutoff));
+            // The oldest ticks are the last to be rolled up (the build walks
+            // backwards), so a symbol being built keeps all of them.
+            if mark.is_some() {
+                continue;
+            }
             deleted += del.execute(params![sym, cutoff, (limit - deleted) as i64])?;
         }
     }
