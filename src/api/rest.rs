@@ -650,8 +650,8 @@ pub struct PairParams {
     #[param(pattern = "^[A-Za-z0-9]{2,20}$", example = "ETHUSDT")]
     pub y: String,
     pub timeframe: Option<Timeframe>,
-    /// Bars to analyse, 10 to 20000. Default 600.
-    #[param(minimum = 10, maximum = 20000)]
+    /// Bars to analyse, 10 to 50000. Default 600.
+    #[param(minimum = 10, maximum = 50000)]
     pub bars: Option<usize>,
     /// End of the range, epoch ms (exclusive). Default: the latest tick.
     #[param(minimum = 0, maximum = 253402300799999_i64)]

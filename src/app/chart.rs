@@ -87,6 +87,74 @@ pub fn zoom(range: (i64, i64), at: i64, factor: f64, full: (i64, i64)) -> (i64, 
     (a.max(full.0), b.min(full.1))
 }
 
+/// The points of one line to draw over `range` on `columns` pixel columns,
+/// as unbroken segments (a missing or non-finite value breaks the line).
+///
+/// A segment with more than four points per column is reduced to the first,
+/// lowest, highest and last point of each column, in time order (M4
+/// aggregation): the polyline through them lights the same pixels as the
+/// one through every point, so a month of minutes draws as fast as a few
+/// thousand points and no spike disappears. Only drawing is reduced; the
+/// analytics and the hover values use every bar.
+pub fn drawable(
+    ts: &[i64],
+    values: &[Option<f64>],
+    range: (i64, i64),
+    columns: usize,
+) -> Vec<Vec<(i64, f64)>> {
+    let mut segments: Vec<Vec<(i64, f64)>> = Vec::new();
+    let mut seg: Vec<(i64, f64)> = Vec::new();
+    for (t, v) in ts.iter().zip(values) {
+        match v {
+            Some(v) if v.is_finite() => seg.push((*t, *v)),
+            _ => {
+                if !seg.is_empty() {
+                    segments.push(std::mem::take(&mut seg));
+                }
+            }
+        }
+    }
+    if !seg.is_empty() {
+        segments.push(seg);
+    }
+    let columns = columns.max(1);
+    let span = (range.1 - range.0).max(1) as f64;
+    for seg in &mut segments {
+        if seg.len() <= 4 * columns {
+            continue;
+        }
+        let col = |t: i64| (((t - range.0) as f64 / span) * columns as f64).floor() as i64;
+        let mut out: Vec<(i64, f64)> = Vec::with_capacity(4 * columns + 4);
+        let mut i = 0;
+        while i < seg.len() {
+            let c = col(seg[i].0);
+            let mut j = i;
+            let (mut lo, mut hi) = (i, i);
+            while j < seg.len() && col(seg[j].0) == c {
+                if seg[j].1 < seg[lo].1 {
+                    lo = j;
+                }
+                if seg[j].1 > seg[hi].1 {
+                    hi = j;
+                }
+                j += 1;
+            }
+            let mut keep = [i, lo, hi, j - 1];
+            keep.sort_unstable();
+            let mut last = usize::MAX;
+            for k in keep {
+                if k != last {
+                    out.push(seg[k]);
+                    last = k;
+                }
+            }
+            i = j;
+        }
+        *seg = out;
+    }
+    segments
+}
+
 #[component]
 pub fn TimeChart(
     title: Signal<String>,
@@ -216,7 +284,7 @@ fn js_sys_now() -> f64 {
 
 #[cfg(feature = "hydrate")]
 mod draw {
-    use super::{nearest, visible, ChartSpec, MARGIN, X_LABELS, Y_LABELS};
+    use super::{drawable, nearest, visible, ChartSpec, MARGIN, X_LABELS, Y_LABELS};
     use crate::app::format;
     use plotters::prelude::*;
     use plotters_canvas::CanvasBackend;
@@ -334,37 +402,26 @@ mod draw {
                 ))
                 .map_err(|e| e.to_string())?;
         }
+        // One column per device pixel of the plot area.
+        let columns = ((cw - MARGIN * 2.0 - Y_LABELS) * dpr).max(1.0) as usize;
         for l in &spec.lines {
             let style = hex(l.color).stroke_width((l.width * dpr).round().max(1.0) as u32);
-            // Split at missing values so undefined stretches stay blank.
-            let mut seg: Vec<(i64, f64)> = Vec::new();
             let end = hi_i.min(l.values.len()).min(ts.len());
             let start = lo_i.saturating_sub(1).min(end);
-            for (t, v) in ts[start..end].iter().zip(&l.values[start..end]) {
-                match *v {
-                    Some(v) if v.is_finite() => seg.push((*t, v)),
-                    _ => {
-                        if seg.len() > 1 {
-                            chart
-                                .draw_series(LineSeries::new(seg.drain(..), style))
-                                .map_err(|e| e.to_string())?;
-                        }
-                        seg.clear();
-                    }
+            for seg in drawable(&ts[start..end], &l.values[start..end], (x0, x1), columns) {
+                if seg.len() > 1 {
+                    chart
+                        .draw_series(LineSeries::new(seg, style))
+                        .map_err(|e| e.to_string())?;
+                } else if let Some(p) = seg.first() {
+                    chart
+                        .draw_series(std::iter::once(Circle::new(
+                            *p,
+                            (2.0 * dpr) as i32,
+                            style.filled(),
+                        )))
+                        .map_err(|e| e.to_string())?;
                 }
-            }
-            if seg.len() > 1 {
-                chart
-                    .draw_series(LineSeries::new(seg, style))
-                    .map_err(|e| e.to_string())?;
-            } else if let Some(p) = seg.first() {
-                chart
-                    .draw_series(std::iter::once(Circle::new(
-                        *p,
-                        (2.0 * dpr) as i32,
-                        style.filled(),
-                    )))
-                    .map_err(|e| e.to_string())?;
             }
         }
         if let Some(i) = hover.and_then(|t| nearest(ts, t)) {
@@ -421,6 +478,34 @@ mod tests {
         let z = zoom((0, 1000), 500, 0.5, (0, 1000));
         assert_eq!(z, (250, 750));
         assert_eq!(zoom((0, 1000), 0, 4.0, (0, 1000)), (0, 1000));
+    }
+
+    #[test]
+    fn drawing_keeps_every_column_extreme_and_the_gaps() {
+        // 100,000 points on 500 columns: at most four per column survive.
+        let n = 100_000;
+        let ts: Vec<i64> = (0..n).collect();
+        let mut v: Vec<Option<f64>> = (0..n).map(|i| Some(((i as f64) / 300.0).sin())).collect();
+        v[40_000] = Some(9.0); // a one-bar spike
+        v[70_000] = None; // a gap
+        let segs = drawable(&ts, &v, (0, n - 1), 500);
+        assert_eq!(segs.len(), 2, "the gap splits the line");
+        let pts: Vec<(i64, f64)> = segs.concat();
+        assert!(pts.len() <= 4 * 500 + 8, "{} points", pts.len());
+        assert!(pts.contains(&(40_000, 9.0)), "the spike is drawn");
+        assert!(pts.windows(2).all(|w| w[0].0 < w[1].0), "time order kept");
+        // Every column's extremes are kept exactly.
+        for c in [0usize, 123, 499] {
+            let (a, b) = (c * n as usize / 500, (c + 1) * n as usize / 500);
+            let col: Vec<f64> = v[a..b].iter().flatten().copied().collect();
+            let max = col.iter().copied().fold(f64::MIN, f64::max);
+            assert!(pts
+                .iter()
+                .any(|p| p.1 == max && (p.0 as usize) >= a && (p.0 as usize) < b));
+        }
+        // Few points: all of them, unchanged.
+        let few = drawable(&ts[..50], &v[..50], (0, 49), 500);
+        assert_eq!(few.concat().len(), 50);
     }
 
     #[test]

@@ -697,6 +697,20 @@ fn PairView(
                 <input data-testid="sym-x" list="symbol-list" size="10" prop:value=move || q().x on:change=on("x") />
                 {err("x")}
             </label>
+            <label title="How much history to show; picks a bar size that fits it (Timeframe and Bars can still be set by hand)">"Span"
+                <select data-testid="span" prop:value=move || params::span_of(&q()).map(|s| s.name).unwrap_or("custom") on:change={
+                    let sp = set_params.clone();
+                    move |ev: leptos::ev::Event| {
+                        if let Some(p) = params::span_params(&event_target_value(&ev)) {
+                            let pairs: Vec<(&str, &str)> = p.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                            sp(&pairs);
+                        }
+                    }
+                }>
+                    {params::SPANS.iter().map(|s| view! { <option value=s.name>{s.label}</option> }).collect_view()}
+                    <option value="custom" disabled=true>"custom"</option>
+                </select>
+            </label>
             <label>"Timeframe"
                 <select data-testid="timeframe" prop:value=move || q().timeframe.to_string() on:change=on("tf")>
                     {Timeframe::ALL.iter().map(|t| view! { <option value=t.as_str()>{t.as_str()}</option> }).collect_view()}
@@ -704,7 +718,7 @@ fn PairView(
                 {err("tf")}
             </label>
             <label title="Bars analysed, ending now (live) or at the chosen end time">"Bars"
-                <input data-testid="bars" type="number" min="10" max="20000" size="6" prop:value=move || q().bars.to_string() on:change=on("bars") />
+                <input data-testid="bars" type="number" min="10" max=crate::model::pair::MAX_BARS size="6" prop:value=move || q().bars.to_string() on:change=on("bars") />
                 {err("bars")}
             </label>
             <label>"Regression"

@@ -17,6 +17,92 @@ pub struct ViewParams {
     pub errors: BTreeMap<&'static str, String>,
 }
 
+/// A range preset of the span picker.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Span {
+    /// What the picker shows.
+    pub label: &'static str,
+    /// The option's value.
+    pub name: &'static str,
+    /// The bar size that fits the span: a few thousand bars, enough to see
+    /// the structure, few enough to analyse and draw at once.
+    pub timeframe: Timeframe,
+    pub bars: usize,
+}
+
+/// Long spans read rollups (a month of 15-minute bars is 2,880 rows per
+/// leg), so each opens in milliseconds however many ticks it covers.
+pub const SPANS: [Span; 8] = [
+    Span {
+        label: "10 min",
+        name: "10m",
+        timeframe: Timeframe::S1,
+        bars: 600,
+    },
+    Span {
+        label: "1 hour",
+        name: "1h",
+        timeframe: Timeframe::S1,
+        bars: 3_600,
+    },
+    Span {
+        label: "6 hours",
+        name: "6h",
+        timeframe: Timeframe::S5,
+        bars: 4_320,
+    },
+    Span {
+        label: "1 day",
+        name: "1d",
+        timeframe: Timeframe::M1,
+        bars: 1_440,
+    },
+    Span {
+        label: "1 week",
+        name: "1w",
+        timeframe: Timeframe::M5,
+        bars: 2_016,
+    },
+    Span {
+        label: "1 month",
+        name: "30d",
+        timeframe: Timeframe::M15,
+        bars: 2_880,
+    },
+    Span {
+        label: "1 quarter",
+        name: "90d",
+        timeframe: Timeframe::H1,
+        bars: 2_160,
+    },
+    // All of it, up to MAX_BARS hours (5.7 years); bars without trades are
+    // not invented, so a short history gives a short series.
+    Span {
+        label: "all",
+        name: "all",
+        timeframe: Timeframe::H1,
+        bars: MAX_BARS,
+    },
+];
+
+/// The preset a query's bar size and count match, if any.
+pub fn span_of(q: &PairQuery) -> Option<&'static Span> {
+    SPANS
+        .iter()
+        .find(|s| s.timeframe == q.timeframe && s.bars == q.bars)
+}
+
+/// The URL parameters that select `name`'s span on the live tail.
+pub fn span_params(name: &str) -> Option<[(&'static str, String); 4]> {
+    let s = SPANS.iter().find(|s| s.name == name)?;
+    Some([
+        ("tf", s.timeframe.as_str().to_string()),
+        ("bars", s.bars.to_string()),
+        ("from", String::new()),
+        ("to", String::new()),
+    ])
+}
+
 pub const REGRESSIONS: [(&str, &str); 5] = [
     ("ols", "OLS"),
     ("ols-no-intercept", "OLS, no intercept"),
@@ -409,6 +495,34 @@ mod tests {
     #[test]
     fn same_symbol_twice_is_rejected() {
         assert!(from("x=ETHUSDT&y=ETHUSDT").errors.contains_key("y"));
+    }
+
+    #[test]
+    fn every_span_is_a_valid_view_of_the_live_tail() {
+        for s in SPANS {
+            let p = span_params(s.name).unwrap();
+            let qs: Vec<String> = p.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let v = from(&qs.join("&"));
+            assert!(v.errors.is_empty(), "{}: {:?}", s.name, v.errors);
+            assert_eq!(span_of(&v.query), Some(&s), "{}", s.name);
+            assert_eq!(v.query.to, None);
+            // A span covers what it says, within one bar.
+            let covered = s.timeframe.millis() * s.bars as i64;
+            if s.name != "all" {
+                let want = match s.name {
+                    "10m" => 600_000,
+                    "1h" => 3_600_000,
+                    "6h" => 21_600_000,
+                    "1d" => 86_400_000,
+                    "1w" => 7 * 86_400_000,
+                    "30d" => 30 * 86_400_000,
+                    "90d" => 90 * 86_400_000,
+                    other => panic!("untested span {other}"),
+                };
+                assert_eq!(covered, want, "{}", s.name);
+            }
+        }
+        assert!(span_params("2y").is_none());
     }
 
     #[test]

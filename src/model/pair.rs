@@ -18,7 +18,7 @@ pub struct PairQuery {
     /// Dependent leg (y), e.g. ETHUSDT.
     pub y: String,
     pub timeframe: Timeframe,
-    /// Number of bars to analyse (10 to 20000).
+    /// Number of bars to analyse (10 to 50000).
     pub bars: usize,
     /// End of the range (exclusive, epoch ms); `None` = live tail.
     pub to: Option<i64>,
@@ -47,7 +47,8 @@ impl Default for PairQuery {
     }
 }
 
-pub const MAX_BARS: usize = 20_000;
+/// A month of 1-minute bars (43,200) fits; rollups make it cheap to load.
+pub const MAX_BARS: usize = 50_000;
 
 /// Everything the dashboard draws for a pair.
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

@@ -158,6 +158,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             retain: config.retain,
             retain_1s: config.retain_1s,
             retain_1m: config.retain_1m,
+            ..Default::default()
         },
     );
     let pipeline = Pipeline::with_limits(writer.tx.clone(), config.tick_limits);

@@ -54,6 +54,11 @@ pub struct WriterOptions {
     pub retain_1s: Option<Duration>,
     /// Delete 1-minute rollups older than this.
     pub retain_1m: Option<Duration>,
+    /// Benchmarks only: leave the rollups alone, to measure what they cost
+    /// on the write path. A database written so has rollups that disagree
+    /// with its ticks; nothing else may set this.
+    #[doc(hidden)]
+    pub bench_without_rollups: bool,
 }
 
 fn millis(d: Option<Duration>) -> Option<i64> {
@@ -386,6 +391,7 @@ fn run(
     let mut total: u64 = 0;
     let mut hk = Housekeeping::new(&options);
     let mut maint = Maintainer::default();
+    let rollups = !options.bench_without_rollups;
     if let Err(e) = conn.execute(
         "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?1)",
         params![SCHEMA_VERSION.to_string()],
@@ -436,7 +442,13 @@ fn run(
         let mut backoff = Duration::from_millis(50);
         loop {
             let started = Instant::now();
-            match commit(conn, &mut symbols, &mut maint, hk.tick_floor(), &pending) {
+            match commit(
+                conn,
+                &mut symbols,
+                rollups.then_some(&mut maint),
+                hk.tick_floor(),
+                &pending,
+            ) {
                 Ok((ins, dup, expired)) => {
                     let us = started.elapsed().as_micros() as u64;
                     stats.inserted.fetch_add(ins, Relaxed);
@@ -546,7 +558,7 @@ fn insert_sql(rows: usize) -> String {
 fn commit(
     conn: &mut Connection,
     symbols: &mut HashMap<(Venue, String), i64>,
-    maint: &mut Maintainer,
+    maint: Option<&mut Maintainer>,
     floor: Option<i64>,
     batch: &[WriteCmd],
 ) -> Result<(u64, u64, u64), rusqlite::Error> {
@@ -647,7 +659,9 @@ fn commit(
             }
         }
     }
-    maint.apply(&tx, &mut fresh, &dirty)?;
+    if let Some(maint) = maint {
+        maint.apply(&tx, &mut fresh, &dirty)?;
+    }
     tx.commit()?;
     Ok((ins, dup, expired))
 }
@@ -700,7 +714,7 @@ mod tests {
         commit(
             &mut conn,
             &mut cache,
-            &mut Maintainer::default(),
+            Some(&mut Maintainer::default()),
             None,
             &batch,
         )
@@ -746,7 +760,7 @@ mod tests {
         commit(
             &mut conn,
             &mut HashMap::new(),
-            &mut Maintainer::default(),
+            Some(&mut Maintainer::default()),
             None,
             &[WriteCmd::Ticks(old)],
         )
@@ -803,7 +817,7 @@ mod tests {
             commit(
                 &mut conn,
                 &mut cache,
-                &mut maint,
+                Some(&mut maint),
                 None,
                 &[WriteCmd::Ticks(ticks)],
             )
