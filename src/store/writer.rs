@@ -563,6 +563,7 @@ fn commit(
     batch: &[WriteCmd],
 ) -> Result<(u64, u64, u64), rusqlite::Error> {
     let tx = conn.transaction()?;
+    let rollups = maint.is_some();
     let (mut ins, mut dup, mut expired) = (0u64, 0u64, 0u64);
     // Newly inserted trades for the rollups, and the seconds that must be
     // recomputed because a chunk held a duplicate (the store does not say
@@ -618,6 +619,9 @@ fn commit(
                             ins += inserted;
                             dup += rows.len() as u64 - inserted;
                             let all_new = inserted == rows.len() as u64;
+                            if !rollups {
+                                continue;
+                            }
                             for (t, &sym) in rows.iter().zip(&syms) {
                                 if all_new {
                                     fresh.push(Trade {

@@ -65,6 +65,7 @@ impl Maintainer {
         fresh.sort_unstable_by_key(|t| (t.sym, t.ts, t.id));
         let mut recompute = dirty.clone();
         let mut minutes: BTreeSet<(i64, i64)> = BTreeSet::new();
+        let mut writes: Vec<(i64, Second)> = Vec::new();
         for group in
             fresh.chunk_by(|a, b| a.sym == b.sym && Tier::S1.floor(a.ts) == Tier::S1.floor(b.ts))
         {
@@ -91,9 +92,10 @@ impl Maintainer {
                 last_ts: last.ts,
                 last_id: last.id,
             };
-            write_second(conn, sym, &s)?;
+            writes.push((sym, s));
             self.note(sym, s);
         }
+        write_seconds(conn, &writes)?;
         for &(sym, sec) in &recompute {
             let rows = ticks_between(conn, sym, sec, sec + Tier::S1.millis())?;
             match seconds_of(&rows).pop() {
@@ -248,6 +250,57 @@ fn second_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Second> {
         last_ts: r.get(8)?,
         last_id: r.get(9)?,
     })
+}
+
+/// Rows per multi-row insert of seconds (11 parameters each): one statement
+/// per 32 rows, as the tick insert does, because most batches write a new
+/// second every few ticks.
+const SECONDS_PER_INSERT: usize = 32;
+
+static INSERT_SECONDS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let mut q = String::from(
+        "INSERT OR REPLACE INTO rollup_1s \
+         (sym, ts, open, high, low, close, volume, notional, trades, last_ts, last_id) VALUES ",
+    );
+    for r in 0..SECONDS_PER_INSERT {
+        if r > 0 {
+            q.push(',');
+        }
+        let b = r * 11;
+        let ps: Vec<String> = (1..=11).map(|i| format!("?{}", b + i)).collect();
+        q.push_str(&format!("({})", ps.join(",")));
+    }
+    q
+});
+
+/// Write many seconds: whole chunks through the multi-row statement.
+fn write_seconds(conn: &Connection, rows: &[(i64, Second)]) -> Result<(), rusqlite::Error> {
+    let mut chunks = rows.chunks_exact(SECONDS_PER_INSERT);
+    if chunks.len() > 0 {
+        let mut stmt = conn.prepare_cached(&INSERT_SECONDS)?;
+        for chunk in &mut chunks {
+            for (r, (sym, s)) in chunk.iter().enumerate() {
+                let b = r * 11;
+                let p = &s.p;
+                stmt.raw_bind_parameter(b + 1, sym)?;
+                stmt.raw_bind_parameter(b + 2, p.ts)?;
+                stmt.raw_bind_parameter(b + 3, p.open)?;
+                stmt.raw_bind_parameter(b + 4, p.high)?;
+                stmt.raw_bind_parameter(b + 5, p.low)?;
+                stmt.raw_bind_parameter(b + 6, p.close)?;
+                stmt.raw_bind_parameter(b + 7, p.volume)?;
+                stmt.raw_bind_parameter(b + 8, p.notional)?;
+                stmt.raw_bind_parameter(b + 9, p.trades)?;
+                stmt.raw_bind_parameter(b + 10, s.last_ts)?;
+                stmt.raw_bind_parameter(b + 11, s.last_id)?;
+            }
+            stmt.raw_execute()?;
+        }
+    }
+    for (sym, s) in chunks.remainder() {
+        write_second(conn, *sym, s)?;
+    }
+    Ok(())
 }
 
 fn write_second(conn: &Connection, sym: i64, s: &Second) -> Result<(), rusqlite::Error> {
