@@ -18,7 +18,8 @@
 //! - `model`: the data services and pages exchange (pair queries and
 //!   results, scans, alert rules, live messages) and their pure rules.
 //! - `store`: the only place with SQL. The `Store` trait (SQLite behind it,
-//!   with a reader pool) and the batched tick writer.
+//!   with a reader pool), the batched tick writer, and the 1-second and
+//!   1-minute rollups it keeps with the ticks, from which bars are planned.
 //! - `ingest`: venues and sources, the socket client, the pipeline every
 //!   tick goes through on its way to the writer.
 //! - `http`, `webhook`: plumbing with no knowledge of pairdesk's data (the

@@ -65,6 +65,21 @@ test('controls live in the URL and a bookmarked URL restores the view', async ({
   await expect(page.getByTestId('timeframe')).toHaveValue('5s');
 });
 
+test('the span picker chooses the bar size for a span, and the URL keeps it', async ({ page }) => {
+  await open(page);
+  await page.getByTestId('span').selectOption('1d');
+  await expect(page).toHaveURL(/tf=1m/);
+  await expect(page).toHaveURL(/bars=1440/);
+  await expect(page.getByTestId('timeframe')).toHaveValue('1m');
+  await expect(page.getByTestId('bars')).toHaveValue('1440');
+  await page.getByTestId('span').selectOption('30d');
+  await expect(page).toHaveURL(/tf=15m/);
+  await expect(page.getByTestId('bars')).toHaveValue('2880');
+  // Setting the bar size by hand leaves the presets.
+  await page.getByTestId('timeframe').selectOption('5s');
+  await expect(page.getByTestId('span')).toHaveValue('custom');
+});
+
 test('an invalid value is rejected with a message next to its control', async ({ page }) => {
   await open(page);
   await page.getByTestId('window').fill('1');

@@ -187,6 +187,41 @@ pub fn render(st: &AppState) -> String {
     );
     one(
         &mut o,
+        "pairdesk_ticks_expired_total",
+        c,
+        "Ticks refused by the writer as older than the tick retention.",
+        w.expired.load(Relaxed),
+    );
+    one(
+        &mut o,
+        "pairdesk_ticks_pruned_total",
+        c,
+        "Ticks deleted by retention.",
+        w.pruned.load(Relaxed),
+    );
+    one(
+        &mut o,
+        "pairdesk_rollups_pruned_total",
+        c,
+        "1-second and 1-minute rollup rows deleted by retention.",
+        w.pruned_rollups.load(Relaxed),
+    );
+    one(
+        &mut o,
+        "pairdesk_rollup_building_symbols",
+        g,
+        "Symbols of an upgraded database whose rollups are still being built.",
+        w.rollup_building.load(Relaxed),
+    );
+    one(
+        &mut o,
+        "pairdesk_rollup_built_ticks_total",
+        c,
+        "Ticks rolled up by the build of an upgraded database.",
+        w.rollup_built.load(Relaxed),
+    );
+    one(
+        &mut o,
         "pairdesk_writer_last_batch_seconds",
         g,
         "Duration of the latest writer transaction.",
