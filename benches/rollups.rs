@@ -97,7 +97,11 @@ impl Market {
                 receive_ts: ts + 7,
                 price,
                 qty: 0.001 * (1 + (self.rng >> 40) % 500) as f64,
-                side: if k % 3 == 0 { Side::Sell } else { Side::Buy },
+                side: if k.is_multiple_of(3) {
+                    Side::Sell
+                } else {
+                    Side::Buy
+                },
             });
             self.i += 1;
         }

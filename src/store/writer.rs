@@ -841,7 +841,6 @@ mod tests {
             .collect());
         // Duplicates mixed with new ticks in one chunk.
         run((2990..3040).map(px).collect());
-        drop(run);
         assert_eq!(maintain::audit(&conn).unwrap(), Vec::<String>::new());
     }
 
