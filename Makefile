@@ -3,7 +3,8 @@
 #   make test  install what is missing, then fmt, clippy (ssr + hydrate), cargo tests, browser tests,
 #              and a bounded schemathesis run against the HTTP API (api-fuzz)
 SHELL := /bin/bash
-# npm's binaryen (wasm-opt) must win over any Debian one; cargo's bin for cargo-leptos.
+# npm's binaryen (wasm-opt) must win over any Debian one; cargo's bin for
+# wasm-bindgen and cargo-leptos.
 export PATH := $(CURDIR)/end2end/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
@@ -17,10 +18,13 @@ test: install check unit build e2e api-fuzz
 install:
 	./scripts/install.sh
 
+# cargo, wasm-bindgen and wasm-opt directly (what cargo-leptos would run);
+# cargo-leptos itself is installed only for `make dev`.
 build:
-	cargo leptos build --release
+	./scripts/build.sh
 
-dev: install
+dev:
+	./scripts/install.sh --dev
 	cargo leptos watch
 
 check:

@@ -37,9 +37,10 @@ export default defineConfig({
       stdout: 'pipe',
       stderr: 'pipe',
     },
-    // A busier simulated market (about 500 trades/s) for the latency test.
+    // A busier simulated market (about 500 trades/s) for the latency test,
+    // with ten minutes of history on start (six hours would be 11M ticks).
     {
-      command: `rm -f ../target/e2e-busy.db ../target/e2e-busy.db-wal ../target/e2e-busy.db-shm && ../target/release/pairdesk serve --source sim --sim-rate 9 --db ../target/e2e-busy.db --listen 127.0.0.1:${BUSY_PORT}`,
+      command: `rm -f ../target/e2e-busy.db ../target/e2e-busy.db-wal ../target/e2e-busy.db-shm && ../target/release/pairdesk serve --source sim --sim-rate 9 --history 10m --db ../target/e2e-busy.db --listen 127.0.0.1:${BUSY_PORT}`,
       url: `http://127.0.0.1:${BUSY_PORT}/`,
       reuseExistingServer: false,
       timeout: 60_000,

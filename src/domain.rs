@@ -312,6 +312,21 @@ pub struct SymbolStatus {
     pub last_price: Option<f64>,
 }
 
+/// History on start (`serve --history`), for the status bar.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct HistoryStatus {
+    /// Start of the lookback, ms.
+    pub from_ts: i64,
+    /// Ticks it has handed to the store so far.
+    pub loaded: u64,
+    /// Symbols still loading; empty once done.
+    pub pending: Vec<String>,
+    /// How far in time it has got, ms, where that is known (the simulated
+    /// market generates in time order; a venue's REST pages report ids).
+    pub reached_ts: Option<i64>,
+}
+
 /// What the status line shows: source, connection, counts and rates.
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -334,6 +349,9 @@ pub struct StatusSnapshot {
     /// message before it to the first after recovery. None before the first.
     #[serde(default)]
     pub blind_ms: Option<u64>,
+    /// History on start: None when it is off (or for a replay).
+    #[serde(default)]
+    pub history: Option<HistoryStatus>,
 }
 
 #[cfg(test)]

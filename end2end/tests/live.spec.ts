@@ -35,6 +35,19 @@ test('the page hydrates and says plainly that the data is simulated', async ({ p
   await expect(page.getByTestId('link')).toHaveText('live', { timeout: 10_000 });
 });
 
+test('history on start: the first page shows statistics within seconds, and a longer window says when it is ready', async ({ page }) => {
+  // The server started seconds ago on an empty database; the simulated
+  // market generated the last six hours, so the default view (300 one-second
+  // bars, z window 60) has its statistics at once.
+  await open(page);
+  await expect(page.getByTestId('signal')).not.toContainText(/No statistics yet|Waiting/, { timeout: 20_000 });
+  await expect(page.locator('td[data-stat="beta"]')).not.toHaveText('–', { timeout: 20_000 });
+  await expect.poll(() => storedTicks(page), { timeout: 30_000 }).toBeGreaterThan(100_000);
+  // 300 hourly bars cannot come from six hours: the page says what it waits for.
+  await open(page, '/?x=BTCUSDT&y=ETHUSDT&tf=1h&bars=400&window=300');
+  await expect(page.getByTestId('signal')).toContainText(/rolling window 300: ready in about \d+ d/, { timeout: 20_000 });
+});
+
 test('the dashboard works through localhost as well as 127.0.0.1; a foreign Host is refused', async ({ page, request, baseURL }) => {
   const port = new URL(baseURL!).port;
   await open(page, `http://localhost:${port}/`);

@@ -126,9 +126,51 @@ pub fn parse_utc(s: &str) -> Result<i64, String> {
     Ok(ms)
 }
 
+/// The status bar's history-on-start figure while it loads, `history
+/// 6 h: 412345 ticks, 45%` (how far in time, where known); `None` once
+/// every symbol is done.
+pub fn history_progress(h: &crate::domain::HistoryStatus, now: i64) -> Option<String> {
+    if h.pending.is_empty() {
+        return None;
+    }
+    let span = (now - h.from_ts).max(1);
+    let lookback = crate::model::pair::duration_text(span);
+    let pct = h
+        .reached_ts
+        .map(|r| {
+            format!(
+                ", {:.0}%",
+                ((r - h.from_ts) as f64 / span as f64).clamp(0.0, 1.0) * 100.0
+            )
+        })
+        .unwrap_or_default();
+    Some(format!("history {lookback}: {} ticks{pct}", h.loaded))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn history_progress_shows_while_loading() {
+        let mut h = crate::domain::HistoryStatus {
+            from_ts: 0,
+            loaded: 412_345,
+            pending: vec!["BTCUSDT".into()],
+            reached_ts: Some(9_720_000),
+        };
+        assert_eq!(
+            history_progress(&h, 21_600_000).as_deref(),
+            Some("history 6 h 0 m: 412345 ticks, 45%")
+        );
+        h.reached_ts = None;
+        assert_eq!(
+            history_progress(&h, 21_600_000).as_deref(),
+            Some("history 6 h 0 m: 412345 ticks")
+        );
+        h.pending.clear();
+        assert_eq!(history_progress(&h, 21_600_000), None);
+    }
 
     #[test]
     fn utc_times_parse_and_print() {

@@ -245,6 +245,9 @@ fn status_view(s: StatusSnapshot, sym_open: RwSignal<bool>) -> impl IntoView {
             <span class="item" title="Exchange time to receive time of the latest trade">
                 "lag " {lag.map(|l| format!("{l} ms")).unwrap_or_else(|| "–".into())}
             </span>
+            {s.history.as_ref().and_then(|h| format::history_progress(h, s.server_time)).map(|t| view! {
+                <span class="item history" data-testid="history" title="History on start: the ticks missing from the lookback, from the exchange's REST history or the simulated market">{t}</span>
+            })}
             <span class="item" title="Trade-id gaps found / backfilled">"gaps " {s.gaps_found} "/" {s.gaps_filled}</span>
             <span class="item" title="Reconnects since start">"reconnects " {s.reconnects}</span>
             <span class="item" title="Time without data after the latest fault: last message before it to first after recovery" data-testid="blind">

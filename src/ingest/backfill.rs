@@ -156,6 +156,10 @@ impl Backfiller {
             if let Some(m) = ticks.iter().map(|t| t.trade_id).max() {
                 top = top.max(Some(m));
             }
+            if gap.history {
+                let reached = ticks.iter().map(|t| t.exchange_ts).max();
+                pipeline.history_loaded(ticks.len() as u64, reached);
+            }
             pipeline.ingest_backfill(ticks).await;
             match last {
                 // A short page is the end of what the exchange has now (a
@@ -217,14 +221,17 @@ impl Backfiller {
         match self.fill(gap, pipeline).await {
             Ok(n) => {
                 let complete = n == want;
-                if complete {
+                if complete && !gap.history {
                     pipeline.metrics.gaps_filled.fetch_add(1, Relaxed);
                 }
                 tracing::info!(instrument = %gap.instrument, from = gap.from_id, to = gap.to_id, recovered = n, complete, "gap backfilled");
                 pipeline.record_gap_filled(gap, n, complete).await;
             }
             Err(e) => {
-                tracing::error!(instrument = %gap.instrument, error = %e, "gap backfill failed")
+                tracing::error!(instrument = %gap.instrument, error = %e, "gap backfill failed");
+                if gap.history {
+                    pipeline.history_done(&gap.instrument.symbol);
+                }
             }
         }
     }

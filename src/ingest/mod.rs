@@ -8,12 +8,14 @@
 //! - [`socket`], [`subscriptions`], [`backfill`], [`liveness`], [`backoff`]:
 //!   the live connection, its symbol set and its gap filling, for any venue.
 //! - [`pipeline`], [`sanity`]: de-duplication, gaps, limits, fan-out.
+//! - [`history`]: history on start (the lookback `serve` fills in).
 //! - [`replay`], [`mock_feed`]: recorded files, and the mock-exchange
 //!   assembly tests and benches run.
 
 pub(crate) mod backfill;
 pub mod backoff;
 pub mod event;
+pub mod history;
 pub mod liveness;
 pub mod mock_feed;
 pub mod pipeline;

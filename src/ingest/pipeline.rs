@@ -11,7 +11,7 @@
 use super::event::DropReason;
 use super::sanity::{Refusal, TickLimits};
 use super::venues::{self, GapPolicy};
-use crate::domain::{Instrument, StatusSnapshot, SymbolStatus, Tick, Venue};
+use crate::domain::{HistoryStatus, Instrument, StatusSnapshot, SymbolStatus, Tick, Venue};
 use crate::store::writer::{GapRecord, WriteCmd};
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
@@ -150,6 +150,9 @@ impl Rate {
 #[derive(Debug, Default)]
 struct SymState {
     last_id: Option<i64>,
+    /// First id of this symbol's history on start: the gap that starts
+    /// there is the lookback being filled, not an outage.
+    history_start: Option<i64>,
     last_exchange_ts: Option<i64>,
     last_lag: Option<i64>,
     last_price: Option<f64>,
@@ -167,6 +170,10 @@ pub struct GapRequest {
     /// right after a reconnect for a symbol whose next live trade may be
     /// minutes away (so its gap would otherwise show only then).
     pub catch_up: bool,
+    /// History on start (the lookback or the time since the last stored
+    /// tick), not a gap in a live stream: reported as progress, not counted
+    /// or recorded as a gap.
+    pub history: bool,
 }
 
 pub struct Pipeline {
@@ -176,6 +183,7 @@ pub struct Pipeline {
     state: Mutex<HashMap<Instrument, SymState>>,
     total_rate: Mutex<Rate>,
     limits: TickLimits,
+    history: Mutex<Option<HistoryStatus>>,
     pub metrics: IngestMetrics,
 }
 
@@ -194,6 +202,7 @@ impl Pipeline {
             state: Mutex::new(HashMap::new()),
             total_rate: Mutex::new(Rate::default()),
             limits,
+            history: Mutex::new(None),
             metrics: IngestMetrics::default(),
         })
     }
@@ -239,6 +248,8 @@ impl Pipeline {
         self.refuse_absurd(&mut ticks, now);
         let mut fresh = Vec::with_capacity(ticks.len());
         let mut gaps = Vec::new();
+        // History that the live stream continues without a gap.
+        let mut seamless = Vec::new();
         {
             let Ok(mut state) = self.state.lock() else {
                 return;
@@ -262,7 +273,11 @@ impl Pipeline {
                             from_id: last + 1,
                             to_id: t.trade_id - 1,
                             catch_up: false,
+                            history: s.history_start == Some(last + 1),
                         });
+                    }
+                    Some(last) if s.history_start == Some(t.trade_id) && t.trade_id == last + 1 => {
+                        seamless.push(t.symbol.clone());
                     }
                     _ => {}
                 }
@@ -276,6 +291,9 @@ impl Pipeline {
         }
         for g in gaps {
             self.report_gap(g, now).await;
+        }
+        for sym in seamless {
+            self.history_done(&sym);
         }
         self.forward(fresh, now).await;
     }
@@ -297,6 +315,7 @@ impl Pipeline {
                         from_id: last + 1,
                         to_id: i64::MAX,
                         catch_up: true,
+                        history: false,
                     })
                 })
                 .collect(),
@@ -308,6 +327,72 @@ impl Pipeline {
         for r in reqs {
             tracing::info!(instrument = %r.instrument, from = r.from_id, "catching up after reconnect");
             let _ = sink.send(r);
+        }
+    }
+
+    /// History on start for `instrument` begins at id `first`: with no live
+    /// trade seen yet, the first one will show the gap from `first` to
+    /// itself and the backfiller fills it (exactly once: by ids, and the
+    /// store's key); when live trades came first, the span up to the last
+    /// one is requested now. Either way the request is marked as history.
+    pub async fn history_from(&self, instrument: &Instrument, first: i64) {
+        let request = match self.state.lock() {
+            Ok(mut st) => {
+                let s = st.entry(instrument.clone()).or_default();
+                s.history_start = Some(first);
+                match s.last_id {
+                    None => {
+                        s.last_id = Some(first - 1);
+                        None
+                    }
+                    Some(last) if last >= first => Some(GapRequest {
+                        instrument: instrument.clone(),
+                        from_id: first,
+                        to_id: last,
+                        catch_up: false,
+                        history: true,
+                    }),
+                    Some(_) => None,
+                }
+            }
+            Err(_) => return,
+        };
+        if let Some(g) = request {
+            self.report_gap(g, crate::ingest::now_ms()).await;
+        }
+    }
+
+    /// History on start begins: from `from_ts`, for `symbols`.
+    pub fn history_begin(&self, from_ts: i64, symbols: &[String]) {
+        if let Ok(mut h) = self.history.lock() {
+            *h = Some(HistoryStatus {
+                from_ts,
+                loaded: 0,
+                pending: symbols.to_vec(),
+                reached_ts: None,
+            });
+        }
+    }
+
+    /// History on start handed `n` more ticks to the store, reaching `at`.
+    pub fn history_loaded(&self, n: u64, at: Option<i64>) {
+        if let Ok(mut h) = self.history.lock() {
+            if let Some(h) = h.as_mut() {
+                h.loaded += n;
+                h.reached_ts = at.or(h.reached_ts);
+            }
+        }
+    }
+
+    /// History on start is complete for `symbol`.
+    pub fn history_done(&self, symbol: &str) {
+        if let Ok(mut h) = self.history.lock() {
+            if let Some(h) = h.as_mut() {
+                h.pending.retain(|s| s != symbol);
+                if h.pending.is_empty() {
+                    tracing::info!(ticks = h.loaded, from = %crate::clock::iso_ms(h.from_ts), "history on start loaded");
+                }
+            }
         }
     }
 
@@ -355,6 +440,14 @@ impl Pipeline {
 
     /// Record the outcome of a backfill.
     pub async fn record_gap_filled(&self, g: &GapRequest, recovered: u64, complete: bool) {
+        if g.history {
+            if !complete {
+                tracing::warn!(instrument = %g.instrument, from = g.from_id, to = g.to_id, recovered,
+                    "history on start: the exchange gave only part of the lookback");
+            }
+            self.history_done(&g.instrument.symbol);
+            return;
+        }
         self.send(WriteCmd::GapFilled {
             venue: g.instrument.venue,
             symbol: g.instrument.symbol.clone(),
@@ -367,6 +460,14 @@ impl Pipeline {
     }
 
     async fn report_gap(&self, g: GapRequest, now: i64) {
+        if g.history {
+            tracing::info!(instrument = %g.instrument, from = g.from_id, to = g.to_id, "history on start: backfilling");
+            let sink = self.gaps.lock().ok().and_then(|s| s.clone());
+            if sink.is_none_or(|s| s.send(g.clone()).is_err()) {
+                self.history_done(&g.instrument.symbol);
+            }
+            return;
+        }
         self.metrics.gaps_found.fetch_add(1, Relaxed);
         tracing::warn!(instrument = %g.instrument, from = g.from_id, to = g.to_id, "gap in trade ids");
         let sink = self.gaps.lock().ok().and_then(|s| s.clone());
@@ -466,6 +567,7 @@ impl Pipeline {
             symbols,
             server_time: now,
             blind_ms: m.blind.lock().ok().and_then(|b| b.last_ms()),
+            history: self.history.lock().ok().and_then(|h| h.clone()),
         }
     }
 }

@@ -154,6 +154,45 @@ impl PairQuery {
     }
 }
 
+/// `45 s`, `4 m 10 s`, `2 h 5 m`, `3 d 4 h`: a wait, to the second below
+/// an hour and coarser above.
+pub fn duration_text(ms: i64) -> String {
+    let s = (ms.max(0) + 999) / 1000;
+    match s {
+        0..60 => format!("{s} s"),
+        60..3600 if s % 60 == 0 => format!("{} m", s / 60),
+        60..3600 => format!("{} m {} s", s / 60, s % 60),
+        3600..86_400 => format!("{} h {} m", s / 3600, (s / 60) % 60),
+        _ => format!("{} d {} h", s / 86_400, (s / 3600) % 24),
+    }
+}
+
+/// Bars a full analysis needs: the longest of its windows, and ten at least.
+pub fn bars_needed(opts: &AnalyzeOptions) -> usize {
+    10.max(opts.z_window).max(opts.window.unwrap_or(0))
+}
+
+/// A live view with fewer bars than the analysis needs: what it waits for
+/// and when it will be ready, as `rolling window 300: ready in about 4 m
+/// 10 s (13 of 300 1s bars)`; `None` when enough bars are there. "About":
+/// a bar where one leg did not trade may not count.
+pub fn waiting_text(opts: &AnalyzeOptions, tf: Timeframe, have: usize) -> Option<String> {
+    let need = bars_needed(opts);
+    if have >= need {
+        return None;
+    }
+    let what = match opts.window {
+        Some(w) if w == need => format!("rolling window {w}"),
+        _ if opts.z_window == need => format!("z-score window {need}"),
+        _ => "analysis".to_string(),
+    };
+    let wait = (need - have) as i64 * tf.millis();
+    Some(format!(
+        "{what}: ready in about {} ({have} of {need} {tf} bars)",
+        duration_text(wait)
+    ))
+}
+
 /// "z = 2.31 > 2.0: short the spread: sell 1 ETHUSDT, buy 0.052 BTCUSDT".
 /// The x quantity hedges one unit of y: `beta * py / px` on log prices
 /// (beta is an elasticity), `beta` on raw prices.
@@ -226,6 +265,34 @@ pub struct PairView {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_short_live_view_says_what_it_waits_for_and_when() {
+        let mut o = AnalyzeOptions {
+            window: Some(300),
+            z_window: 60,
+            ..Default::default()
+        };
+        assert_eq!(
+            waiting_text(&o, Timeframe::S1, 50).as_deref(),
+            Some("rolling window 300: ready in about 4 m 10 s (50 of 300 1s bars)")
+        );
+        assert_eq!(waiting_text(&o, Timeframe::S1, 300), None);
+        o.window = None;
+        assert_eq!(
+            waiting_text(&o, Timeframe::M1, 0).as_deref(),
+            Some("z-score window 60: ready in about 1 h 0 m (0 of 60 1m bars)")
+        );
+        o.z_window = 5;
+        assert_eq!(
+            waiting_text(&o, Timeframe::S5, 9).as_deref(),
+            Some("analysis: ready in about 5 s (9 of 10 5s bars)")
+        );
+        assert_eq!(duration_text(0), "0 s");
+        assert_eq!(duration_text(1), "1 s");
+        assert_eq!(duration_text(120_000), "2 m");
+        assert_eq!(duration_text(90_061_000), "1 d 1 h");
+    }
 
     #[test]
     fn signal_text_names_both_legs_and_the_hedge() {

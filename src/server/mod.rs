@@ -174,7 +174,14 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         venue,
         label: source_label,
         simulated,
-    } = start_source(&config, pipeline.clone(), stop.clone(), &tasks).await?;
+    } = start_source(
+        &config,
+        pipeline.clone(),
+        stop.clone(),
+        &tasks,
+        Some(reads.as_ref()),
+    )
+    .await?;
 
     let mut leptos_options = leptos::config::get_configuration(None)
         .map(|c| c.leptos_options)

@@ -2,9 +2,12 @@
 //! venue registry), the simulated market behind the mock exchange, or a
 //! replay file, all feeding one pipeline. `serve` and `record` call
 //! [`start_source`]; what runs is a [`Source`], kept alive until stopped.
+//! Given the store, it also starts the history on start
+//! ([`crate::ingest::history`]) for a live venue or the simulated market.
 
 use crate::config::{Config, SourceSpec};
 use crate::domain::Venue;
+use crate::ingest::history;
 use crate::ingest::pipeline::Pipeline;
 use crate::ingest::replay::{replay_file, Speed};
 use crate::ingest::socket::SocketSpec;
@@ -26,6 +29,8 @@ pub enum SourceError {
     NoEndpoints(Venue),
     #[error("the mock exchange did not start: {0}")]
     Mock(#[from] std::io::Error),
+    #[error("cannot read where the stored history ends: {0}")]
+    Store(#[from] crate::store::StoreError),
 }
 
 /// The running market source; kept alive for the server's lifetime. Its
@@ -74,13 +79,19 @@ async fn reachable(url: &str) -> bool {
     )
 }
 
-/// Start the configured source feeding `pipeline`.
+/// Start the configured source feeding `pipeline`. With `store` (and
+/// `history` configured), also fill in the lookback's missing ticks.
 pub async fn start_source(
     config: &Config,
     pipeline: Arc<Pipeline>,
     shutdown: CancellationToken,
     tasks: &TaskTracker,
+    store: Option<&dyn crate::store::Store>,
 ) -> Result<Started, SourceError> {
+    let lookback = store.zip(config.history).map(|(s, h)| {
+        let from_ms = crate::ingest::now_ms() - h.as_millis() as i64;
+        (s, from_ms)
+    });
     let mut spec = config.source.clone();
     if spec == SourceSpec::Auto {
         let default = venues::exchange(Venue::DEFAULT).and_then(|x| {
@@ -95,7 +106,8 @@ pub async fn start_source(
             }
         };
     }
-    let socket = |exchange: &'static dyn Exchange, bases: Bases, mock: Option<MockExchange>| {
+    let socket = |exchange: &'static dyn Exchange, bases: Bases| {
+        let rest_base = bases.rest.clone();
         let spec = SocketSpec {
             ws_base: bases.ws,
             rest_base: bases.rest,
@@ -107,37 +119,80 @@ pub async fn start_source(
         let s = crate::ingest::socket::spawn(spec, &pipeline, shutdown.clone(), tasks, |c| {
             c.liveness = config.liveness;
         });
-        Source::Socket {
+        (rest_base, s)
+    };
+    let wrap =
+        |s: crate::ingest::socket::SocketSource, mock: Option<MockExchange>| Source::Socket {
             mock,
             subscriptions: Arc::new(s.subscriptions),
-        }
-    };
+        };
     Ok(match spec {
         SourceSpec::Live(venue) => {
             let exchange = venues::exchange(venue).ok_or(SourceError::NoEndpoints(venue))?;
             let bases = exchange
                 .bases(&config.endpoints)
                 .ok_or(SourceError::NoEndpoints(venue))?;
+            let last = match lookback {
+                Some((store, from_ms)) => {
+                    Some((history::last_ticks(store, venue, &config.symbols)?, from_ms))
+                }
+                None => None,
+            };
+            let (rest_base, s) = socket(exchange, bases);
+            if let Some((last, from_ms)) = last {
+                pipeline.history_begin(from_ms, &config.symbols);
+                let (p, kind, stop) = (pipeline.clone(), config.stream, shutdown.clone());
+                tasks.spawn(async move {
+                    let http = reqwest::Client::builder()
+                        .timeout(Duration::from_secs(10))
+                        .build()
+                        .unwrap_or_default();
+                    tokio::select! {
+                        _ = history::start_live(&http, &rest_base, exchange, kind, last, from_ms, &p) => {}
+                        _ = stop.cancelled() => {}
+                    }
+                });
+            }
             Started {
-                source: socket(exchange, bases, None),
+                source: wrap(s, None),
                 venue,
                 label: venue.to_string(),
                 simulated: false,
             }
         }
         SourceSpec::Sim | SourceSpec::Auto => {
+            let (history_from, resume) = match lookback {
+                Some((store, from_ms)) => {
+                    let last = history::last_ticks(store, Venue::Sim, &config.symbols)?;
+                    (Some(from_ms), history::sim_resume(&last))
+                }
+                None => (None, Vec::new()),
+            };
             let mock = MockExchange::start(MockConfig {
                 seed: crate::ingest::now_ms() as u64,
                 rate_scale: config.sim_rate,
+                history_from,
+                resume,
                 ..MockConfig::new(&config.symbols)
             })
             .await?;
+            if let (Some(from_ms), Some(chunks)) = (history_from, mock.take_history()) {
+                pipeline.history_begin(from_ms, &config.symbols);
+                let (p, stop) = (pipeline.clone(), shutdown.clone());
+                tasks.spawn(async move {
+                    tokio::select! {
+                        _ = history::feed_sim(chunks, p) => {}
+                        _ = stop.cancelled() => {}
+                    }
+                });
+            }
             let bases = Bases {
                 ws: mock.ws_base(),
                 rest: mock.http_base(),
             };
+            let (_, s) = socket(&venues::sim::SIM, bases);
             Started {
-                source: socket(&venues::sim::SIM, bases, Some(mock)),
+                source: wrap(s, Some(mock)),
                 venue: Venue::Sim,
                 label: "sim".into(),
                 simulated: true,

@@ -6,7 +6,9 @@ use crate::analytics::{
     analyze, backtest, correlation::rolling_return_correlation, signal, BacktestOptions,
 };
 use crate::domain::Venue;
-use crate::model::pair::{describe_signal, PairAnalytics, PairError, PairQuery, PairView};
+use crate::model::pair::{
+    describe_signal, waiting_text, PairAnalytics, PairError, PairQuery, PairView,
+};
 use crate::store::{align_pair, Store, StoreError};
 
 /// Analyse two aligned price series (the `POST /analyze` and CLI path).
@@ -81,8 +83,13 @@ pub fn pair_analytics(
 /// Prices always, analytics when possible (the dashboard's call).
 pub fn pair_view(store: &dyn Store, venue: Venue, mut q: PairQuery) -> Result<PairView, PairError> {
     let (ts, px, py) = load_aligned(store, venue, &mut q)?;
-    let analytics =
-        analyze_series(&q, ts.clone(), px.clone(), py.clone()).map_err(|e| e.to_string());
+    let analytics = analyze_series(&q, ts.clone(), px.clone(), py.clone()).map_err(|e| {
+        // A live view still filling its window says when it will be ready.
+        q.to.is_none()
+            .then(|| waiting_text(&q.options, q.timeframe, ts.len()))
+            .flatten()
+            .unwrap_or_else(|| e.to_string())
+    });
     Ok(PairView {
         x: q.x,
         y: q.y,

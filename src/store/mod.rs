@@ -93,6 +93,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Result<Option<Vec<Bar>>, StoreError>;
     /// Time of the latest tick, ms.
     fn last_ts(&self, venue: Venue, symbol: &str) -> Result<Option<i64>, StoreError>;
+    /// The stored tick with the highest trade id (where a restart resumes).
+    fn last_tick(&self, venue: Venue, symbol: &str) -> Result<Option<Tick>, StoreError>;
     /// Ticks stored (a full count: for start-up, not for polling).
     fn tick_count(&self) -> Result<u64, StoreError>;
     /// The `limit` most recent gaps, newest first.

@@ -134,6 +134,35 @@ pub fn ticks(
     Ok(Some(rows.collect::<Result<Vec<_>, _>>()?))
 }
 
+/// The stored tick with the highest trade id (where a restart resumes; ids
+/// are consecutive where gaps are tracked, so it is also the newest).
+pub fn last_tick(
+    conn: &Connection,
+    venue: Venue,
+    symbol: &str,
+) -> Result<Option<Tick>, StoreError> {
+    let Some(sym) = sym_id(conn, venue, symbol)? else {
+        return Ok(None);
+    };
+    let mut stmt = conn.prepare_cached(
+        "SELECT trade_id, exchange_ts, receive_ts, price, qty, side FROM ticks \
+         WHERE sym = ?1 ORDER BY trade_id DESC LIMIT 1",
+    )?;
+    let mut rows = stmt.query_map(params![sym], |r| {
+        Ok(Tick {
+            venue,
+            symbol: symbol.to_string(),
+            trade_id: r.get(0)?,
+            exchange_ts: r.get(1)?,
+            receive_ts: r.get(2)?,
+            price: r.get(3)?,
+            qty: r.get(4)?,
+            side: Side::from_i64(r.get(5)?),
+        })
+    })?;
+    Ok(rows.next().transpose()?)
+}
+
 /// The `limit` most recent gaps, newest first.
 pub fn recent_gaps(conn: &Connection, limit: usize) -> Result<Vec<GapInfo>, StoreError> {
     let mut stmt = conn.prepare_cached(

@@ -118,6 +118,10 @@ impl Store for SqliteStore {
         self.read(|c| query::last_ts(c, venue, symbol))
     }
 
+    fn last_tick(&self, venue: Venue, symbol: &str) -> Result<Option<Tick>, StoreError> {
+        self.read(|c| query::last_tick(c, venue, symbol))
+    }
+
     fn tick_count(&self) -> Result<u64, StoreError> {
         self.read(query::tick_count)
     }

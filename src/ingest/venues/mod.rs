@@ -151,6 +151,25 @@ pub trait Exchange: Adapter {
         to: i64,
         now: i64,
     ) -> Result<BackfillPage, BadRows>;
+
+    /// History on start: the request for the first trade at or after
+    /// `from_ms`, whose id starts the backfill (`None`: the venue has no
+    /// history by time, so a first start begins with the live stream).
+    fn history_start_request(
+        &self,
+        _rest_base: &str,
+        _kind: DataKind,
+        _symbol: &str,
+        _from_ms: i64,
+    ) -> Option<RestRequest> {
+        None
+    }
+
+    /// Read that answer: the first id of `kind` at or after the time asked,
+    /// `None` when the venue has no trade in the window it searched.
+    fn parse_history_start(&self, _body: &str, _kind: DataKind) -> Result<Option<i64>, BadRows> {
+        Ok(None)
+    }
 }
 
 /// The registry: the adapter of each venue id. One line per venue.

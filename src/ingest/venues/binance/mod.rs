@@ -151,6 +151,25 @@ impl Exchange for Binance {
         let (ticks, last_id) = rest::rows_to_ticks(body, kind, self.venue, symbol, from, to, now)?;
         Ok(BackfillPage { ticks, last_id })
     }
+
+    fn history_start_request(
+        &self,
+        rest_base: &str,
+        _kind: DataKind,
+        symbol: &str,
+        from_ms: i64,
+    ) -> Option<RestRequest> {
+        Some(rest::first_at_request(
+            self.market,
+            rest_base,
+            symbol,
+            from_ms,
+        ))
+    }
+
+    fn parse_history_start(&self, body: &str, kind: DataKind) -> Result<Option<i64>, BadRows> {
+        rest::first_id(body, kind)
+    }
 }
 
 #[cfg(test)]

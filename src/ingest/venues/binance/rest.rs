@@ -86,6 +86,49 @@ pub fn rows_to_ticks(
     Ok((out, last))
 }
 
+/// Longest window `aggTrades` searches by time: Binance refuses a
+/// `startTime`/`endTime` pair an hour or more apart (code -1127).
+pub const TIME_WINDOW_MS: i64 = 3_600_000 - 1;
+
+/// History on start: the first aggregate trade at or after `from_ms`, by
+/// time (`aggTrades` is the only trade endpoint Binance indexes by time;
+/// weight 20 on futures, 4 on spot). One row is enough: it carries both
+/// the aggregate id `a` and the first raw trade id `f` it aggregates.
+pub fn first_at_request(
+    market: Market,
+    rest_base: &str,
+    symbol: &str,
+    from_ms: i64,
+) -> RestRequest {
+    RestRequest {
+        url: format!(
+            "{}{}",
+            rest_base.trim_end_matches('/'),
+            endpoint(market, DataKind::AggTrade)
+        ),
+        query: vec![
+            ("symbol", symbol.to_string()),
+            ("startTime", from_ms.to_string()),
+            (
+                "endTime",
+                from_ms.saturating_add(TIME_WINDOW_MS).to_string(),
+            ),
+            ("limit", "1".to_string()),
+        ],
+        api_key_header: None,
+    }
+}
+
+/// Read that answer: the id where a backfill of `kind` starts (`a` for
+/// aggregate trades, `f` for raw trades); `None` for an empty window.
+pub fn first_id(body: &str, kind: DataKind) -> Result<Option<i64>, BadRows> {
+    let rows: Vec<RestAggTrade> = serde_json::from_str(body).map_err(|e| BadRows(e.to_string()))?;
+    Ok(rows.first().map(|r| match kind {
+        DataKind::AggTrade => r.a,
+        DataKind::Trade => r.f,
+    }))
+}
+
 /// Reads an `exchangeInfo?symbol=` answer: `Some(true)` listed, `Some(false)`
 /// unknown (Binance's 400 with code -1121, or a list without it), `None` when
 /// the answer says neither (rate limits, outages).
@@ -142,6 +185,31 @@ mod tests {
             (t[0].trade_id, t[0].price, t[0].side),
             (26129, 0.01633102, Side::Sell)
         );
+    }
+
+    #[test]
+    fn history_starts_at_the_first_aggregate_of_the_hour() {
+        let r = first_at_request(
+            Market::UsdmFutures,
+            "https://fapi.binance.com/",
+            "BTCUSDT",
+            1_000,
+        );
+        assert_eq!(r.url, "https://fapi.binance.com/fapi/v1/aggTrades");
+        assert_eq!(
+            r.query,
+            vec![
+                ("symbol", "BTCUSDT".to_string()),
+                ("startTime", "1000".to_string()),
+                ("endTime", "3600999".to_string()),
+                ("limit", "1".to_string()),
+            ]
+        );
+        let body = r#"[{"a":26129,"p":"0.01633102","q":"4.7","f":27781,"l":27790,"T":1498793709153,"m":true}]"#;
+        assert_eq!(first_id(body, DataKind::AggTrade).unwrap(), Some(26129));
+        assert_eq!(first_id(body, DataKind::Trade).unwrap(), Some(27781));
+        assert_eq!(first_id("[]", DataKind::Trade).unwrap(), None);
+        assert!(first_id(r#"{"code":-1127}"#, DataKind::Trade).is_err());
     }
 
     #[test]

@@ -11,7 +11,13 @@
 //! - `/ws/<stream>`: one raw stream, e.g. `/ws/btcusdt@trade`
 //! - `/stream?streams=a@trade/b@trade` and `/market/stream?streams=...`:
 //!   combined streams wrapped in `{"stream":..,"data":..}`
-//! - `GET /fapi/v1/aggTrades`, `/api/v3/aggTrades`: recent trades by `fromId`
+//! - `GET /fapi/v1/aggTrades`, `/api/v3/aggTrades`: recent trades by `fromId`,
+//!   or by `startTime` and `endTime` (at most an hour apart, as on Binance)
+//!
+//! With [`MockConfig::history_from`] the market starts trading in the past:
+//! the trades up to now are generated at once, from the same model and
+//! seed as the live stream that follows, and handed over in time order by
+//! [`MockExchange::take_history`] (the simulated market's history on start).
 
 use super::market::SimMarket;
 use crate::domain::Tick;
@@ -29,7 +35,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{broadcast, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot};
 
 /// How the mock is set up.
 #[derive(Debug, Clone)]
@@ -48,7 +54,25 @@ pub struct MockConfig {
     pub rest_depth: usize,
     /// Bursty arrivals: the rate jumps by a factor for part of every period.
     pub bursts: Option<Bursts>,
+    /// History on start: the market trades from this wall-clock ms (in the
+    /// past) instead of from now; see [`MockExchange::take_history`].
+    pub history_from: Option<i64>,
+    /// Symbols that continue a stored history: ids, price and time go on
+    /// from their last stored trade instead of starting afresh.
+    pub resume: Vec<SimResume>,
 }
+
+/// Where a symbol's stored history ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimResume {
+    pub symbol: String,
+    pub last_id: i64,
+    pub last_price: f64,
+    pub last_ts: i64,
+}
+
+/// Market time generated per history chunk.
+const HISTORY_CHUNK_MS: i64 = 60_000;
 
 /// A burst regime for load tests: for the first `burst_ms` of every
 /// `period_ms` the arrival rate is `factor` times the base rate; with
@@ -81,6 +105,8 @@ impl MockConfig {
             futures: true,
             rest_depth: 100_000,
             bursts: None,
+            history_from: None,
+            resume: Vec::new(),
         }
     }
 }
@@ -273,6 +299,29 @@ struct Shared {
     /// picked up by the generator.
     trading: Mutex<std::collections::HashSet<String>>,
     added: Mutex<Vec<String>>,
+    /// Where the generator sends the history (taken by it at start).
+    history_tx: Mutex<Option<mpsc::Sender<Vec<Tick>>>>,
+}
+
+impl Shared {
+    /// Count, journal and keep for REST the trades just generated.
+    fn record(&self, trades: &[Tick]) {
+        self.generated.fetch_add(trades.len() as u64, Relaxed);
+        if self.cfg.journal {
+            if let Ok(mut j) = self.journal.lock() {
+                j.extend(trades.iter().cloned());
+            }
+        }
+        if let Ok(mut r) = self.recent.lock() {
+            for x in trades {
+                let q = r.entry(x.symbol.clone()).or_default();
+                q.push_back(x.clone());
+                if q.len() > self.cfg.rest_depth {
+                    q.pop_front();
+                }
+            }
+        }
+    }
 }
 
 impl Shared {
@@ -293,6 +342,7 @@ impl Shared {
 pub struct MockExchange {
     pub addr: SocketAddr,
     shared: Arc<Shared>,
+    history_rx: Mutex<Option<mpsc::Receiver<Vec<Tick>>>>,
     _stop: oneshot::Sender<()>,
 }
 
@@ -303,6 +353,14 @@ impl MockExchange {
         let addr = listener.local_addr()?;
         let (feed, _) = broadcast::channel(4096);
         let cfg_symbols = cfg.symbols.clone();
+        // Small: the generator waits for the store to take each chunk.
+        let (history_tx, history_rx) = match cfg.history_from {
+            Some(_) => {
+                let (tx, rx) = mpsc::channel(4);
+                (Some(tx), Some(rx))
+            }
+            None => (None, None),
+        };
         let shared = Arc::new(Shared {
             running: AtomicBool::new(cfg.autostart),
             cfg,
@@ -315,6 +373,7 @@ impl MockExchange {
             stopped: AtomicBool::new(false),
             trading: Mutex::new(cfg_symbols.iter().cloned().collect()),
             added: Mutex::new(Vec::new()),
+            history_tx: Mutex::new(history_tx),
         });
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let app = Router::new()
@@ -346,6 +405,7 @@ impl MockExchange {
         Ok(MockExchange {
             addr,
             shared,
+            history_rx: Mutex::new(history_rx),
             _stop: stop_tx,
         })
     }
@@ -381,6 +441,15 @@ impl MockExchange {
         self.shared.connections.load(Relaxed)
     }
 
+    /// The history on start (with [`MockConfig::history_from`]): chunks of
+    /// trades in time order, each a minute of market time, ending where the
+    /// live stream begins; the channel closes after the last. Taken once.
+    /// The generator waits while chunks are not taken, and the live stream
+    /// starts only after the history, so a taker must drain it (or drop it).
+    pub fn take_history(&self) -> Option<mpsc::Receiver<Vec<Tick>>> {
+        self.history_rx.lock().ok().and_then(|mut r| r.take())
+    }
+
     /// Every generated trade (needs `journal: true`).
     pub fn journal(&self) -> Vec<Tick> {
         self.shared
@@ -400,12 +469,35 @@ impl Drop for MockExchange {
 /// The market clock: every 10 ms of wall time, emit the trades that happened.
 async fn generate(shared: Arc<Shared>) {
     let now = now_ms();
+    let start = shared.cfg.history_from.map_or(now, |h| h.min(now));
     let mut market = SimMarket::new(
         &shared.cfg.symbols,
         shared.cfg.seed,
-        now,
+        start,
         shared.cfg.rate_scale,
     );
+    for r in &shared.cfg.resume {
+        market.resume(&r.symbol, r.last_id, r.last_price, r.last_ts.max(start));
+    }
+    // History: the past up to `now`, a minute of market time per chunk.
+    let mut history = shared.history_tx.lock().ok().and_then(|mut t| t.take());
+    let mut at = start;
+    while at < now {
+        at = (at + HISTORY_CHUNK_MS).min(now);
+        let chunk = market.advance(at);
+        shared.record(&chunk);
+        if let Some(tx) = &history {
+            // A taker that went away: keep generating (the market must
+            // still reach now), just stop sending.
+            if !chunk.is_empty() && tx.send(chunk).await.is_err() {
+                history = None;
+            }
+        }
+        if shared.stopped.load(Relaxed) {
+            return;
+        }
+    }
+    drop(history);
     let mut clock = tokio::time::interval(Duration::from_millis(10));
     clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut paused_at: Option<i64> = None;
@@ -457,21 +549,7 @@ async fn generate(shared: Arc<Shared>) {
                 x
             })
             .collect();
-        shared.generated.fetch_add(trades.len() as u64, Relaxed);
-        if shared.cfg.journal {
-            if let Ok(mut j) = shared.journal.lock() {
-                j.extend(trades.iter().cloned());
-            }
-        }
-        if let Ok(mut r) = shared.recent.lock() {
-            for x in &trades {
-                let q = r.entry(x.symbol.clone()).or_default();
-                q.push_back(x.clone());
-                if q.len() > shared.cfg.rest_depth {
-                    q.pop_front();
-                }
-            }
-        }
+        shared.record(&trades);
         let _ = shared.feed.send(Arc::new(trades));
     }
 }
@@ -771,6 +849,10 @@ const PING_PAYLOAD: &[u8] = b"pairdesk-mock-ping";
 struct AggTradesQuery {
     symbol: String,
     from_id: Option<i64>,
+    /// aggTrades only: trades from this ms (Binance: with `endTime`, at
+    /// most an hour apart; ignored when `fromId` is given).
+    start_time: Option<i64>,
+    end_time: Option<i64>,
     limit: Option<usize>,
 }
 
@@ -781,6 +863,7 @@ fn recent_page(
     q: AggTradesQuery,
     shared: &Shared,
     default_from: fn(Option<i64>, usize) -> i64,
+    by_time: bool,
     shape: fn(&Tick) -> serde_json::Value,
 ) -> Response {
     if take_one(&shared.faults.throttle_rest) {
@@ -801,15 +884,34 @@ fn recent_page(
         )
             .into_response();
     };
-    let from = q
-        .from_id
-        .unwrap_or_else(|| default_from(trades.back().map(|t| t.trade_id), limit));
-    let rows: Vec<serde_json::Value> = trades
-        .iter()
-        .filter(|t| t.trade_id >= from)
-        .take(limit)
-        .map(shape)
-        .collect();
+    let rows: Vec<serde_json::Value> = match (q.from_id, by_time.then_some(q.start_time)) {
+        (None, Some(Some(start))) => {
+            let end = q.end_time.unwrap_or(i64::MAX);
+            if end.saturating_sub(start) >= 3_600_000 {
+                return (
+                    axum::http::StatusCode::BAD_REQUEST,
+                    Json(serde_json::json!({"code": -1127, "msg": "More than 1 hours between startTime and endTime."})),
+                )
+                    .into_response();
+            }
+            trades
+                .iter()
+                .filter(|t| t.exchange_ts >= start && t.exchange_ts <= end)
+                .take(limit)
+                .map(shape)
+                .collect()
+        }
+        (from, _) => {
+            let from =
+                from.unwrap_or_else(|| default_from(trades.back().map(|t| t.trade_id), limit));
+            trades
+                .iter()
+                .filter(|t| t.trade_id >= from)
+                .take(limit)
+                .map(shape)
+                .collect()
+        }
+    };
     Json(rows).into_response()
 }
 
@@ -823,6 +925,7 @@ async fn rest_agg_trades(
         q,
         &shared,
         |newest, limit| newest.map_or(0, |id| id + 1 - limit as i64),
+        true,
         |t| {
             serde_json::json!({
                 "a": t.trade_id, "p": t.price.to_string(), "q": t.qty.to_string(),
@@ -843,6 +946,7 @@ async fn rest_historical_trades(
         q,
         &shared,
         |_, _| 0,
+        false,
         |t| {
             serde_json::json!({
                 "id": t.trade_id, "price": t.price.to_string(), "qty": t.qty.to_string(),

@@ -133,6 +133,28 @@ impl SimMarket {
         self.syms.push(st);
     }
 
+    /// Continue `name` from a stored history: its next trade gets id
+    /// `last_id + 1`, its price starts from `last_price`, and it trades from
+    /// `from_ms` on (its last stored trade, or the start of the lookback).
+    /// Call before the first [`SimMarket::advance`]; the deviation from the
+    /// common factor starts at zero, so the first price is `last_price`
+    /// plus one step of noise, with no jump.
+    pub fn resume(&mut self, name: &str, last_id: i64, last_price: f64, from_ms: i64) {
+        let Some(s) = self.syms.iter_mut().find(|s| s.spec.name == name) else {
+            return;
+        };
+        if last_price.is_finite() && last_price > 0.0 {
+            // The level is the price at factor 0 and deviation 0; the
+            // factor has not moved yet, so this anchors the next mid.
+            s.spec.level = last_price * (-s.spec.beta * self.factor).exp();
+        }
+        s.next_id = last_id.saturating_add(1);
+        let from = from_ms as f64;
+        s.ou = 0.0;
+        s.ou_at = from;
+        s.next_at = from + exp_sample(&mut self.rng, s.spec.rate * self.rate_scale);
+    }
+
     pub fn specs(&self) -> impl Iterator<Item = &SimSpec> {
         self.syms.iter().map(|s| &s.spec)
     }

@@ -7,7 +7,7 @@
 pub mod exchange;
 pub mod market;
 
-pub use exchange::{Bursts, Faults, MockConfig, MockExchange};
+pub use exchange::{Bursts, Faults, MockConfig, MockExchange, SimResume};
 pub use market::{SimMarket, SimSpec};
 
 use super::binance::{Binance, Market};
@@ -92,6 +92,21 @@ impl Exchange for Sim {
         now: i64,
     ) -> Result<BackfillPage, BadRows> {
         self.wire.parse_backfill(body, kind, symbol, from, to, now)
+    }
+
+    fn history_start_request(
+        &self,
+        rest_base: &str,
+        kind: DataKind,
+        symbol: &str,
+        from_ms: i64,
+    ) -> Option<RestRequest> {
+        self.wire
+            .history_start_request(rest_base, kind, symbol, from_ms)
+    }
+
+    fn parse_history_start(&self, body: &str, kind: DataKind) -> Result<Option<i64>, BadRows> {
+        self.wire.parse_history_start(body, kind)
     }
 }
 

@@ -1,0 +1,232 @@
+//! History on start: when `serve` starts, fill in the ticks missing from
+//! the configured lookback for every configured symbol, so the page opens
+//! with charts full of history instead of a window still filling.
+//!
+//! Where each symbol starts is decided by [`plan`] (pure): a symbol whose
+//! last stored tick lies inside the lookback resumes after it (a later
+//! start only fills the gap since), any other starts at the lookback's
+//! beginning. What fills it:
+//! - a live venue: its REST history through the same backfiller and gap
+//!   logic as an outage ([`start_live`]). The start id of a fresh symbol
+//!   comes from the venue's history by time (Binance: one `aggTrades`
+//!   request by `startTime`); the first live trade then shows the span up
+//!   to itself as a gap marked `history`, which the backfiller pages
+//!   through by id, so every trade is stored once whatever arrives first.
+//! - the simulated market: it generates the lookback from the same model
+//!   and seed as its live stream, continuing each symbol's ids and price
+//!   from its last stored tick ([`sim_resume`], [`feed_sim`]).
+//!
+//! Progress goes to the pipeline's history status (status bar, /api).
+
+use crate::domain::{Instrument, Tick, Venue};
+use crate::ingest::backfill::RestError;
+use crate::ingest::event::DataKind;
+use crate::ingest::pipeline::Pipeline;
+use crate::ingest::venues::sim::SimResume;
+use crate::ingest::venues::Exchange;
+use crate::store::{Store, StoreError};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// Where one symbol's history on start begins.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Start {
+    /// After its last stored tick, which lies inside the lookback.
+    Resume(Tick),
+    /// At the start of the lookback (nothing stored, or only older ticks).
+    Fresh,
+}
+
+/// Decide where a symbol's history begins, given its last stored tick and
+/// the lookback's start.
+pub fn plan(last: Option<Tick>, from_ms: i64) -> Start {
+    match last {
+        Some(t) if t.exchange_ts >= from_ms => Start::Resume(t),
+        _ => Start::Fresh,
+    }
+}
+
+/// Each symbol's last stored tick.
+pub fn last_ticks(
+    store: &dyn Store,
+    venue: Venue,
+    symbols: &[String],
+) -> Result<Vec<(String, Option<Tick>)>, StoreError> {
+    symbols
+        .iter()
+        .map(|s| Ok((s.clone(), store.last_tick(venue, s)?)))
+        .collect()
+}
+
+/// What the simulated market continues from: every symbol with a stored
+/// tick keeps counting its ids and starts from its last price (so even a
+/// history older than the lookback never reuses an id); it trades from
+/// its last tick's time or the lookback's start, whichever is later.
+pub fn sim_resume(last: &[(String, Option<Tick>)]) -> Vec<SimResume> {
+    last.iter()
+        .filter_map(|(s, t)| {
+            t.as_ref().map(|t| SimResume {
+                symbol: s.clone(),
+                last_id: t.trade_id,
+                last_price: t.price,
+                last_ts: t.exchange_ts,
+            })
+        })
+        .collect()
+}
+
+/// Hand the simulated market's history (chunks in time order) to the
+/// store, then tell the pipeline where each symbol's history ended, so the
+/// first live trade is checked against it like any other.
+pub async fn feed_sim(mut chunks: mpsc::Receiver<Vec<Tick>>, pipeline: Arc<Pipeline>) {
+    let mut last: HashMap<Instrument, i64> = HashMap::new();
+    while let Some(chunk) = chunks.recv().await {
+        for t in &chunk {
+            let e = last.entry(t.instrument()).or_insert(t.trade_id);
+            *e = (*e).max(t.trade_id);
+        }
+        let reached = chunk.iter().map(|t| t.exchange_ts).max();
+        pipeline.history_loaded(chunk.len() as u64, reached);
+        pipeline.ingest_backfill(chunk).await;
+    }
+    for (instrument, id) in last {
+        pipeline.history_from(&instrument, id + 1).await;
+        pipeline.history_done(&instrument.symbol);
+    }
+    // Symbols the market had nothing for are done too.
+    if let Some(h) = pipeline.snapshot(0).history {
+        for s in h.pending {
+            pipeline.history_done(&s);
+        }
+    }
+}
+
+/// A live venue's history: resume each symbol after its last stored tick,
+/// or look up the id at the lookback's start. Requests go one at a time
+/// (the venue weighs them); a symbol whose start cannot be found starts
+/// with the live stream, logged.
+pub async fn start_live(
+    http: &reqwest::Client,
+    rest_base: &str,
+    exchange: &'static dyn Exchange,
+    kind: DataKind,
+    last: Vec<(String, Option<Tick>)>,
+    from_ms: i64,
+    pipeline: &Pipeline,
+) {
+    let venue = exchange.venue();
+    for (symbol, last) in last {
+        let instrument = Instrument::new(venue, &symbol);
+        let first = match plan(last, from_ms) {
+            Start::Resume(t) => Some(t.trade_id + 1),
+            Start::Fresh => {
+                match first_id_at(http, rest_base, exchange, kind, &symbol, from_ms).await {
+                    Ok(Some(id)) => Some(id),
+                    Ok(None) => {
+                        tracing::info!(%instrument, "history on start: no trade in the first hour of the lookback; starting live");
+                        None
+                    }
+                    Err(e) => {
+                        tracing::warn!(%instrument, error = %e, "history on start: cannot find where the lookback starts; starting live");
+                        None
+                    }
+                }
+            }
+        };
+        match first {
+            Some(id) => pipeline.history_from(&instrument, id).await,
+            None => pipeline.history_done(&symbol),
+        }
+    }
+}
+
+/// The venue's first id of `kind` at or after `from_ms`, retried like a
+/// backfill page on throttling and errors.
+async fn first_id_at(
+    http: &reqwest::Client,
+    rest_base: &str,
+    exchange: &'static dyn Exchange,
+    kind: DataKind,
+    symbol: &str,
+    from_ms: i64,
+) -> Result<Option<i64>, RestError> {
+    let Some(r) = exchange.history_start_request(rest_base, kind, symbol, from_ms) else {
+        return Ok(None);
+    };
+    let mut attempt = 0;
+    loop {
+        let answer = async {
+            let resp = http.get(&r.url).query(&r.query).send().await?;
+            let status = resp.status();
+            let retry_after = resp
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(crate::ingest::backoff::parse_retry_after);
+            let body = resp.text().await?;
+            if !status.is_success() {
+                return Err(RestError::Status {
+                    status: status.as_u16(),
+                    body: body.chars().take(200).collect(),
+                    retry_after,
+                });
+            }
+            Ok(exchange.parse_history_start(&body, kind)?)
+        }
+        .await;
+        match answer {
+            Err(e) if attempt < 3 => {
+                attempt += 1;
+                let wait =
+                    crate::ingest::backfill::retry_wait(&e, attempt).min(Duration::from_secs(60));
+                tracing::warn!(symbol, error = %e, ?wait, "history start lookup failed; retrying");
+                tokio::time::sleep(wait).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Side;
+
+    fn tick(id: i64, ts: i64) -> Tick {
+        Tick {
+            venue: Venue::Sim,
+            symbol: "BTCUSDT".into(),
+            trade_id: id,
+            exchange_ts: ts,
+            receive_ts: ts,
+            price: 100.0,
+            qty: 1.0,
+            side: Side::Buy,
+        }
+    }
+
+    #[test]
+    fn a_stored_tick_inside_the_lookback_is_resumed_from() {
+        assert_eq!(plan(None, 1_000), Start::Fresh);
+        assert_eq!(plan(Some(tick(7, 999)), 1_000), Start::Fresh);
+        assert_eq!(
+            plan(Some(tick(7, 1_000)), 1_000),
+            Start::Resume(tick(7, 1_000))
+        );
+        let r = sim_resume(&[
+            ("BTCUSDT".into(), Some(tick(7, 5_000))),
+            ("ETHUSDT".into(), None),
+        ]);
+        assert_eq!(
+            r,
+            vec![SimResume {
+                symbol: "BTCUSDT".into(),
+                last_id: 7,
+                last_price: 100.0,
+                last_ts: 5_000
+            }]
+        );
+    }
+}
