@@ -21,7 +21,8 @@
 //!   with a reader pool), the batched tick writer, and the 1-second and
 //!   1-minute rollups it keeps with the ticks, from which bars are planned.
 //! - `ingest`: venues and sources, the socket client, the pipeline every
-//!   tick goes through on its way to the writer.
+//!   tick goes through on its way to the writer, and the history on start
+//!   that fills the lookback through the same path.
 //! - `http`, `webhook`: plumbing with no knowledge of pairdesk's data (the
 //!   accept loop and its caps; the outbound webhook client and its policy).
 //! - `config`: the validated configuration.

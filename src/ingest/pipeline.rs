@@ -388,8 +388,9 @@ impl Pipeline {
     pub fn history_done(&self, symbol: &str) {
         if let Ok(mut h) = self.history.lock() {
             if let Some(h) = h.as_mut() {
+                let before = h.pending.len();
                 h.pending.retain(|s| s != symbol);
-                if h.pending.is_empty() {
+                if before > 0 && h.pending.is_empty() {
                     tracing::info!(ticks = h.loaded, from = %crate::clock::iso_ms(h.from_ts), "history on start loaded");
                 }
             }
