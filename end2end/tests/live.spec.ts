@@ -46,6 +46,9 @@ test('history on start: the first page shows statistics within seconds, and a lo
   // 300 hourly bars cannot come from six hours: the page says what it waits for.
   await open(page, '/?x=BTCUSDT&y=ETHUSDT&tf=1h&bars=400&window=300');
   await expect(page.getByTestId('signal')).toContainText(/rolling window 300: ready in about \d+ d/, { timeout: 20_000 });
+  // Meanwhile the charts that need no window draw: the prices, and the
+  // full-sample spread of the hourly bars there are (the z-score stays blank).
+  await expect.poll(async () => (await inkedPixels(page, 'chart-spread')) - (await inkedPixels(page, 'chart-z')), { timeout: 10_000 }).toBeGreaterThan(100);
 });
 
 test('the dashboard works through localhost as well as 127.0.0.1; a foreign Host is refused', async ({ page, request, baseURL }) => {

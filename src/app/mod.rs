@@ -518,7 +518,27 @@ fn PairView(
         let k = entry.get();
         data.with(|d| {
             let Some(d) = d else {
-                return ChartSpec::default();
+                // Before the windows fill: the full-sample spread of the bars
+                // there are, plainly labelled, so the chart is not blank.
+                let (log, need) = params.with(|p| {
+                    (
+                        p.query.options.prices == crate::analytics::PriceScale::Log,
+                        crate::model::pair::bars_needed(&p.query.options),
+                    )
+                });
+                return prices.with(|p| match p {
+                    Some(p) if p.ts.len() >= 3 && p.ts.len() < need => ChartSpec {
+                        lines: vec![Line {
+                            name: "spread (full-sample OLS until the windows fill)".into(),
+                            color: "#e6edf3",
+                            values: series::full_sample_spread(&p.px, &p.py, log),
+                            width: 1.4,
+                        }],
+                        decimals: 5,
+                        ..Default::default()
+                    },
+                    _ => ChartSpec::default(),
+                });
             };
             let (m, s) = series::rolling_mean_std(&d.report.spread, d.query.options.z_window);
             let band = |sign: f64| -> Vec<Option<f64>> {

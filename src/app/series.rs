@@ -70,9 +70,67 @@ pub fn apply_live(
     true
 }
 
+/// The full-sample OLS spread `y - (a + b x)` of the bars on screen (log
+/// prices when `log`), what the spread chart draws before the analysis has
+/// the bars its windows need; all `None` when there are fewer than three
+/// bars, a non-positive price under `log`, or a constant `x`.
+pub fn full_sample_spread(px: &[f64], py: &[f64], log: bool) -> Vec<Option<f64>> {
+    let n = px.len().min(py.len());
+    let none = vec![None; n];
+    if n < 3 || (log && px.iter().chain(py).any(|p| p.is_nan() || *p <= 0.0)) {
+        return none;
+    }
+    let f = |p: f64| if log { p.ln() } else { p };
+    let (x, y): (Vec<f64>, Vec<f64>) = (0..n).map(|i| (f(px[i]), f(py[i]))).unzip();
+    let (mx, my) = (
+        x.iter().sum::<f64>() / n as f64,
+        y.iter().sum::<f64>() / n as f64,
+    );
+    let sxx: f64 = x.iter().map(|v| (v - mx) * (v - mx)).sum();
+    let sxy: f64 = x.iter().zip(&y).map(|(a, b)| (a - mx) * (b - my)).sum();
+    if sxx.is_nan() || sxx <= 0.0 || !sxx.is_finite() {
+        return none;
+    }
+    let b = sxy / sxx;
+    let a = my - b * mx;
+    x.iter()
+        .zip(&y)
+        .map(|(x, y)| Some(y - (a + b * x)))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_full_sample_spread_matches_the_normal_equations() {
+        // y = 2 + 0.5 x + e with known residuals e that sum to zero and are
+        // orthogonal to x: the fit recovers them exactly.
+        let x = [1.0, 2.0, 3.0, 4.0, 5.0];
+        let e = [0.1, -0.2, 0.0, 0.2, -0.1];
+        let y: Vec<f64> = x.iter().zip(&e).map(|(x, e)| 2.0 + 0.5 * x + e).collect();
+        let s = full_sample_spread(&x, &y, false);
+        for (got, want) in s.iter().zip(&e) {
+            assert!((got.unwrap() - want).abs() < 1e-12, "{got:?} vs {want}");
+        }
+        // On log prices it is the same fit of the logs.
+        let (ex, ey): (Vec<f64>, Vec<f64>) =
+            x.iter().zip(&y).map(|(a, b)| (a.exp(), b.exp())).unzip();
+        let l = full_sample_spread(&ex, &ey, true);
+        for (got, want) in l.iter().zip(&e) {
+            assert!((got.unwrap() - want).abs() < 1e-9);
+        }
+        assert!(full_sample_spread(&x[..2], &y[..2], false)
+            .iter()
+            .all(Option::is_none));
+        assert!(full_sample_spread(&[3.0; 4], &[1.0, 2.0, 3.0, 4.0], false)
+            .iter()
+            .all(Option::is_none));
+        assert!(full_sample_spread(&[1.0, 0.0, 2.0], &[1.0, 2.0, 3.0], true)
+            .iter()
+            .all(Option::is_none));
+    }
 
     #[test]
     fn rolling_stats_match_hand_computation() {

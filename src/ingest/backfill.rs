@@ -9,7 +9,7 @@
 use crate::ingest::backoff::{is_throttle, parse_retry_after};
 use crate::ingest::event::DataKind;
 use crate::ingest::pipeline::{GapRequest, Pipeline};
-use crate::ingest::venues::{BackfillPage, BadRows, Exchange};
+use crate::ingest::venues::{BackfillPage, BadRows, Exchange, RestRequest};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
@@ -53,6 +53,36 @@ pub fn retry_wait(e: &RestError, attempt: u32) -> Duration {
     }
 }
 
+/// GET a venue's REST request (with the API key, where the venue takes
+/// one and it is set): the body of a 2xx, else the status, the start of
+/// the body and the `Retry-After` of a 429/418.
+pub async fn get(
+    http: &reqwest::Client,
+    r: &RestRequest,
+    api_key: Option<&str>,
+) -> Result<String, RestError> {
+    let mut req = http.get(&r.url).query(&r.query);
+    if let (Some(k), Some(header)) = (api_key, r.api_key_header) {
+        req = req.header(header, k);
+    }
+    let resp = req.send().await?;
+    let status = resp.status();
+    let retry_after = resp
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_retry_after);
+    let body = resp.text().await?;
+    if !status.is_success() {
+        return Err(RestError::Status {
+            status: status.as_u16(),
+            body: body.chars().take(200).collect(),
+            retry_after,
+        });
+    }
+    Ok(body)
+}
+
 /// Fetches gaps one after another (exchanges weigh these requests heavily).
 pub struct Backfiller {
     pub http: reqwest::Client,
@@ -85,26 +115,7 @@ impl Backfiller {
         let r = self
             .exchange
             .backfill_request(&self.base, self.kind, symbol, from, limit);
-        let mut req = self.http.get(r.url).query(&r.query);
-        if let (Some(k), Some(header)) = (&self.api_key, r.api_key_header) {
-            req = req.header(header, k);
-        }
-        let resp = req.send().await?;
-        let status = resp.status();
-        let retry_after = resp
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(parse_retry_after);
-        let body = resp.text().await?;
-        if !status.is_success() {
-            return Err(RestError::Status {
-                status: status.as_u16(),
-                body: body.chars().take(200).collect(),
-                retry_after,
-            });
-        }
-        Ok(body)
+        get(&self.http, &r, self.api_key.as_deref()).await
     }
 
     /// Fill one gap; returns how many ticks were recovered.

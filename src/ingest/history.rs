@@ -157,25 +157,12 @@ async fn first_id_at(
     };
     let mut attempt = 0;
     loop {
-        let answer = async {
-            let resp = http.get(&r.url).query(&r.query).send().await?;
-            let status = resp.status();
-            let retry_after = resp
-                .headers()
-                .get(reqwest::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(crate::ingest::backoff::parse_retry_after);
-            let body = resp.text().await?;
-            if !status.is_success() {
-                return Err(RestError::Status {
-                    status: status.as_u16(),
-                    body: body.chars().take(200).collect(),
-                    retry_after,
-                });
-            }
-            Ok(exchange.parse_history_start(&body, kind)?)
-        }
-        .await;
+        let answer = match crate::ingest::backfill::get(http, &r, None).await {
+            Ok(body) => exchange
+                .parse_history_start(&body, kind)
+                .map_err(RestError::from),
+            Err(e) => Err(e),
+        };
         match answer {
             Err(e) if attempt < 3 => {
                 attempt += 1;

@@ -120,16 +120,7 @@ pub fn ticks(
          WHERE sym = ?1 AND exchange_ts >= ?2 AND exchange_ts < ?3 ORDER BY exchange_ts, trade_id LIMIT ?4",
     )?;
     let rows = stmt.query_map(params![sym, from, to, limit as i64], |r| {
-        Ok(Tick {
-            venue,
-            symbol: symbol.to_string(),
-            trade_id: r.get(0)?,
-            exchange_ts: r.get(1)?,
-            receive_ts: r.get(2)?,
-            price: r.get(3)?,
-            qty: r.get(4)?,
-            side: Side::from_i64(r.get(5)?),
-        })
+        tick_row(r, venue, symbol)
     })?;
     Ok(Some(rows.collect::<Result<Vec<_>, _>>()?))
 }
@@ -148,19 +139,22 @@ pub fn last_tick(
         "SELECT trade_id, exchange_ts, receive_ts, price, qty, side FROM ticks \
          WHERE sym = ?1 ORDER BY trade_id DESC LIMIT 1",
     )?;
-    let mut rows = stmt.query_map(params![sym], |r| {
-        Ok(Tick {
-            venue,
-            symbol: symbol.to_string(),
-            trade_id: r.get(0)?,
-            exchange_ts: r.get(1)?,
-            receive_ts: r.get(2)?,
-            price: r.get(3)?,
-            qty: r.get(4)?,
-            side: Side::from_i64(r.get(5)?),
-        })
-    })?;
+    let mut rows = stmt.query_map(params![sym], |r| tick_row(r, venue, symbol))?;
     Ok(rows.next().transpose()?)
+}
+
+/// A tick from a row of `trade_id, exchange_ts, receive_ts, price, qty, side`.
+fn tick_row(r: &rusqlite::Row<'_>, venue: Venue, symbol: &str) -> rusqlite::Result<Tick> {
+    Ok(Tick {
+        venue,
+        symbol: symbol.to_string(),
+        trade_id: r.get(0)?,
+        exchange_ts: r.get(1)?,
+        receive_ts: r.get(2)?,
+        price: r.get(3)?,
+        qty: r.get(4)?,
+        side: Side::from_i64(r.get(5)?),
+    })
 }
 
 /// The `limit` most recent gaps, newest first.
