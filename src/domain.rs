@@ -322,9 +322,11 @@ pub struct HistoryStatus {
     pub loaded: u64,
     /// Symbols still loading; empty once done.
     pub pending: Vec<String>,
-    /// How far in time it has got, ms, where that is known (the simulated
-    /// market generates in time order; a venue's REST pages report ids).
-    pub reached_ts: Option<i64>,
+    /// Exchange times of the oldest and newest tick loaded so far, ms: the
+    /// simulated market fills forward from the lookback's start, a venue's
+    /// REST history backwards from the live stream (newest first).
+    pub oldest_ts: Option<i64>,
+    pub newest_ts: Option<i64>,
 }
 
 /// What the status line shows: source, connection, counts and rates.

@@ -156,7 +156,8 @@ async fn the_simulated_market_fills_its_lookback_and_a_restart_fills_only_the_ga
 }
 
 /// The REST history of a venue against the mock: the mock has traded for
-/// the last two minutes; history on start asks for the last minute.
+/// the last eleven minutes; history on start asks for the last ten, and
+/// gets the newest pages first.
 async fn rest_history(live_first: bool) {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("r.db");
@@ -167,7 +168,7 @@ async fn rest_history(live_first: bool) {
             journal: true,
             seed: 11,
             rest_depth: 1_000_000,
-            history_from: Some(t0 - 120_000),
+            history_from: Some(t0 - 660_000),
             ..MockConfig::new(&symbols())
         }),
     )
@@ -175,7 +176,7 @@ async fn rest_history(live_first: bool) {
     .unwrap();
     // This test reads the history over REST only.
     drop(feed.mock.take_history());
-    let from_ms = t0 - 60_000;
+    let from_ms = t0 - 600_000;
     if live_first {
         until("live trades", Duration::from_secs(10), || {
             feed.pipeline.snapshot(0).symbols.len() == 2
@@ -195,7 +196,22 @@ async fn rest_history(live_first: bool) {
         &feed.pipeline,
     )
     .await;
-    until("the history", Duration::from_secs(30), || {
+    // Newest first: the first pages stored are next to the live stream (a
+    // forward fill would start ten minutes back).
+    until("the first history page", Duration::from_secs(30), || {
+        feed.pipeline
+            .snapshot(0)
+            .history
+            .is_some_and(|h| h.loaded > 0)
+    })
+    .await;
+    let h = feed.pipeline.snapshot(0).history.unwrap();
+    let (oldest, newest) = (h.oldest_ts.unwrap(), h.newest_ts.unwrap());
+    assert!(
+        newest >= t0 - 10_000 && oldest >= t0 - 300_000,
+        "first history pages span {oldest}..{newest}, live from about {t0}"
+    );
+    until("the history", Duration::from_secs(60), || {
         history_done(&feed.pipeline)
     })
     .await;
@@ -226,7 +242,7 @@ async fn rest_history(live_first: bool) {
         );
         assert!(want.len() > 1000, "{s}: only {} trades", want.len());
     }
-    assert!(loaded > 2000, "history loaded {loaded}");
+    assert!(loaded > 20_000, "history loaded {loaded}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -127,24 +127,27 @@ pub fn parse_utc(s: &str) -> Result<i64, String> {
 }
 
 /// The status bar's history-on-start figure while it loads, `history
-/// 6 h: 412345 ticks, 45%` (how far in time, where known); `None` once
-/// every symbol is done.
+/// 6 h: 412345 ticks, 45% (ETHUSDT)`: the share of the lookback the loaded
+/// ticks span, and the symbols still loading; `None` once all are done.
 pub fn history_progress(h: &crate::domain::HistoryStatus, now: i64) -> Option<String> {
     if h.pending.is_empty() {
         return None;
     }
     let span = (now - h.from_ts).max(1);
     let lookback = crate::model::pair::duration_text(span);
-    let pct = h
-        .reached_ts
-        .map(|r| {
-            format!(
-                ", {:.0}%",
-                ((r - h.from_ts) as f64 / span as f64).clamp(0.0, 1.0) * 100.0
-            )
-        })
-        .unwrap_or_default();
-    Some(format!("history {lookback}: {} ticks{pct}", h.loaded))
+    let pct = match (h.oldest_ts, h.newest_ts) {
+        (Some(a), Some(b)) => format!(
+            ", {:.0}%",
+            ((b - a) as f64 / span as f64).clamp(0.0, 1.0) * 100.0
+        ),
+        _ => String::new(),
+    };
+    let left = if h.pending.len() <= 3 {
+        format!(" ({})", h.pending.join(", "))
+    } else {
+        format!(" ({} symbols left)", h.pending.len())
+    };
+    Some(format!("history {lookback}: {} ticks{pct}{left}", h.loaded))
 }
 
 #[cfg(test)]
@@ -157,16 +160,18 @@ mod tests {
             from_ts: 0,
             loaded: 412_345,
             pending: vec!["BTCUSDT".into()],
-            reached_ts: Some(9_720_000),
+            oldest_ts: Some(11_880_000),
+            newest_ts: Some(21_600_000),
         };
         assert_eq!(
             history_progress(&h, 21_600_000).as_deref(),
-            Some("history 6 h 0 m: 412345 ticks, 45%")
+            Some("history 6 h 0 m: 412345 ticks, 45% (BTCUSDT)")
         );
-        h.reached_ts = None;
+        h.oldest_ts = None;
+        h.pending = (0..5).map(|i| format!("S{i}")).collect();
         assert_eq!(
             history_progress(&h, 21_600_000).as_deref(),
-            Some("history 6 h 0 m: 412345 ticks")
+            Some("history 6 h 0 m: 412345 ticks (5 symbols left)")
         );
         h.pending.clear();
         assert_eq!(history_progress(&h, 21_600_000), None);

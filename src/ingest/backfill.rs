@@ -118,13 +118,50 @@ impl Backfiller {
         get(&self.http, &r, self.api_key.as_deref()).await
     }
 
-    /// Fill one gap; returns how many ticks were recovered.
+    /// Fill one gap; returns how many ticks were recovered. History on
+    /// start is fetched newest first, so the bars next to the live stream
+    /// (what the page's windows need) are stored in the first seconds.
     pub async fn fill(&self, gap: &GapRequest, pipeline: &Pipeline) -> Result<u64, RestError> {
+        if gap.history {
+            return self.fill_newest_first(gap, pipeline).await;
+        }
         Ok(self.fill_range(gap, pipeline).await?.0)
     }
 
-    /// Fill one gap; returns how many ticks were recovered and the highest
-    /// id among them.
+    /// One page of up to `limit` ids from `from`, kept within `[from, to]`,
+    /// retried on errors and throttling as [`retry_wait`] says.
+    async fn fetch(
+        &self,
+        symbol: &str,
+        from: i64,
+        to: i64,
+        limit: i64,
+    ) -> Result<BackfillPage, RestError> {
+        let mut attempt = 0;
+        let body = loop {
+            match self.page(symbol, from, limit).await {
+                Ok(b) => break b,
+                Err(e) if attempt < 3 => {
+                    attempt += 1;
+                    let wait = retry_wait(&e, attempt);
+                    tracing::warn!(error = %e, ?wait, "backfill page failed; retrying");
+                    tokio::time::sleep(wait).await;
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        Ok(self.exchange.parse_backfill(
+            &body,
+            self.kind,
+            symbol,
+            from,
+            to,
+            crate::ingest::now_ms(),
+        )?)
+    }
+
+    /// Fill one gap forward; returns how many ticks were recovered and the
+    /// highest id among them.
     async fn fill_range(
         &self,
         gap: &GapRequest,
@@ -139,37 +176,15 @@ impl Backfiller {
                 .saturating_sub(from)
                 .saturating_add(1)
                 .min(self.exchange.backfill_page_limit());
-            let mut attempt = 0;
-            let body = loop {
-                match self.page(&gap.instrument.symbol, from, limit).await {
-                    Ok(b) => break b,
-                    Err(e) if attempt < 3 => {
-                        attempt += 1;
-                        let wait = retry_wait(&e, attempt);
-                        tracing::warn!(error = %e, ?wait, "backfill page failed; retrying");
-                        tokio::time::sleep(wait).await;
-                    }
-                    Err(e) => return Err(e),
-                }
-            };
             let BackfillPage {
                 ticks,
                 last_id: last,
-            } = self.exchange.parse_backfill(
-                &body,
-                self.kind,
-                &gap.instrument.symbol,
-                from,
-                gap.to_id,
-                crate::ingest::now_ms(),
-            )?;
+            } = self
+                .fetch(&gap.instrument.symbol, from, gap.to_id, limit)
+                .await?;
             got += ticks.len() as u64;
             if let Some(m) = ticks.iter().map(|t| t.trade_id).max() {
                 top = top.max(Some(m));
-            }
-            if gap.history {
-                let reached = ticks.iter().map(|t| t.exchange_ts).max();
-                pipeline.history_loaded(ticks.len() as u64, reached);
             }
             pipeline.ingest_backfill(ticks).await;
             match last {
@@ -181,6 +196,33 @@ impl Backfiller {
             }
         }
         Ok((got, top))
+    }
+
+    /// Fill a bounded gap page by page from its top id down (ids are
+    /// consecutive where gaps are tracked, so each page's range is known
+    /// before it is asked for). Stops at a page the exchange no longer has:
+    /// anything older is gone too.
+    async fn fill_newest_first(
+        &self,
+        gap: &GapRequest,
+        pipeline: &Pipeline,
+    ) -> Result<u64, RestError> {
+        let mut got = 0u64;
+        for (lo, hi) in
+            pages_newest_first(gap.from_id, gap.to_id, self.exchange.backfill_page_limit())
+        {
+            let page = self
+                .fetch(&gap.instrument.symbol, lo, hi, hi - lo + 1)
+                .await?;
+            if page.ticks.is_empty() && page.last_id.is_none() {
+                tracing::info!(instrument = %gap.instrument, below = hi, "the exchange has no older trades");
+                break;
+            }
+            got += page.ticks.len() as u64;
+            pipeline.history_loaded(&page.ticks);
+            pipeline.ingest_backfill(page.ticks).await;
+        }
+        Ok(got)
     }
 
     async fn catch_up(&self, gap: &GapRequest, pipeline: &Pipeline) {
@@ -248,9 +290,37 @@ impl Backfiller {
     }
 }
 
+/// The pages of ids `[from, to]`, at most `limit` each, newest first.
+pub fn pages_newest_first(from: i64, to: i64, limit: i64) -> Vec<(i64, i64)> {
+    let limit = limit.max(1);
+    let mut out = Vec::new();
+    let mut hi = to;
+    while hi >= from {
+        let lo = hi.saturating_sub(limit - 1).max(from);
+        out.push((lo, hi));
+        hi = lo - 1;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn history_pages_go_down_from_the_live_stream() {
+        assert_eq!(
+            pages_newest_first(1, 2500, 1000),
+            vec![(1501, 2500), (501, 1500), (1, 500)]
+        );
+        assert_eq!(pages_newest_first(7, 7, 1000), vec![(7, 7)]);
+        assert!(pages_newest_first(8, 7, 1000).is_empty());
+        // Every id once, none outside.
+        let p = pages_newest_first(10, 12_345, 999);
+        let mut ids: Vec<i64> = p.iter().flat_map(|&(a, b)| a..=b).collect();
+        ids.sort();
+        assert_eq!(ids, (10..=12_345).collect::<Vec<_>>());
+    }
 
     #[test]
     fn throttling_is_waited_out_as_the_exchange_asks() {

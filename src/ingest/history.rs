@@ -87,8 +87,7 @@ pub async fn feed_sim(mut chunks: mpsc::Receiver<Vec<Tick>>, pipeline: Arc<Pipel
             let e = last.entry(t.instrument()).or_insert(t.trade_id);
             *e = (*e).max(t.trade_id);
         }
-        let reached = chunk.iter().map(|t| t.exchange_ts).max();
-        pipeline.history_loaded(chunk.len() as u64, reached);
+        pipeline.history_loaded(&chunk);
         pipeline.ingest_backfill(chunk).await;
     }
     for (instrument, id) in last {

@@ -369,17 +369,26 @@ impl Pipeline {
                 from_ts,
                 loaded: 0,
                 pending: symbols.to_vec(),
-                reached_ts: None,
+                oldest_ts: None,
+                newest_ts: None,
             });
         }
     }
 
-    /// History on start handed `n` more ticks to the store, reaching `at`.
-    pub fn history_loaded(&self, n: u64, at: Option<i64>) {
+    /// History on start handed `ticks` to the store.
+    pub fn history_loaded(&self, ticks: &[Tick]) {
+        let (lo, hi) = (
+            ticks.iter().map(|t| t.exchange_ts).min(),
+            ticks.iter().map(|t| t.exchange_ts).max(),
+        );
         if let Ok(mut h) = self.history.lock() {
             if let Some(h) = h.as_mut() {
-                h.loaded += n;
-                h.reached_ts = at.or(h.reached_ts);
+                h.loaded += ticks.len() as u64;
+                h.oldest_ts = match (h.oldest_ts, lo) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+                h.newest_ts = h.newest_ts.max(hi);
             }
         }
     }

@@ -69,6 +69,8 @@ struct SymState {
     next_at: f64,
     /// Time the OU component was last advanced to, ms.
     ou_at: f64,
+    /// A resumed symbol's last stored price, which its first mid takes.
+    anchor: Option<f64>,
 }
 
 /// The market: call [`SimMarket::advance`] with the current time to get the
@@ -136,17 +138,16 @@ impl SimMarket {
     /// Continue `name` from a stored history: its next trade gets id
     /// `last_id + 1`, its price starts from `last_price`, and it trades from
     /// `from_ms` on (its last stored trade, or the start of the lookback).
-    /// Call before the first [`SimMarket::advance`]; the deviation from the
-    /// common factor starts at zero, so the first price is `last_price`
-    /// plus one step of noise, with no jump.
+    /// Call before the first [`SimMarket::advance`]. The symbol's first
+    /// mid is `last_price` exactly, whatever the common factor did while
+    /// the market ran before `from_ms` (other symbols' history): its level
+    /// is anchored at that first trade, so the price goes on with no jump.
     pub fn resume(&mut self, name: &str, last_id: i64, last_price: f64, from_ms: i64) {
         let Some(s) = self.syms.iter_mut().find(|s| s.spec.name == name) else {
             return;
         };
         if last_price.is_finite() && last_price > 0.0 {
-            // The level is the price at factor 0 and deviation 0; the
-            // factor has not moved yet, so this anchors the next mid.
-            s.spec.level = last_price * (-s.spec.beta * self.factor).exp();
+            s.anchor = Some(last_price);
         }
         s.next_id = last_id.saturating_add(1);
         let from = from_ms as f64;
@@ -183,6 +184,10 @@ impl SimMarket {
             let decay = (-OU_THETA * dt).exp();
             s.ou = s.ou * decay + OU_STD * (1.0 - decay * decay).sqrt() * normal(rng);
             s.ou_at = at;
+            if let Some(p) = s.anchor.take() {
+                // Resumed: this first mid is the stored last price.
+                s.spec.level = p * (-(s.spec.beta * self.factor + s.ou)).exp();
+            }
 
             let mid = s.spec.level * (s.spec.beta * self.factor + s.ou).exp();
             let buy = rng.random_bool(0.5);
@@ -218,6 +223,7 @@ impl SymState {
             next_at: t0 + first_gap,
             ou_at: t0,
             ou: 0.0,
+            anchor: None,
             spec,
         }
     }
@@ -331,6 +337,27 @@ mod tests {
             assert!(x.price > 50_000.0 && x.price < 150_000.0);
             assert!(x.qty >= 0.001);
         }
+    }
+
+    #[test]
+    fn a_resumed_symbol_continues_its_ids_and_price() {
+        // ETH trades from 0; BTC resumes at 500 s from a stored last trade,
+        // whatever the common factor did meanwhile.
+        let mut m = SimMarket::new(&syms(), 4, 0, 1.0);
+        m.resume("BTCUSDT", 41, 95_000.0, 500_000);
+        let t = m.advance(560_000);
+        let btc: Vec<&Tick> = t.iter().filter(|t| t.symbol == "BTCUSDT").collect();
+        assert!(btc.iter().all(|t| t.exchange_ts >= 500_000));
+        assert_eq!(btc[0].trade_id, 42);
+        assert!(btc.windows(2).all(|w| w[1].trade_id == w[0].trade_id + 1));
+        // First print: the mid (the stored price) plus or minus half a spread.
+        assert!(
+            (btc[0].price - 95_000.0).abs() <= 0.1 + 1e-9,
+            "{}",
+            btc[0].price
+        );
+        let eth = t.iter().find(|t| t.symbol == "ETHUSDT").unwrap();
+        assert!(eth.exchange_ts < 1_000, "ETH trades from the start");
     }
 
     #[test]
