@@ -185,6 +185,14 @@ pub fn TimeChart(
             }
             let _ = c.set_attribute("data-draw-ms", &format!("{:.2}", js_sys_now() - started));
             let _ = c.set_attribute("data-points", &t.len().to_string());
+            // Values actually drawn (finite, on any line): browser tests
+            // tell a drawn chart from an empty frame by it.
+            let drawn: usize = s
+                .lines
+                .iter()
+                .map(|l| l.values.iter().flatten().filter(|v| v.is_finite()).count())
+                .sum();
+            let _ = c.set_attribute("data-values", &drawn.to_string());
             if let Some(at) = drawn_tick {
                 let _ = c.set_attribute("data-last-ts", &at.to_string());
             }

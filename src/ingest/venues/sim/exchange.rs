@@ -322,9 +322,7 @@ impl Shared {
             }
         }
     }
-}
 
-impl Shared {
     /// A subscription to a symbol the market does not trade starts it.
     fn ensure_trading(&self, streams: &[(String, DataKind)]) {
         let (Ok(mut trading), Ok(mut added)) = (self.trading.lock(), self.added.lock()) else {
