@@ -77,6 +77,22 @@ pub fn sim_resume(last: &[(String, Option<Tick>)]) -> Vec<SimResume> {
         .collect()
 }
 
+/// Most trades the simulated market generates as history on start: a week
+/// at a hundred times the default pace over 200 symbols would be billions
+/// of ticks, so a lookback that large is shortened (and logged) instead.
+pub const SIM_HISTORY_MAX: f64 = 50_000_000.0;
+
+/// Where the simulated market's history starts for a lookback from
+/// `from_ms`, at `rate` trades per second in all: no earlier than
+/// [`SIM_HISTORY_MAX`] trades before `now`.
+pub fn sim_history_from(from_ms: i64, now: i64, rate: f64) -> i64 {
+    if !(rate.is_finite() && rate > 0.0) {
+        return from_ms;
+    }
+    let longest_ms = (SIM_HISTORY_MAX / rate * 1000.0).min(i64::MAX as f64 / 2.0) as i64;
+    from_ms.max(now - longest_ms)
+}
+
 /// Hand the simulated market's history (chunks in time order) to the
 /// store, then tell the pipeline where each symbol's history ended, so the
 /// first live trade is checked against it like any other.
@@ -191,6 +207,17 @@ mod tests {
             qty: 1.0,
             side: Side::Buy,
         }
+    }
+
+    #[test]
+    fn an_absurd_simulated_history_is_shortened() {
+        let day = 86_400_000;
+        // 6 h at 55 trades/s: 1.2M trades, kept.
+        assert_eq!(sim_history_from(-6 * 3_600_000, 0, 55.0), -6 * 3_600_000);
+        // 7 d at 5,500 trades/s would be 3.3 billion: 50M trades' worth.
+        let from = sim_history_from(-7 * day, 0, 5_500.0);
+        assert_eq!(from, -(50_000_000.0f64 / 5_500.0 * 1000.0) as i64);
+        assert_eq!(sim_history_from(-day, 0, 0.0), -day);
     }
 
     #[test]

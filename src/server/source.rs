@@ -164,7 +164,23 @@ pub async fn start_source(
             let (history_from, resume) = match lookback {
                 Some((store, from_ms)) => {
                     let last = history::last_ticks(store, Venue::Sim, &config.symbols)?;
-                    (Some(from_ms), history::sim_resume(&last))
+                    let rate: f64 = config
+                        .symbols
+                        .iter()
+                        .map(|s| venues::sim::SimSpec::for_symbol(s).rate * config.sim_rate)
+                        .sum();
+                    let now = crate::ingest::now_ms();
+                    let from = history::sim_history_from(from_ms, now, rate);
+                    if from > from_ms {
+                        tracing::warn!(
+                            asked = %crate::clock::iso_ms(from_ms),
+                            from = %crate::clock::iso_ms(from),
+                            trades_per_sec = rate,
+                            "simulated history shortened to {} trades",
+                            history::SIM_HISTORY_MAX
+                        );
+                    }
+                    (Some(from), history::sim_resume(&last))
                 }
                 None => (None, Vec::new()),
             };
