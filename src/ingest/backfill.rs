@@ -83,6 +83,28 @@ pub async fn get(
     Ok(body)
 }
 
+/// [`get`], retried up to three times on errors and throttling, waiting as
+/// [`retry_wait`] says (a 429/418 for its whole `Retry-After`).
+pub async fn get_retried(
+    http: &reqwest::Client,
+    r: &RestRequest,
+    api_key: Option<&str>,
+) -> Result<String, RestError> {
+    let mut attempt = 0;
+    loop {
+        match get(http, r, api_key).await {
+            Ok(body) => return Ok(body),
+            Err(e) if attempt < 3 => {
+                attempt += 1;
+                let wait = retry_wait(&e, attempt);
+                tracing::warn!(url = %r.url, error = %e, ?wait, "REST request failed; retrying");
+                tokio::time::sleep(wait).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// Fetches gaps one after another (exchanges weigh these requests heavily).
 pub struct Backfiller {
     pub http: reqwest::Client,
@@ -115,7 +137,7 @@ impl Backfiller {
         let r = self
             .exchange
             .backfill_request(&self.base, self.kind, symbol, from, limit);
-        get(&self.http, &r, self.api_key.as_deref()).await
+        get_retried(&self.http, &r, self.api_key.as_deref()).await
     }
 
     /// Fill one gap; returns how many ticks were recovered. History on
@@ -128,8 +150,7 @@ impl Backfiller {
         Ok(self.fill_range(gap, pipeline).await?.0)
     }
 
-    /// One page of up to `limit` ids from `from`, kept within `[from, to]`,
-    /// retried on errors and throttling as [`retry_wait`] says.
+    /// One page of up to `limit` ids from `from`, kept within `[from, to]`.
     async fn fetch(
         &self,
         symbol: &str,
@@ -137,19 +158,7 @@ impl Backfiller {
         to: i64,
         limit: i64,
     ) -> Result<BackfillPage, RestError> {
-        let mut attempt = 0;
-        let body = loop {
-            match self.page(symbol, from, limit).await {
-                Ok(b) => break b,
-                Err(e) if attempt < 3 => {
-                    attempt += 1;
-                    let wait = retry_wait(&e, attempt);
-                    tracing::warn!(error = %e, ?wait, "backfill page failed; retrying");
-                    tokio::time::sleep(wait).await;
-                }
-                Err(e) => return Err(e),
-            }
-        };
+        let body = self.page(symbol, from, limit).await?;
         Ok(self.exchange.parse_backfill(
             &body,
             self.kind,

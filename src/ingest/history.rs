@@ -27,7 +27,6 @@ use crate::ingest::venues::Exchange;
 use crate::store::{Store, StoreError};
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::sync::mpsc;
 
 /// Where one symbol's history on start begins.
@@ -108,9 +107,8 @@ pub async fn feed_sim(mut chunks: mpsc::Receiver<Vec<Tick>>, pipeline: Arc<Pipel
     }
     for (instrument, id) in last {
         pipeline.history_from(&instrument, id + 1).await;
-        pipeline.history_done(&instrument.symbol);
     }
-    // Symbols the market had nothing for are done too.
+    // Handed over: every symbol is done, those the market had nothing for too.
     if let Some(h) = pipeline.snapshot(0).history {
         for s in h.pending {
             pipeline.history_done(&s);
@@ -157,8 +155,8 @@ pub async fn start_live(
     }
 }
 
-/// The venue's first id of `kind` at or after `from_ms`, retried like a
-/// backfill page on throttling and errors.
+/// The venue's first id of `kind` at or after `from_ms`, the request
+/// retried like a backfill page.
 async fn first_id_at(
     http: &reqwest::Client,
     rest_base: &str,
@@ -170,25 +168,8 @@ async fn first_id_at(
     let Some(r) = exchange.history_start_request(rest_base, kind, symbol, from_ms) else {
         return Ok(None);
     };
-    let mut attempt = 0;
-    loop {
-        let answer = match crate::ingest::backfill::get(http, &r, None).await {
-            Ok(body) => exchange
-                .parse_history_start(&body, kind)
-                .map_err(RestError::from),
-            Err(e) => Err(e),
-        };
-        match answer {
-            Err(e) if attempt < 3 => {
-                attempt += 1;
-                let wait =
-                    crate::ingest::backfill::retry_wait(&e, attempt).min(Duration::from_secs(60));
-                tracing::warn!(symbol, error = %e, ?wait, "history start lookup failed; retrying");
-                tokio::time::sleep(wait).await;
-            }
-            other => return other,
-        }
-    }
+    let body = crate::ingest::backfill::get_retried(http, &r, None).await?;
+    Ok(exchange.parse_history_start(&body, kind)?)
 }
 
 #[cfg(test)]

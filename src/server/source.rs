@@ -107,7 +107,6 @@ pub async fn start_source(
         };
     }
     let socket = |exchange: &'static dyn Exchange, bases: Bases| {
-        let rest_base = bases.rest.clone();
         let spec = SocketSpec {
             ws_base: bases.ws,
             rest_base: bases.rest,
@@ -116,10 +115,9 @@ pub async fn start_source(
             symbols: config.symbols.clone(),
             backfill: true,
         };
-        let s = crate::ingest::socket::spawn(spec, &pipeline, shutdown.clone(), tasks, |c| {
+        crate::ingest::socket::spawn(spec, &pipeline, shutdown.clone(), tasks, |c| {
             c.liveness = config.liveness;
-        });
-        (rest_base, s)
+        })
     };
     let wrap =
         |s: crate::ingest::socket::SocketSource, mock: Option<MockExchange>| Source::Socket {
@@ -138,7 +136,8 @@ pub async fn start_source(
                 }
                 None => None,
             };
-            let (rest_base, s) = socket(exchange, bases);
+            let rest_base = bases.rest.clone();
+            let s = socket(exchange, bases);
             if let Some((last, from_ms)) = last {
                 pipeline.history_begin(from_ms, &config.symbols);
                 let (p, kind, stop) = (pipeline.clone(), config.stream, shutdown.clone());
@@ -206,7 +205,7 @@ pub async fn start_source(
                 ws: mock.ws_base(),
                 rest: mock.http_base(),
             };
-            let (_, s) = socket(&venues::sim::SIM, bases);
+            let s = socket(&venues::sim::SIM, bases);
             Started {
                 source: wrap(s, Some(mock)),
                 venue: Venue::Sim,
