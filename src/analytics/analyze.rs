@@ -103,6 +103,17 @@ impl Default for AnalyzeOptions {
     }
 }
 
+/// Fewest bars [`analyze`] takes at all.
+const MIN_BARS: usize = 10;
+
+impl AnalyzeOptions {
+    /// Bars [`analyze`] needs with these options: its longest window, and
+    /// [`MIN_BARS`] at least (the length checks at its start).
+    pub fn min_bars(&self) -> usize {
+        MIN_BARS.max(self.z_window).max(self.window.unwrap_or(0))
+    }
+}
+
 /// Full-sample hedge regression block.
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -252,7 +263,7 @@ pub fn analyze(
         }
     }
     check_thresholds(opts.entry, opts.exit)?;
-    validate::min_len("analysis", n, 10)?;
+    validate::min_len("analysis", n, MIN_BARS)?;
     if opts.z_window < 2 {
         return Err(AnalyticsError::InvalidParameter {
             name: "z_window",

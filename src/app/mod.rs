@@ -523,7 +523,7 @@ fn PairView(
                 let (log, need) = params.with(|p| {
                     (
                         p.query.options.prices == crate::analytics::PriceScale::Log,
-                        crate::model::pair::bars_needed(&p.query.options),
+                        p.query.options.min_bars(),
                     )
                 });
                 return prices.with(|p| match p {

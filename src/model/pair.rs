@@ -167,17 +167,12 @@ pub fn duration_text(ms: i64) -> String {
     }
 }
 
-/// Bars a full analysis needs: the longest of its windows, and ten at least.
-pub fn bars_needed(opts: &AnalyzeOptions) -> usize {
-    10.max(opts.z_window).max(opts.window.unwrap_or(0))
-}
-
 /// A live view with fewer bars than the analysis needs: what it waits for
 /// and when it will be ready, as `rolling window 300: ready in about 4 m
 /// 10 s (13 of 300 1s bars)`; `None` when enough bars are there. "About":
 /// a bar where one leg did not trade may not count.
 pub fn waiting_text(opts: &AnalyzeOptions, tf: Timeframe, have: usize) -> Option<String> {
-    let need = bars_needed(opts);
+    let need = opts.min_bars();
     if have >= need {
         return None;
     }
