@@ -107,6 +107,71 @@ impl Default for LivenessFile {
 
 pub use crate::http::accept::HttpLimits;
 
+/// `[quotes]` as written: top of book and mark price, and how quotes are
+/// conflated (see [`crate::ingest::conflate`]).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QuotesFile {
+    pub enabled: bool,
+    pub conflate_ms: i64,
+    pub max_price_changes: u32,
+    /// Simulated market only: book size updates per second per symbol
+    /// between trades (times `sim_rate`).
+    pub sim_updates_per_s: f64,
+}
+
+impl Default for QuotesFile {
+    fn default() -> Self {
+        let d = crate::ingest::conflate::ConflateConfig::default();
+        QuotesFile {
+            enabled: true,
+            conflate_ms: d.interval_ms,
+            max_price_changes: d.max_price_changes,
+            sim_updates_per_s: 20.0,
+        }
+    }
+}
+
+/// Top of book, validated.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct QuotesConfig {
+    pub enabled: bool,
+    pub conflate: crate::ingest::conflate::ConflateConfig,
+    pub sim_updates_per_s: f64,
+}
+
+impl Default for QuotesConfig {
+    fn default() -> Self {
+        QuotesFile::default()
+            .validate()
+            .expect("the defaults are valid")
+    }
+}
+
+impl QuotesFile {
+    fn validate(&self) -> Result<QuotesConfig, ConfigError> {
+        let conflate = crate::ingest::conflate::ConflateConfig::new_checked(
+            self.conflate_ms,
+            self.max_price_changes,
+        )
+        .map_err(|e| field("quotes.conflate_ms", self.conflate_ms, e))?;
+        if !self.sim_updates_per_s.is_finite()
+            || !(0.0..=100_000.0).contains(&self.sim_updates_per_s)
+        {
+            return Err(field(
+                "quotes.sim_updates_per_s",
+                self.sim_updates_per_s,
+                "expected 0 to 100000",
+            ));
+        }
+        Ok(QuotesConfig {
+            enabled: self.enabled,
+            conflate,
+            sim_updates_per_s: self.sim_updates_per_s,
+        })
+    }
+}
+
 /// The shortest ping interval accepted: Binance allows 5 client messages a
 /// second per connection (pings included) and disconnects above that;
 /// 1 ping a second leaves room for subscribe messages.
@@ -191,6 +256,7 @@ struct FileConfig {
     webhook_allow_private: Option<bool>,
     endpoints: Option<Endpoints>,
     liveness: Option<LivenessFile>,
+    quotes: Option<QuotesFile>,
     http: Option<HttpLimits>,
     tick_limits: Option<FileTickLimits>,
 }
@@ -252,6 +318,8 @@ pub struct Config {
     pub endpoints: Endpoints,
     /// Ping interval, pong timeout and data-silence watchdog of the client.
     pub liveness: crate::ingest::liveness::LivenessConfig,
+    /// Top of book and mark price streams, and quote conflation.
+    pub quotes: QuotesConfig,
     pub http: HttpLimits,
     pub tick_limits: crate::ingest::sanity::TickLimits,
 }
@@ -280,6 +348,7 @@ impl Default for Config {
             webhook_allow_private: false,
             endpoints: Endpoints::default(),
             liveness: crate::ingest::liveness::LivenessConfig::default(),
+            quotes: QuotesConfig::default(),
             http: HttpLimits::default(),
             tick_limits: Default::default(),
         }
@@ -582,6 +651,11 @@ impl Config {
         }
 
         let liveness = file.liveness.unwrap_or_default().validate()?;
+        let quotes = file.quotes.unwrap_or_default().validate()?;
+        endpoints
+            .futures_routes
+            .validate()
+            .map_err(|e| field("endpoints.futures_routes", "", e))?;
 
         Ok(Config {
             listen,
@@ -605,6 +679,7 @@ impl Config {
             webhook_allow_private: file.webhook_allow_private.unwrap_or(false),
             endpoints,
             liveness,
+            quotes,
             http,
             tick_limits,
         })

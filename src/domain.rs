@@ -177,6 +177,69 @@ impl Tick {
     }
 }
 
+/// Top of book at one moment: the venue's best bid and ask with their sizes
+/// (Binance `bookTicker`). `update_id` is the venue's order-book update id,
+/// which only increases per symbol and is the de-duplication key; it is not
+/// consecutive (most book updates do not touch the top), so a jump in it is
+/// no gap.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Quote {
+    pub venue: Venue,
+    pub symbol: String,
+    pub update_id: i64,
+    /// Exchange time of the update, ms; spot `bookTicker` carries none, so
+    /// there it is the receive time.
+    pub ts: i64,
+    /// Local receive time, ms (what conflation buckets by).
+    pub receive_ts: i64,
+    pub bid: f64,
+    pub bid_qty: f64,
+    pub ask: f64,
+    pub ask_qty: f64,
+}
+
+impl Quote {
+    pub fn instrument(&self) -> Instrument {
+        Instrument::new(self.venue, self.symbol.clone())
+    }
+
+    /// `(bid + ask) / 2`.
+    pub fn mid(&self) -> f64 {
+        (self.bid + self.ask) / 2.0
+    }
+}
+
+/// A perpetual's mark price and funding state (Binance `markPriceUpdate`,
+/// every second): the mark, the index it tracks, the funding rate that
+/// would be charged at `next_funding_ts` if it settled now.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MarkPrice {
+    pub venue: Venue,
+    pub symbol: String,
+    /// Event time, ms.
+    pub ts: i64,
+    pub mark: f64,
+    pub index: f64,
+    /// Estimated funding rate for the current period, as a fraction
+    /// (0.0001 = 1 bp): longs pay shorts when positive.
+    pub funding_rate: f64,
+    pub next_funding_ts: i64,
+}
+
+/// One settled funding of a perpetual (Binance `/fapi/v1/fundingRate`).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Funding {
+    pub venue: Venue,
+    pub symbol: String,
+    /// Settlement time, ms.
+    pub ts: i64,
+    /// The rate charged, as a fraction: longs paid shorts when positive.
+    pub rate: f64,
+}
+
 /// One OHLCV bar. `close` is the last traded price in the bucket, which is the
 /// price the analytics use.
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
@@ -310,6 +373,28 @@ pub struct SymbolStatus {
     pub last_exchange_ts: Option<i64>,
     pub lag_ms: Option<i64>,
     pub last_price: Option<f64>,
+    /// Best bid and ask of the newest quote, when quotes stream.
+    #[serde(default)]
+    pub bid: Option<f64>,
+    #[serde(default)]
+    pub ask: Option<f64>,
+}
+
+/// One stream (connection) of the source: trades, book or mark price.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StreamStatus {
+    /// `aggTrade`, `trade`, `bookTicker` or `markPrice`.
+    pub stream: String,
+    pub connected: bool,
+    pub messages: u64,
+    /// Since its last message, ms (None before the first).
+    pub silent_ms: Option<i64>,
+    /// Times the watchdog found it silent while its connection was healthy.
+    pub silences: u64,
+    /// Of those, how many it resubscribed (before reconnecting).
+    pub resubscribes: u64,
+    pub reconnects: u64,
 }
 
 /// History on start (`serve --history`), for the status bar.
@@ -354,6 +439,9 @@ pub struct StatusSnapshot {
     /// History on start: None when it is off (or for a replay).
     #[serde(default)]
     pub history: Option<HistoryStatus>,
+    /// Each stream of the source (empty for a replay).
+    #[serde(default)]
+    pub streams: Vec<StreamStatus>,
 }
 
 #[cfg(test)]

@@ -1,18 +1,29 @@
 //! The venue-neutral vocabulary of ingestion: what a frame from any venue
 //! turns into ([`Frame`]), why a well-formed trade is not stored
-//! ([`DropReason`]), which data a stream carries ([`DataKind`]), and the
-//! decimal parsing every text wire format needs.
+//! ([`DropReason`]), which trades a stream carries ([`DataKind`]), which
+//! kind of stream a connection carries ([`StreamKind`]), and the decimal
+//! parsing every text wire format needs.
 //!
 //! Venue adapters (`super::venues`) produce these; the socket client, the
 //! pipeline, replay and metrics consume them without knowing the venue.
 
-use crate::domain::Tick;
+use crate::domain::{MarkPrice, Quote, Tick};
 use thiserror::Error;
 
 /// Which trade data a stream carries. Each venue maps it to its own stream
 /// and REST names; in the config it is spelt `trade` or `aggTrade`.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, strum::Display, strum::EnumString, strum::IntoStaticStr,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
 )]
 pub enum DataKind {
     /// Every trade, with the venue's own trade id.
@@ -21,6 +32,47 @@ pub enum DataKind {
     /// Trades aggregated per taker order, keyed by the aggregate's id.
     #[strum(serialize = "aggTrade")]
     AggTrade,
+}
+
+/// What one connection streams: trades (of a [`DataKind`]), top of book,
+/// or mark price and funding. Each kind is its own connection, since a
+/// venue may route them to different paths (Binance USD-M: `/public` for
+/// trades and book, `/market` for aggregates and mark price), and each has
+/// its own silence watchdog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum StreamKind {
+    Trades(DataKind),
+    /// Best bid and ask (Binance `bookTicker`).
+    Book,
+    /// Mark price, index and estimated funding (Binance `markPrice@1s`).
+    Mark,
+}
+
+impl StreamKind {
+    /// The label in /metrics and the status bar.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StreamKind::Trades(k) => k.into(),
+            StreamKind::Book => "bookTicker",
+            StreamKind::Mark => "markPrice",
+        }
+    }
+
+    /// How often the venue sends this stream when the market is alive,
+    /// if that is fixed (a mark price every second); trades and book
+    /// updates follow the market, so their watchdog learns the rate.
+    pub fn expected_interval(self) -> Option<std::time::Duration> {
+        match self {
+            StreamKind::Mark => Some(std::time::Duration::from_secs(1)),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for StreamKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Why a well-formed trade was not stored.
@@ -57,6 +109,8 @@ impl DropReason {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Frame {
     Tick(Tick),
+    Quote(Quote),
+    Mark(MarkPrice),
     Dropped {
         symbol: String,
         reason: DropReason,
@@ -88,6 +142,18 @@ pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 pub fn parse_decimal(field: &'static str, s: &str) -> Result<f64, ParseError> {
     match s.parse::<f64>() {
         Ok(v) if v.is_finite() && v >= 0.0 && !s.starts_with(['+', '-']) => Ok(v),
+        _ => Err(ParseError::Decimal {
+            field,
+            value: s.chars().take(32).collect(),
+        }),
+    }
+}
+
+/// Parse a decimal that may be negative (a funding rate); NaN and
+/// infinite values are refused.
+pub fn parse_signed_decimal(field: &'static str, s: &str) -> Result<f64, ParseError> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && !s.starts_with('+') => Ok(v),
         _ => Err(ParseError::Decimal {
             field,
             value: s.chars().take(32).collect(),

@@ -18,11 +18,21 @@
 //!   a pair that trades twice an hour. Streams with too few messages for an
 //!   estimate are left to the ping check.
 //!
+//!   A silent stream is first resubscribed on the same connection
+//!   ([`Verdict::Resubscribe`]: the exchange may have dropped just that
+//!   subscription), and if it stays silent for another limit the connection
+//!   is replaced ([`Verdict::Dead`]). A stream with a fixed interval
+//!   ([`Liveness::expect`], a mark price every second) is judged by
+//!   `max(silence_floor, 5 x interval)` instead of a learned mean.
+//!
 //! The per-stream estimates survive reconnects (the rate is the market's,
 //! not the connection's); the per-connection state is reset by
-//! [`Liveness::start`]. A stream's watchdog is armed on a connection only
-//! once that connection has delivered it, so a market that has gone quiet
-//! costs one reconnect, not one every `silence_floor`.
+//! [`Liveness::start`]. A stream with a known rate is armed from the start
+//! of every connection, so one that is acknowledged and then never sent
+//! (Binance, when a stream is asked for on the wrong path) is caught; each
+//! silence acted on without a message since doubles the next limit every
+//! second time, so a market that has really gone quiet costs ever rarer
+//! reconnects rather than one every `silence_floor`.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -55,6 +65,10 @@ pub enum Verdict {
     Fine,
     /// Send a ping with this payload.
     Ping(Vec<u8>),
+    /// These streams are silent while the connection answers pings: ask
+    /// the venue for them again on this connection (a silence after that
+    /// is [`Verdict::Dead`]).
+    Resubscribe(Vec<String>),
     /// The connection is dead, for this reason.
     Dead(String),
 }
@@ -72,11 +86,19 @@ struct StreamStats {
     samples: u32,
     /// A message has arrived on the current connection.
     seen_here: bool,
+    /// Silences acted on since its last message: each doubles the next
+    /// limit every two (resubscribe, then reconnect), so a market that has
+    /// really gone quiet costs ever rarer reconnects, not one a minute.
+    strikes: u32,
 }
 
 #[derive(Debug)]
 pub struct Liveness {
     cfg: LivenessConfig,
+    /// A fixed message interval every stream of this connection keeps
+    /// (a mark price each second): its streams are armed from the start of
+    /// a connection, so one that is acknowledged and never sent is caught.
+    expected: Option<Duration>,
     next_ping: Instant,
     /// (payload counter, sent at) of the ping awaiting its pong.
     outstanding: Option<(u64, Instant)>,
@@ -88,6 +110,7 @@ impl Liveness {
     pub fn new(cfg: LivenessConfig, now: Instant) -> Liveness {
         Liveness {
             cfg,
+            expected: None,
             next_ping: now + cfg.ping_interval,
             outstanding: None,
             counter: 0,
@@ -97,6 +120,29 @@ impl Liveness {
 
     pub fn config(&self) -> &LivenessConfig {
         &self.cfg
+    }
+
+    /// Expect `streams` every `interval` (see [`Liveness::expected`]).
+    pub fn expect(&mut self, streams: &[String], interval: Duration, now: Instant) {
+        self.expected = Some(interval);
+        for name in streams {
+            self.streams
+                .entry(name.clone())
+                .or_insert_with(|| StreamStats {
+                    last: now,
+                    mean_gap_s: interval.as_secs_f64(),
+                    samples: MIN_SAMPLES,
+                    seen_here: false,
+                    strikes: 0,
+                });
+        }
+    }
+
+    /// A stream is watched on this connection when it delivered here, or
+    /// when it has a known rate from before (a stream acknowledged and
+    /// then never sent must not go unnoticed).
+    fn armed(s: &StreamStats) -> bool {
+        s.seen_here || s.samples >= MIN_SAMPLES
     }
 
     /// A new connection is open: nothing is outstanding, every stream's
@@ -127,6 +173,7 @@ impl Liveness {
                 }
                 s.last = now;
                 s.seen_here = true;
+                s.strikes = 0;
             }
             None => {
                 self.streams.insert(
@@ -136,6 +183,7 @@ impl Liveness {
                         mean_gap_s: 0.0,
                         samples: 0,
                         seen_here: true,
+                        strikes: 0,
                     },
                 );
             }
@@ -173,9 +221,15 @@ impl Liveness {
         if s.samples < MIN_SAMPLES {
             return None;
         }
-        let scaled = Duration::try_from_secs_f64(s.mean_gap_s * self.cfg.silence_factor)
-            .unwrap_or(Duration::MAX);
-        Some(scaled.max(self.cfg.silence_floor))
+        // A fixed interval is the venue's promise; a learned one is scaled
+        // by the factor, as trades are bursty.
+        let gap = match self.expected {
+            Some(i) => i.as_secs_f64() * 5.0,
+            None => s.mean_gap_s * self.cfg.silence_factor,
+        };
+        let scaled = Duration::try_from_secs_f64(gap).unwrap_or(Duration::MAX);
+        let backoff = 1u32 << (s.strikes / 2).min(6);
+        Some(scaled.max(self.cfg.silence_floor).saturating_mul(backoff))
     }
 
     /// The next instant at which [`Liveness::poll`] may have something to say.
@@ -184,7 +238,7 @@ impl Liveness {
         if let Some((_, sent)) = self.outstanding {
             t = t.min(sent + self.cfg.pong_timeout);
         }
-        for s in self.streams.values().filter(|s| s.seen_here) {
+        for s in self.streams.values().filter(|s| Self::armed(s)) {
             if let Some(limit) = self.limit_of(s) {
                 if let Some(d) = s.last.checked_add(limit) {
                     t = t.min(d);
@@ -204,12 +258,45 @@ impl Liveness {
                 ));
             }
         }
-        for (name, s) in self.streams.iter().filter(|(_, s)| s.seen_here) {
+        let mut silent = Vec::new();
+        let mut dead = None;
+        for (name, s) in self.streams.iter().filter(|(_, s)| Self::armed(s)) {
             if let Some(limit) = self.limit_of(s) {
                 if now.saturating_duration_since(s.last) >= limit {
-                    return Verdict::Dead(format!("{name} silent for {} ms", limit.as_millis()));
+                    if s.strikes % 2 == 0 {
+                        silent.push(name.clone());
+                    } else {
+                        dead = Some(format!("{name} silent for {} ms", limit.as_millis()));
+                    }
                 }
             }
+        }
+        let acted: Vec<String> = if dead.is_some() {
+            self.streams
+                .iter()
+                .filter(|(_, s)| {
+                    Self::armed(s)
+                        && self
+                            .limit_of(s)
+                            .is_some_and(|l| now.saturating_duration_since(s.last) >= l)
+                })
+                .map(|(n, _)| n.clone())
+                .collect()
+        } else {
+            silent.clone()
+        };
+        for name in &acted {
+            if let Some(s) = self.streams.get_mut(name) {
+                s.strikes = s.strikes.saturating_add(1);
+                s.last = now;
+            }
+        }
+        if let Some(why) = dead {
+            return Verdict::Dead(why);
+        }
+        if !silent.is_empty() {
+            silent.sort();
+            return Verdict::Resubscribe(silent);
         }
         if now >= self.next_ping {
             self.next_ping = now + self.cfg.ping_interval;
@@ -341,7 +428,37 @@ mod tests {
         // 10 x 20 ms is far below the floor.
         assert_eq!(l.silence_limit("BTCUSDT"), Some(Duration::from_secs(5)));
         assert_eq!(l.poll(last + ms(4999)), Verdict::Fine);
-        assert!(matches!(l.poll(last + ms(5000)), Verdict::Dead(r) if r.contains("BTCUSDT")));
+        // Resubscribed first, then another limit before the reconnect.
+        assert_eq!(
+            l.poll(last + ms(5000)),
+            Verdict::Resubscribe(vec!["BTCUSDT".into()])
+        );
+        assert_eq!(l.poll(last + ms(9999)), Verdict::Fine);
+        assert!(matches!(l.poll(last + ms(10_000)), Verdict::Dead(r) if r.contains("BTCUSDT")));
+    }
+
+    #[test]
+    fn a_stream_with_a_fixed_interval_is_armed_before_it_delivers() {
+        let t0 = Instant::now();
+        let mut c = cfg();
+        c.ping_interval = Duration::from_secs(3600);
+        let mut l = Liveness::new(c, t0);
+        l.expect(&["BTCUSDT".into()], Duration::from_secs(1), t0);
+        // 5 x 1 s is at the 5 s floor.
+        assert_eq!(l.silence_limit("BTCUSDT"), Some(Duration::from_secs(5)));
+        assert_eq!(
+            l.poll(t0 + ms(5000)),
+            Verdict::Resubscribe(vec!["BTCUSDT".into()])
+        );
+        assert!(matches!(l.poll(t0 + ms(10_000)), Verdict::Dead(_)));
+        // Still nothing on the next connection: the limit has doubled.
+        let t1 = t0 + ms(10_500);
+        l.start(t1);
+        assert_eq!(l.poll(t1 + ms(9999)), Verdict::Fine);
+        assert!(matches!(l.poll(t1 + ms(10_000)), Verdict::Resubscribe(_)));
+        // A message resets the backoff.
+        l.on_data("BTCUSDT", t1 + ms(10_100));
+        assert_eq!(l.silence_limit("BTCUSDT"), Some(Duration::from_secs(5)));
     }
 
     #[test]
@@ -359,7 +476,7 @@ mod tests {
         assert_eq!(l.poll(last + Duration::from_secs(590)), Verdict::Fine);
         assert!(matches!(
             l.poll(last + Duration::from_secs(601)),
-            Verdict::Dead(_)
+            Verdict::Resubscribe(_)
         ));
     }
 
@@ -389,13 +506,26 @@ mod tests {
         l.start(t1);
         assert_eq!(l.poll(t1 + ms(1000)), Verdict::Fine, "old ping forgotten");
         assert_eq!(l.silence_limit("BTCUSDT"), Some(Duration::from_secs(5)));
-        // Not armed until the stream delivers on this connection: a quiet
-        // market is not reconnected over and over.
+        // Armed from the connection's start, by the rate known from before.
         assert_eq!(l.next_deadline(), t1 + ms(2000));
         // The outage itself is not a gap that slows the estimate.
         l.on_data("BTCUSDT", t1 + ms(4000));
         assert_eq!(l.silence_limit("BTCUSDT"), Some(Duration::from_secs(5)));
-        // Delivered here: armed again.
-        assert!(matches!(l.poll(t1 + ms(9000)), Verdict::Dead(r) if r.contains("BTCUSDT")));
+        assert!(matches!(l.poll(t1 + ms(9000)), Verdict::Resubscribe(r) if r == ["BTCUSDT"]));
+    }
+
+    #[test]
+    fn a_stream_silent_since_the_connection_opened_is_caught() {
+        let t0 = Instant::now();
+        let mut c = cfg();
+        c.ping_interval = Duration::from_secs(3600);
+        let mut l = Liveness::new(c, t0);
+        for i in 0..20 {
+            l.on_data("BTCUSDT", t0 + ms(i * 100));
+        }
+        let t1 = t0 + ms(3000);
+        l.start(t1);
+        assert_eq!(l.poll(t1 + ms(4999)), Verdict::Fine);
+        assert!(matches!(l.poll(t1 + ms(5000)), Verdict::Resubscribe(_)));
     }
 }

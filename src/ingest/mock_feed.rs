@@ -5,12 +5,14 @@
 //! measure is what ships.
 
 use crate::ingest::backoff::Backoff;
+use crate::ingest::conflate::ConflateConfig;
 use crate::ingest::event::DataKind;
 use crate::ingest::liveness::LivenessConfig;
 use crate::ingest::pipeline::Pipeline;
 use crate::ingest::socket::{self, SocketSpec};
 use crate::ingest::subscriptions::Subscriptions;
 use crate::ingest::venues::sim::{MockConfig, MockExchange, SIM};
+use crate::ingest::venues::Routes;
 use crate::store::writer::Writer;
 use crate::store::{self, Durability};
 use std::path::Path;
@@ -41,6 +43,11 @@ pub struct FeedOptions {
     /// Client overrides (tests shorten them to see faults quickly).
     pub liveness: Option<LivenessConfig>,
     pub backoff: Option<Backoff>,
+    /// Stream the book and mark price too (the mock must generate quotes:
+    /// [`MockConfig::quotes`]), conflated by this rule.
+    pub quotes: Option<ConflateConfig>,
+    /// The path tier of each stream kind.
+    pub routes: Routes,
 }
 
 impl FeedOptions {
@@ -52,6 +59,8 @@ impl FeedOptions {
             backfill: true,
             liveness: None,
             backoff: None,
+            quotes: None,
+            routes: Routes::default(),
         }
     }
 }
@@ -65,6 +74,7 @@ pub struct MockFeed {
     stop: CancellationToken,
     /// Taken when stopped, so stopping twice is harmless.
     client: Option<tokio::task::JoinHandle<()>>,
+    others: Vec<tokio::task::JoinHandle<()>>,
     backfill: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -80,13 +90,18 @@ impl MockFeed {
             opts.writer_capacity,
         );
         let pipeline = Pipeline::new(writer.tx.clone());
+        if let Some(c) = opts.quotes {
+            pipeline.set_conflation(c);
+        }
         let spec = SocketSpec {
             ws_base: mock.ws_base(),
             rest_base: mock.http_base(),
+            routes: opts.routes,
             exchange: &SIM,
             kind: opts.kind,
             symbols,
             backfill: opts.backfill,
+            quotes: opts.quotes.is_some(),
         };
         let stop = CancellationToken::new();
         let source = socket::spawn(spec, &pipeline, stop.clone(), &TaskTracker::new(), |cfg| {
@@ -111,6 +126,7 @@ impl MockFeed {
             subscriptions: source.subscriptions,
             stop,
             client: Some(source.client),
+            others: source.others,
             backfill: source.backfill,
         })
     }
@@ -122,6 +138,13 @@ impl MockFeed {
         if let Some(c) = self.client.take() {
             if tokio::time::timeout(wait, c).await.is_err() {
                 tracing::warn!(?wait, "mock feed: the client did not stop in time");
+            }
+        }
+        // The book and mark clients, and the conflation timer, which stores
+        // what is pending as it stops.
+        for c in self.others.drain(..) {
+            if tokio::time::timeout(wait, c).await.is_err() {
+                tracing::warn!(?wait, "mock feed: a book client did not stop in time");
             }
         }
         // The backfiller holds the pipeline (and so the writer's sender);

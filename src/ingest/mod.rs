@@ -7,13 +7,15 @@
 //! - [`event`]: the venue-neutral frames, drop reasons and data kinds.
 //! - [`socket`], [`subscriptions`], [`backfill`], [`liveness`], [`backoff`]:
 //!   the live connection, its symbol set and its gap filling, for any venue.
-//! - [`pipeline`], [`sanity`]: de-duplication, gaps, limits, fan-out.
+//! - [`pipeline`], [`sanity`], [`conflate`]: de-duplication, gaps, limits,
+//!   quote conflation, fan-out.
 //! - [`history`]: history on start (the lookback `serve` fills in).
 //! - [`replay`], [`mock_feed`]: recorded files, and the mock-exchange
 //!   assembly tests and benches run.
 
 pub(crate) mod backfill;
 pub mod backoff;
+pub mod conflate;
 pub mod event;
 pub mod history;
 pub mod liveness;

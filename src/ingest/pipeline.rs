@@ -8,10 +8,14 @@
 //! [`GapPolicy`]: where ids are consecutive (Binance) a jump is a gap,
 //! recorded and announced for backfill; where they are not, it is not.
 
-use super::event::DropReason;
+use super::conflate::{ConflateConfig, Conflator};
+use super::event::{DropReason, StreamKind};
 use super::sanity::{Refusal, TickLimits};
 use super::venues::{self, GapPolicy};
-use crate::domain::{HistoryStatus, Instrument, StatusSnapshot, SymbolStatus, Tick, Venue};
+use crate::domain::{
+    HistoryStatus, Instrument, MarkPrice, Quote, StatusSnapshot, StreamStatus, SymbolStatus, Tick,
+    Venue,
+};
 use crate::store::writer::{GapRecord, WriteCmd};
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
@@ -34,6 +38,17 @@ pub struct IngestMetrics {
     /// Times the writer channel was full and a sender had to wait.
     pub backpressure: AtomicU64,
     pub connected: AtomicBool,
+    /// Quote updates: read off the wire, refused by the limits, older than
+    /// the last update id seen (duplicates), conflated away, and handed to
+    /// the writer. `quotes = refused + duplicates + conflated + kept` once
+    /// the conflator is flushed.
+    pub quotes: AtomicU64,
+    pub quotes_refused: AtomicU64,
+    pub quote_duplicates: AtomicU64,
+    pub quotes_conflated: AtomicU64,
+    pub quotes_kept: AtomicU64,
+    pub marks: AtomicU64,
+    pub mark_duplicates: AtomicU64,
     /// Time blind after each fault (see [`crate::ingest::liveness::BlindClock`]).
     pub blind: Mutex<BlindStats>,
 }
@@ -176,8 +191,33 @@ pub struct GapRequest {
     pub history: bool,
 }
 
+/// Per-(venue, symbol) quote and mark state.
+#[derive(Debug, Default)]
+struct BookState {
+    last_update_id: Option<i64>,
+    last_quote: Option<Quote>,
+    last_mark_ts: Option<i64>,
+    last_mark: Option<MarkPrice>,
+}
+
+/// How one stream (one connection) is doing, for the status bar and
+/// /metrics: its watchdog's doing included.
+#[derive(Debug, Default, Clone)]
+struct StreamHealth {
+    connected: bool,
+    messages: u64,
+    last_message_ms: Option<i64>,
+    /// Times the watchdog found it silent on a healthy connection.
+    silences: u64,
+    resubscribes: u64,
+    reconnects: u64,
+}
+
 pub struct Pipeline {
     writer: mpsc::Sender<WriteCmd>,
+    books: Mutex<HashMap<Instrument, BookState>>,
+    conflator: Mutex<Conflator>,
+    streams: Mutex<std::collections::BTreeMap<StreamKind, StreamHealth>>,
     live: broadcast::Sender<Arc<Tick>>,
     gaps: Mutex<Option<mpsc::UnboundedSender<GapRequest>>>,
     state: Mutex<HashMap<Instrument, SymState>>,
@@ -197,6 +237,9 @@ impl Pipeline {
         let (live, _) = broadcast::channel(8192);
         Arc::new(Pipeline {
             writer,
+            books: Mutex::new(HashMap::new()),
+            conflator: Mutex::new(Conflator::new(ConflateConfig::default())),
+            streams: Mutex::new(Default::default()),
             live,
             gaps: Mutex::new(None),
             state: Mutex::new(HashMap::new()),
@@ -205,6 +248,167 @@ impl Pipeline {
             history: Mutex::new(None),
             metrics: IngestMetrics::default(),
         })
+    }
+
+    /// Conflate quotes by `cfg` from now on (set before quotes flow).
+    pub fn set_conflation(&self, cfg: ConflateConfig) {
+        if let Ok(mut c) = self.conflator.lock() {
+            *c = Conflator::new(cfg);
+        }
+    }
+
+    pub fn conflation(&self) -> ConflateConfig {
+        self.conflator
+            .lock()
+            .map(|c| c.config())
+            .unwrap_or_default()
+    }
+
+    /// Accept top-of-book updates: refuse absurd ones, skip update ids not
+    /// above the last seen for the symbol (reconnect overlaps), conflate,
+    /// and hand what is kept to the writer.
+    pub async fn ingest_quotes(&self, quotes: Vec<Quote>) {
+        let now = crate::ingest::now_ms();
+        let mut kept = Vec::new();
+        {
+            let (Ok(mut books), Ok(mut conflator)) = (self.books.lock(), self.conflator.lock())
+            else {
+                return;
+            };
+            for q in quotes {
+                self.metrics.quotes.fetch_add(1, Relaxed);
+                if let Err((reason, detail)) = self.limits.check_quote(&q, now) {
+                    self.metrics.quotes_refused.fetch_add(1, Relaxed);
+                    tracing::debug!(symbol = %q.symbol, update_id = q.update_id, reason = reason.as_str(), %detail, "quote refused");
+                    continue;
+                }
+                let b = books.entry(q.instrument()).or_default();
+                if b.last_update_id.is_some_and(|last| q.update_id <= last) {
+                    self.metrics.quote_duplicates.fetch_add(1, Relaxed);
+                    continue;
+                }
+                b.last_update_id = Some(q.update_id);
+                b.last_quote = Some(q.clone());
+                conflator.push(q, &mut kept);
+            }
+            self.sync_conflation_counts(&conflator);
+        }
+        if !kept.is_empty() {
+            self.send(WriteCmd::Quotes(kept)).await;
+        }
+    }
+
+    fn sync_conflation_counts(&self, c: &Conflator) {
+        let n = c.counts();
+        self.metrics.quotes_conflated.store(n.conflated, Relaxed);
+        self.metrics.quotes_kept.store(n.kept, Relaxed);
+    }
+
+    /// Store the quotes whose conflation interval has ended (a timer calls
+    /// this every interval); with `all`, every pending one (shutdown, and
+    /// tests that account for every update).
+    pub async fn flush_quotes(&self, all: bool) {
+        let mut kept = Vec::new();
+        if let Ok(mut c) = self.conflator.lock() {
+            if all {
+                c.flush_all(&mut kept);
+            } else {
+                c.flush_due(crate::ingest::now_ms(), &mut kept);
+            }
+            self.sync_conflation_counts(&c);
+        }
+        if !kept.is_empty() {
+            self.send(WriteCmd::Quotes(kept)).await;
+        }
+    }
+
+    /// Accept mark price updates (one a second per symbol: all stored, a
+    /// repeated event time skipped).
+    pub async fn ingest_marks(&self, marks: Vec<MarkPrice>) {
+        let mut fresh = Vec::with_capacity(marks.len());
+        if let Ok(mut books) = self.books.lock() {
+            for m in marks {
+                self.metrics.marks.fetch_add(1, Relaxed);
+                let b = books
+                    .entry(Instrument::new(m.venue, m.symbol.clone()))
+                    .or_default();
+                if b.last_mark_ts.is_some_and(|t| m.ts <= t) {
+                    self.metrics.mark_duplicates.fetch_add(1, Relaxed);
+                    continue;
+                }
+                b.last_mark_ts = Some(m.ts);
+                b.last_mark = Some(m.clone());
+                fresh.push(m);
+            }
+        }
+        if !fresh.is_empty() {
+            self.send(WriteCmd::Marks(fresh)).await;
+        }
+    }
+
+    /// The newest quote and mark seen for `instrument` (live, before
+    /// conflation): what the desk would trade against now.
+    pub fn last_book(&self, instrument: &Instrument) -> (Option<Quote>, Option<MarkPrice>) {
+        self.books
+            .lock()
+            .ok()
+            .and_then(|b| {
+                b.get(instrument)
+                    .map(|s| (s.last_quote.clone(), s.last_mark.clone()))
+            })
+            .unwrap_or((None, None))
+    }
+
+    /// Stream health, updated by the socket client of each stream.
+    pub fn stream_connected(&self, kind: StreamKind, up: bool) {
+        if let Ok(mut s) = self.streams.lock() {
+            let h = s.entry(kind).or_default();
+            if up && !h.connected && h.messages > 0 {
+                h.reconnects += 1;
+            }
+            h.connected = up;
+        }
+    }
+
+    pub fn stream_message(&self, kind: StreamKind, now_ms: i64) {
+        if let Ok(mut s) = self.streams.lock() {
+            let h = s.entry(kind).or_default();
+            h.messages += 1;
+            h.last_message_ms = Some(now_ms);
+        }
+    }
+
+    /// The watchdog found `kind` silent; `resubscribed` says what it did
+    /// first (resubscribe on the same connection) rather than reconnect.
+    pub fn stream_silent(&self, kind: StreamKind, resubscribed: bool) {
+        if let Ok(mut s) = self.streams.lock() {
+            let h = s.entry(kind).or_default();
+            h.silences += 1;
+            if resubscribed {
+                h.resubscribes += 1;
+            }
+        }
+    }
+
+    /// Per-stream figures for the status bar and /metrics.
+    pub fn stream_status(&self) -> Vec<StreamStatus> {
+        let now = crate::ingest::now_ms();
+        self.streams
+            .lock()
+            .map(|s| {
+                s.iter()
+                    .map(|(k, h)| StreamStatus {
+                        stream: k.as_str().to_string(),
+                        connected: h.connected,
+                        messages: h.messages,
+                        silent_ms: h.last_message_ms.map(|t| (now - t).max(0)),
+                        silences: h.silences,
+                        resubscribes: h.resubscribes,
+                        reconnects: h.reconnects,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// The plausibility limits this pipeline applies.
@@ -542,17 +746,34 @@ impl Pipeline {
     /// Figures for the status line; `stored` comes from the writer.
     pub fn snapshot(&self, stored: u64) -> StatusSnapshot {
         let now = crate::ingest::now_ms();
+        let books: HashMap<Instrument, (Option<f64>, Option<f64>)> = self
+            .books
+            .lock()
+            .map(|b| {
+                b.iter()
+                    .map(|(i, s)| {
+                        let q = s.last_quote.as_ref();
+                        (i.clone(), (q.map(|q| q.bid), q.map(|q| q.ask)))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
         let mut symbols: Vec<SymbolStatus> = self
             .state
             .lock()
             .map(|st| {
                 st.iter()
-                    .map(|(i, s)| SymbolStatus {
-                        symbol: i.symbol.clone(),
-                        ticks_per_sec: s.rate.per_sec(now),
-                        last_exchange_ts: s.last_exchange_ts,
-                        lag_ms: s.last_lag,
-                        last_price: s.last_price,
+                    .map(|(i, s)| {
+                        let (bid, ask) = books.get(i).copied().unwrap_or((None, None));
+                        SymbolStatus {
+                            symbol: i.symbol.clone(),
+                            ticks_per_sec: s.rate.per_sec(now),
+                            last_exchange_ts: s.last_exchange_ts,
+                            lag_ms: s.last_lag,
+                            last_price: s.last_price,
+                            bid,
+                            ask,
+                        }
                     })
                     .collect()
             })
@@ -578,6 +799,7 @@ impl Pipeline {
             server_time: now,
             blind_ms: m.blind.lock().ok().and_then(|b| b.last_ms()),
             history: self.history.lock().ok().and_then(|h| h.clone()),
+            streams: self.stream_status(),
         }
     }
 }

@@ -12,7 +12,7 @@
 //!
 //! Pure: the caller passes "now", so the checks are deterministic in tests.
 
-use crate::domain::Tick;
+use crate::domain::{Quote, Tick};
 
 /// 2009-01-01T00:00:00Z, a month before the first Bitcoin trade: no crypto
 /// trade is older.
@@ -108,7 +108,19 @@ impl TickLimits {
     /// Check one tick against the limits at `now_ms`; the detail names the
     /// offending value so an upload report can say what was wrong.
     pub fn check(&self, t: &Tick, now_ms: i64) -> Result<(), (Refusal, String)> {
-        let p = t.price;
+        self.check_values(t.price, t.qty, t.exchange_ts, now_ms)
+    }
+
+    /// A quote passes when each side would pass as a trade at its price
+    /// and size (a size may be zero: a side being emptied). The parser has
+    /// already refused empty and crossed books.
+    pub fn check_quote(&self, q: &Quote, now_ms: i64) -> Result<(), (Refusal, String)> {
+        let size = |v: f64| if v == 0.0 { f64::MIN_POSITIVE } else { v };
+        self.check_values(q.bid, size(q.bid_qty), q.ts, now_ms)?;
+        self.check_values(q.ask, size(q.ask_qty), q.ts, now_ms)
+    }
+
+    fn check_values(&self, p: f64, q: f64, ts: i64, now_ms: i64) -> Result<(), (Refusal, String)> {
         if !p.is_finite() || p <= 0.0 {
             return Err((
                 Refusal::PriceNotPositive,
@@ -126,7 +138,6 @@ impl TickLimits {
                 ),
             ));
         }
-        let q = t.qty;
         if !q.is_finite() || q <= 0.0 {
             return Err((
                 Refusal::QtyNotPositive,
@@ -139,21 +150,21 @@ impl TickLimits {
                 format!("quantity {} is above {}", num(q), num(self.max_qty)),
             ));
         }
-        if t.exchange_ts < self.earliest_ms {
+        if ts < self.earliest_ms {
             return Err((
                 Refusal::TimeTooOld,
                 format!(
                     "time {} ms is before the earliest accepted {} ms",
-                    t.exchange_ts, self.earliest_ms
+                    ts, self.earliest_ms
                 ),
             ));
         }
-        if t.exchange_ts > now_ms.saturating_add(self.max_future_ms) {
+        if ts > now_ms.saturating_add(self.max_future_ms) {
             return Err((
                 Refusal::TimeInFuture,
                 format!(
                     "time {} ms is more than {} s in the future",
-                    t.exchange_ts,
+                    ts,
                     self.max_future_ms / 1000
                 ),
             ));

@@ -12,11 +12,11 @@
 
 use crate::ingest::backfill::Backfiller;
 use crate::ingest::backoff::{is_throttle, parse_retry_after, Backoff, Outcome};
-use crate::ingest::event::{DataKind, Frame};
+use crate::ingest::event::{DataKind, Frame, StreamKind};
 use crate::ingest::liveness::{BlindClock, Liveness, LivenessConfig, Verdict};
 use crate::ingest::pipeline::Pipeline;
 use crate::ingest::subscriptions::Subscriptions;
-use crate::ingest::venues::Exchange;
+use crate::ingest::venues::{Exchange, Routes};
 use futures::{SinkExt, StreamExt};
 use rand::Rng;
 use std::sync::atomic::Ordering::Relaxed;
@@ -33,6 +33,8 @@ pub struct ClientConfig {
     pub url: String,
     /// The venue's adapter: parses frames, knows its connection lifetime.
     pub exchange: &'static dyn Exchange,
+    /// What this connection carries.
+    pub stream: StreamKind,
     /// Pings, pong timeout and per-stream silence watchdog.
     pub liveness: LivenessConfig,
     /// Reconnect before the venue cuts us off (Binance: after 24 hours).
@@ -45,10 +47,11 @@ pub struct ClientConfig {
 }
 
 impl ClientConfig {
-    pub fn new(url: String, exchange: &'static dyn Exchange) -> Self {
+    pub fn new(url: String, exchange: &'static dyn Exchange, stream: StreamKind) -> Self {
         ClientConfig {
             url,
             exchange,
+            stream,
             liveness: LivenessConfig::default(),
             max_lifetime: exchange.max_connection_lifetime(),
             connect_timeout: Duration::from_secs(10),
@@ -140,14 +143,39 @@ struct Watch {
     blind: BlindClock,
     /// The current connection delivered data (so losing it is a drop).
     delivered: bool,
+    /// Ids of the requests sent on the socket (resubscriptions).
+    requests: u64,
+}
+
+/// The symbols of a combined-stream URL (`...?streams=btcusdt@x/ethusdt@x`),
+/// upper case, as the parsers name them.
+fn url_symbols(url: &str) -> Vec<String> {
+    url.split_once("streams=")
+        .map(|(_, s)| {
+            s.split('/')
+                .filter_map(|x| x.split_once('@'))
+                .map(|(sym, _)| sym.to_ascii_uppercase())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 impl Watch {
-    fn on_data(&mut self, symbol: &str, pipeline: &Pipeline) {
+    fn live_id(&mut self) -> u64 {
+        self.requests += 1;
+        self.requests
+    }
+
+    fn on_data(&mut self, symbol: &str, pipeline: &Pipeline, stream: StreamKind) {
         let now = Instant::now();
+        pipeline.stream_message(stream, crate::ingest::now_ms());
         self.delivered = true;
         self.live.on_data(symbol, now);
-        if let Some(d) = self.blind.on_data(now) {
+        if let Some(d) = self
+            .blind
+            .on_data(now)
+            .filter(|_| matches!(stream, StreamKind::Trades(_)))
+        {
             tracing::info!(blind_ms = d.as_millis() as u64, "data flows again");
             pipeline.metrics.observe_blind(d);
         }
@@ -163,12 +191,13 @@ pub async fn run(mut cfg: ClientConfig, pipeline: Arc<Pipeline>, shutdown: Cance
         live: Liveness::new(cfg.liveness, Instant::now()),
         blind: BlindClock::default(),
         delivered: false,
+        requests: 0,
     };
     loop {
         if shutdown.is_cancelled() {
             return;
         }
-        if !first {
+        if !first && matches!(cfg.stream, StreamKind::Trades(_)) {
             pipeline.metrics.reconnects.fetch_add(1, Relaxed);
         }
         let handed_over = ready.is_some();
@@ -194,11 +223,18 @@ pub async fn run(mut cfg: ClientConfig, pipeline: Arc<Pipeline>, shutdown: Cance
         };
         let outcome = match conn {
             Ok(ws) => {
-                tracing::info!(url = %cfg.url, "connected");
-                pipeline.metrics.connected.store(true, Relaxed);
+                tracing::info!(url = %cfg.url, stream = %cfg.stream, "connected");
+                let trades = matches!(cfg.stream, StreamKind::Trades(_));
+                if trades {
+                    pipeline.metrics.connected.store(true, Relaxed);
+                }
+                pipeline.stream_connected(cfg.stream, true);
                 w.live.start(Instant::now());
+                if let Some(every) = cfg.stream.expected_interval() {
+                    w.live.expect(&url_symbols(&cfg.url), every, Instant::now());
+                }
                 w.delivered = false;
-                if !first && !handed_over {
+                if !first && !handed_over && trades {
                     // A symbol that trades rarely may not show its gap for
                     // minutes; fetch what it missed now.
                     let live = &w.live;
@@ -207,7 +243,10 @@ pub async fn run(mut cfg: ClientConfig, pipeline: Arc<Pipeline>, shutdown: Cance
                     });
                 }
                 let e = session(ws, &mut cfg, &pipeline, &shutdown, &mut w).await;
-                pipeline.metrics.connected.store(false, Relaxed);
+                if trades {
+                    pipeline.metrics.connected.store(false, Relaxed);
+                }
+                pipeline.stream_connected(cfg.stream, false);
                 match e {
                     Ended::Shutdown => return,
                     Ended::Handover(ws) => {
@@ -275,8 +314,16 @@ async fn on_message(
             let now = crate::ingest::now_ms();
             match cfg.exchange.parse_frame(text.as_str(), now) {
                 Ok(Frame::Tick(t)) => {
-                    w.on_data(&t.symbol, pipeline);
+                    w.on_data(&t.symbol, pipeline, cfg.stream);
                     pipeline.ingest(vec![t]).await
+                }
+                Ok(Frame::Quote(q)) => {
+                    w.on_data(&q.symbol, pipeline, cfg.stream);
+                    pipeline.ingest_quotes(vec![q]).await
+                }
+                Ok(Frame::Mark(m)) => {
+                    w.on_data(&m.symbol, pipeline, cfg.stream);
+                    pipeline.ingest_marks(vec![m]).await
                 }
                 Ok(Frame::Dropped { reason, .. }) => pipeline.metrics.count_drop(reason),
                 Ok(Frame::ServerShutdown) => return Next::Handover,
@@ -370,8 +417,24 @@ async fn session(
                             return Ended::Reconnect("ping failed".into());
                         }
                     }
+                    Verdict::Resubscribe(symbols) => {
+                        let msg = cfg.exchange.subscribe_message(cfg.stream, &symbols, w.live_id());
+                        tracing::warn!(stream = %cfg.stream, ?symbols, resubscribe = msg.is_some(),
+                            "stream silent while the connection is healthy");
+                        pipeline.stream_silent(cfg.stream, msg.is_some());
+                        let sent = match msg {
+                            Some(m) => ws.send(Message::Text(m.into())).await.is_ok(),
+                            None => false,
+                        };
+                        if !sent {
+                            return Ended::Reconnect(format!("watchdog: {} silent", cfg.stream));
+                        }
+                    }
                     Verdict::Dead(why) => {
-                        tracing::warn!(reason = %why, "connection judged dead");
+                        tracing::warn!(reason = %why, stream = %cfg.stream, "connection judged dead");
+                        if why.contains("silent") {
+                            pipeline.stream_silent(cfg.stream, false);
+                        }
                         return Ended::Reconnect(format!("watchdog: {why}"));
                     }
                 }
@@ -415,16 +478,23 @@ async fn session(
 pub struct SocketSpec {
     pub ws_base: String,
     pub rest_base: String,
+    pub routes: Routes,
     pub exchange: &'static dyn Exchange,
     pub kind: DataKind,
     pub symbols: Vec<String>,
     /// Send gaps to a REST backfiller (off: a gap stays a gap).
     pub backfill: bool,
+    /// Top of book (conflated by the pipeline's rule) on a connection of
+    /// its own, and mark price where the venue has one.
+    pub quotes: bool,
 }
 
 /// The tasks of a running socket source.
 pub struct SocketSource {
+    /// The trade stream's client.
     pub client: JoinHandle<()>,
+    /// The book and mark price clients, and the conflation timer.
+    pub others: Vec<JoinHandle<()>>,
     pub backfill: Option<JoinHandle<()>>,
     /// The client's symbol set; adding to it hands over to a new connection.
     pub subscriptions: Subscriptions,
@@ -450,20 +520,73 @@ pub fn spawn(
             ),
         )
     });
-    let (subscriptions, url_rx) = Subscriptions::new(
+    let trades = StreamKind::Trades(spec.kind);
+    let mut kinds = vec![trades];
+    if spec.quotes {
+        kinds.extend([StreamKind::Book, StreamKind::Mark]);
+    }
+    let (subscriptions, url_rxs) = Subscriptions::new(
         spec.ws_base,
         spec.rest_base,
+        spec.routes,
         spec.exchange,
-        spec.kind,
+        &kinds,
         spec.symbols,
     );
-    let mut cfg = ClientConfig::new(url_rx.borrow().clone(), spec.exchange);
-    cfg.url_updates = Some(url_rx);
-    tune(&mut cfg);
-    let client = tasks.spawn(run(cfg, pipeline.clone(), shutdown));
+    let mut client = None;
+    let mut others = Vec::new();
+    let mut base: Option<ClientConfig> = None;
+    let mut tune = Some(tune);
+    for (kind, rx) in url_rxs {
+        let mut cfg = match &base {
+            Some(b) => ClientConfig {
+                stream: kind,
+                url: rx.borrow().clone(),
+                url_updates: None,
+                ..b.clone()
+            },
+            None => {
+                let mut c = ClientConfig::new(rx.borrow().clone(), spec.exchange, kind);
+                if let Some(tune) = tune.take() {
+                    tune(&mut c);
+                }
+                base = Some(c.clone());
+                c
+            }
+        };
+        cfg.stream = kind;
+        cfg.url_updates = Some(rx);
+        let task = tasks.spawn(run(cfg, pipeline.clone(), shutdown.clone()));
+        if kind == trades {
+            client = Some(task);
+        } else {
+            others.push(task);
+        }
+    }
+    if spec.quotes {
+        others.push(tasks.spawn(conflation_timer(pipeline.clone(), shutdown)));
+    }
     SocketSource {
-        client,
+        client: client.expect("every venue streams trades"),
+        others,
         backfill,
         subscriptions,
+    }
+}
+
+/// Store each conflation interval's last quote once the interval is over,
+/// and everything pending at shutdown.
+async fn conflation_timer(pipeline: Arc<Pipeline>, shutdown: CancellationToken) {
+    let every = Duration::from_millis(pipeline.conflation().interval_ms.max(1) as u64);
+    let mut t = tokio::time::interval(every);
+    t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = t.tick() => pipeline.flush_quotes(false).await,
+            _ = shutdown.cancelled() => {
+                pipeline.flush_quotes(true).await;
+                return;
+            }
+        }
     }
 }

@@ -11,8 +11,8 @@
 //! nothing.
 
 use crate::domain::{Instrument, InstrumentError, Venue};
-use crate::ingest::event::DataKind;
-use crate::ingest::venues::Exchange;
+use crate::ingest::event::StreamKind;
+use crate::ingest::venues::{Exchange, Routes};
 use std::time::Duration;
 use tokio::sync::{watch, Mutex};
 
@@ -48,40 +48,51 @@ pub struct Added {
 
 pub struct Subscriptions {
     exchange: &'static dyn Exchange,
-    kind: DataKind,
     ws_base: String,
+    routes: Routes,
     rest_base: String,
     http: reqwest::Client,
     /// A tokio mutex: adds are serialized across the exchange check.
     symbols: Mutex<Vec<String>>,
-    url: watch::Sender<String>,
+    /// One stream URL per kind (trades, book, mark), each its own connection.
+    urls: Vec<(StreamKind, watch::Sender<String>)>,
 }
 
 impl Subscriptions {
-    /// The set starts as `symbols`; the receiver carries the stream URL the
-    /// client should be connected to.
+    /// The set starts as `symbols`; each receiver carries the URL the
+    /// client of that stream kind should be connected to. Kinds the venue
+    /// does not stream are left out.
     pub fn new(
         ws_base: String,
         rest_base: String,
+        routes: Routes,
         exchange: &'static dyn Exchange,
-        kind: DataKind,
+        kinds: &[StreamKind],
         symbols: Vec<String>,
-    ) -> (Subscriptions, watch::Receiver<String>) {
-        let (url, rx) = watch::channel(exchange.stream_url(&ws_base, kind, &symbols));
+    ) -> (Subscriptions, Vec<(StreamKind, watch::Receiver<String>)>) {
+        let mut urls = Vec::new();
+        let mut rxs = Vec::new();
+        for &k in kinds {
+            if let Some(u) = exchange.stream_url(&ws_base, &routes, k, &symbols) {
+                let (tx, rx) = watch::channel(u);
+                urls.push((k, tx));
+                rxs.push((k, rx));
+            }
+        }
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
             .build()
             .unwrap_or_default();
         let subs = Subscriptions {
             exchange,
-            kind,
             ws_base,
+            routes,
             rest_base,
             http,
             symbols: Mutex::new(symbols),
-            url,
+            urls,
         };
-        (subs, rx)
+        (subs, rxs)
     }
 
     pub async fn symbols(&self) -> Vec<String> {
@@ -120,10 +131,16 @@ impl Subscriptions {
         }
         self.check_listed(&symbol).await?;
         set.push(symbol.clone());
-        let url = self.exchange.stream_url(&self.ws_base, self.kind, &set);
         tracing::info!(%symbol, streaming = set.len(), "symbol added to the live subscription");
-        // No receiver only means the source already stopped.
-        let _ = self.url.send(url);
+        for (kind, tx) in &self.urls {
+            if let Some(url) = self
+                .exchange
+                .stream_url(&self.ws_base, &self.routes, *kind, &set)
+            {
+                // No receiver only means the source already stopped.
+                let _ = tx.send(url);
+            }
+        }
         Ok(Added {
             symbol,
             new: true,
@@ -172,8 +189,9 @@ mod tests {
         let (subs, _rx) = Subscriptions::new(
             "ws://127.0.0.1:9".into(),
             "http://127.0.0.1:9".into(),
+            Routes::default(),
             &SIM,
-            DataKind::Trade,
+            &[StreamKind::Trades(crate::ingest::event::DataKind::Trade)],
             vec!["BTCUSDT".into(), "ETHUSDT".into()],
         );
         for raw in ["binance-spot:SOLUSDT", "kraken:SOLUSDT", "sim:SOL/USDT"] {

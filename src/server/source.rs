@@ -96,7 +96,12 @@ pub async fn start_source(
     if spec == SourceSpec::Auto {
         let default = venues::exchange(Venue::DEFAULT).and_then(|x| {
             let bases = x.bases(&config.endpoints)?;
-            Some(x.stream_url(&bases.ws, config.stream, &config.symbols))
+            x.stream_url(
+                &bases.ws,
+                &bases.routes,
+                crate::ingest::event::StreamKind::Trades(config.stream),
+                &config.symbols,
+            )
         });
         spec = match default {
             Some(url) if reachable(&url).await => SourceSpec::Live(Venue::DEFAULT),
@@ -110,11 +115,14 @@ pub async fn start_source(
         let spec = SocketSpec {
             ws_base: bases.ws,
             rest_base: bases.rest,
+            routes: bases.routes,
             exchange,
             kind: config.stream,
             symbols: config.symbols.clone(),
             backfill: true,
+            quotes: config.quotes.enabled,
         };
+        pipeline.set_conflation(config.quotes.conflate);
         crate::ingest::socket::spawn(spec, &pipeline, shutdown.clone(), tasks, |c| {
             c.liveness = config.liveness;
         })
@@ -188,6 +196,10 @@ pub async fn start_source(
                 rate_scale: config.sim_rate,
                 history_from,
                 resume,
+                quotes: config
+                    .quotes
+                    .enabled
+                    .then_some(config.quotes.sim_updates_per_s),
                 ..MockConfig::new(&config.symbols)
             })
             .await?;
@@ -204,6 +216,7 @@ pub async fn start_source(
             let bases = Bases {
                 ws: mock.ws_base(),
                 rest: mock.http_base(),
+                routes: config.endpoints.futures_routes.clone(),
             };
             let s = socket(&venues::sim::SIM, bases);
             Started {

@@ -14,6 +14,7 @@
 //! writer is refused up front with the holder's pid.
 
 mod alerts;
+pub mod book;
 pub mod export;
 pub mod pool;
 pub mod query;
@@ -26,7 +27,7 @@ pub use query::align_pair;
 pub use rollup::plan::Plan;
 pub use sqlite::SqliteStore;
 
-use crate::domain::{Bar, Tick, Timeframe, Venue};
+use crate::domain::{Bar, Funding, MarkPrice, Quote, Tick, Timeframe, Venue};
 use crate::model::alerts::{AlertEvent, AlertRule, StoredRule};
 use crate::model::status::GapInfo;
 
@@ -91,6 +92,42 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         tf: Timeframe,
         n: usize,
     ) -> Result<Option<Vec<Bar>>, StoreError>;
+    /// Conflated quotes in `[from, to)` ms, oldest first, at most `limit`.
+    fn quotes(
+        &self,
+        venue: Venue,
+        symbol: &str,
+        from: i64,
+        to: i64,
+        limit: usize,
+    ) -> Result<Option<Vec<Quote>>, StoreError>;
+    /// For each of `times` (ascending), the quote in force then, if one is
+    /// at most `max_age_ms` old.
+    fn quotes_at(
+        &self,
+        venue: Venue,
+        symbol: &str,
+        times: &[i64],
+        max_age_ms: i64,
+    ) -> Result<Vec<Option<Quote>>, StoreError>;
+    /// Mark prices in `[from, to)` ms, oldest first, at most `limit`.
+    fn marks(
+        &self,
+        venue: Venue,
+        symbol: &str,
+        from: i64,
+        to: i64,
+        limit: usize,
+    ) -> Result<Option<Vec<MarkPrice>>, StoreError>;
+    fn last_mark(&self, venue: Venue, symbol: &str) -> Result<Option<MarkPrice>, StoreError>;
+    /// Settled funding in `[from, to)` ms, oldest first.
+    fn funding(
+        &self,
+        venue: Venue,
+        symbol: &str,
+        from: i64,
+        to: i64,
+    ) -> Result<Option<Vec<Funding>>, StoreError>;
     /// Time of the latest tick, ms.
     fn last_ts(&self, venue: Venue, symbol: &str) -> Result<Option<i64>, StoreError>;
     /// The stored tick with the highest trade id (where a restart resumes).

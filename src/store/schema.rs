@@ -99,6 +99,38 @@ const MIGRATIONS: &[&str] = &[
     UPDATE symbols SET rolled_from =
         (SELECT (max(exchange_ts) / 600000 + 1) * 600000 FROM ticks WHERE ticks.sym = symbols.id);
     "#,
+    // v3: top of book (conflated, see ingest::conflate), mark prices and
+    // settled funding. Quotes are clustered by time like ticks and
+    // de-duplicated by the venue's update id.
+    r#"
+    CREATE TABLE quotes (
+        sym        INTEGER NOT NULL REFERENCES symbols(id),
+        ts         INTEGER NOT NULL,
+        update_id  INTEGER NOT NULL,
+        receive_ts INTEGER NOT NULL,
+        bid        REAL    NOT NULL,
+        bid_qty    REAL    NOT NULL,
+        ask        REAL    NOT NULL,
+        ask_qty    REAL    NOT NULL,
+        PRIMARY KEY (sym, ts, update_id)
+    ) WITHOUT ROWID;
+    CREATE UNIQUE INDEX quotes_by_id ON quotes (sym, update_id);
+    CREATE TABLE marks (
+        sym             INTEGER NOT NULL REFERENCES symbols(id),
+        ts              INTEGER NOT NULL,
+        mark            REAL    NOT NULL,
+        idx             REAL    NOT NULL,
+        funding_rate    REAL    NOT NULL,
+        next_funding_ts INTEGER NOT NULL,
+        PRIMARY KEY (sym, ts)
+    ) WITHOUT ROWID;
+    CREATE TABLE funding (
+        sym  INTEGER NOT NULL REFERENCES symbols(id),
+        ts   INTEGER NOT NULL,
+        rate REAL    NOT NULL,
+        PRIMARY KEY (sym, ts)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

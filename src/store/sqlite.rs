@@ -4,8 +4,8 @@
 
 use super::export::{self, ExportError, ExportKind};
 use super::pool::{ReaderPool, DEFAULT_MAX_IDLE};
-use super::{alerts, open_aux_writer, query, Plan, Store, StoreError};
-use crate::domain::{Bar, Tick, Timeframe, Venue};
+use super::{alerts, book, open_aux_writer, query, Plan, Store, StoreError};
+use crate::domain::{Bar, Funding, MarkPrice, Quote, Tick, Timeframe, Venue};
 use crate::model::alerts::{AlertEvent, AlertRule, StoredRule};
 use crate::model::status::GapInfo;
 use rusqlite::{Connection, OpenFlags};
@@ -116,6 +116,52 @@ impl Store for SqliteStore {
 
     fn last_ts(&self, venue: Venue, symbol: &str) -> Result<Option<i64>, StoreError> {
         self.read(|c| query::last_ts(c, venue, symbol))
+    }
+
+    fn quotes(
+        &self,
+        venue: Venue,
+        symbol: &str,
+        from: i64,
+        to: i64,
+        limit: usize,
+    ) -> Result<Option<Vec<Quote>>, StoreError> {
+        self.read(|c| book::quotes(c, venue, symbol, from, to, limit))
+    }
+
+    fn quotes_at(
+        &self,
+        venue: Venue,
+        symbol: &str,
+        times: &[i64],
+        max_age_ms: i64,
+    ) -> Result<Vec<Option<Quote>>, StoreError> {
+        self.read(|c| book::quotes_at(c, venue, symbol, times, max_age_ms))
+    }
+
+    fn marks(
+        &self,
+        venue: Venue,
+        symbol: &str,
+        from: i64,
+        to: i64,
+        limit: usize,
+    ) -> Result<Option<Vec<MarkPrice>>, StoreError> {
+        self.read(|c| book::marks(c, venue, symbol, from, to, limit))
+    }
+
+    fn last_mark(&self, venue: Venue, symbol: &str) -> Result<Option<MarkPrice>, StoreError> {
+        self.read(|c| book::last_mark(c, venue, symbol))
+    }
+
+    fn funding(
+        &self,
+        venue: Venue,
+        symbol: &str,
+        from: i64,
+        to: i64,
+    ) -> Result<Option<Vec<Funding>>, StoreError> {
+        self.read(|c| book::funding(c, venue, symbol, from, to))
     }
 
     fn last_tick(&self, venue: Venue, symbol: &str) -> Result<Option<Tick>, StoreError> {

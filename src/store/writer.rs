@@ -26,7 +26,7 @@
 use super::rollup::maintain::{self, Maintainer, Trade};
 use super::rollup::Tier;
 use super::{schema::SCHEMA_VERSION, StoreError, WriteConn};
-use crate::domain::{Tick, Venue};
+use crate::domain::{Funding, MarkPrice, Quote, Tick, Venue};
 use rusqlite::{params, Connection};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -84,6 +84,13 @@ pub struct GapRecord {
 
 pub enum WriteCmd {
     Ticks(Vec<Tick>),
+    /// Conflated quotes; a known update id is skipped.
+    Quotes(Vec<Quote>),
+    /// Mark prices; a known (symbol, time) is skipped.
+    Marks(Vec<MarkPrice>),
+    /// Settled funding; a known (symbol, time) is replaced (a re-read of
+    /// the venue's history is the truth).
+    Funding(Vec<Funding>),
     Gap(GapRecord),
     /// Mark a recorded gap as backfilled (fully or partly, per `note`).
     GapFilled {
@@ -114,6 +121,12 @@ pub struct WriterStats {
     pub pruned_rollups: AtomicU64,
     /// Ticks refused as older than the tick retention.
     pub expired: AtomicU64,
+    pub quotes_inserted: AtomicU64,
+    pub quotes_duplicates: AtomicU64,
+    pub marks_inserted: AtomicU64,
+    pub funding_inserted: AtomicU64,
+    /// Quotes and marks deleted by retention (they follow the tick retention).
+    pub pruned_quotes: AtomicU64,
     /// Symbols whose rollups are still being built (an upgraded database).
     pub rollup_building: AtomicU64,
     /// Ticks rolled up by the build so far.
@@ -270,6 +283,9 @@ impl Housekeeping {
                 let n = prune_before(conn, c, PRUNE_BATCH)?;
                 stats.pruned.fetch_add(n as u64, Relaxed);
                 full |= n >= PRUNE_BATCH;
+                let n = prune_book_before(conn, c, PRUNE_BATCH)?;
+                stats.pruned_quotes.fetch_add(n as u64, Relaxed);
+                full |= n >= PRUNE_BATCH;
             }
             for (r, tier, c) in [
                 (
@@ -378,6 +394,42 @@ pub fn prune_before(
     Ok(deleted)
 }
 
+/// Delete up to `limit` quotes and marks older than `cutoff` (ms), in one
+/// transaction: they follow the tick retention. Settled funding is a few
+/// rows a day and is kept.
+pub fn prune_book_before(
+    conn: &mut Connection,
+    cutoff: i64,
+    limit: usize,
+) -> Result<usize, rusqlite::Error> {
+    let tx = conn.transaction()?;
+    let mut deleted = 0usize;
+    {
+        let syms: Vec<i64> = tx
+            .prepare_cached("SELECT id FROM symbols ORDER BY id")?
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        let mut quotes = tx.prepare_cached(
+            "DELETE FROM quotes WHERE (sym, ts, update_id) IN \
+             (SELECT sym, ts, update_id FROM quotes WHERE sym = ?1 AND ts < ?2 ORDER BY ts LIMIT ?3)",
+        )?;
+        let mut marks = tx.prepare_cached(
+            "DELETE FROM marks WHERE (sym, ts) IN \
+             (SELECT sym, ts FROM marks WHERE sym = ?1 AND ts < ?2 ORDER BY ts LIMIT ?3)",
+        )?;
+        for sym in syms {
+            for stmt in [&mut quotes, &mut marks] {
+                if deleted >= limit {
+                    break;
+                }
+                deleted += stmt.execute(params![sym, cutoff, (limit - deleted) as i64])?;
+            }
+        }
+    }
+    tx.commit()?;
+    Ok(deleted)
+}
+
 fn run(
     mut conn: WriteConn,
     mut rx: mpsc::Receiver<WriteCmd>,
@@ -449,7 +501,12 @@ fn run(
                 hk.tick_floor(),
                 &pending,
             ) {
-                Ok((ins, dup, expired)) => {
+                Ok(c) => {
+                    let (ins, dup, expired) = (c.ins, c.dup, c.expired);
+                    stats.quotes_inserted.fetch_add(c.quotes_ins, Relaxed);
+                    stats.quotes_duplicates.fetch_add(c.quotes_dup, Relaxed);
+                    stats.marks_inserted.fetch_add(c.marks_ins, Relaxed);
+                    stats.funding_inserted.fetch_add(c.funding_ins, Relaxed);
                     let us = started.elapsed().as_micros() as u64;
                     stats.inserted.fetch_add(ins, Relaxed);
                     stats.duplicates.fetch_add(dup, Relaxed);
@@ -498,6 +555,8 @@ fn run(
 fn count(cmd: &WriteCmd) -> usize {
     match cmd {
         WriteCmd::Ticks(v) => v.len(),
+        WriteCmd::Quotes(v) => v.len(),
+        WriteCmd::Marks(v) => v.len(),
         _ => 1,
     }
 }
@@ -553,18 +612,31 @@ fn insert_sql(rows: usize) -> String {
     q
 }
 
-/// Commit one batch with its rollups; returns (inserted, already present,
-/// refused as older than `floor`).
+/// What one committed batch held.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Committed {
+    /// Ticks inserted, already present, refused as older than the floor.
+    ins: u64,
+    dup: u64,
+    expired: u64,
+    quotes_ins: u64,
+    quotes_dup: u64,
+    marks_ins: u64,
+    funding_ins: u64,
+}
+
+/// Commit one batch with its rollups.
 fn commit(
     conn: &mut Connection,
     symbols: &mut HashMap<(Venue, String), i64>,
     maint: Option<&mut Maintainer>,
     floor: Option<i64>,
     batch: &[WriteCmd],
-) -> Result<(u64, u64, u64), rusqlite::Error> {
+) -> Result<Committed, rusqlite::Error> {
     let tx = conn.transaction()?;
     let rollups = maint.is_some();
     let (mut ins, mut dup, mut expired) = (0u64, 0u64, 0u64);
+    let mut other = Committed::default();
     // Newly inserted trades for the rollups, and the seconds that must be
     // recomputed because a chunk held a duplicate (the store does not say
     // which row it ignored).
@@ -659,6 +731,53 @@ fn commit(
                     )?
                     .execute(params![*complete as i64, note, sym, from_id, to_id])?;
                 }
+                WriteCmd::Quotes(quotes) => {
+                    let mut stmt = tx.prepare_cached(
+                        "INSERT OR IGNORE INTO quotes(sym, ts, update_id, receive_ts, bid, bid_qty, ask, ask_qty) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    )?;
+                    for q in quotes {
+                        let sym = symbol_id(&tx, symbols, q.venue, &q.symbol)?;
+                        let n = stmt.execute(params![
+                            sym,
+                            q.ts,
+                            q.update_id,
+                            q.receive_ts,
+                            q.bid,
+                            q.bid_qty,
+                            q.ask,
+                            q.ask_qty
+                        ])? as u64;
+                        other.quotes_ins += n;
+                        other.quotes_dup += 1 - n;
+                    }
+                }
+                WriteCmd::Marks(marks) => {
+                    let mut stmt = tx.prepare_cached(
+                        "INSERT OR IGNORE INTO marks(sym, ts, mark, idx, funding_rate, next_funding_ts) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    )?;
+                    for m in marks {
+                        let sym = symbol_id(&tx, symbols, m.venue, &m.symbol)?;
+                        other.marks_ins += stmt.execute(params![
+                            sym,
+                            m.ts,
+                            m.mark,
+                            m.index,
+                            m.funding_rate,
+                            m.next_funding_ts
+                        ])? as u64;
+                    }
+                }
+                WriteCmd::Funding(rows) => {
+                    let mut stmt = tx.prepare_cached(
+                        "INSERT OR REPLACE INTO funding(sym, ts, rate) VALUES (?1, ?2, ?3)",
+                    )?;
+                    for f in rows {
+                        let sym = symbol_id(&tx, symbols, f.venue, &f.symbol)?;
+                        other.funding_ins += stmt.execute(params![sym, f.ts, f.rate])? as u64;
+                    }
+                }
                 WriteCmd::Flush(_) => {}
             }
         }
@@ -667,7 +786,12 @@ fn commit(
         maint.apply(&tx, &mut fresh, &dirty)?;
     }
     tx.commit()?;
-    Ok((ins, dup, expired))
+    Ok(Committed {
+        ins,
+        dup,
+        expired,
+        ..other
+    })
 }
 
 /// Create a writer on a fresh or existing database file.

@@ -20,8 +20,8 @@ pub mod binance;
 pub(crate) mod replay;
 pub mod sim;
 
-use super::event::{DataKind, Frame, ParseError};
-use crate::domain::{Tick, Venue};
+use super::event::{DataKind, Frame, ParseError, StreamKind};
+use crate::domain::{Funding, Tick, Venue};
 use std::time::Duration;
 
 /// Exchange endpoints, kept in config so a moved endpoint needs no rebuild.
@@ -32,6 +32,8 @@ pub struct Endpoints {
     pub spot_ws: String,
     pub futures_rest: String,
     pub spot_rest: String,
+    /// The path tier each futures stream is served under.
+    pub futures_routes: Routes,
 }
 
 impl Default for Endpoints {
@@ -41,7 +43,79 @@ impl Default for Endpoints {
             spot_ws: "wss://stream.binance.com:9443".into(),
             futures_rest: "https://fapi.binance.com".into(),
             spot_rest: "https://api.binance.com".into(),
+            futures_routes: Routes::default(),
         }
+    }
+}
+
+/// The path prefix each stream kind is served under, before `/stream`.
+/// Binance USD-M splits its streams into tiers (since 2026-04-23 the
+/// unrouted paths no longer deliver `/market` streams): `trade` and
+/// `bookTicker` under `/public`, `aggTrade` and `markPrice` under
+/// `/market`. A stream asked for on the wrong tier is acknowledged and
+/// then never sent, which only the silence watchdog notices; kept in
+/// config so the next move needs no rebuild.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Routes {
+    pub trade: String,
+    pub agg_trade: String,
+    pub book_ticker: String,
+    pub mark_price: String,
+}
+
+impl Default for Routes {
+    fn default() -> Self {
+        Routes {
+            trade: "/public".into(),
+            agg_trade: "/market".into(),
+            book_ticker: "/public".into(),
+            mark_price: "/market".into(),
+        }
+    }
+}
+
+impl Routes {
+    /// No tiers: every stream at the root (Binance spot).
+    pub fn root() -> Routes {
+        Routes {
+            trade: String::new(),
+            agg_trade: String::new(),
+            book_ticker: String::new(),
+            mark_price: String::new(),
+        }
+    }
+
+    pub fn path(&self, kind: StreamKind) -> &str {
+        match kind {
+            StreamKind::Trades(DataKind::Trade) => &self.trade,
+            StreamKind::Trades(DataKind::AggTrade) => &self.agg_trade,
+            StreamKind::Book => &self.book_ticker,
+            StreamKind::Mark => &self.mark_price,
+        }
+    }
+
+    /// Every prefix must be empty or `/` and a path segment.
+    pub fn validate(&self) -> Result<(), String> {
+        for p in [
+            &self.trade,
+            &self.agg_trade,
+            &self.book_ticker,
+            &self.mark_price,
+        ] {
+            let ok = p.is_empty()
+                || (p.starts_with('/')
+                    && p.len() > 1
+                    && p[1..]
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+            if !ok {
+                return Err(format!(
+                    "route {p:?} must be empty or one path segment like \"/public\""
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -80,11 +154,12 @@ pub struct BackfillPage {
 #[error("bad row: {0}")]
 pub struct BadRows(pub String);
 
-/// The websocket and REST bases of a live venue.
+/// The websocket and REST bases of a live venue, and its stream routes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Bases {
     pub ws: String,
     pub rest: String,
+    pub routes: Routes,
 }
 
 /// What every venue has: an id, a gap policy and a pure frame parser.
@@ -109,8 +184,27 @@ pub trait Exchange: Adapter {
     /// a venue whose bases are only known when it starts (the mock exchange).
     fn bases(&self, endpoints: &Endpoints) -> Option<Bases>;
 
-    /// The URL of one connection carrying `kind` for `symbols`.
-    fn stream_url(&self, ws_base: &str, kind: DataKind, symbols: &[String]) -> String;
+    /// The URL of one connection carrying `kind` for `symbols`; `None`
+    /// when the venue has no such stream (spot has no mark price).
+    fn stream_url(
+        &self,
+        ws_base: &str,
+        routes: &Routes,
+        kind: StreamKind,
+        symbols: &[String],
+    ) -> Option<String>;
+
+    /// A request that subscribes `symbols` to `kind` again on an open
+    /// connection (the silence watchdog's first remedy); `None` when the
+    /// venue cannot, and a silent stream is reconnected at once.
+    fn subscribe_message(
+        &self,
+        _kind: StreamKind,
+        _symbols: &[String],
+        _id: u64,
+    ) -> Option<String> {
+        None
+    }
 
     /// Reconnect (make-before-break) before the venue cuts a connection off.
     fn max_connection_lifetime(&self) -> Duration {
@@ -169,6 +263,23 @@ pub trait Exchange: Adapter {
     /// `None` when the venue has no trade in the window it searched.
     fn parse_history_start(&self, _body: &str, _kind: DataKind) -> Result<Option<i64>, BadRows> {
         Ok(None)
+    }
+
+    /// Settled funding of `symbol` in `[from_ms, to_ms]`, oldest first, at
+    /// most `limit` rows (`None`: the venue has no funding, spot).
+    fn funding_request(
+        &self,
+        _rest_base: &str,
+        _symbol: &str,
+        _from_ms: i64,
+        _to_ms: i64,
+    ) -> Option<RestRequest> {
+        None
+    }
+
+    /// Read a funding answer.
+    fn parse_funding(&self, _body: &str, _symbol: &str) -> Result<Vec<Funding>, BadRows> {
+        Ok(Vec::new())
     }
 }
 

@@ -81,6 +81,51 @@ pub struct RestTrade {
     pub is_buyer_maker: bool,
 }
 
+/// Top of book, USD-M futures:
+/// `{"e":"bookTicker","u":400900217,"E":1568014460893,"T":1568014460891,
+///   "s":"BNBUSDT","b":"25.35190000","B":"31.21000000","a":"25.36520000","A":"40.66000000"}`;
+/// spot sends the same without `e`, `E` and `T` (so no exchange time).
+/// `a` is a price here, where in `aggTrade` it is an id: the parser picks
+/// this shape before [`AnyEvent`] sees the frame.
+#[derive(Debug, Deserialize, Serialize)]
+pub struct BookTickerMsg<'a> {
+    #[serde(rename = "u")]
+    pub update_id: i64,
+    #[serde(rename = "E", default, skip_serializing_if = "Option::is_none")]
+    pub event_time: Option<i64>,
+    #[serde(rename = "T", default, skip_serializing_if = "Option::is_none")]
+    pub transaction_time: Option<i64>,
+    #[serde(rename = "s", borrow)]
+    pub symbol: &'a str,
+    #[serde(rename = "b", borrow)]
+    pub bid: &'a str,
+    #[serde(rename = "B", borrow)]
+    pub bid_qty: &'a str,
+    #[serde(rename = "a", borrow)]
+    pub ask: &'a str,
+    #[serde(rename = "A", borrow)]
+    pub ask_qty: &'a str,
+}
+
+/// Combined-stream envelope of a [`BookTickerMsg`].
+#[derive(Debug, Deserialize)]
+pub struct EnvelopedBook<'a> {
+    #[serde(borrow)]
+    pub data: BookTickerMsg<'a>,
+}
+
+/// REST `/fapi/v1/fundingRate` rows:
+/// `{"symbol":"BTCUSDT","fundingRate":"-0.03750000","fundingTime":1570608000000,"markPrice":"34287.54619963"}`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RestFunding {
+    pub symbol: String,
+    pub funding_rate: String,
+    pub funding_time: i64,
+    #[serde(default)]
+    pub mark_price: Option<String>,
+}
+
 /// Every trade-stream event in one shape, so a frame is parsed in a single
 /// pass whatever its type (`trade`, `aggTrade`, `serverShutdown`, acks).
 /// Unknown fields are skipped; which fields are required depends on `e`.
@@ -104,6 +149,16 @@ pub struct AnyEvent<'a> {
     pub buyer_is_maker: Option<bool>,
     #[serde(rename = "X", borrow, default)]
     pub exec_type: Option<&'a str>,
+    /// `markPriceUpdate`: `{"e":"markPriceUpdate","E":1562305380000,"s":"BTCUSDT",
+    /// "p":"11794.15000000","i":"11784.62659091","P":"11784.25641265",
+    /// "r":"0.00038167","T":1562306400000}`: `p` the mark, `i` the index,
+    /// `r` the funding rate, `T` the next funding time.
+    #[serde(rename = "E", default)]
+    pub event_time: Option<i64>,
+    #[serde(rename = "i", borrow, default)]
+    pub index: Option<&'a str>,
+    #[serde(rename = "r", borrow, default)]
+    pub funding_rate: Option<&'a str>,
 }
 
 /// Combined-stream envelope with the event parsed in the same pass.

@@ -9,9 +9,9 @@ pub mod messages;
 pub mod parse;
 pub mod rest;
 
-use super::{Adapter, BackfillPage, BadRows, Bases, Exchange, GapPolicy, RestRequest};
-use crate::domain::Venue;
-use crate::ingest::event::{DataKind, Frame, ParseError};
+use super::{Adapter, BackfillPage, BadRows, Bases, Exchange, GapPolicy, RestRequest, Routes};
+use crate::domain::{Funding, Venue};
+use crate::ingest::event::{DataKind, Frame, ParseError, StreamKind};
 use crate::ingest::venues::Endpoints;
 
 /// Which Binance market.
@@ -41,31 +41,50 @@ pub static SPOT: Binance = Binance {
 
 impl Binance {
     /// The stream name suffix of `kind`.
-    pub fn suffix(kind: DataKind) -> &'static str {
+    pub fn suffix(kind: StreamKind) -> &'static str {
         match kind {
-            DataKind::Trade => "trade",
-            DataKind::AggTrade => "aggTrade",
+            StreamKind::Trades(DataKind::Trade) => "trade",
+            StreamKind::Trades(DataKind::AggTrade) => "aggTrade",
+            StreamKind::Book => "bookTicker",
+            StreamKind::Mark => "markPrice@1s",
         }
+    }
+
+    /// The stream kind a name suffix means (the mock exchange reads URLs).
+    pub fn kind_of(suffix: &str) -> Option<StreamKind> {
+        [
+            StreamKind::Trades(DataKind::Trade),
+            StreamKind::Trades(DataKind::AggTrade),
+            StreamKind::Book,
+            StreamKind::Mark,
+        ]
+        .into_iter()
+        .find(|k| Binance::suffix(*k) == suffix)
     }
 }
 
-/// Combined-stream URL for `symbols` on `base`. Futures aggregate trades
-/// live under `/market` on the current Binance routing.
-pub fn stream_url(base: &str, venue: Venue, kind: DataKind, symbols: &[String]) -> String {
+/// Combined-stream URL for `symbols` on `base`, under the route of `kind`.
+pub fn stream_url(base: &str, routes: &Routes, kind: StreamKind, symbols: &[String]) -> String {
     let streams: Vec<String> = symbols
         .iter()
         .map(|s| format!("{}@{}", s.to_ascii_lowercase(), Binance::suffix(kind)))
         .collect();
-    let path = match (venue, kind) {
-        (Venue::BinanceFutures, DataKind::AggTrade) => "/market/stream",
-        _ => "/stream",
-    };
     format!(
-        "{}{}?streams={}",
+        "{}{}/stream?streams={}",
         base.trim_end_matches('/'),
-        path,
+        routes.path(kind),
         streams.join("/")
     )
+}
+
+/// `{"method":"SUBSCRIBE","params":["btcusdt@bookTicker"],"id":7}`: Binance
+/// answers `{"result":null,"id":7}` and (re)starts the streams.
+pub fn subscribe_message(kind: StreamKind, symbols: &[String], id: u64) -> String {
+    let params: Vec<String> = symbols
+        .iter()
+        .map(|s| format!("{}@{}", s.to_ascii_lowercase(), Binance::suffix(kind)))
+        .collect();
+    serde_json::json!({"method": "SUBSCRIBE", "params": params, "id": id}).to_string()
 }
 
 impl Adapter for Binance {
@@ -92,16 +111,31 @@ impl Exchange for Binance {
             Market::UsdmFutures => Bases {
                 ws: e.futures_ws.clone(),
                 rest: e.futures_rest.clone(),
+                routes: e.futures_routes.clone(),
             },
             Market::Spot => Bases {
                 ws: e.spot_ws.clone(),
                 rest: e.spot_rest.clone(),
+                routes: Routes::root(),
             },
         })
     }
 
-    fn stream_url(&self, ws_base: &str, kind: DataKind, symbols: &[String]) -> String {
-        stream_url(ws_base, self.venue, kind, symbols)
+    fn stream_url(
+        &self,
+        ws_base: &str,
+        routes: &Routes,
+        kind: StreamKind,
+        symbols: &[String],
+    ) -> Option<String> {
+        if kind == StreamKind::Mark && self.market == Market::Spot {
+            return None;
+        }
+        Some(stream_url(ws_base, routes, kind, symbols))
+    }
+
+    fn subscribe_message(&self, kind: StreamKind, symbols: &[String], id: u64) -> Option<String> {
+        Some(subscribe_message(kind, symbols, id))
     }
 
     fn listing_request(&self, rest_base: &str, symbol: &str) -> RestRequest {
@@ -170,6 +204,21 @@ impl Exchange for Binance {
     fn parse_history_start(&self, body: &str, kind: DataKind) -> Result<Option<i64>, BadRows> {
         rest::first_id(body, kind)
     }
+
+    fn funding_request(
+        &self,
+        rest_base: &str,
+        symbol: &str,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Option<RestRequest> {
+        (self.market == Market::UsdmFutures)
+            .then(|| rest::funding_request(rest_base, symbol, from_ms, to_ms))
+    }
+
+    fn parse_funding(&self, body: &str, symbol: &str) -> Result<Vec<Funding>, BadRows> {
+        rest::funding_rows(body, self.venue, symbol)
+    }
 }
 
 #[cfg(test)]
@@ -179,24 +228,64 @@ mod tests {
     #[test]
     fn urls_follow_binance_routing() {
         let s = vec!["BTCUSDT".to_string(), "ETHUSDT".to_string()];
+        let e = Endpoints::default();
+        let url = |x: &Binance, kind| {
+            let b = x.bases(&e).unwrap();
+            x.stream_url(&b.ws, &b.routes, kind, &s)
+        };
         assert_eq!(
-            stream_url(
-                "wss://fstream.binance.com",
-                Venue::BinanceFutures,
-                DataKind::AggTrade,
-                &s
-            ),
+            url(&FUTURES, StreamKind::Trades(DataKind::AggTrade)).unwrap(),
             "wss://fstream.binance.com/market/stream?streams=btcusdt@aggTrade/ethusdt@aggTrade"
         );
         assert_eq!(
-            stream_url(
-                "wss://stream.binance.com:9443/",
-                Venue::BinanceSpot,
-                DataKind::Trade,
-                &s
-            ),
+            url(&FUTURES, StreamKind::Trades(DataKind::Trade)).unwrap(),
+            "wss://fstream.binance.com/public/stream?streams=btcusdt@trade/ethusdt@trade"
+        );
+        assert_eq!(
+            url(&FUTURES, StreamKind::Book).unwrap(),
+            "wss://fstream.binance.com/public/stream?streams=btcusdt@bookTicker/ethusdt@bookTicker"
+        );
+        assert_eq!(
+            url(&FUTURES, StreamKind::Mark).unwrap(),
+            "wss://fstream.binance.com/market/stream?streams=btcusdt@markPrice@1s/ethusdt@markPrice@1s"
+        );
+        assert_eq!(
+            url(&SPOT, StreamKind::Trades(DataKind::Trade)).unwrap(),
             "wss://stream.binance.com:9443/stream?streams=btcusdt@trade/ethusdt@trade"
         );
+        assert_eq!(
+            url(&SPOT, StreamKind::Book).unwrap(),
+            "wss://stream.binance.com:9443/stream?streams=btcusdt@bookTicker/ethusdt@bookTicker"
+        );
+        assert_eq!(url(&SPOT, StreamKind::Mark), None);
+        for k in [
+            StreamKind::Book,
+            StreamKind::Mark,
+            StreamKind::Trades(DataKind::AggTrade),
+        ] {
+            assert_eq!(Binance::kind_of(Binance::suffix(k)), Some(k));
+        }
+    }
+
+    #[test]
+    fn funding_history_is_futures_only_and_read_signed() {
+        let r = FUTURES
+            .funding_request("https://fapi.binance.com", "BTCUSDT", 1, 2)
+            .unwrap();
+        assert_eq!(r.url, "https://fapi.binance.com/fapi/v1/fundingRate");
+        assert!(SPOT
+            .funding_request("https://api.binance.com", "BTCUSDT", 1, 2)
+            .is_none());
+        let body = r#"[{"symbol":"BTCUSDT","fundingRate":"-0.03750000","fundingTime":1570608000000,"markPrice":"34287.54619963"},{"symbol":"BTCUSDT","fundingRate":"0.00010000","fundingTime":1570636800000}]"#;
+        let f = FUTURES.parse_funding(body, "BTCUSDT").unwrap();
+        assert_eq!(
+            f.iter().map(|f| (f.ts, f.rate)).collect::<Vec<_>>(),
+            [(1570608000000, -0.0375), (1570636800000, 0.0001)]
+        );
+        assert!(FUTURES.parse_funding(body, "ETHUSDT").is_err());
+        assert!(FUTURES
+            .parse_funding(r#"{"code":-1121}"#, "BTCUSDT")
+            .is_err());
     }
 
     #[test]

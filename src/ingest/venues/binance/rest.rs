@@ -5,10 +5,10 @@
 //! Raw `@trade` ids are served by `historicalTrades`, aggregate ids by
 //! `aggTrades`; both page with `fromId` and `limit` (at most 1000).
 
-use super::messages::{RestAggTrade, RestTrade};
+use super::messages::{RestAggTrade, RestFunding, RestTrade};
 use super::Market;
-use crate::domain::{Side, Tick, Venue};
-use crate::ingest::event::{parse_decimal, DataKind};
+use crate::domain::{Funding, Side, Tick, Venue};
+use crate::ingest::event::{parse_decimal, parse_signed_decimal, DataKind};
 use crate::ingest::venues::{BadRows, RestRequest};
 
 /// Most ids one page may ask for.
@@ -142,6 +142,47 @@ pub fn listed(status: u16, body: &str, symbol: &str) -> Option<bool> {
     }
     let symbols = v["symbols"].as_array()?;
     Some(symbols.iter().any(|s| s["symbol"].as_str() == Some(symbol)))
+}
+
+/// Most rows one `fundingRate` request returns.
+pub const FUNDING_PAGE: i64 = 1000;
+
+/// `GET /fapi/v1/fundingRate?symbol&startTime&endTime&limit`: settled
+/// funding, oldest first (weight shared at 500 per 5 minutes per IP).
+pub fn funding_request(rest_base: &str, symbol: &str, from_ms: i64, to_ms: i64) -> RestRequest {
+    RestRequest {
+        url: format!("{}/fapi/v1/fundingRate", rest_base.trim_end_matches('/')),
+        query: vec![
+            ("symbol", symbol.to_string()),
+            ("startTime", from_ms.to_string()),
+            ("endTime", to_ms.to_string()),
+            ("limit", FUNDING_PAGE.to_string()),
+        ],
+        api_key_header: None,
+    }
+}
+
+/// Read `fundingRate` rows for `symbol`; rows of another symbol are an
+/// error (the answer is not what was asked).
+pub fn funding_rows(body: &str, venue: Venue, symbol: &str) -> Result<Vec<Funding>, BadRows> {
+    let rows: Vec<RestFunding> = serde_json::from_str(body).map_err(|e| BadRows(e.to_string()))?;
+    rows.into_iter()
+        .map(|r| {
+            if r.symbol != symbol {
+                return Err(BadRows(format!(
+                    "funding row for {} in an answer for {symbol}",
+                    r.symbol
+                )));
+            }
+            Ok(Funding {
+                venue,
+                symbol: r.symbol,
+                ts: r.funding_time,
+                rate: parse_signed_decimal("fundingRate", &r.funding_rate)
+                    .map_err(|e| BadRows(e.to_string()))?,
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -9,8 +9,19 @@
 //!
 //! Paths, as on Binance:
 //! - `/ws/<stream>`: one raw stream, e.g. `/ws/btcusdt@trade`
-//! - `/stream?streams=a@trade/b@trade` and `/market/stream?streams=...`:
-//!   combined streams wrapped in `{"stream":..,"data":..}`
+//! - `/stream?streams=a@trade/b@trade`, `/public/stream?streams=...` and
+//!   `/market/stream?streams=...`: combined streams wrapped in
+//!   `{"stream":..,"data":..}`. With [`MockConfig::strict_routes`] a
+//!   stream asked for on the wrong tier (Binance USD-M since 2026-04:
+//!   `trade` and `bookTicker` on `/public`, `aggTrade` and `markPrice@1s`
+//!   on `/market`) is accepted and then never sent, as Binance does.
+//! - streams: `@trade`, `@aggTrade`, `@bookTicker` (with
+//!   [`MockConfig::quotes`]: the simulated book, one update per trade plus
+//!   size changes in between) and `@markPrice@1s` (each second: the mid as
+//!   mark, an index a little below, a funding rate that drifts per symbol).
+//!   `{"method":"SUBSCRIBE",...}` is answered and (re)starts the streams.
+//! - `GET /fapi/v1/fundingRate`: settled funding every 8 hours, from the
+//!   same rate model as the mark price stream
 //! - `GET /fapi/v1/aggTrades`, `/api/v3/aggTrades`: recent trades by `fromId`,
 //!   or by `startTime` and `endTime` (at most an hour apart, as on Binance)
 //!
@@ -20,10 +31,12 @@
 //! [`MockExchange::take_history`] (the simulated market's history on start).
 
 use super::market::SimMarket;
-use crate::domain::Tick;
-use crate::ingest::event::DataKind;
+use crate::domain::{MarkPrice, Quote, Tick};
+use crate::ingest::event::{DataKind, StreamKind};
 use crate::ingest::now_ms;
+use crate::ingest::venues::binance::parse::{book_ticker_frame, mark_price_frame};
 use crate::ingest::venues::binance::Binance;
+use crate::ingest::venues::Routes;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::response::{IntoResponse, Response};
@@ -60,6 +73,11 @@ pub struct MockConfig {
     /// Symbols that continue a stored history: ids, price and time go on
     /// from their last stored trade instead of starting afresh.
     pub resume: Vec<SimResume>,
+    /// Generate the book: size updates per second per symbol between
+    /// trades (times `rate_scale`); `None` serves no quotes.
+    pub quotes: Option<f64>,
+    /// Serve each stream kind only on its Binance USD-M tier.
+    pub strict_routes: bool,
 }
 
 /// Where a symbol's stored history ended.
@@ -107,9 +125,42 @@ impl MockConfig {
             bursts: None,
             history_from: None,
             resume: Vec::new(),
+            quotes: None,
+            strict_routes: false,
         }
     }
 }
+
+/// A stream stops sending until the client resubscribes on the same
+/// connection, or until it reconnects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mute {
+    UntilResubscribe,
+    UntilReconnect,
+}
+
+/// What the generator publishes each step.
+#[derive(Debug, Default)]
+struct Batch {
+    trades: Vec<Tick>,
+    quotes: Vec<Quote>,
+    marks: Vec<MarkPrice>,
+}
+
+/// The simulated funding rate of `symbol` at `ts`: a per-symbol level
+/// (from -1 to +3 bp per 8 h) plus a slow daily swing, so pairs carry
+/// different funding and its sign can flip.
+pub fn sim_funding_rate(symbol: &str, ts: i64) -> f64 {
+    let h = symbol
+        .bytes()
+        .fold(2166136261u32, |h, b| (h ^ b as u32).wrapping_mul(16777619));
+    let level = -1.0e-4 + (h % 400) as f64 * 1.0e-6;
+    let swing = 0.5e-4 * (ts as f64 / 86_400_000.0 * std::f64::consts::TAU).sin();
+    ((level + swing) * 1e8).round() / 1e8
+}
+
+/// Funding settles every 8 hours, at 00:00, 08:00 and 16:00 UTC.
+pub const FUNDING_EVERY_MS: i64 = 8 * 3_600_000;
 
 /// Scripted faults. Each is consumed by the next connection(s) that see it,
 /// so a test arms one and then watches the client recover.
@@ -149,6 +200,20 @@ pub struct Faults {
     pub ping_now: AtomicBool,
     pub pongs_ok: AtomicU64,
     pub refused: AtomicU64,
+    /// Connection faults (drop, reset, stall, half frame, malformed,
+    /// oversized, shutdown) hit only connections carrying this kind;
+    /// `None`: whichever connection sees them first.
+    pub target: Mutex<Option<StreamKind>>,
+    /// The next connection carrying this kind (or the one carrying it now)
+    /// stops sending it, until the given remedy.
+    pub mute: Mutex<Option<(StreamKind, Mute)>>,
+    /// Skip sending this many quotes (update ids jump; nothing re-sends them).
+    pub skip_quotes: AtomicU64,
+    /// Quote and mark frames written to a socket.
+    pub quotes_sent: AtomicU64,
+    pub marks_sent: AtomicU64,
+    /// SUBSCRIBE requests answered.
+    pub subscribes: AtomicU64,
 }
 
 /// Per-connection switches the serving code flips to misbehave below the
@@ -288,9 +353,11 @@ impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, Faul
 struct Shared {
     cfg: MockConfig,
     faults: Faults,
-    feed: broadcast::Sender<Arc<Vec<Tick>>>,
+    feed: broadcast::Sender<Arc<Batch>>,
     running: AtomicBool,
     journal: Mutex<Vec<Tick>>,
+    /// With `journal`: every quote the mock wrote to a socket.
+    sent_quotes: Mutex<Vec<Quote>>,
     recent: Mutex<HashMap<String, VecDeque<Tick>>>,
     generated: AtomicU64,
     connections: AtomicU64,
@@ -324,7 +391,7 @@ impl Shared {
     }
 
     /// A subscription to a symbol the market does not trade starts it.
-    fn ensure_trading(&self, streams: &[(String, DataKind)]) {
+    fn ensure_trading(&self, streams: &[(String, StreamKind)]) {
         let (Ok(mut trading), Ok(mut added)) = (self.trading.lock(), self.added.lock()) else {
             return;
         };
@@ -365,6 +432,7 @@ impl MockExchange {
             faults: Faults::default(),
             feed,
             journal: Mutex::new(Vec::new()),
+            sent_quotes: Mutex::new(Vec::new()),
             recent: Mutex::new(HashMap::new()),
             generated: AtomicU64::new(0),
             connections: AtomicU64::new(0),
@@ -377,7 +445,9 @@ impl MockExchange {
         let app = Router::new()
             .route("/ws/{stream}", get(ws_raw))
             .route("/stream", get(ws_combined))
-            .route("/market/stream", get(ws_combined))
+            .route("/market/stream", get(ws_market))
+            .route("/public/stream", get(ws_public))
+            .route("/fapi/v1/fundingRate", get(rest_funding))
             .route("/fapi/v1/aggTrades", get(rest_agg_trades))
             .route("/api/v3/aggTrades", get(rest_agg_trades))
             .route("/fapi/v1/historicalTrades", get(rest_historical_trades))
@@ -449,6 +519,15 @@ impl MockExchange {
     }
 
     /// Every generated trade (needs `journal: true`).
+    /// Every quote written to a socket (with `journal`), in send order.
+    pub fn sent_quotes(&self) -> Vec<Quote> {
+        self.shared
+            .sent_quotes
+            .lock()
+            .map(|j| j.clone())
+            .unwrap_or_default()
+    }
+
     pub fn journal(&self) -> Vec<Tick> {
         self.shared
             .journal
@@ -474,6 +553,9 @@ async fn generate(shared: Arc<Shared>) {
         start,
         shared.cfg.rate_scale,
     );
+    if let Some(rate) = shared.cfg.quotes {
+        market = market.with_quotes(rate);
+    }
     for r in &shared.cfg.resume {
         market.resume(&r.symbol, r.last_id, r.last_price, r.last_ts.max(start));
     }
@@ -483,6 +565,8 @@ async fn generate(shared: Arc<Shared>) {
     while at < now {
         at = (at + HISTORY_CHUNK_MS).min(now);
         let chunk = market.advance(at);
+        // History on start is trades only: Binance keeps no book history.
+        let _ = market.take_quotes();
         shared.record(&chunk);
         if let Some(tx) = &history {
             // A taker that went away: keep generating (the market must
@@ -502,6 +586,7 @@ async fn generate(shared: Arc<Shared>) {
     let mut offset = 0i64;
     // Index of the burst whose mid-burst disconnect has been scripted.
     let mut dropped_in: Option<u64> = None;
+    let mut next_mark = (now_ms() / 1000 + 1) * 1000;
     loop {
         clock.tick().await;
         if shared.stopped.load(Relaxed) {
@@ -536,7 +621,34 @@ async fn generate(shared: Arc<Shared>) {
             market.add_symbol(&s, t - offset);
         }
         let trades = market.advance(t - offset);
-        if trades.is_empty() {
+        let quotes: Vec<Quote> = market
+            .take_quotes()
+            .into_iter()
+            .map(|mut q| {
+                q.ts += offset;
+                q
+            })
+            .collect();
+        let mut marks = Vec::new();
+        if shared.cfg.quotes.is_some() && t >= next_mark {
+            next_mark = (t / 1000 + 1) * 1000;
+            let symbols: Vec<String> = market.specs().map(|s| s.name.clone()).collect();
+            for sym in symbols {
+                if let Some((bid, ask)) = market.top(&sym) {
+                    let mark = (bid + ask) / 2.0;
+                    marks.push(MarkPrice {
+                        venue: crate::domain::Venue::Sim,
+                        symbol: sym.clone(),
+                        ts: t,
+                        mark,
+                        index: (mark * (1.0 - 2e-5) * 1e8).round() / 1e8,
+                        funding_rate: sim_funding_rate(&sym, t),
+                        next_funding_ts: (t / FUNDING_EVERY_MS + 1) * FUNDING_EVERY_MS,
+                    });
+                }
+            }
+        }
+        if trades.is_empty() && quotes.is_empty() && marks.is_empty() {
             continue;
         }
         // Exchange times are wall-clock "now" for realism after any pause.
@@ -548,19 +660,18 @@ async fn generate(shared: Arc<Shared>) {
             })
             .collect();
         shared.record(&trades);
-        let _ = shared.feed.send(Arc::new(trades));
+        let _ = shared.feed.send(Arc::new(Batch {
+            trades,
+            quotes,
+            marks,
+        }));
     }
 }
 
 /// `btcusdt@trade` -> ("BTCUSDT", Trade): Binance's stream names.
-fn parse_stream(s: &str) -> Option<(String, DataKind)> {
+fn parse_stream(s: &str) -> Option<(String, StreamKind)> {
     let (sym, kind) = s.split_once('@')?;
-    let kind = match kind {
-        k if k == Binance::suffix(DataKind::Trade) => DataKind::Trade,
-        k if k == Binance::suffix(DataKind::AggTrade) => DataKind::AggTrade,
-        _ => return None,
-    };
-    Some((sym.to_ascii_uppercase(), kind))
+    Some((sym.to_ascii_uppercase(), Binance::kind_of(kind)?))
 }
 
 #[derive(Deserialize)]
@@ -615,7 +726,7 @@ async fn ws_raw(
     match parse_stream(&stream) {
         Some(s) => {
             shared.ensure_trading(std::slice::from_ref(&s));
-            ws.on_upgrade(move |sock| serve_socket(sock, ctl, shared, vec![s], false))
+            ws.on_upgrade(move |sock| serve_socket(sock, ctl, shared, vec![s], Vec::new(), false))
         }
         None => (axum::http::StatusCode::BAD_REQUEST, "unknown stream").into_response(),
     }
@@ -623,9 +734,37 @@ async fn ws_raw(
 
 async fn ws_combined(
     ws: WebSocketUpgrade,
+    q: Query<StreamsQuery>,
+    shared: State<Arc<Shared>>,
+    peer: ConnectInfo<Peer>,
+) -> Response {
+    combined(ws, q, shared, peer, "").await
+}
+
+async fn ws_market(
+    ws: WebSocketUpgrade,
+    q: Query<StreamsQuery>,
+    shared: State<Arc<Shared>>,
+    peer: ConnectInfo<Peer>,
+) -> Response {
+    combined(ws, q, shared, peer, "/market").await
+}
+
+async fn ws_public(
+    ws: WebSocketUpgrade,
+    q: Query<StreamsQuery>,
+    shared: State<Arc<Shared>>,
+    peer: ConnectInfo<Peer>,
+) -> Response {
+    combined(ws, q, shared, peer, "/public").await
+}
+
+async fn combined(
+    ws: WebSocketUpgrade,
     Query(q): Query<StreamsQuery>,
     State(shared): State<Arc<Shared>>,
     ConnectInfo(Peer(ctl)): ConnectInfo<Peer>,
+    tier: &'static str,
 ) -> Response {
     if let Some(r) = refusing(&shared) {
         return r;
@@ -634,10 +773,77 @@ async fn ws_combined(
     match streams {
         Some(s) if !s.is_empty() => {
             shared.ensure_trading(&s);
-            ws.on_upgrade(move |sock| serve_socket(sock, ctl, shared, s, true))
+            // Strict routing: what the wrong tier is asked for is
+            // acknowledged (the upgrade succeeds) and never sent.
+            let routes = Routes::default();
+            let misrouted: Vec<(String, StreamKind)> = if shared.cfg.strict_routes {
+                s.iter()
+                    .filter(|(_, k)| routes.path(*k) != tier)
+                    .cloned()
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            ws.on_upgrade(move |sock| serve_socket(sock, ctl, shared, s, misrouted, true))
         }
         _ => (axum::http::StatusCode::BAD_REQUEST, "unknown stream").into_response(),
     }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FundingQuery {
+    symbol: String,
+    start_time: Option<i64>,
+    end_time: Option<i64>,
+    limit: Option<usize>,
+}
+
+/// Binance's `fundingRate`: the settlements in `[startTime, endTime]`,
+/// oldest first, at most `limit` (default 100, at most 1000); without
+/// times, the most recent `limit`.
+async fn rest_funding(
+    Query(q): Query<FundingQuery>,
+    State(shared): State<Arc<Shared>>,
+) -> Response {
+    if take_one(&shared.faults.throttle_rest) {
+        return throttled(&shared.faults);
+    }
+    let sym = q.symbol.to_ascii_uppercase();
+    let known = shared
+        .trading
+        .lock()
+        .map(|t| t.contains(&sym))
+        .unwrap_or(false);
+    if !known {
+        return (
+            axum::http::StatusCode::BAD_REQUEST,
+            Json(serde_json::json!({"code": -1121, "msg": "Invalid symbol."})),
+        )
+            .into_response();
+    }
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000) as i64;
+    let now = now_ms();
+    let end = q.end_time.unwrap_or(now).min(now);
+    let start = q
+        .start_time
+        .unwrap_or(end - limit * FUNDING_EVERY_MS)
+        .max(end - 1000 * FUNDING_EVERY_MS);
+    let first = (start + FUNDING_EVERY_MS - 1).div_euclid(FUNDING_EVERY_MS);
+    let rows: Vec<serde_json::Value> = (first..)
+        .map(|k| k * FUNDING_EVERY_MS)
+        .take_while(|ts| *ts <= end)
+        .take(limit as usize)
+        .map(|ts| {
+            serde_json::json!({
+                "symbol": sym,
+                "fundingRate": format!("{:.8}", sim_funding_rate(&sym, ts)),
+                "fundingTime": ts,
+                "markPrice": "0",
+            })
+        })
+        .collect();
+    Json(rows).into_response()
 }
 
 #[derive(Deserialize)]
@@ -700,11 +906,17 @@ fn frame(t: &Tick, kind: DataKind, futures: bool, combined: bool) -> String {
             m
         ),
     };
+    wrap(t, StreamKind::Trades(kind), body, combined)
+}
+
+/// In the combined-stream envelope, or bare.
+fn wrap(symbol_of: &impl HasSymbol, kind: StreamKind, body: String, combined: bool) -> String {
+    let t = symbol_of;
     if combined {
         let stream = Binance::suffix(kind);
         format!(
             r#"{{"stream":"{}@{}","data":{}}}"#,
-            t.symbol.to_ascii_lowercase(),
+            t.symbol().to_ascii_lowercase(),
             stream,
             body
         )
@@ -713,43 +925,195 @@ fn frame(t: &Tick, kind: DataKind, futures: bool, combined: bool) -> String {
     }
 }
 
+trait HasSymbol {
+    fn symbol(&self) -> &str;
+}
+
+impl HasSymbol for Tick {
+    fn symbol(&self) -> &str {
+        &self.symbol
+    }
+}
+
+impl HasSymbol for Quote {
+    fn symbol(&self) -> &str {
+        &self.symbol
+    }
+}
+
+impl HasSymbol for MarkPrice {
+    fn symbol(&self) -> &str {
+        &self.symbol
+    }
+}
+
 /// The first bytes of a combined-stream text frame that announces 256
 /// bytes of payload: a reader waits for the rest, which never comes.
 const HALF_FRAME: &[u8] = b"\x81\x7e\x01\x00{\"stream\":\"btcusdt@trade\",\"da";
+
+/// One connection's streams: what it asked for, less what is muted.
+struct Wanted {
+    /// Trade kind per symbol.
+    trades: HashMap<String, DataKind>,
+    book: std::collections::HashSet<String>,
+    mark: std::collections::HashSet<String>,
+    /// Asked for but not sent (misrouted, or muted by a fault).
+    muted: std::collections::HashSet<(String, StreamKind)>,
+    /// Muted until a SUBSCRIBE for the stream (else until reconnect).
+    mute_until_resubscribe: bool,
+}
+
+impl Wanted {
+    fn new(streams: Vec<(String, StreamKind)>, misrouted: Vec<(String, StreamKind)>) -> Wanted {
+        let mut w = Wanted {
+            trades: HashMap::new(),
+            book: Default::default(),
+            mark: Default::default(),
+            muted: misrouted.into_iter().collect(),
+            mute_until_resubscribe: false,
+        };
+        for s in streams {
+            w.add(s);
+        }
+        w
+    }
+
+    fn add(&mut self, (sym, kind): (String, StreamKind)) {
+        match kind {
+            StreamKind::Trades(k) => {
+                self.trades.insert(sym, k);
+            }
+            StreamKind::Book => {
+                self.book.insert(sym);
+            }
+            StreamKind::Mark => {
+                self.mark.insert(sym);
+            }
+        }
+    }
+
+    fn carries(&self, kind: StreamKind) -> bool {
+        match kind {
+            StreamKind::Trades(k) => self.trades.values().any(|x| *x == k),
+            StreamKind::Book => !self.book.is_empty(),
+            StreamKind::Mark => !self.mark.is_empty(),
+        }
+    }
+
+    fn sends(&self, sym: &str, kind: StreamKind) -> bool {
+        !self.muted.contains(&(sym.to_string(), kind))
+    }
+
+    /// Mute every stream of `kind` on this connection.
+    fn mute(&mut self, kind: StreamKind, until: Mute) {
+        let syms: Vec<String> = match kind {
+            StreamKind::Trades(k) => self
+                .trades
+                .iter()
+                .filter(|(_, x)| **x == k)
+                .map(|(s, _)| s.clone())
+                .collect(),
+            StreamKind::Book => self.book.iter().cloned().collect(),
+            StreamKind::Mark => self.mark.iter().cloned().collect(),
+        };
+        self.muted.extend(syms.into_iter().map(|s| (s, kind)));
+        self.mute_until_resubscribe = until == Mute::UntilResubscribe;
+    }
+}
+
+/// A faulted connection fault may hit this connection.
+fn targets(f: &Faults, wanted: &Wanted) -> bool {
+    match f.target.lock().ok().and_then(|t| *t) {
+        None => true,
+        Some(k) => wanted.carries(k),
+    }
+}
+
+/// `{"method":"SUBSCRIBE","params":[...],"id":N}` from a client: the
+/// streams it names, and the id to answer with.
+fn parse_subscribe(text: &str) -> Option<(Vec<(String, StreamKind)>, serde_json::Value)> {
+    let v: serde_json::Value = serde_json::from_str(text).ok()?;
+    if v.get("method")?.as_str()? != "SUBSCRIBE" {
+        return None;
+    }
+    let streams = v
+        .get("params")?
+        .as_array()?
+        .iter()
+        .filter_map(|p| parse_stream(p.as_str()?))
+        .collect();
+    Some((
+        streams,
+        v.get("id").cloned().unwrap_or(serde_json::Value::Null),
+    ))
+}
 
 async fn serve_socket(
     mut sock: WebSocket,
     ctl: Arc<IoCtl>,
     shared: Arc<Shared>,
-    streams: Vec<(String, DataKind)>,
+    streams: Vec<(String, StreamKind)>,
+    misrouted: Vec<(String, StreamKind)>,
     combined: bool,
 ) {
     shared.connections.fetch_add(1, Relaxed);
-    let wanted: HashMap<String, DataKind> = streams.into_iter().collect();
+    let mut wanted = Wanted::new(streams, misrouted);
     let mut feed = shared.feed.subscribe();
     let mut ping = tokio::time::interval(Duration::from_secs(20));
     let mut faults = tokio::time::interval(Duration::from_millis(5));
     ping.tick().await;
     let f = &shared.faults;
+    let futures = shared.cfg.futures;
     let mut closing_at: Option<tokio::time::Instant> = None;
     loop {
         tokio::select! {
             batch = feed.recv() => match batch {
                 Ok(batch) => {
-                    for t in batch.iter() {
-                        if let Some(kind) = wanted.get(&t.symbol) {
+                    for t in batch.trades.iter() {
+                        if let Some(kind) = wanted.trades.get(&t.symbol) {
+                            if !wanted.sends(&t.symbol, StreamKind::Trades(*kind)) {
+                                continue;
+                            }
                             if f.skip_trades.load(Relaxed) > 0 {
                                 f.skip_trades.fetch_sub(1, Relaxed);
                                 continue;
                             }
-                            let fr = frame(t, *kind, shared.cfg.futures, combined);
+                            let fr = frame(t, *kind, futures, combined);
                             if sock.send(Message::Text(fr.into())).await.is_err() {
                                 return;
                             }
                         }
                     }
+                    for q in batch.quotes.iter() {
+                        if !wanted.book.contains(&q.symbol) || !wanted.sends(&q.symbol, StreamKind::Book) {
+                            continue;
+                        }
+                        if take_one(&f.skip_quotes) {
+                            continue;
+                        }
+                        let body = book_ticker_frame(q, futures);
+                        let fr = wrap(q, StreamKind::Book, body, combined);
+                        if sock.send(Message::Text(fr.into())).await.is_err() {
+                            return;
+                        }
+                        f.quotes_sent.fetch_add(1, Relaxed);
+                        if shared.cfg.journal {
+                            if let Ok(mut j) = shared.sent_quotes.lock() {
+                                j.push(q.clone());
+                            }
+                        }
+                    }
+                    for m in batch.marks.iter() {
+                        if !wanted.mark.contains(&m.symbol) || !wanted.sends(&m.symbol, StreamKind::Mark) {
+                            continue;
+                        }
+                        let fr = wrap(m, StreamKind::Mark, mark_price_frame(m), combined);
+                        if sock.send(Message::Text(fr.into())).await.is_err() {
+                            return;
+                        }
+                        f.marks_sent.fetch_add(1, Relaxed);
+                    }
                 }
-                // A consumer too slow for the feed is cut off, as Binance does.
                 Err(broadcast::error::RecvError::Lagged(n)) => {
                     tracing::warn!(skipped = n, "mock: slow consumer disconnected");
                     let _ = sock.send(Message::Close(None)).await;
@@ -767,6 +1131,16 @@ async fn serve_socket(
                     let _ = sock.send(Message::Close(None)).await;
                     return;
                 }
+                let muting = f.mute.lock().ok().and_then(|mut m| {
+                    m.take_if(|(k, _)| wanted.carries(*k))
+                });
+                if let Some((kind, until)) = muting {
+                    tracing::info!(stream = %kind, ?until, "mock: muting a stream");
+                    wanted.mute(kind, until);
+                }
+                if !targets(f, &wanted) {
+                    continue;
+                }
                 if f.drop_connection.swap(false, Relaxed) {
                     return; // FaultIo's drop closes with FIN, no close frame
                 }
@@ -775,9 +1149,6 @@ async fn serve_socket(
                     return;
                 }
                 if f.half_frame.swap(false, Relaxed) {
-                    // Flush what is queued so the raw bytes land between
-                    // frames, then any write carries them out and every
-                    // later write (trades, pongs) is swallowed.
                     use futures::SinkExt;
                     if sock.flush().await.is_err() {
                         return;
@@ -792,17 +1163,14 @@ async fn serve_socket(
                 let stall = f.stall_ms.swap(0, Relaxed);
                 if stall > 0 {
                     tokio::time::sleep(Duration::from_millis(stall)).await;
-                    // Everything published meanwhile is lost to this connection.
                     feed = feed.resubscribe();
                 }
-                while f.malformed.load(Relaxed) > 0 {
-                    f.malformed.fetch_sub(1, Relaxed);
+                while take_one(&f.malformed) {
                     if sock.send(Message::Text("{\"e\":\"trade\",\"s\":".into())).await.is_err() {
                         return;
                     }
                 }
-                while f.oversized.load(Relaxed) > 0 {
-                    f.oversized.fetch_sub(1, Relaxed);
+                while take_one(&f.oversized) {
                     let big = format!("{{\"e\":\"trade\",\"pad\":\"{}\"}}", "x".repeat(200_000));
                     if sock.send(Message::Text(big.into())).await.is_err() {
                         return;
@@ -823,14 +1191,29 @@ async fn serve_socket(
                 }
             }
             msg = sock.recv() => match msg {
-                // tungstenite queues the pong and sends it with the next
-                // read or write, as Binance's server answers client pings.
                 Some(Ok(Message::Ping(_))) => {
                     f.pings_seen.fetch_add(1, Relaxed);
                 }
                 Some(Ok(Message::Pong(p))) => {
                     if p.as_ref() == PING_PAYLOAD {
                         f.pongs_ok.fetch_add(1, Relaxed);
+                    }
+                }
+                Some(Ok(Message::Text(t))) => {
+                    if let Some((streams, id)) = parse_subscribe(t.as_str()) {
+                        f.subscribes.fetch_add(1, Relaxed);
+                        for s in streams {
+                            // A fault's mute lifts on resubscribe; a
+                            // misrouted stream stays silent, as on Binance.
+                            if wanted.mute_until_resubscribe {
+                                wanted.muted.remove(&s);
+                            }
+                            wanted.add(s);
+                        }
+                        let ack = serde_json::json!({"result": null, "id": id}).to_string();
+                        if sock.send(Message::Text(ack.into())).await.is_err() {
+                            return;
+                        }
                     }
                 }
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
@@ -1008,12 +1391,35 @@ mod tests {
     fn streams_are_parsed_like_binance_names() {
         assert_eq!(
             parse_stream("btcusdt@trade"),
-            Some(("BTCUSDT".into(), DataKind::Trade))
+            Some(("BTCUSDT".into(), StreamKind::Trades(DataKind::Trade)))
         );
         assert_eq!(
             parse_stream("ethusdt@aggTrade"),
-            Some(("ETHUSDT".into(), DataKind::AggTrade))
+            Some(("ETHUSDT".into(), StreamKind::Trades(DataKind::AggTrade)))
+        );
+        assert_eq!(
+            parse_stream("ethusdt@bookTicker"),
+            Some(("ETHUSDT".into(), StreamKind::Book))
+        );
+        assert_eq!(
+            parse_stream("ethusdt@markPrice@1s"),
+            Some(("ETHUSDT".into(), StreamKind::Mark))
         );
         assert_eq!(parse_stream("ethusdt@depth"), None);
+    }
+
+    #[test]
+    fn subscribe_requests_are_read_and_funding_is_signed_and_stable() {
+        let (s, id) = parse_subscribe(
+            r#"{"method":"SUBSCRIBE","params":["btcusdt@bookTicker","x@depth"],"id":3}"#,
+        )
+        .unwrap();
+        assert_eq!(s, [("BTCUSDT".to_string(), StreamKind::Book)]);
+        assert_eq!(id, serde_json::json!(3));
+        assert!(parse_subscribe(r#"{"method":"LIST_SUBSCRIPTIONS","id":1}"#).is_none());
+        let r = sim_funding_rate("BTCUSDT", 0);
+        assert_eq!(r, sim_funding_rate("BTCUSDT", 0));
+        assert!(r.abs() < 5e-4);
+        assert_ne!(r, sim_funding_rate("ETHUSDT", 0));
     }
 }

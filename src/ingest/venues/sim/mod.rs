@@ -11,9 +11,9 @@ pub use exchange::{Bursts, Faults, MockConfig, MockExchange, SimResume};
 pub use market::{SimMarket, SimSpec};
 
 use super::binance::{Binance, Market};
-use super::{Adapter, BackfillPage, BadRows, Bases, Exchange, GapPolicy, RestRequest};
-use crate::domain::Venue;
-use crate::ingest::event::{DataKind, Frame, ParseError};
+use super::{Adapter, BackfillPage, BadRows, Bases, Exchange, GapPolicy, RestRequest, Routes};
+use crate::domain::{Funding, Venue};
+use crate::ingest::event::{DataKind, Frame, ParseError, StreamKind};
 use crate::ingest::venues::Endpoints;
 
 /// The `sim` venue: the mock exchange's wire is Binance futures'.
@@ -54,8 +54,18 @@ impl Exchange for Sim {
         None
     }
 
-    fn stream_url(&self, ws_base: &str, kind: DataKind, symbols: &[String]) -> String {
-        self.wire.stream_url(ws_base, kind, symbols)
+    fn stream_url(
+        &self,
+        ws_base: &str,
+        routes: &Routes,
+        kind: StreamKind,
+        symbols: &[String],
+    ) -> Option<String> {
+        self.wire.stream_url(ws_base, routes, kind, symbols)
+    }
+
+    fn subscribe_message(&self, kind: StreamKind, symbols: &[String], id: u64) -> Option<String> {
+        self.wire.subscribe_message(kind, symbols, id)
     }
 
     fn listing_request(&self, rest_base: &str, symbol: &str) -> RestRequest {
@@ -108,6 +118,20 @@ impl Exchange for Sim {
     fn parse_history_start(&self, body: &str, kind: DataKind) -> Result<Option<i64>, BadRows> {
         self.wire.parse_history_start(body, kind)
     }
+
+    fn funding_request(
+        &self,
+        rest_base: &str,
+        symbol: &str,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Option<RestRequest> {
+        self.wire.funding_request(rest_base, symbol, from_ms, to_ms)
+    }
+
+    fn parse_funding(&self, body: &str, symbol: &str) -> Result<Vec<Funding>, BadRows> {
+        self.wire.parse_funding(body, symbol)
+    }
 }
 
 #[cfg(test)]
@@ -117,10 +141,16 @@ mod tests {
     #[test]
     fn sim_streams_and_backfills_like_binance_under_its_own_id() {
         let s = ["BTCUSDT".to_string()];
-        // The mock serves combined streams at /stream for both kinds.
+        // The mock serves the futures tiers like Binance.
         assert_eq!(
-            SIM.stream_url("ws://127.0.0.1:9", DataKind::AggTrade, &s),
-            "ws://127.0.0.1:9/stream?streams=btcusdt@aggTrade"
+            SIM.stream_url(
+                "ws://127.0.0.1:9",
+                &Routes::default(),
+                StreamKind::Trades(DataKind::AggTrade),
+                &s
+            )
+            .unwrap(),
+            "ws://127.0.0.1:9/market/stream?streams=btcusdt@aggTrade"
         );
         assert_eq!(
             SIM.backfill_request("http://127.0.0.1:9", DataKind::Trade, "BTCUSDT", 1, 5)
