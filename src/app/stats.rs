@@ -25,7 +25,15 @@ pub fn rows(d: &PairAnalytics) -> Vec<(&'static str, &'static str, String, &'sta
     let r = &d.report;
     let g = &r.regression;
     let bt = d.backtest.as_ref();
-    vec![
+    let c = d.cost.as_ref();
+    // The side the signal points to (short when it says nothing).
+    let side = c.map(|c| match d.signal {
+        crate::analytics::Signal::LongSpread => ("long", &c.long),
+        _ => ("short", &c.short),
+    });
+    let funding = side.and_then(|(_, s)| s.funding_bp_8h);
+    let bp = |v: Option<f64>| v.map(crate::model::pair::bp).unwrap_or_else(|| "–".into());
+    let mut out = vec![
         ("n", "bars", r.n.to_string(), "Bars where both legs have a price (after alignment)"),
         ("alpha", "α (intercept)", num(Some(g.alpha), 6), "Intercept of the full-sample hedge regression y = α + β·x"),
         ("alpha_se", "α std. error", num(g.alpha_se, 6), "Standard error of α (OLS only)"),
@@ -48,7 +56,15 @@ pub fn rows(d: &PairAnalytics) -> Vec<(&'static str, &'static str, String, &'sta
         ("bt_hit", "hit rate", num(bt.and_then(|b| b.hit_rate), 3), "Share of closed trades with positive PnL"),
         ("bt_sharpe", "Sharpe (ann.)", num(bt.and_then(|b| b.sharpe), 2), "Annualised Sharpe ratio of per-bar net PnL"),
         ("bt_dd", "max drawdown", num(bt.map(|b| b.max_drawdown), 5), "Largest peak-to-trough fall of the equity curve"),
-    ]
+    ];
+    out.extend([
+        ("quoted_y", "quoted spread y (bp)", bp(c.map(|c| c.y.quoted_bp())), "(ask - bid) / mid of the dependent leg at the newest book"),
+        ("quoted_x", "quoted spread x (bp)", bp(c.map(|c| c.x.quoted_bp())), "(ask - bid) / mid of the independent leg at the newest book"),
+        ("round_trip_bp", "round trip (bp)", bp(c.map(|c| c.round_trip_bp)), "Enter one side of the pair and leave by the other at the newest book, before fees, in bp of gross notional"),
+        ("funding_8h", if side.is_some_and(|(s, _)| s == "long") { "funding long (bp/8h)" } else { "funding short (bp/8h)" }, bp(funding), "Net funding of the side the signal points to while held, per 8 h, in bp of gross notional: positive is received"),
+        ("funding_ann", "funding (% a year)", num(funding.map(|f| f * crate::model::cost::FUNDING_PERIODS_PER_YEAR / 100.0), 2), "The same carry annualized (3 fundings a day)"),
+    ]);
+    out
 }
 
 #[component]

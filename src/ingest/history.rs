@@ -172,6 +172,41 @@ async fn first_id_at(
     Ok(exchange.parse_history_start(&body, kind)?)
 }
 
+/// Settled funding of each symbol over the last `days` days, from the
+/// venue's REST history into the store (a venue without funding, spot,
+/// asks nothing). The pair view reads the funding interval from it, and
+/// the backtest the rates it would have paid.
+pub async fn fetch_funding(
+    http: &reqwest::Client,
+    rest_base: &str,
+    exchange: &'static dyn crate::ingest::venues::Exchange,
+    symbols: &[String],
+    days: i64,
+    pipeline: &Pipeline,
+) {
+    let now = crate::ingest::now_ms();
+    for sym in symbols {
+        let Some(req) = exchange.funding_request(rest_base, sym, now - days * 86_400_000, now)
+        else {
+            return;
+        };
+        let rows = match crate::ingest::backfill::get_retried(http, &req, None).await {
+            Ok(body) => exchange.parse_funding(&body, sym),
+            Err(e) => {
+                tracing::warn!(symbol = %sym, error = %e, "funding history not fetched");
+                continue;
+            }
+        };
+        match rows {
+            Ok(rows) => {
+                tracing::info!(symbol = %sym, settlements = rows.len(), "funding history fetched");
+                pipeline.ingest_funding(rows).await;
+            }
+            Err(e) => tracing::warn!(symbol = %sym, error = %e, "funding history unreadable"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

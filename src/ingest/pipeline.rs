@@ -346,6 +346,13 @@ impl Pipeline {
         }
     }
 
+    /// Settled funding rows (from the venue's REST history).
+    pub async fn ingest_funding(&self, rows: Vec<crate::domain::Funding>) {
+        if !rows.is_empty() {
+            self.send(WriteCmd::Funding(rows)).await;
+        }
+    }
+
     /// The newest quote and mark seen for `instrument` (live, before
     /// conflation): what the desk would trade against now.
     pub fn last_book(&self, instrument: &Instrument) -> (Option<Quote>, Option<MarkPrice>) {

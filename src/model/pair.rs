@@ -68,6 +68,15 @@ pub struct PairAnalytics {
     pub signal_text: String,
     /// Time of the last bar, ms.
     pub updated: Option<i64>,
+    /// What trading the pair costs at the newest book (both legs quoted
+    /// within the last minute); `None` without quotes.
+    #[serde(default)]
+    pub cost: Option<crate::model::cost::PairCost>,
+    /// Per bar, the executable band around the spread: what shorting it
+    /// would receive and what buying it would pay, at the book in force at
+    /// the bar's close; `None` where either leg had no quote.
+    #[serde(default)]
+    pub band: Vec<Option<(f64, f64)>>,
 }
 
 /// Why a pair cannot be analysed; maps to HTTP 400 / 404 / 422 / 500.
@@ -211,6 +220,25 @@ pub fn describe_signal(
         PriceScale::Log => beta * py / px,
         PriceScale::Raw => beta,
     };
+    describe_trade(z, sig, entry, exit, x, y, qx, None)
+}
+
+/// [`describe_signal`] for a hedge of `qx` units of x, naming the prices
+/// each leg trades at, the round trip and the funding of the side the
+/// signal points to when `cost` is known: "short the spread: sell 1
+/// ETHUSDT at 3139.76, buy 0.052 BTCUSDT at 90110.6; round trip ~2.1 bp +
+/// fees; funding +0.4 bp/8h in your favour".
+#[allow(clippy::too_many_arguments)]
+pub fn describe_trade(
+    z: f64,
+    sig: Signal,
+    entry: f64,
+    exit: f64,
+    x: &str,
+    y: &str,
+    qx: f64,
+    cost: Option<&crate::model::cost::PairCost>,
+) -> String {
     let qty = format_qty(qx.abs());
     // A negative hedge ratio flips the x leg's direction.
     let (xs, xl) = if qx >= 0.0 {
@@ -218,6 +246,34 @@ pub fn describe_signal(
     } else {
         ("sell", "buy")
     };
+    if let (Some(c), Signal::ShortSpread | Signal::LongSpread) = (cost, sig) {
+        let (side, head, ys, xv) = if sig == Signal::ShortSpread {
+            (
+                &c.short,
+                format!("z = {z:.2} > {entry:.1}: short the spread"),
+                "sell",
+                xs,
+            )
+        } else {
+            (
+                &c.long,
+                format!("z = {z:.2} < -{entry:.1}: long the spread"),
+                "buy",
+                xl,
+            )
+        };
+        let funding = match side.funding_bp_8h {
+            Some(f) if f >= 0.0 => format!("; funding +{} bp/8h in your favour", bp(f)),
+            Some(f) => format!("; funding {} bp/8h against you", bp(f)),
+            None => String::new(),
+        };
+        return format!(
+            "{head}: {ys} 1 {y} at {}, {xv} {qty} {x} at {}; round trip ~{} bp + fees{funding}",
+            side.y_price,
+            side.x_price,
+            bp(c.round_trip_bp)
+        );
+    }
     match sig {
         Signal::ShortSpread => {
             format!("z = {z:.2} > {entry:.1}: short the spread: sell 1 {y}, {xs} {qty} {x}")
@@ -227,6 +283,20 @@ pub fn describe_signal(
         }
         Signal::Exit => format!("z = {z:.2}, |z| < {exit:.1}: flat: close any spread position"),
         Signal::Hold => format!("z = {z:.2}: inside the bands: hold"),
+    }
+}
+
+/// Basis points to two significant decimals (0.032, 2.1, 14).
+pub fn bp(v: f64) -> String {
+    let a = v.abs();
+    if a >= 10.0 {
+        format!("{v:.0}")
+    } else if a >= 1.0 {
+        format!("{v:.1}")
+    } else if a >= 0.1 {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.3}")
     }
 }
 
@@ -287,6 +357,68 @@ mod tests {
         assert_eq!(duration_text(1), "1 s");
         assert_eq!(duration_text(120_000), "2 m");
         assert_eq!(duration_text(90_061_000), "1 d 1 h");
+    }
+
+    #[test]
+    fn signal_text_names_the_cost_when_the_book_is_known() {
+        use crate::model::cost::{pair_cost, LegBook};
+        let leg = |s: &str, b, a, f| LegBook {
+            symbol: s.into(),
+            bid: b,
+            ask: a,
+            ts: 0,
+            funding_8h: Some(f),
+        };
+        let c = pair_cost(
+            leg("BTCUSDT", 90110.5, 90110.6, 0.00005),
+            leg("ETHUSDT", 3139.76, 3139.78, 0.0001),
+            0.052,
+            0.052,
+            PriceScale::Raw,
+        )
+        .unwrap();
+        let t = describe_trade(
+            2.31,
+            Signal::ShortSpread,
+            2.0,
+            0.5,
+            "BTCUSDT",
+            "ETHUSDT",
+            0.052,
+            Some(&c),
+        );
+        assert_eq!(
+            t,
+            "z = 2.31 > 2.0: short the spread: sell 1 ETHUSDT at 3139.76, buy 0.0520 BTCUSDT at 90110.6; \
+             round trip ~0.032 bp + fees; funding +0.10 bp/8h in your favour"
+        );
+        let l = describe_trade(
+            -2.5,
+            Signal::LongSpread,
+            2.0,
+            0.5,
+            "BTCUSDT",
+            "ETHUSDT",
+            0.052,
+            Some(&c),
+        );
+        assert!(
+            l.contains("buy 1 ETHUSDT at 3139.78, sell 0.0520 BTCUSDT at 90110.5"),
+            "{l}"
+        );
+        assert!(l.ends_with("funding -0.10 bp/8h against you"), "{l}");
+        // Hold and exit say nothing of cost.
+        let h = describe_trade(
+            0.1,
+            Signal::Hold,
+            2.0,
+            0.5,
+            "BTCUSDT",
+            "ETHUSDT",
+            0.052,
+            Some(&c),
+        );
+        assert_eq!(h, "z = 0.10: inside the bands: hold");
     }
 
     #[test]

@@ -127,6 +127,23 @@ pub async fn start_source(
             c.liveness = config.liveness;
         })
     };
+    // Funding history for the pair view and the backtest (perpetuals only).
+    let funding = |exchange: &'static dyn Exchange, rest: String| {
+        if !config.quotes.enabled {
+            return;
+        }
+        let (p, symbols, stop) = (pipeline.clone(), config.symbols.clone(), shutdown.clone());
+        tasks.spawn(async move {
+            let http = reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .unwrap_or_default();
+            tokio::select! {
+                _ = history::fetch_funding(&http, &rest, exchange, &symbols, 7, &p) => {}
+                _ = stop.cancelled() => {}
+            }
+        });
+    };
     let wrap =
         |s: crate::ingest::socket::SocketSource, mock: Option<MockExchange>| Source::Socket {
             mock,
@@ -145,6 +162,7 @@ pub async fn start_source(
                 None => None,
             };
             let rest_base = bases.rest.clone();
+            funding(exchange, rest_base.clone());
             let s = socket(exchange, bases);
             if let Some((last, from_ms)) = last {
                 pipeline.history_begin(from_ms, &config.symbols);
@@ -218,6 +236,7 @@ pub async fn start_source(
                 rest: mock.http_base(),
                 routes: config.endpoints.futures_routes.clone(),
             };
+            funding(&venues::sim::SIM, bases.rest.clone());
             let s = socket(&venues::sim::SIM, bases);
             Started {
                 source: wrap(s, Some(mock)),

@@ -6,8 +6,9 @@ use crate::analytics::{
     analyze, backtest, correlation::rolling_return_correlation, signal, BacktestOptions,
 };
 use crate::domain::Venue;
+use crate::model::cost::{pair_cost, per_8h, LegBook, PairCost};
 use crate::model::pair::{
-    describe_signal, waiting_text, PairAnalytics, PairError, PairQuery, PairView,
+    describe_signal, describe_trade, waiting_text, PairAnalytics, PairError, PairQuery, PairView,
 };
 use crate::store::{align_pair, Store, StoreError};
 
@@ -67,7 +68,125 @@ pub fn analyze_series(
         z,
         signal: sig,
         signal_text: text,
+        cost: None,
+        band: Vec::new(),
     })
+}
+
+/// A quote older than this at the time it is used is no book to trade on.
+const BOOK_MAX_AGE_MS: i64 = 60_000;
+
+/// Add what trading the pair costs: the newest book of both legs (with
+/// their funding) and the executable band per bar, from stored quotes and
+/// mark prices. Without quotes nothing changes.
+pub fn attach_cost(
+    store: &dyn Store,
+    venue: Venue,
+    a: &mut PairAnalytics,
+) -> Result<(), PairError> {
+    let failed = |e: StoreError| PairError::Store(e.to_string());
+    let q = a.query.clone();
+    let tf = q.timeframe.millis();
+    let Some(last) = a.ts.last().copied() else {
+        return Ok(());
+    };
+    let closes: Vec<i64> = a.ts.iter().map(|t| t + tf - 1).collect();
+    let age = tf.max(1000);
+    let bx = store.quotes_at(venue, &q.x, &closes, age).map_err(failed)?;
+    let by = store.quotes_at(venue, &q.y, &closes, age).map_err(failed)?;
+    let beta_at = |i: usize| {
+        a.report
+            .beta
+            .get(i)
+            .copied()
+            .flatten()
+            .unwrap_or(a.report.regression.beta)
+    };
+    let f = |p: f64| match q.options.prices {
+        crate::analytics::PriceScale::Log => p.ln(),
+        crate::analytics::PriceScale::Raw => p,
+    };
+    a.band = (0..a.ts.len())
+        .map(|i| {
+            let (Some(x), Some(y), Some(s)) =
+                (&bx[i], &by[i], a.report.spread.get(i).copied().flatten())
+            else {
+                return None;
+            };
+            let b = beta_at(i);
+            let mid = f(y.mid()) - b * f(x.mid());
+            let (x_sell, x_buy) = if b >= 0.0 {
+                (x.ask, x.bid)
+            } else {
+                (x.bid, x.ask)
+            };
+            let short = f(y.bid) - b * f(x_sell);
+            let long = f(y.ask) - b * f(x_buy);
+            // Offsets from the mid spread, around the model's spread.
+            Some((s - (mid - short), s + (long - mid)))
+        })
+        .collect();
+    let end = [last + tf - 1];
+    let book = |sym: &str| -> Result<Option<LegBook>, PairError> {
+        let newest = store
+            .quotes_at(venue, sym, &end, BOOK_MAX_AGE_MS)
+            .map_err(failed)?
+            .pop()
+            .flatten();
+        let Some(qt) = newest else { return Ok(None) };
+        let mark = store.last_mark(venue, sym).map_err(failed)?;
+        let funding_8h = mark
+            .filter(|m| (qt.ts - m.ts).abs() <= BOOK_MAX_AGE_MS)
+            .map(|m| per_8h(m.funding_rate, funding_interval(store, venue, sym, m.ts)));
+        Ok(Some(LegBook {
+            symbol: sym.to_string(),
+            bid: qt.bid,
+            ask: qt.ask,
+            ts: qt.ts,
+            funding_8h,
+        }))
+    };
+    let (Some(lx), Some(ly)) = (book(&q.x)?, book(&q.y)?) else {
+        return Ok(());
+    };
+    let beta = beta_at(a.ts.len() - 1);
+    let (px, py) = (*a.px.last().unwrap_or(&1.0), *a.py.last().unwrap_or(&1.0));
+    let qx = match q.options.prices {
+        crate::analytics::PriceScale::Log => beta * py / px,
+        crate::analytics::PriceScale::Raw => beta,
+    };
+    let cost: Option<PairCost> = pair_cost(lx, ly, beta, qx, q.options.prices).ok();
+    if let (Some(c), Some(z)) = (&cost, a.z) {
+        a.signal_text = describe_trade(
+            z,
+            a.signal,
+            q.options.entry,
+            q.options.exit,
+            &q.x,
+            &q.y,
+            qx,
+            Some(c),
+        );
+    }
+    a.cost = cost;
+    Ok(())
+}
+
+/// The venue's funding interval for `symbol`: the gap between its last two
+/// settlements, 8 hours when fewer are stored.
+fn funding_interval(store: &dyn Store, venue: Venue, symbol: &str, at: i64) -> i64 {
+    const EIGHT_H: i64 = 8 * 3_600_000;
+    match store.funding(venue, symbol, at - 3 * 86_400_000, at + 1) {
+        Ok(Some(rows)) if rows.len() >= 2 => {
+            let d = rows[rows.len() - 1].ts - rows[rows.len() - 2].ts;
+            if (3_600_000..=EIGHT_H).contains(&d) {
+                d
+            } else {
+                EIGHT_H
+            }
+        }
+        _ => EIGHT_H,
+    }
 }
 
 /// Load both legs' bars from the store, align them and analyse.
@@ -77,13 +196,19 @@ pub fn pair_analytics(
     mut q: PairQuery,
 ) -> Result<PairAnalytics, PairError> {
     let (ts, px, py) = load_aligned(store, venue, &mut q)?;
-    analyze_series(&q, ts, px, py)
+    let mut a = analyze_series(&q, ts, px, py)?;
+    attach_cost(store, venue, &mut a)?;
+    Ok(a)
 }
 
 /// Prices always, analytics when possible (the dashboard's call).
 pub fn pair_view(store: &dyn Store, venue: Venue, mut q: PairQuery) -> Result<PairView, PairError> {
     let (ts, px, py) = load_aligned(store, venue, &mut q)?;
-    let analytics = analyze_series(&q, ts.clone(), px.clone(), py.clone()).map_err(|e| {
+    let analytics = analyze_series(&q, ts.clone(), px.clone(), py.clone()).and_then(|mut a| {
+        attach_cost(store, venue, &mut a)?;
+        Ok(a)
+    });
+    let analytics = analytics.map_err(|e| {
         // A live view still filling its window says when it will be ready.
         q.to.is_none()
             .then(|| waiting_text(&q.options, q.timeframe, ts.len()))
