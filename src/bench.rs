@@ -310,6 +310,34 @@ pub struct HttpRow {
     pub wrk: Option<(WrkFigures, Usage)>,
 }
 
+/// Ingest with top of book on: the quote stream of every symbol at a
+/// fixed rate on its own connection, conflated and stored, beside trades.
+#[derive(Debug, Clone, Serialize)]
+pub struct QuotesRow {
+    pub symbols: usize,
+    /// Book updates per second per symbol the mock was asked for.
+    pub target_per_symbol: f64,
+    /// Book updates the mock wrote to the socket, per second (all symbols).
+    pub sent_per_sec: f64,
+    pub sent: u64,
+    /// Read by the client: equal to `sent` when nothing was lost.
+    pub received: u64,
+    pub conflated: u64,
+    pub kept: u64,
+    /// Quotes inserted by the writer (= kept when nothing was lost).
+    pub stored_quotes: u64,
+    pub trades_generated: u64,
+    pub trades_stored: u64,
+    /// Rows (quotes, marks and trades) committed per second of the window.
+    pub rows_per_sec: f64,
+    /// Exchange -> receive lag of the kept quotes, ms.
+    pub quote_lag_p50_ms: f64,
+    pub quote_lag_p99_ms: f64,
+    /// ... and of the trades.
+    pub trade_lag_p99_ms: f64,
+    pub usage: Usage,
+}
+
 /// Everything one run measured.
 #[derive(Debug, Clone, Serialize)]
 pub struct BenchReport {
@@ -323,6 +351,7 @@ pub struct BenchReport {
     pub burst: BurstRow,
     /// One row per endpoint measured.
     pub http: Vec<HttpRow>,
+    pub quotes: QuotesRow,
     /// The live-push base interval in force, ms.
     pub live_base_interval_ms: u64,
 }
@@ -353,6 +382,8 @@ pub async fn run(opts: &BenchOptions) -> Result<BenchReport, BenchError> {
     }
     tracing::info!("bench: bursts with disconnects");
     let burst = burst_phase(&symbols, opts).await?;
+    tracing::info!("bench: quotes on");
+    let quotes = quotes_phase(opts).await?;
     tracing::info!("bench: HTTP API");
     let http = http_phase(opts).await?;
     Ok(BenchReport {
@@ -366,6 +397,7 @@ pub async fn run(opts: &BenchOptions) -> Result<BenchReport, BenchError> {
         latency,
         burst,
         http,
+        quotes,
         live_base_interval_ms: pairdesk::model::live::BASE_INTERVAL_MS,
     })
 }
@@ -597,6 +629,97 @@ fn collect_lags(pipeline: &Pipeline) -> (Arc<Mutex<Vec<f64>>>, tokio::task::Join
         }
     });
     (lags, task)
+}
+
+/// Book updates per symbol per second in the quotes phase, and its symbols
+/// and total trade rate (the issue's figure: 2,000 a second on 10 symbols).
+const QUOTES_PER_SYMBOL: f64 = 2_000.0;
+const QUOTE_SYMBOLS: usize = 10;
+const QUOTE_TRADE_RATE: f64 = 500.0;
+
+/// Ten symbols, each with its book at 2,000 updates a second and trades at
+/// 50 a second, through the production path with quotes on.
+async fn quotes_phase(opts: &BenchOptions) -> Result<QuotesRow, BenchError> {
+    let dir = TempDir::new("quotes")?;
+    let symbols: Vec<String> = (0..QUOTE_SYMBOLS).map(|i| format!("Q{i:03}USDT")).collect();
+    let base: f64 = symbols.iter().map(|s| SimSpec::for_symbol(s).rate).sum();
+    let scale = QUOTE_TRADE_RATE / base;
+    let mut feed_opts = FeedOptions::new(MockConfig {
+        seed: 77,
+        rate_scale: scale,
+        autostart: false,
+        // The book's size updates scale with the rate too; one more update
+        // comes with each trade.
+        quotes: Some((QUOTES_PER_SYMBOL - QUOTE_TRADE_RATE / QUOTE_SYMBOLS as f64) / scale),
+        ..MockConfig::new(&symbols)
+    });
+    feed_opts.quotes = Some(pairdesk::ingest::conflate::ConflateConfig::default());
+    let mut market = MockFeed::start(&dir.path().join("quotes.db"), feed_opts).await?;
+    let (trade_lags, collector) = collect_lags(&market.pipeline);
+    let quote_lags: Arc<Mutex<Vec<f64>>> = Arc::default();
+    let mut book = market.pipeline.subscribe_book();
+    let sink = quote_lags.clone();
+    let book_task = tokio::spawn(async move {
+        use tokio::sync::broadcast::error::RecvError;
+        loop {
+            match book.recv().await {
+                Ok(pairdesk::ingest::pipeline::BookEvent::Quote(q)) => {
+                    if let Ok(mut l) = sink.lock() {
+                        l.push((q.receive_ts - q.ts) as f64);
+                    }
+                }
+                Ok(_) | Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => return,
+            }
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let probe = UsageProbe::start();
+    let started = Instant::now();
+    market.mock.resume();
+    tokio::time::sleep(Duration::from_secs_f64(opts.seconds)).await;
+    market.mock.pause();
+    let window = started.elapsed().as_secs_f64();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    market.stop_client(Duration::from_secs(5)).await;
+    market.pipeline.flush().await;
+    let usage = probe.finish();
+    collector.abort();
+    book_task.abort();
+    let f = market.mock.faults();
+    let m = &market.pipeline.metrics;
+    let w = market.writer.stats.clone();
+    let sent = f.quotes_sent.load(Relaxed);
+    let stored_quotes = w.quotes_inserted.load(Relaxed);
+    let trades_stored = w.inserted.load(Relaxed);
+    let rows = stored_quotes + trades_stored + w.marks_inserted.load(Relaxed);
+    let row = QuotesRow {
+        symbols: QUOTE_SYMBOLS,
+        target_per_symbol: QUOTES_PER_SYMBOL,
+        sent_per_sec: sent as f64 / window,
+        sent,
+        received: m.quotes.load(Relaxed),
+        conflated: m.quotes_conflated.load(Relaxed),
+        kept: m.quotes_kept.load(Relaxed),
+        stored_quotes,
+        trades_generated: market.mock.generated(),
+        trades_stored,
+        rows_per_sec: rows as f64 / window,
+        quote_lag_p50_ms: 0.0,
+        quote_lag_p99_ms: 0.0,
+        trade_lag_p99_ms: percentile(
+            &sorted(trade_lags.lock().map(|l| l.clone()).unwrap_or_default()),
+            99.0,
+        ),
+        usage,
+    };
+    let ql = sorted(quote_lags.lock().map(|l| l.clone()).unwrap_or_default());
+    close(market).await;
+    Ok(QuotesRow {
+        quote_lag_p50_ms: percentile(&ql, 50.0),
+        quote_lag_p99_ms: percentile(&ql, 99.0),
+        ..row
+    })
 }
 
 /// Bursts of 10x the base rate with the connection dropped mid-burst: every
@@ -1053,6 +1176,32 @@ pub fn render(r: &BenchReport) -> String {
         "sustainable rate: {}\n",
         r.sustainable_rate
             .map_or("none of the steps".into(), |v| format!("{v:.0} trades/s"))
+    );
+    let q = &r.quotes;
+    let _ = writeln!(
+        o,
+        "Quotes on: {} symbols, bookTicker {:.0}/s each on its own connection, plus trades and mark prices",
+        q.symbols, q.target_per_symbol
+    );
+    let _ = writeln!(
+        o,
+        "sent {} ({:.0}/s), received {}, conflated {}, kept {}, stored {} (lost {}); trades {} of {} stored; \
+         {:.0} rows/s stored; quote lag p50 {:.1} ms, p99 {:.1} ms; trade lag p99 {:.1} ms; CPU {}, RSS {:.1} MB\n",
+        q.sent,
+        q.sent_per_sec,
+        q.received,
+        q.conflated,
+        q.kept,
+        q.stored_quotes,
+        q.sent.saturating_sub(q.received) + q.kept.saturating_sub(q.stored_quotes),
+        q.trades_stored,
+        q.trades_generated,
+        q.rows_per_sec,
+        q.quote_lag_p50_ms,
+        q.quote_lag_p99_ms,
+        q.trade_lag_p99_ms,
+        pct(&q.usage),
+        q.usage.rss_max_mb
     );
     let _ = writeln!(
         o,

@@ -562,6 +562,7 @@ async fn record(config: Config, out: PathBuf, seconds: Option<u64>) -> anyhow::R
     let writer = Writer::spawn(store::open_writer(&config.db, durability)?, 256);
     let pipeline = Pipeline::with_limits(writer.tx.clone(), config.tick_limits);
     let mut live = pipeline.subscribe();
+    let mut book = pipeline.subscribe_book();
     let (stop, tasks) = (
         tokio_util::sync::CancellationToken::new(),
         tokio_util::task::TaskTracker::new(),
@@ -583,19 +584,31 @@ async fn record(config: Config, out: PathBuf, seconds: Option<u64>) -> anyhow::R
         seconds.unwrap_or(u64::MAX / 4),
     ));
     tokio::pin!(deadline);
-    let mut n = 0u64;
+    let (mut n, mut quotes) = (0u64, 0u64);
     loop {
         tokio::select! {
             t = live.recv() => match t {
                 Ok(t) => {
                     let line = serde_json::json!({
-                        "symbol": t.symbol, "ts": t.exchange_ts, "price": t.price, "size": t.qty,
-                        "id": t.trade_id, "side": <&str>::from(t.side),
+                        "kind": "trade", "symbol": t.symbol, "ts": t.exchange_ts, "price": t.price,
+                        "size": t.qty, "id": t.trade_id, "side": <&str>::from(t.side),
                     });
                     writeln!(w, "{line}")?;
                     n += 1;
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(k)) => tracing::warn!(missed = k, "recorder fell behind"),
+                Err(_) => break,
+            },
+            b = book.recv() => match b {
+                Ok(b) => {
+                    let line = match &b {
+                        pairdesk::ingest::pipeline::BookEvent::Quote(q) => pairdesk::ingest::replay::quote_record(q),
+                        pairdesk::ingest::pipeline::BookEvent::Mark(m) => pairdesk::ingest::replay::mark_record(m),
+                    };
+                    writeln!(w, "{line}")?;
+                    quotes += 1;
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(k)) => tracing::warn!(missed = k, "recorder fell behind on quotes"),
                 Err(_) => break,
             },
             _ = &mut deadline => break,
@@ -608,6 +621,6 @@ async fn record(config: Config, out: PathBuf, seconds: Option<u64>) -> anyhow::R
     let _ = tokio::time::timeout(std::time::Duration::from_millis(800), tasks.wait()).await;
     drop(source);
     pipeline.flush().await;
-    tracing::info!(ticks = n, "recording finished");
+    tracing::info!(ticks = n, quotes_and_marks = quotes, "recording finished");
     Ok(())
 }

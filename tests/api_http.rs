@@ -81,6 +81,23 @@ fn pair_ticks() -> Vec<Tick> {
     out
 }
 
+/// 300 BTCUSDT quotes, three per timestamp (so pages split inside one).
+fn book() -> Vec<pairdesk::domain::Quote> {
+    (0..300)
+        .map(|i| pairdesk::domain::Quote {
+            venue: Venue::Sim,
+            symbol: "BTCUSDT".into(),
+            update_id: 1000 + i,
+            ts: T0 + (i / 3) * 250,
+            receive_ts: T0 + (i / 3) * 250 + 3,
+            bid: 40_000.0 + i as f64 * 0.1,
+            bid_qty: 1.0,
+            ask: 40_000.2 + i as f64 * 0.1,
+            ask_qty: 2.0,
+        })
+        .collect()
+}
+
 async fn start(token: Option<&str>) -> Server {
     start_with(token, None).await
 }
@@ -102,6 +119,21 @@ async fn start_configured(
     let db = dir.path().join("api.db");
     let writer = Writer::spawn(store::open_writer(&db, Durability::Normal).unwrap(), 64);
     writer.tx.send(WriteCmd::Ticks(pair_ticks())).await.unwrap();
+    writer.tx.send(WriteCmd::Quotes(book())).await.unwrap();
+    writer
+        .tx
+        .send(WriteCmd::Funding(
+            (0..3)
+                .map(|k| pairdesk::domain::Funding {
+                    venue: Venue::Sim,
+                    symbol: "BTCUSDT".into(),
+                    ts: T0 + k * 8 * 3_600_000,
+                    rate: 0.0001 * (k as f64 - 1.0),
+                })
+                .collect(),
+        ))
+        .await
+        .unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel();
     writer.tx.send(WriteCmd::Flush(tx)).await.unwrap();
     rx.await.unwrap();
@@ -1699,4 +1731,91 @@ async fn absurd_uploaded_values_are_refused_with_reasons() {
     assert_eq!(v["refused"]["price_out_of_range"], 1);
     assert_eq!(v["refused"]["time_in_future"], 1);
     assert_eq!(s.state.writer_stats.inserted.load(Relaxed) - before, 1);
+}
+
+#[tokio::test]
+async fn quotes_are_paged_without_loss_and_funding_is_served() {
+    let s = start(None).await;
+    let c = client();
+    // Pages of 7 that split timestamps: every quote once, in order.
+    let mut ids = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut url = format!("{}/api/v1/quotes?symbol=BTCUSDT&limit=7", s.base);
+        if let Some(cur) = &cursor {
+            url.push_str(&format!("&cursor={cur}"));
+        }
+        let v = get_json(&c, url).await;
+        for q in v["quotes"].as_array().unwrap() {
+            ids.push(q["update_id"].as_i64().unwrap());
+        }
+        match v["next_cursor"].as_str() {
+            Some(n) => cursor = Some(n.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(ids, (1000..1300).collect::<Vec<i64>>());
+    let csv = c
+        .get(format!(
+            "{}/api/v1/quotes.csv?symbol=BTCUSDT&limit=2",
+            s.base
+        ))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let rows: Vec<&str> = csv.trim().lines().collect();
+    assert_eq!(
+        rows[0],
+        "ts_iso,ts_ms,update_id,receive_ts_ms,bid,bid_qty,ask,ask_qty,mid"
+    );
+    assert_eq!(rows.len(), 3);
+    assert!(
+        rows[1].contains(",1000,1704067200003,40000,1,40000.2,2,"),
+        "{}",
+        rows[1]
+    );
+    for (q, param) in [
+        ("symbol=BTC/USDT", "symbol"),
+        ("symbol=BTCUSDT&limit=0", "limit"),
+        ("symbol=BTCUSDT&from=5&to=5", "to"),
+        ("symbol=BTCUSDT&cursor=x", "cursor"),
+    ] {
+        let r = c
+            .get(format!("{}/api/v1/quotes?{q}", s.base))
+            .send()
+            .await
+            .unwrap();
+        let (code, p) = error_of(r, StatusCode::BAD_REQUEST).await;
+        assert_eq!(
+            (code.as_str(), p.as_deref()),
+            ("bad_parameter", Some(param)),
+            "{q}"
+        );
+    }
+    let r = c
+        .get(format!("{}/api/v1/quotes?symbol=DOGEUSDT", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_of(r, StatusCode::NOT_FOUND).await.0, "unknown_symbol");
+    let f = get_json(
+        &c,
+        format!(
+            "{}/api/v1/funding?symbol=BTCUSDT&from={T0}&to={}",
+            s.base,
+            T0 + 86_400_000
+        ),
+    )
+    .await;
+    let rates: Vec<f64> = f["funding"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["rate"].as_f64().unwrap())
+        .collect();
+    assert_eq!(rates, [-0.0001, 0.0, 0.0001]);
+    assert!(f["mark"].is_null());
 }

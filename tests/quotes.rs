@@ -281,3 +281,120 @@ async fn mark_prices_and_funding_history_are_served_in_binance_shapes() {
         .all(|m| m.index < m.mark && m.funding_rate.abs() < 1e-3));
     assert!(feed.shutdown().await);
 }
+
+/// The cost the pair view attaches, on the simulated market's stored book,
+/// against the naive definition: the newest stored quote of each leg (a
+/// plain query), the newest mark's funding rate, and the formulas written
+/// out again here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pair_cost_matches_the_naive_definition_on_the_simulated_book() {
+    use pairdesk::analytics::PriceScale;
+    use pairdesk::domain::Timeframe;
+    use pairdesk::model::pair::PairQuery;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("c.db");
+    let feed = start(&db, 50.0, Routes::default(), false).await;
+    within(Duration::from_secs(8), || {
+        status(&feed, "markPrice").messages >= 6
+    })
+    .await
+    .expect("no mark prices");
+    feed.mock.pause();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    feed.pipeline.flush_quotes(true).await;
+    assert!(feed.pipeline.flush().await);
+
+    // Forty 1 s bars ending now, with a cointegrated pair of closes: the
+    // statistics do not matter here, only the hedge and the book.
+    let end = Timeframe::S1.bucket(pairdesk::ingest::now_ms());
+    let ts: Vec<i64> = (0..40).map(|i| end - (39 - i) * 1000).collect();
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut noise = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % 10_000) as f64 / 10_000.0 - 0.5
+    };
+    let mut walk = 0.0;
+    let mut px = Vec::new();
+    let mut py = Vec::new();
+    for _ in 0..40 {
+        walk += noise() * 0.002;
+        px.push(90_000.0 * f64::exp(walk));
+        py.push(3_100.0 * f64::exp(1.2 * walk + noise() * 0.001));
+    }
+    let q = PairQuery {
+        x: "BTCUSDT".into(),
+        y: "ETHUSDT".into(),
+        timeframe: Timeframe::S1,
+        bars: 40,
+        ..PairQuery::default()
+    };
+    let mut a = pairdesk::services::pair::analyze_series(&q, ts, px.clone(), py.clone()).unwrap();
+    let store = pairdesk::store::SqliteStore::new(&db);
+    pairdesk::services::pair::attach_cost(&store, Venue::Sim, &mut a).unwrap();
+    let c = a.cost.clone().expect("both legs are quoted");
+
+    let conn = store::open_reader(&db).unwrap();
+    let newest = |sym: &str| -> (f64, f64) {
+        conn.query_row(
+            "SELECT bid, ask FROM quotes JOIN symbols ON symbols.id = quotes.sym \
+             WHERE symbols.name = ?1 AND quotes.ts <= ?2 ORDER BY quotes.ts DESC, update_id DESC LIMIT 1",
+            rusqlite::params![sym, end + 999],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap()
+    };
+    let rate = |sym: &str| -> f64 {
+        conn.query_row(
+            "SELECT funding_rate FROM marks JOIN symbols ON symbols.id = marks.sym \
+             WHERE symbols.name = ?1 ORDER BY marks.ts DESC LIMIT 1",
+            [sym],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    let ((xb, xa), (yb, ya)) = (newest("BTCUSDT"), newest("ETHUSDT"));
+    assert_eq!((c.x.bid, c.x.ask, c.y.bid, c.y.ask), (xb, xa, yb, ya));
+    let (mx, my) = ((xb + xa) / 2.0, (yb + ya) / 2.0);
+    let beta = a
+        .report
+        .beta
+        .last()
+        .copied()
+        .flatten()
+        .unwrap_or(a.report.regression.beta);
+    assert_eq!(q.options.prices, PriceScale::Log);
+    let qx = beta * py[39] / px[39];
+    assert!((c.qx - qx).abs() < 1e-12);
+    let gross = my + qx.abs() * mx;
+    let close = |a: f64, b: f64, what: &str| {
+        assert!(
+            (a - b).abs() <= 1e-9 * b.abs().max(1.0),
+            "{what}: {a} vs {b}"
+        )
+    };
+    close(c.y.quoted_bp(), (ya - yb) / my * 1e4, "quoted y");
+    close(
+        c.round_trip_bp,
+        ((ya - yb) + qx.abs() * (xa - xb)) / gross * 1e4,
+        "round trip",
+    );
+    // qx > 0 here (beta of a positively related pair): short buys x at the ask.
+    assert!(qx > 0.0);
+    close(
+        c.short.entry_bp,
+        ((my - yb) + qx * (xa - mx)) / gross * 1e4,
+        "short entry",
+    );
+    close(c.short.spread, yb.ln() - beta * xa.ln(), "short spread");
+    close(c.long.spread, ya.ln() - beta * xb.ln(), "long spread");
+    close(c.spread_mid, my.ln() - beta * mx.ln(), "mid spread");
+    let (ry, rx) = (rate("ETHUSDT"), rate("BTCUSDT"));
+    let carry = (ry * my - rx * qx * mx) / gross * 1e4;
+    close(c.short.funding_bp_8h.unwrap(), carry, "funding short");
+    close(c.long.funding_bp_8h.unwrap(), -carry, "funding long");
+    // The simulated book is one tick either side of the mid.
+    close(c.x.quoted_bp(), 0.2 / mx * 1e4, "BTC two ticks");
+    assert!(feed.shutdown().await);
+}

@@ -336,6 +336,26 @@ test('pair, timeframe and a historical range set from the controls give the API 
   await expect(page.locator('td[data-stat="n"]')).toHaveText(String(j.report.n), { timeout: 15_000 });
   expect(await stat('beta')).toBe(j.report.regression.beta.toFixed(6));
   expect(await stat('alpha')).toBe(j.report.regression.alpha.toFixed(6));
+  // What the signal costs, from the simulated market's book and funding:
+  // the same figures as the API, formatted as the page does (bp()).
+  const bp = (v: number) => {
+    const a = Math.abs(v);
+    return a >= 10 ? v.toFixed(0) : a >= 1 ? v.toFixed(1) : a >= 0.1 ? v.toFixed(2) : v.toFixed(3);
+  };
+  expect(j.cost, 'the pair view carries the cost of the newest book').toBeTruthy();
+  const quoted = (l: { bid: number; ask: number }) => ((l.ask - l.bid) / ((l.ask + l.bid) / 2)) * 1e4;
+  expect(await stat('round_trip_bp')).toBe(bp(j.cost.round_trip_bp));
+  expect(await stat('quoted_y')).toBe(bp(quoted(j.cost.y)));
+  expect(await stat('quoted_x')).toBe(bp(quoted(j.cost.x)));
+  const side = j.signal === 'long-spread' ? j.cost.long : j.cost.short;
+  expect(side.funding_bp_8h, 'the simulated market streams funding').not.toBeNull();
+  expect(await stat('funding_8h')).toBe(bp(side.funding_bp_8h));
+  expect(j.cost.short.spread).toBeLessThan(j.cost.spread_mid);
+  expect(j.cost.long.spread).toBeGreaterThan(j.cost.spread_mid);
+  // The executable band is drawn around the spread where both legs were quoted.
+  expect(j.band.filter((b: unknown) => b !== null).length).toBeGreaterThan(0);
+  await expect(page.locator('canvas[data-testid="chart-spread"]'))
+    .toHaveAttribute('data-lines', /short receives,long pays/);
   // The download is the same view, one CSV row per bar.
   const href = (await page.getByTestId('download-pair').getAttribute('href'))!;
   expect(href).toContain('x=ETHUSDT&y=BTCUSDT&timeframe=5s&bars=22');

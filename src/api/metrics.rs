@@ -122,6 +122,73 @@ pub fn render(st: &AppState) -> String {
     }
     head(
         &mut o,
+        "pairdesk_quotes_total",
+        c,
+        "Top-of-book updates received, by outcome: kept (handed to the writer), conflated, duplicate (update id not above the last), refused (outside the tick limits). received = the sum.",
+    );
+    for (outcome, v) in [
+        ("kept", &m.quotes_kept),
+        ("conflated", &m.quotes_conflated),
+        ("duplicate", &m.quote_duplicates),
+        ("refused", &m.quotes_refused),
+    ] {
+        let _ = writeln!(
+            o,
+            "pairdesk_quotes_total{{outcome=\"{outcome}\"}} {}",
+            v.load(Relaxed)
+        );
+    }
+    one(
+        &mut o,
+        "pairdesk_quotes_stored_total",
+        c,
+        "Quotes newly inserted into the database by this process.",
+        w.quotes_inserted.load(Relaxed),
+    );
+    one(
+        &mut o,
+        "pairdesk_marks_stored_total",
+        c,
+        "Mark price updates newly inserted into the database by this process.",
+        w.marks_inserted.load(Relaxed),
+    );
+    let streams = st.pipeline.stream_status();
+    for (name, help, get) in [
+        (
+            "pairdesk_stream_connected",
+            "1 while the stream's connection is open, by stream kind.",
+            (|s: &crate::domain::StreamStatus| u64::from(s.connected))
+                as fn(&crate::domain::StreamStatus) -> u64,
+        ),
+        (
+            "pairdesk_stream_messages_total",
+            "Data messages received, by stream kind.",
+            |s| s.messages,
+        ),
+        (
+            "pairdesk_stream_silences_total",
+            "Times the stream was silent while its connection answered pings, by stream kind.",
+            |s| s.silences,
+        ),
+        (
+            "pairdesk_stream_resubscribes_total",
+            "Silent streams resubscribed on their connection, by stream kind.",
+            |s| s.resubscribes,
+        ),
+        (
+            "pairdesk_stream_reconnects_total",
+            "Reconnects of the stream's connection, by stream kind.",
+            |s| s.reconnects,
+        ),
+    ] {
+        let kind = if name.ends_with("_total") { c } else { g };
+        head(&mut o, name, kind, help);
+        for s in &streams {
+            let _ = writeln!(o, "{name}{{stream=\"{}\"}} {}", esc(&s.stream), get(s));
+        }
+    }
+    head(
+        &mut o,
         "pairdesk_ticks_duplicate_total",
         c,
         "Duplicate trades skipped, by where they were caught.",

@@ -21,6 +21,9 @@ use utoipa::{Modify, OpenApi};
         rest::ticks,
         rest::bars,
         rest::bars_csv,
+        rest::quotes,
+        rest::quotes_csv,
+        rest::funding,
         rest::analyze,
         rest::backtest,
         rest::pair_get,
@@ -39,7 +42,7 @@ use utoipa::{Modify, OpenApi};
     components(schemas(crate::api::error::ErrorBody)),
     modifiers(&BearerAuth),
     tags(
-        (name = "market data", description = "Stored ticks and bars"),
+        (name = "market data", description = "Stored ticks, bars, quotes and funding"),
         (name = "analytics", description = "The analyze contract, backtests, stored pairs"),
         (name = "alerts", description = "Alert rules and fired events"),
         (name = "operations", description = "Status, health, metrics"),
@@ -55,6 +58,9 @@ pub struct ApiDoc;
 struct UploadReport {
     lines: u64,
     ticks: u64,
+    /// Quote and mark price lines read (an upload stores trades only).
+    quotes: u64,
+    marks: u64,
     /// Ticks that were new to the database.
     inserted: u64,
     /// Rows dropped, by reason.

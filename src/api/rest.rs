@@ -10,7 +10,10 @@
 
 use crate::analytics::{self, AnalyzeOptions, AnalyzeReport, BacktestOptions, BacktestResult};
 use crate::api::error::{ApiError, ApiJson, ApiQuery, ApiResult, ErrorBody};
-use crate::domain::{validate_symbol, Bar, StatusSnapshot, SymbolStatus, Tick, Timeframe, Venue};
+use crate::domain::{
+    validate_symbol, Bar, Funding, MarkPrice, Quote, StatusSnapshot, SymbolStatus, Tick, Timeframe,
+    Venue,
+};
 use crate::model::alerts::{AlertEvent, AlertRule, StoredRule};
 use crate::model::pair::{PairAnalytics, PairQuery};
 use crate::model::status::GapInfo;
@@ -48,6 +51,9 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: Arc<AppState>) -> Router<
         .route("/api/v1/ticks", get(ticks))
         .route("/api/v1/bars", get(bars))
         .route("/api/v1/bars.csv", get(bars_csv))
+        .route("/api/v1/quotes", get(quotes))
+        .route("/api/v1/quotes.csv", get(quotes_csv))
+        .route("/api/v1/funding", get(funding))
         .route("/api/v1/analyze", post(analyze).layer(series_limit))
         .route("/api/v1/backtest", post(backtest).layer(series_limit))
         .route(
@@ -294,6 +300,239 @@ pub async fn ticks(State(st): St, ApiQuery(q): ApiQuery<TicksQuery>) -> ApiResul
         venue,
         ticks,
         next_cursor,
+    }))
+}
+
+// ---------------------------------------------------------------- quotes
+
+/// Query of `GET /api/v1/quotes`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct QuotesQuery {
+    /// Symbol, e.g. BTCUSDT.
+    #[param(pattern = "^[A-Za-z0-9]{2,20}$", example = "BTCUSDT")]
+    pub symbol: String,
+    /// Range start, epoch ms (inclusive). Default 0.
+    #[param(minimum = 0, maximum = 253402300799999_i64)]
+    pub from: Option<i64>,
+    /// Range end, epoch ms (exclusive). Default: no end.
+    #[param(minimum = 0, maximum = 253402300799999_i64)]
+    pub to: Option<i64>,
+    /// Page size, 1 to 10000. Default 1000.
+    #[param(minimum = 1, maximum = 10000)]
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Venue the quotes were stored under. Default: the active source's.
+    pub venue: Option<Venue>,
+}
+
+/// One page of stored (conflated) quotes in (time, update id) order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct QuotePage {
+    pub symbol: String,
+    pub venue: Venue,
+    pub quotes: Vec<Quote>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// A quotes query, validated: symbol, `[from, to)`, page size, cursor.
+struct QuotesParams {
+    symbol: String,
+    from: i64,
+    to: i64,
+    limit: usize,
+    cursor: Option<(i64, i64)>,
+}
+
+/// Validated range, page size and cursor of a quotes query.
+fn quotes_params(q: &QuotesQuery) -> Result<QuotesParams, ApiError> {
+    let symbol = symbol_param(&q.symbol, "symbol")?;
+    let from = ts_param(q.from.unwrap_or(0), "from")?;
+    let to = ts_param(q.to.unwrap_or(MAX_TS), "to")?;
+    if to <= from {
+        return Err(ApiError::bad_param(
+            "to",
+            format!("must be after from ({from})"),
+        ));
+    }
+    let limit = q.limit.unwrap_or(1000);
+    if !(1..=MAX_TICKS).contains(&limit) {
+        return Err(ApiError::bad_param(
+            "limit",
+            format!("expected 1 to {MAX_TICKS}, got {limit}"),
+        ));
+    }
+    let cursor = q.cursor.as_deref().map(parse_cursor).transpose()?;
+    Ok(QuotesParams {
+        symbol,
+        from,
+        to,
+        limit: limit as usize,
+        cursor,
+    })
+}
+
+/// A page of quotes after `cursor` (time, update id), and whether more follow.
+fn quote_page(
+    store: &dyn crate::store::Store,
+    venue: Venue,
+    sym: &str,
+    from: i64,
+    to: i64,
+    limit: usize,
+    cursor: Option<(i64, i64)>,
+) -> Result<(Vec<Quote>, bool), ApiError> {
+    let (start, after) = match cursor {
+        Some((cts, cid)) => (from.max(cts), Some((cts, cid))),
+        None => (from, None),
+    };
+    let mut extra = 64usize;
+    loop {
+        let want = limit + 1 + extra;
+        let got = store
+            .quotes(venue, sym, start, to, want)?
+            .ok_or_else(|| ApiError::unknown_symbol(sym, "symbol"))?;
+        let fetched = got.len();
+        let skip = after.map_or(0, |a| {
+            got.iter().take_while(|q| (q.ts, q.update_id) <= a).count()
+        });
+        if fetched < want || skip <= extra {
+            let mut rest: Vec<Quote> = got.into_iter().skip(skip).collect();
+            let more = rest.len() > limit;
+            rest.truncate(limit);
+            return Ok((rest, more));
+        }
+        extra *= 4;
+    }
+}
+
+/// Stored top of book of one symbol in a time range, paged: the quotes
+/// kept by conflation (the last of every interval and each change of best
+/// price; see the README).
+#[utoipa::path(get, path = "/api/v1/quotes", tag = "market data", params(QuotesQuery),
+    responses((status = 200, body = QuotePage),
+        (status = 400, body = ErrorBody, description = "bad parameter"),
+        (status = 404, body = ErrorBody, description = "unknown symbol")))]
+pub async fn quotes(State(st): St, ApiQuery(q): ApiQuery<QuotesQuery>) -> ApiResult<QuotePage> {
+    let QuotesParams {
+        symbol,
+        from,
+        to,
+        limit,
+        cursor,
+    } = quotes_params(&q)?;
+    let venue = q.venue.unwrap_or(st.venue);
+    let store = st.store.clone();
+    let sym = symbol.clone();
+    let (quotes, more) =
+        blocking(move || quote_page(store.as_ref(), venue, &sym, from, to, limit, cursor)).await?;
+    let next_cursor = more
+        .then(|| quotes.last().map(|q| format!("{}:{}", q.ts, q.update_id)))
+        .flatten();
+    Ok(Json(QuotePage {
+        symbol,
+        venue,
+        quotes,
+        next_cursor,
+    }))
+}
+
+/// The same quotes as CSV
+/// (`ts_iso,ts_ms,update_id,receive_ts_ms,bid,bid_qty,ask,ask_qty,mid`).
+#[utoipa::path(get, path = "/api/v1/quotes.csv", tag = "market data", params(QuotesQuery),
+    responses((status = 200, content_type = "text/csv", body = String, description = "CSV with a header row"),
+        (status = 400, body = ErrorBody, description = "bad parameter"),
+        (status = 404, body = ErrorBody, description = "unknown symbol")))]
+pub async fn quotes_csv(
+    State(st): St,
+    ApiQuery(q): ApiQuery<QuotesQuery>,
+) -> Result<axum::response::Response, ApiError> {
+    let QuotesParams {
+        symbol,
+        from,
+        to,
+        limit,
+        cursor,
+    } = quotes_params(&q)?;
+    let venue = q.venue.unwrap_or(st.venue);
+    let store = st.store.clone();
+    let sym = symbol.clone();
+    let (quotes, _) =
+        blocking(move || quote_page(store.as_ref(), venue, &sym, from, to, limit, cursor)).await?;
+    let mut out = Vec::with_capacity(96 * (quotes.len() + 1));
+    crate::store::export::write_quotes(&mut out, &quotes)
+        .map_err(|e| ApiError::internal("writing CSV", e))?;
+    Ok(csv_response(
+        out,
+        &format!("pairdesk-{symbol}-quotes-{venue}.csv"),
+    ))
+}
+
+/// Query of `GET /api/v1/funding`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct FundingQuery {
+    /// Symbol, e.g. BTCUSDT.
+    #[param(pattern = "^[A-Za-z0-9]{2,20}$", example = "BTCUSDT")]
+    pub symbol: String,
+    /// Range start, epoch ms (inclusive). Default: 7 days before `to`.
+    #[param(minimum = 0, maximum = 253402300799999_i64)]
+    pub from: Option<i64>,
+    /// Range end, epoch ms (exclusive). Default: now.
+    #[param(minimum = 0, maximum = 253402300799999_i64)]
+    pub to: Option<i64>,
+    pub venue: Option<Venue>,
+}
+
+/// Settled funding and the latest mark price of one perpetual.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct FundingResponse {
+    pub symbol: String,
+    pub venue: Venue,
+    /// Settlements in the range, oldest first (rates as fractions: longs
+    /// pay shorts when positive).
+    pub funding: Vec<Funding>,
+    /// The newest mark price with its estimated funding rate, if streamed.
+    pub mark: Option<MarkPrice>,
+}
+
+/// Funding of one symbol: the settlements in a range and the current mark.
+#[utoipa::path(get, path = "/api/v1/funding", tag = "market data", params(FundingQuery),
+    responses((status = 200, body = FundingResponse),
+        (status = 400, body = ErrorBody, description = "bad parameter"),
+        (status = 404, body = ErrorBody, description = "unknown symbol")))]
+pub async fn funding(
+    State(st): St,
+    ApiQuery(q): ApiQuery<FundingQuery>,
+) -> ApiResult<FundingResponse> {
+    let symbol = symbol_param(&q.symbol, "symbol")?;
+    let to = ts_param(q.to.unwrap_or_else(crate::clock::now_ms).min(MAX_TS), "to")?;
+    let from = ts_param(q.from.unwrap_or((to - 7 * 86_400_000).max(0)), "from")?;
+    if to <= from {
+        return Err(ApiError::bad_param(
+            "to",
+            format!("must be after from ({from})"),
+        ));
+    }
+    let venue = q.venue.unwrap_or(st.venue);
+    let store = st.store.clone();
+    let sym = symbol.clone();
+    let (funding, mark) = blocking(move || {
+        let f = store
+            .funding(venue, &sym, from, to)?
+            .ok_or_else(|| ApiError::unknown_symbol(&sym, "symbol"))?;
+        Ok((f, store.last_mark(venue, &sym)?))
+    })
+    .await?;
+    Ok(Json(FundingResponse {
+        symbol,
+        venue,
+        funding,
+        mark,
     }))
 }
 

@@ -193,6 +193,15 @@ pub fn TimeChart(
                 .map(|l| l.values.iter().flatten().filter(|v| v.is_finite()).count())
                 .sum();
             let _ = c.set_attribute("data-values", &drawn.to_string());
+            // The lines with something drawn, by name (the executable band
+            // of the spread chart appears only where both legs are quoted).
+            let names: Vec<&str> = s
+                .lines
+                .iter()
+                .filter(|l| l.values.iter().flatten().any(|v| v.is_finite()))
+                .map(|l| l.name.as_str())
+                .collect();
+            let _ = c.set_attribute("data-lines", &names.join(","));
             if let Some(at) = drawn_tick {
                 let _ = c.set_attribute("data-last-ts", &at.to_string());
             }

@@ -150,9 +150,63 @@ pub fn history_progress(h: &crate::domain::HistoryStatus, now: i64) -> Option<St
     Some(format!("history {lookback}: {} ticks{pct}{left}", h.loaded))
 }
 
+/// One stream in the status bar, `bookTicker ok`, `markPrice silent 12 s
+/// (resubscribed 1)`, and whether it is healthy: connected and heard from
+/// within the last 10 s.
+pub fn stream_text(s: &crate::domain::StreamStatus) -> (String, bool) {
+    let quiet = s.silent_ms.is_none_or(|ms| ms > 10_000);
+    let healthy = s.connected && !quiet;
+    let mut t = if !s.connected {
+        format!("{} down", s.stream)
+    } else if quiet {
+        match s.silent_ms {
+            Some(ms) => format!(
+                "{} silent {}",
+                s.stream,
+                crate::model::pair::duration_text(ms)
+            ),
+            None => format!("{} no data yet", s.stream),
+        }
+    } else {
+        format!("{} ok", s.stream)
+    };
+    if s.silences > 0 {
+        t.push_str(&format!(
+            " (silent {}x, resubscribed {}, reconnected {})",
+            s.silences, s.resubscribes, s.reconnects
+        ));
+    }
+    (t, healthy)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn streams_say_whether_they_flow() {
+        let mut s = crate::domain::StreamStatus {
+            stream: "bookTicker".into(),
+            connected: true,
+            messages: 10,
+            silent_ms: Some(40),
+            ..Default::default()
+        };
+        assert_eq!(stream_text(&s), ("bookTicker ok".into(), true));
+        s.silent_ms = Some(12_000);
+        s.silences = 2;
+        s.resubscribes = 2;
+        s.reconnects = 1;
+        let (t, ok) = stream_text(&s);
+        assert!(!ok);
+        assert!(t.starts_with("bookTicker silent "), "{t}");
+        assert!(
+            t.ends_with("(silent 2x, resubscribed 2, reconnected 1)"),
+            "{t}"
+        );
+        s.connected = false;
+        assert!(stream_text(&s).0.starts_with("bookTicker down"));
+    }
 
     #[test]
     fn history_progress_shows_while_loading() {

@@ -254,6 +254,14 @@ fn status_view(s: StatusSnapshot, sym_open: RwSignal<bool>) -> impl IntoView {
                 "blind " {s.blind_ms.map(format_blind).unwrap_or_else(|| "–".into())}
             </span>
             <span class="item" title="Rows dropped (zero price, non-market, malformed, outside the tick limits)">"dropped " {s.dropped}</span>
+            {(!s.streams.is_empty()).then(|| view! {
+                <span class="item streams" data-testid="streams" title="Each stream of the source on its own connection; a stream silent while its connection answers pings is resubscribed, then reconnected">
+                    {s.streams.iter().map(|x| {
+                        let (text, ok) = format::stream_text(x);
+                        view! { <span class=if ok { "stream ok" } else { "stream bad" } data-stream=x.stream.clone()>{text}</span> }
+                    }).collect_view()}
+                </span>
+            })}
             <details class="item per-symbol" prop:open=move || sym_open.get()>
                 // The status line re-renders on every push; the open state lives outside it.
                 <summary on:click=move |ev| {
@@ -261,12 +269,14 @@ fn status_view(s: StatusSnapshot, sym_open: RwSignal<bool>) -> impl IntoView {
                     sym_open.update(|o| *o = !*o);
                 }>"per symbol"</summary>
                 <table class="symtable" data-testid="symbol-status">
-                    <thead><tr><th>"symbol"</th><th>"last"</th><th>"ticks/s"</th><th>"lag"</th><th>"last trade (UTC)"</th></tr></thead>
+                    <thead><tr><th>"symbol"</th><th>"last"</th><th>"bid"</th><th>"ask"</th><th>"ticks/s"</th><th>"lag"</th><th>"last trade (UTC)"</th></tr></thead>
                     <tbody>
                         {s.symbols.iter().map(|x| view! {
                             <tr>
                                 <td>{x.symbol.clone()}</td>
                                 <td>{x.last_price.map(format::price).unwrap_or_default()}</td>
+                                <td>{x.bid.map(format::price).unwrap_or_default()}</td>
+                                <td>{x.ask.map(format::price).unwrap_or_default()}</td>
                                 <td>{format!("{:.1}", x.ticks_per_sec)}</td>
                                 <td>{x.lag_ms.map(|l| format!("{l} ms")).unwrap_or_default()}</td>
                                 <td>{x.last_exchange_ts.map(format::hms).unwrap_or_default()}</td>
@@ -547,7 +557,7 @@ fn PairView(
                     .map(|(m, s)| Some(m.as_ref()? + sign * k * s.as_ref()?))
                     .collect()
             };
-            ChartSpec {
+            let mut spec = ChartSpec {
                 lines: vec![
                     Line {
                         name: "spread".into(),
@@ -576,7 +586,27 @@ fn PairView(
                 ],
                 decimals: 5,
                 ..Default::default()
+            };
+            // The executable band, where both legs were quoted: what
+            // shorting the spread would receive and buying it would pay.
+            if d.band.iter().any(Option::is_some) {
+                let side = |f: fn(&crate::model::cost::Band) -> f64| -> Vec<Option<f64>> {
+                    d.band.iter().map(|b| b.as_ref().map(f)).collect()
+                };
+                spec.lines.push(Line {
+                    name: "short receives".into(),
+                    color: "#a371f7",
+                    values: side(|b| b.sell),
+                    width: 0.8,
+                });
+                spec.lines.push(Line {
+                    name: "long pays".into(),
+                    color: "#a371f7",
+                    values: side(|b| b.buy),
+                    width: 0.8,
+                });
             }
+            spec
         })
     });
     let z_spec = Signal::derive(move || {

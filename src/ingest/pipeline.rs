@@ -213,8 +213,16 @@ struct StreamHealth {
     reconnects: u64,
 }
 
+/// A stored quote or mark price, as `pairdesk record` hears of it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BookEvent {
+    Quote(Quote),
+    Mark(MarkPrice),
+}
+
 pub struct Pipeline {
     writer: mpsc::Sender<WriteCmd>,
+    book_live: broadcast::Sender<BookEvent>,
     books: Mutex<HashMap<Instrument, BookState>>,
     conflator: Mutex<Conflator>,
     streams: Mutex<std::collections::BTreeMap<StreamKind, StreamHealth>>,
@@ -235,8 +243,10 @@ impl Pipeline {
     /// A pipeline that refuses ticks outside `limits` (see [`super::sanity`]).
     pub fn with_limits(writer: mpsc::Sender<WriteCmd>, limits: TickLimits) -> Arc<Pipeline> {
         let (live, _) = broadcast::channel(8192);
+        let (book_live, _) = broadcast::channel(8192);
         Arc::new(Pipeline {
             writer,
+            book_live,
             books: Mutex::new(HashMap::new()),
             conflator: Mutex::new(Conflator::new(ConflateConfig::default())),
             streams: Mutex::new(Default::default()),
@@ -293,9 +303,25 @@ impl Pipeline {
             }
             self.sync_conflation_counts(&conflator);
         }
-        if !kept.is_empty() {
-            self.send(WriteCmd::Quotes(kept)).await;
+        self.send_quotes(kept).await;
+    }
+
+    /// Kept quotes: to recorders, then to the writer.
+    async fn send_quotes(&self, kept: Vec<Quote>) {
+        if kept.is_empty() {
+            return;
         }
+        if self.book_live.receiver_count() > 0 {
+            for q in &kept {
+                let _ = self.book_live.send(BookEvent::Quote(q.clone()));
+            }
+        }
+        self.send(WriteCmd::Quotes(kept)).await;
+    }
+
+    /// Quotes and marks as they are stored (for `pairdesk record`).
+    pub fn subscribe_book(&self) -> broadcast::Receiver<BookEvent> {
+        self.book_live.subscribe()
     }
 
     fn sync_conflation_counts(&self, c: &Conflator) {
@@ -317,9 +343,7 @@ impl Pipeline {
             }
             self.sync_conflation_counts(&c);
         }
-        if !kept.is_empty() {
-            self.send(WriteCmd::Quotes(kept)).await;
-        }
+        self.send_quotes(kept).await;
     }
 
     /// Accept mark price updates (one a second per symbol: all stored, a
@@ -342,6 +366,11 @@ impl Pipeline {
             }
         }
         if !fresh.is_empty() {
+            if self.book_live.receiver_count() > 0 {
+                for m in &fresh {
+                    let _ = self.book_live.send(BookEvent::Mark(m.clone()));
+                }
+            }
             self.send(WriteCmd::Marks(fresh)).await;
         }
     }

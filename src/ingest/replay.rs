@@ -1,6 +1,9 @@
 //! Recorded files as a source: NDJSON in the collector format, raw exchange
 //! frames one per line (read by the `replay` venue's adapter), and CSV
-//! (`timestamp,symbol,price,qty`).
+//! (`timestamp,symbol,price,qty`). NDJSON records may carry a `kind`:
+//! `trade` (the default, so older recordings replay unchanged), `quote`
+//! (top of book) or `mark` (mark price and funding), as `pairdesk record`
+//! writes them; raw `bookTicker` and `markPriceUpdate` frames work too.
 //!
 //! Parsing a line is pure ([`parse_line`]); [`replay_file`] streams a file
 //! through the same pipeline live ticks take. Malformed lines are counted and
@@ -11,7 +14,7 @@
 use super::event::{parse_decimal, DropReason, Frame};
 use super::pipeline::Pipeline;
 use super::sanity::TickLimits;
-use crate::domain::{Side, Tick, Venue};
+use crate::domain::{MarkPrice, Quote, Side, Tick, Venue};
 use serde::Deserialize;
 use std::io::BufRead;
 use std::path::Path;
@@ -33,6 +36,109 @@ struct CollectorRecord<'a> {
     id: Option<i64>,
 }
 
+/// The `kind` of an NDJSON record (absent: a trade).
+#[derive(Debug, Deserialize)]
+struct KindOnly<'a> {
+    #[serde(default, borrow)]
+    kind: Option<&'a str>,
+}
+
+/// `{"kind":"quote","symbol":"BTCUSDT","ts":..,"receive_ts":..,"id":..,
+/// "bid":..,"bid_qty":..,"ask":..,"ask_qty":..}`
+#[derive(Debug, Deserialize)]
+struct QuoteRecord<'a> {
+    symbol: &'a str,
+    ts: i64,
+    #[serde(default)]
+    receive_ts: Option<i64>,
+    id: i64,
+    bid: f64,
+    bid_qty: f64,
+    ask: f64,
+    ask_qty: f64,
+}
+
+/// `{"kind":"mark","symbol":"BTCUSDT","ts":..,"mark":..,"index":..,
+/// "funding_rate":..,"next_funding_ts":..}`
+#[derive(Debug, Deserialize)]
+struct MarkRecord<'a> {
+    symbol: &'a str,
+    ts: i64,
+    mark: f64,
+    index: f64,
+    funding_rate: f64,
+    next_funding_ts: i64,
+}
+
+/// A quote as a `kind: quote` record line (what `pairdesk record` writes).
+pub fn quote_record(q: &Quote) -> serde_json::Value {
+    serde_json::json!({
+        "kind": "quote", "symbol": q.symbol, "ts": q.ts, "receive_ts": q.receive_ts,
+        "id": q.update_id, "bid": q.bid, "bid_qty": q.bid_qty, "ask": q.ask, "ask_qty": q.ask_qty,
+    })
+}
+
+/// A mark price as a `kind: mark` record line.
+pub fn mark_record(m: &MarkPrice) -> serde_json::Value {
+    serde_json::json!({
+        "kind": "mark", "symbol": m.symbol, "ts": m.ts, "mark": m.mark, "index": m.index,
+        "funding_rate": m.funding_rate, "next_funding_ts": m.next_funding_ts,
+    })
+}
+
+fn quote_line(l: &str) -> Result<Line, LineError> {
+    let r: QuoteRecord =
+        serde_json::from_str(l).map_err(|e| LineError::Malformed(e.to_string()))?;
+    crate::domain::validate_symbol(r.symbol).map_err(LineError::Malformed)?;
+    let sane = [r.bid, r.ask, r.bid_qty, r.ask_qty]
+        .iter()
+        .all(|v| v.is_finite() && *v >= 0.0);
+    if !sane || r.bid <= 0.0 || r.bid > r.ask {
+        return Err(LineError::Malformed(format!(
+            "empty, crossed or invalid book: bid {} ask {}",
+            r.bid, r.ask
+        )));
+    }
+    Ok(Line::Quote(Quote {
+        venue: Venue::Replay,
+        symbol: r.symbol.to_ascii_uppercase(),
+        update_id: r.id,
+        ts: r.ts,
+        // Conflation buckets by receive time: the recorded one, so a
+        // replay keeps what the recording kept at any speed.
+        receive_ts: r.receive_ts.unwrap_or(r.ts),
+        bid: r.bid,
+        bid_qty: r.bid_qty,
+        ask: r.ask,
+        ask_qty: r.ask_qty,
+    }))
+}
+
+fn mark_line(l: &str) -> Result<Line, LineError> {
+    let r: MarkRecord = serde_json::from_str(l).map_err(|e| LineError::Malformed(e.to_string()))?;
+    crate::domain::validate_symbol(r.symbol).map_err(LineError::Malformed)?;
+    let ok = r.mark.is_finite()
+        && r.mark > 0.0
+        && r.index.is_finite()
+        && r.index > 0.0
+        && r.funding_rate.is_finite();
+    if !ok {
+        return Err(LineError::Malformed(format!(
+            "invalid mark {} / index {} / funding {}",
+            r.mark, r.index, r.funding_rate
+        )));
+    }
+    Ok(Line::Mark(MarkPrice {
+        venue: Venue::Replay,
+        symbol: r.symbol.to_ascii_uppercase(),
+        ts: r.ts,
+        mark: r.mark,
+        index: r.index,
+        funding_rate: r.funding_rate,
+        next_funding_ts: r.next_funding_ts,
+    }))
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
 enum TsField<'a> {
@@ -50,6 +156,8 @@ pub enum LineError {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Line {
     Tick(Tick),
+    Quote(Quote),
+    Mark(MarkPrice),
     Dropped(DropReason),
     /// Blank lines, CSV headers, non-trade frames.
     Skip,
@@ -133,14 +241,33 @@ pub fn parse_line(
     }
     let venue = Venue::Replay;
     if l.starts_with('{') {
-        // A raw exchange frame has an event type; a collector record has `ts`.
-        if l.contains("\"e\":") {
+        // A raw exchange frame has an event type (or, a spot book ticker,
+        // an update id); a collector record has `ts`.
+        if l.contains("\"e\":") || (l.contains("\"u\":") && !l.contains("\"kind\":")) {
             return match super::venues::adapter(venue).parse_frame(l, receive_ts) {
                 Ok(Frame::Tick(t)) => Ok(Line::Tick(t)),
+                // No receive time in a raw frame: the exchange's stands in.
+                Ok(Frame::Quote(q)) => Ok(Line::Quote(Quote {
+                    receive_ts: q.ts,
+                    ..q
+                })),
+                Ok(Frame::Mark(m)) => Ok(Line::Mark(m)),
                 Ok(Frame::Dropped { reason, .. }) => Ok(Line::Dropped(reason)),
                 Ok(_) => Ok(Line::Skip),
                 Err(e) => Err(LineError::Malformed(e.to_string())),
             };
+        }
+        match serde_json::from_str::<KindOnly>(l).map(|k| k.kind) {
+            Ok(Some("quote")) => return quote_line(l),
+            Ok(Some("mark")) => return mark_line(l),
+            Ok(None | Some("trade")) => {}
+            Ok(Some(k)) => {
+                return Err(LineError::Malformed(format!(
+                    "unknown kind {:?}: expected trade, quote or mark",
+                    k.chars().take(20).collect::<String>()
+                )))
+            }
+            Err(e) => return Err(LineError::Malformed(e.to_string())),
         }
         let r: CollectorRecord =
             serde_json::from_str(l).map_err(|e| LineError::Malformed(e.to_string()))?;
@@ -236,6 +363,9 @@ impl std::str::FromStr for Speed {
 pub struct ReplayReport {
     pub lines: u64,
     pub ticks: u64,
+    /// Quote and mark price lines read (uploads store trades only).
+    pub quotes: u64,
+    pub marks: u64,
     pub dropped: std::collections::BTreeMap<String, u64>,
     pub malformed: u64,
     /// The first malformed lines: (line number, reason).
@@ -269,21 +399,51 @@ pub fn parse_all(
             (limits, receive_ts),
             &mut rep,
             &mut out,
+            None,
         );
     }
     (out, rep)
 }
 
+/// Quotes and marks read by a replay, on their way to the pipeline.
+#[derive(Default)]
+struct BookLines {
+    quotes: Vec<Quote>,
+    marks: Vec<MarkPrice>,
+}
+
 /// Count line `n`'s outcome in `rep`, keeping a tick that passes the
-/// limits (checked at `now`) in `out`.
+/// limits (checked at `now`) in `out`, and quotes and marks in `book`
+/// when given.
 fn account(
     r: Result<Line, LineError>,
     n: u64,
     (limits, now): (&TickLimits, i64),
     rep: &mut ReplayReport,
     out: &mut Vec<Tick>,
+    book: Option<&mut BookLines>,
 ) {
     match r {
+        Ok(Line::Quote(q)) => match limits.check_quote(&q, now) {
+            Ok(()) => {
+                rep.quotes += 1;
+                if let Some(b) = book {
+                    b.quotes.push(q);
+                }
+            }
+            Err((reason, detail)) => {
+                *rep.refused.entry(reason.as_str().to_string()).or_default() += 1;
+                if rep.refused_lines.len() < MAX_REPORTED_LINES {
+                    rep.refused_lines.push((n, detail));
+                }
+            }
+        },
+        Ok(Line::Mark(m)) => {
+            rep.marks += 1;
+            if let Some(b) = book {
+                b.marks.push(m);
+            }
+        }
         Ok(Line::Tick(t)) => match limits.check(&t, now) {
             Ok(()) => {
                 rep.ticks += 1;
@@ -334,6 +494,7 @@ pub async fn replay_file(
     let started = Instant::now();
     let mut rep = ReplayReport::default();
     let mut batch = Vec::with_capacity(BATCH);
+    let mut book = BookLines::default();
     let mut first_ts: Option<i64> = None;
     for (i, line) in reader.lines().enumerate() {
         let n = i as u64 + 1;
@@ -347,6 +508,7 @@ pub async fn replay_file(
                     (pipeline.limits(), 0),
                     &mut rep,
                     &mut batch,
+                    None,
                 );
                 continue;
             }
@@ -358,7 +520,15 @@ pub async fn replay_file(
             (pipeline.limits(), now),
             &mut rep,
             &mut batch,
+            Some(&mut book),
         );
+        if book.quotes.len() + book.marks.len() >= BATCH {
+            pipeline.ingest(std::mem::take(&mut batch)).await;
+            pipeline
+                .ingest_quotes(std::mem::take(&mut book.quotes))
+                .await;
+            pipeline.ingest_marks(std::mem::take(&mut book.marks)).await;
+        }
         if let (Speed::Times(x), Some(last)) = (speed, batch.last()) {
             let t0 = *first_ts.get_or_insert(last.exchange_ts);
             let due = Duration::from_secs_f64(((last.exchange_ts - t0).max(0) as f64 / 1000.0) / x);
@@ -375,6 +545,9 @@ pub async fn replay_file(
         }
     }
     pipeline.ingest(batch).await;
+    pipeline.ingest_quotes(book.quotes).await;
+    pipeline.ingest_marks(book.marks).await;
+    pipeline.flush_quotes(true).await;
     pipeline.flush().await;
     rep.seconds = started.elapsed().as_secs_f64();
     for (n, why) in rep.malformed_lines.iter().take(10) {
@@ -404,6 +577,50 @@ mod tests {
         assert_eq!(t.trade_id, synthetic_id(9, 3));
         assert_eq!(tick(parse_line(l, 9, 3, 5)).trade_id, t.trade_id);
         assert_ne!(synthetic_id(9, 3), synthetic_id(10, 3));
+    }
+
+    #[test]
+    fn quote_and_mark_records_replay_and_old_trade_records_still_do() {
+        let q = Quote {
+            venue: Venue::Replay,
+            symbol: "BTCUSDT".into(),
+            update_id: 7,
+            ts: 1_765_788_195_300,
+            receive_ts: 1_765_788_195_310,
+            bid: 90110.5,
+            bid_qty: 1.5,
+            ask: 90110.6,
+            ask_qty: 0.2,
+        };
+        let line = quote_record(&q).to_string();
+        assert_eq!(parse_line(&line, 1, 1, i64::MAX).unwrap(), Line::Quote(q));
+        let m = MarkPrice {
+            venue: Venue::Replay,
+            symbol: "ETHUSDT".into(),
+            ts: 5,
+            mark: 3139.7,
+            index: 3139.6,
+            funding_rate: -0.0001,
+            next_funding_ts: 28_800_000,
+        };
+        assert_eq!(
+            parse_line(&mark_record(&m).to_string(), 1, 1, 0).unwrap(),
+            Line::Mark(m)
+        );
+        let trade = r#"{"kind":"trade","symbol":"ETHUSDT","ts":5,"price":1.5,"size":2}"#;
+        assert!(matches!(parse_line(trade, 1, 1, 0), Ok(Line::Tick(_))));
+        for bad in [
+            r#"{"kind":"quote","symbol":"BTCUSDT","ts":1,"id":1,"bid":2,"bid_qty":1,"ask":1,"ask_qty":1}"#,
+            r#"{"kind":"quote","symbol":"BTCUSDT","ts":1,"id":1,"bid":0,"bid_qty":1,"ask":1,"ask_qty":1}"#,
+            r#"{"kind":"mark","symbol":"BTCUSDT","ts":1,"mark":-1,"index":1,"funding_rate":0,"next_funding_ts":1}"#,
+            r#"{"kind":"depth","symbol":"BTCUSDT","ts":1}"#,
+        ] {
+            assert!(parse_line(bad, 1, 1, 0).is_err(), "{bad}");
+        }
+        // A raw spot book ticker frame, which has no event type.
+        let spot =
+            r#"{"u":400900217,"s":"BNBUSDT","b":"25.35","B":"31.21","a":"25.36","A":"40.66"}"#;
+        assert!(matches!(parse_line(spot, 1, 1, 9), Ok(Line::Quote(_))));
     }
 
     #[test]

@@ -86,6 +86,15 @@ pub struct PairCost {
     pub round_trip_bp: f64,
 }
 
+/// The executable band of one bar: the spread level shorting it would
+/// receive (`sell`) and buying it would pay (`buy`), on the model's spread.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Band {
+    pub sell: f64,
+    pub buy: f64,
+}
+
 /// Funding periods of 8 h in a year.
 pub const FUNDING_PERIODS_PER_YEAR: f64 = 3.0 * 365.0;
 

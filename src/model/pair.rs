@@ -76,7 +76,7 @@ pub struct PairAnalytics {
     /// would receive and what buying it would pay, at the book in force at
     /// the bar's close; `None` where either leg had no quote.
     #[serde(default)]
-    pub band: Vec<Option<(f64, f64)>>,
+    pub band: Vec<Option<crate::model::cost::Band>>,
 }
 
 /// Why a pair cannot be analysed; maps to HTTP 400 / 404 / 422 / 500.

@@ -6,7 +6,7 @@ use crate::analytics::{
     analyze, backtest, correlation::rolling_return_correlation, signal, BacktestOptions,
 };
 use crate::domain::Venue;
-use crate::model::cost::{pair_cost, per_8h, LegBook, PairCost};
+use crate::model::cost::{pair_cost, per_8h, Band, LegBook, PairCost};
 use crate::model::pair::{
     describe_signal, describe_trade, waiting_text, PairAnalytics, PairError, PairQuery, PairView,
 };
@@ -123,7 +123,10 @@ pub fn attach_cost(
             let short = f(y.bid) - b * f(x_sell);
             let long = f(y.ask) - b * f(x_buy);
             // Offsets from the mid spread, around the model's spread.
-            Some((s - (mid - short), s + (long - mid)))
+            Some(Band {
+                sell: s - (mid - short),
+                buy: s + (long - mid),
+            })
         })
         .collect();
     let end = [last + tf - 1];

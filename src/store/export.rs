@@ -93,6 +93,39 @@ pub fn write_bars<W: Write>(out: W, bars: &[Bar]) -> Result<(), ExportError> {
     Ok(())
 }
 
+pub const QUOTES_HEADER: [&str; 9] = [
+    "ts_iso",
+    "ts_ms",
+    "update_id",
+    "receive_ts_ms",
+    "bid",
+    "bid_qty",
+    "ask",
+    "ask_qty",
+    "mid",
+];
+
+/// Quotes as CSV with a header, prices in their shortest exact form.
+pub fn write_quotes<W: Write>(out: W, quotes: &[crate::domain::Quote]) -> Result<(), ExportError> {
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record(QUOTES_HEADER)?;
+    for q in quotes {
+        w.write_record([
+            iso_ms(q.ts),
+            q.ts.to_string(),
+            q.update_id.to_string(),
+            q.receive_ts.to_string(),
+            q.bid.to_string(),
+            q.bid_qty.to_string(),
+            q.ask.to_string(),
+            q.ask_qty.to_string(),
+            q.mid().to_string(),
+        ])?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
 /// Write `kind` for one symbol over `[from, to)` (ms) as CSV with a header.
 /// Returns the number of data rows written.
 pub fn export_csv<W: Write>(
