@@ -81,21 +81,35 @@ fn pair_ticks() -> Vec<Tick> {
     out
 }
 
-/// 300 BTCUSDT quotes, three per timestamp (so pages split inside one).
+/// 300 BTCUSDT quotes, three per timestamp (so pages split inside one),
+/// and an ETHUSDT book at the same times that follows BTC with noise.
 fn book() -> Vec<pairdesk::domain::Quote> {
-    (0..300)
-        .map(|i| pairdesk::domain::Quote {
+    let btc = (0..300).map(|i| pairdesk::domain::Quote {
+        venue: Venue::Sim,
+        symbol: "BTCUSDT".into(),
+        update_id: 1000 + i,
+        ts: T0 + (i / 3) * 250,
+        receive_ts: T0 + (i / 3) * 250 + 3,
+        bid: 40_000.0 + i as f64 * 0.1,
+        bid_qty: 1.0,
+        ask: 40_000.2 + i as f64 * 0.1,
+        ask_qty: 2.0,
+    });
+    let eth = (0..300).map(|i| {
+        let bid = 2_000.0 + i as f64 * 0.006 + noise(i, 7) * 0.5;
+        pairdesk::domain::Quote {
             venue: Venue::Sim,
-            symbol: "BTCUSDT".into(),
-            update_id: 1000 + i,
+            symbol: "ETHUSDT".into(),
+            update_id: 5000 + i,
             ts: T0 + (i / 3) * 250,
             receive_ts: T0 + (i / 3) * 250 + 3,
-            bid: 40_000.0 + i as f64 * 0.1,
+            bid,
             bid_qty: 1.0,
-            ask: 40_000.2 + i as f64 * 0.1,
-            ask_qty: 2.0,
-        })
-        .collect()
+            ask: bid + 0.01,
+            ask_qty: 1.0,
+        }
+    });
+    btc.chain(eth).collect()
 }
 
 async fn start(token: Option<&str>) -> Server {
@@ -1818,4 +1832,74 @@ async fn quotes_are_paged_without_loss_and_funding_is_served() {
         .collect();
     assert_eq!(rates, [-0.0001, 0.0, 0.0001]);
     assert!(f["mark"].is_null());
+}
+
+#[tokio::test]
+async fn the_pair_on_mid_uses_the_book_at_each_bar_close() {
+    let s = start(None).await;
+    let c = client();
+    let to = T0 + 25_000;
+    let url = |price: &str| {
+        format!(
+            "{}/api/v1/pair?x=BTCUSDT&y=ETHUSDT&timeframe=1s&bars=25&z_window=5&corr_window=5&to={to}&price={price}",
+            s.base
+        )
+    };
+    let r = c.get(url("mid")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["query"]["price"], "mid");
+    assert_eq!(v["report"]["n"], 25);
+    // Bar 0 is [T0, T0 + 1000): its book is the last quote at or before
+    // T0 + 999, the third at T0 + 750 (i = 11).
+    let b = book();
+    let mid = |sym: &str| {
+        let q = b
+            .iter()
+            .filter(|q| q.symbol == sym && q.ts <= T0 + 999)
+            .max_by_key(|q| (q.ts, q.update_id))
+            .unwrap();
+        (q.bid + q.ask) / 2.0
+    };
+    assert_eq!(v["px"][0].as_f64().unwrap(), mid("BTCUSDT"));
+    assert_eq!(v["py"][0].as_f64().unwrap(), mid("ETHUSDT"));
+    // The bars carry the same book at their close.
+    let bars = get_json(
+        &c,
+        format!(
+            "{}/api/v1/bars?symbol=ETHUSDT&timeframe=1s&from={T0}&to={}",
+            s.base,
+            T0 + 2000
+        ),
+    )
+    .await;
+    assert_eq!(
+        bars["close_book"][0]["mid"].as_f64().unwrap(),
+        mid("ETHUSDT")
+    );
+    let sol = get_json(
+        &c,
+        format!("{}/api/v1/bars?symbol=SOLUSDT&timeframe=1s", s.base),
+    )
+    .await;
+    assert_eq!(sol["close_book"], json!([]), "no quotes, no book");
+    // On the last trade the closes are the trades', not the book's.
+    let last: Value = get_json(&c, url("last")).await;
+    assert_ne!(last["px"][0], v["px"][0]);
+    // Where nothing is quoted there is no spread on mid, and it says so.
+    let r = c
+        .get(format!(
+            "{}/api/v1/pair?x=BTCUSDT&y=ETHUSDT&timeframe=1s&bars=25&z_window=5&corr_window=5&to={}&price=mid",
+            s.base,
+            T0 + 500_000
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_of(r, StatusCode::UNPROCESSABLE_ENTITY).await.0,
+        "unprocessable"
+    );
+    let r = c.get(url("bid")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
 }

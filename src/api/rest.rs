@@ -567,6 +567,18 @@ pub struct BarsResponse {
     pub timeframe: Timeframe,
     /// OHLCV bars, oldest first; buckets without trades are absent.
     pub bars: Vec<Bar>,
+    /// Per bar (same order), the best bid and ask at its close and their
+    /// mid, where a quote was stored; empty when the symbol has no quotes.
+    #[serde(default)]
+    pub close_book: Vec<Option<CloseBook>>,
+}
+
+/// Top of book at a bar's close.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct CloseBook {
+    pub bid: f64,
+    pub ask: f64,
+    pub mid: f64,
 }
 
 /// OHLCV bars of one symbol built from its stored ticks.
@@ -656,7 +668,7 @@ async fn load_bars(st: Arc<AppState>, q: BarsQuery) -> Result<BarsResponse, ApiE
     let venue = q.venue.unwrap_or(st.venue);
     let store = st.store.clone();
     let sym = symbol.clone();
-    let bars = blocking(move || {
+    let (bars, close_book) = blocking(move || {
         let b = match range {
             None => store.tail_bars(venue, &sym, tf, limit as usize)?,
             Some((f, t)) => store.bars(venue, &sym, tf, f, t)?,
@@ -664,7 +676,22 @@ async fn load_bars(st: Arc<AppState>, q: BarsQuery) -> Result<BarsResponse, ApiE
         let mut b = b.ok_or_else(|| ApiError::unknown_symbol(&sym, "symbol"))?;
         let excess = b.len().saturating_sub(limit as usize);
         b.drain(..excess);
-        Ok(b)
+        // The book in force at each bar's close (a quote at most one bar,
+        // or a second, old), when quotes are stored.
+        let closes: Vec<i64> = b.iter().map(|x| x.ts + tf.millis() - 1).collect();
+        let book = store.quotes_at(venue, &sym, &closes, tf.millis().max(1000))?;
+        let book: Vec<Option<CloseBook>> = book
+            .into_iter()
+            .map(|q| {
+                q.map(|q| CloseBook {
+                    bid: q.bid,
+                    ask: q.ask,
+                    mid: q.mid(),
+                })
+            })
+            .collect();
+        let any = book.iter().any(Option::is_some);
+        Ok((b, if any { book } else { Vec::new() }))
     })
     .await?;
     Ok(BarsResponse {
@@ -672,6 +699,7 @@ async fn load_bars(st: Arc<AppState>, q: BarsQuery) -> Result<BarsResponse, ApiE
         venue,
         timeframe: tf,
         bars,
+        close_book,
     })
 }
 
@@ -905,6 +933,9 @@ pub struct PairParams {
     pub fee_bps: Option<f64>,
     pub corr_window: Option<usize>,
     pub ffill: Option<usize>,
+    /// `last` (default): each bar's last trade; `mid`: the mid of the book
+    /// at each bar's close (bars without a quote of both legs are left out).
+    pub price: Option<crate::model::pair::PriceSource>,
     pub venue: Option<Venue>,
 }
 
@@ -978,7 +1009,7 @@ fn pair_query(st: &AppState, p: PairParams) -> (PairQuery, Venue) {
     macro_rules! set {
         ($($src:ident => $($dst:ident).+),*) => { $(if let Some(v) = p.$src { q.$($dst).+ = v; })* };
     }
-    set!(bars => bars, ffill => ffill, fee_bps => fee_bps, corr_window => corr_window,
+    set!(bars => bars, ffill => ffill, fee_bps => fee_bps, corr_window => corr_window, price => price,
         regression => options.regression, prices => options.prices, z_window => options.z_window,
         entry => options.entry, exit => options.exit);
     q.options.window = p.window;

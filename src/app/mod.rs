@@ -290,9 +290,9 @@ fn status_view(s: StatusSnapshot, sym_open: RwSignal<bool>) -> impl IntoView {
 }
 
 /// Query keys the view understands, in URL order.
-const KEYS: [&str; 14] = [
-    "x", "y", "tf", "bars", "reg", "prices", "window", "zw", "entry", "exit", "fee", "from", "to",
-    "src",
+const KEYS: [&str; 15] = [
+    "x", "y", "tf", "bars", "reg", "prices", "px", "window", "zw", "entry", "exit", "fee", "from",
+    "to", "src",
 ];
 
 fn encode(v: &str) -> String {
@@ -785,6 +785,13 @@ fn PairView(
                     <option value="log">"log"</option>
                     <option value="raw">"raw"</option>
                 </select>
+            </label>
+            <label title="The price of each bar the spread is built on: its last trade, or the mid of the book at its close (bars without a quote of both legs are left out)">"Spread on"
+                <select data-testid="price-source" prop:value=move || q().price.as_str() on:change=on("px")>
+                    <option value="last">"last trade"</option>
+                    <option value="mid">"mid"</option>
+                </select>
+                {err("px")}
             </label>
             <label title="Rolling regression window in bars; 'full' = one fit over all bars">"Window"
                 <input data-testid="window" size="5" prop:value=move || q().options.window.map(|w| w.to_string()).unwrap_or_else(|| "full".into()) on:change=on("window") />

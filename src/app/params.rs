@@ -5,7 +5,7 @@
 use crate::analytics::{Autolag, PriceScale, RegressionKind};
 use crate::api::server_fns::ViewDefaults;
 use crate::domain::{validate_symbol, Timeframe};
-use crate::model::pair::{PairQuery, MAX_BARS};
+use crate::model::pair::{PairQuery, PriceSource, MAX_BARS};
 use std::collections::BTreeMap;
 
 /// A parsed view: the query to run and the parameters that were rejected.
@@ -293,6 +293,13 @@ pub fn parse(get: impl Fn(&str) -> Option<String>, d: &ViewDefaults) -> ViewPara
     if let Some(f) = num("fee", 0.0, 1000.0, &mut errors) {
         q.fee_bps = f;
     }
+    match get("px").as_deref() {
+        None | Some("") | Some("last") => q.price = PriceSource::Last,
+        Some("mid") => q.price = PriceSource::Mid,
+        Some(_) => {
+            errors.insert("px", "expected last or mid".into());
+        }
+    }
     q.options.autolag = Autolag::Aic;
     q.corr_window = q.options.z_window.max(2);
     let replay = match get("src").as_deref() {
@@ -338,6 +345,9 @@ pub fn to_query_string(q: &PairQuery) -> String {
         format!("exit={}", q.options.exit),
         format!("fee={}", q.fee_bps),
     ];
+    if q.price == PriceSource::Mid {
+        parts.push("px=mid".into());
+    }
     if let Some(t) = q.to {
         parts.push(format!("to={t}"));
     }
@@ -363,6 +373,9 @@ pub fn api_query_string(q: &PairQuery, replay: bool) -> String {
     if let Some(w) = q.options.window {
         parts.push(format!("window={w}"));
     }
+    if q.price == PriceSource::Mid {
+        parts.push("price=mid".into());
+    }
     if let Some(t) = q.to {
         parts.push(format!("to={t}"));
     }
@@ -375,6 +388,19 @@ pub fn api_query_string(q: &PairQuery, replay: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_price_source_round_trips_and_is_checked() {
+        let p = from("px=mid");
+        assert_eq!(p.query.price, PriceSource::Mid);
+        assert!(to_query_string(&p.query).contains("px=mid"));
+        assert!(api_query_string(&p.query, false).contains("price=mid"));
+        let last = from("");
+        assert_eq!(last.query.price, PriceSource::Last);
+        assert!(!to_query_string(&last.query).contains("px="));
+        let bad = from("px=bid");
+        assert!(bad.errors.contains_key("px"));
+    }
 
     fn defaults() -> ViewDefaults {
         ViewDefaults {

@@ -7,6 +7,27 @@ use crate::analytics::{AnalyzeOptions, AnalyzeReport, BacktestResult, PriceScale
 use crate::domain::Timeframe;
 use serde::{Deserialize, Serialize};
 
+/// Which price of each bar the analysis uses: the last trade (the close),
+/// or the mid of the book in force at the bar's close (stored quotes; bars
+/// where either leg had no quote are left out, never invented).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PriceSource {
+    #[default]
+    Last,
+    Mid,
+}
+
+impl PriceSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PriceSource::Last => "last",
+            PriceSource::Mid => "mid",
+        }
+    }
+}
+
 /// What to analyse: two stored symbols, a bar size, how many bars (ending at
 /// `to`, or at the latest tick), and the model options.
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
@@ -29,6 +50,8 @@ pub struct PairQuery {
     pub fee_bps: f64,
     /// Rolling correlation window (bars).
     pub corr_window: usize,
+    /// Spread on the last trade of each bar, or on the mid of its book.
+    pub price: PriceSource,
 }
 
 impl Default for PairQuery {
@@ -43,6 +66,7 @@ impl Default for PairQuery {
             options: AnalyzeOptions::default(),
             fee_bps: 1.0,
             corr_window: 60,
+            price: PriceSource::Last,
         }
     }
 }

@@ -267,7 +267,42 @@ pub fn load_aligned(
         px.push(a);
         py.push(b);
     }
+    if q.price == crate::model::pair::PriceSource::Mid {
+        return on_mids(store, venue, q, ts);
+    }
     Ok((ts, px, py))
+}
+
+/// The bars' prices replaced by the mid of the book in force at each bar's
+/// close (a quote at most one bar, or a second, old); bars where either
+/// leg had none are dropped.
+fn on_mids(
+    store: &dyn Store,
+    venue: Venue,
+    q: &PairQuery,
+    ts: Vec<i64>,
+) -> Result<Aligned, PairError> {
+    let failed = |e: StoreError| PairError::Store(e.to_string());
+    let tf = q.timeframe.millis();
+    let closes: Vec<i64> = ts.iter().map(|t| t + tf - 1).collect();
+    let age = tf.max(1000);
+    let bx = store.quotes_at(venue, &q.x, &closes, age).map_err(failed)?;
+    let by = store.quotes_at(venue, &q.y, &closes, age).map_err(failed)?;
+    let (mut t2, mut px, mut py) = (Vec::new(), Vec::new(), Vec::new());
+    for ((t, x), y) in ts.iter().zip(&bx).zip(&by) {
+        if let (Some(x), Some(y)) = (x, y) {
+            t2.push(*t);
+            px.push(x.mid());
+            py.push(y.mid());
+        }
+    }
+    if t2.is_empty() && !ts.is_empty() {
+        return Err(PairError::Unusable(format!(
+            "no stored quotes of both {} and {} in this range, so no spread on mid (price=last uses the trades)",
+            q.x, q.y
+        )));
+    }
+    Ok((t2, px, py))
 }
 
 /// One CSV row per bar: both closes and every series the charts draw; an
