@@ -350,6 +350,8 @@ test('pair, timeframe and a historical range set from the controls give the API 
   const side = j.signal === 'long-spread' ? j.cost.long : j.cost.short;
   expect(side.funding_bp_8h, 'the simulated market streams funding').not.toBeNull();
   expect(await stat('funding_8h')).toBe(bp(side.funding_bp_8h));
+  expect(await stat('funding_y')).toBe(bp(j.cost.y.funding_8h * 1e4));
+  expect(await stat('funding_x')).toBe(bp(j.cost.x.funding_8h * 1e4));
   expect(j.cost.short.spread).toBeLessThan(j.cost.spread_mid);
   expect(j.cost.long.spread).toBeGreaterThan(j.cost.spread_mid);
   // The executable band is drawn around the spread where both legs were quoted.

@@ -58,9 +58,6 @@ pub struct ApiDoc;
 struct UploadReport {
     lines: u64,
     ticks: u64,
-    /// Quote and mark price lines read (an upload stores trades only).
-    quotes: u64,
-    marks: u64,
     /// Ticks that were new to the database.
     inserted: u64,
     /// Rows dropped, by reason.

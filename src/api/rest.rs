@@ -217,6 +217,35 @@ pub struct TickPage {
     pub next_cursor: Option<String>,
 }
 
+/// One page of at most `limit` rows after `cursor` (a `(time, id)` key),
+/// and whether more follow. `fetch(start, want)` returns up to `want` rows
+/// from time `start` in key order. Rows sharing the cursor's time with a
+/// key at or below it lead such a fetch; enough extra is fetched to skip
+/// them, growing until the page is past them.
+fn page_after<T>(
+    from: i64,
+    limit: usize,
+    cursor: Option<(i64, i64)>,
+    key: impl Fn(&T) -> (i64, i64),
+    mut fetch: impl FnMut(i64, usize) -> Result<Vec<T>, ApiError>,
+) -> Result<(Vec<T>, bool), ApiError> {
+    let start = cursor.map_or(from, |(t, _)| from.max(t));
+    let mut extra = if cursor.is_some() { 64usize } else { 0 };
+    loop {
+        let want = limit + 1 + extra;
+        let got = fetch(start, want)?;
+        let fetched = got.len();
+        let skip = cursor.map_or(0, |c| got.iter().take_while(|r| key(r) <= c).count());
+        if fetched < want || skip <= extra {
+            let mut rest: Vec<T> = got.into_iter().skip(skip).collect();
+            let more = rest.len() > limit;
+            rest.truncate(limit);
+            return Ok((rest, more));
+        }
+        extra = (extra * 4).max(64);
+    }
+}
+
 fn parse_cursor(c: &str) -> Result<(i64, i64), ApiError> {
     let bad = || {
         ApiError::bad_param(
@@ -255,37 +284,17 @@ pub async fn ticks(State(st): St, ApiQuery(q): ApiQuery<TicksQuery>) -> ApiResul
     let store = st.store.clone();
     let sym = symbol.clone();
     let (ticks, more) = blocking(move || {
-        let limit = limit as usize;
-        let Some((cts, cid)) = cursor else {
-            let mut t = store
-                .ticks(venue, &sym, from, to, limit + 1)?
-                .ok_or_else(|| ApiError::unknown_symbol(&sym, "symbol"))?;
-            let more = t.len() > limit;
-            t.truncate(limit);
-            return Ok((t, more));
-        };
-        // Resume after (cts, cid): ticks sharing the cursor's timestamp
-        // with smaller ids lead the result; fetch enough extra to skip them.
-        let start = from.max(cts);
-        let mut extra = 64usize;
-        loop {
-            let want = limit + 1 + extra;
-            let t = store
-                .ticks(venue, &sym, start, to, want)?
-                .ok_or_else(|| ApiError::unknown_symbol(&sym, "symbol"))?;
-            let fetched = t.len();
-            let skip = t
-                .iter()
-                .take_while(|t| (t.exchange_ts, t.trade_id) <= (cts, cid))
-                .count();
-            if fetched < want || skip <= extra {
-                let mut rest: Vec<Tick> = t.into_iter().skip(skip).collect();
-                let more = rest.len() > limit;
-                rest.truncate(limit);
-                return Ok((rest, more));
-            }
-            extra *= 4;
-        }
+        page_after(
+            from,
+            limit as usize,
+            cursor,
+            |t: &Tick| (t.exchange_ts, t.trade_id),
+            |start, want| {
+                store
+                    .ticks(venue, &sym, start, to, want)?
+                    .ok_or_else(|| ApiError::unknown_symbol(&sym, "symbol"))
+            },
+        )
     })
     .await?;
     let next_cursor = more
@@ -385,28 +394,17 @@ fn quote_page(
     limit: usize,
     cursor: Option<(i64, i64)>,
 ) -> Result<(Vec<Quote>, bool), ApiError> {
-    let (start, after) = match cursor {
-        Some((cts, cid)) => (from.max(cts), Some((cts, cid))),
-        None => (from, None),
-    };
-    let mut extra = 64usize;
-    loop {
-        let want = limit + 1 + extra;
-        let got = store
-            .quotes(venue, sym, start, to, want)?
-            .ok_or_else(|| ApiError::unknown_symbol(sym, "symbol"))?;
-        let fetched = got.len();
-        let skip = after.map_or(0, |a| {
-            got.iter().take_while(|q| (q.ts, q.update_id) <= a).count()
-        });
-        if fetched < want || skip <= extra {
-            let mut rest: Vec<Quote> = got.into_iter().skip(skip).collect();
-            let more = rest.len() > limit;
-            rest.truncate(limit);
-            return Ok((rest, more));
-        }
-        extra *= 4;
-    }
+    page_after(
+        from,
+        limit,
+        cursor,
+        |q: &Quote| (q.ts, q.update_id),
+        |start, want| {
+            store
+                .quotes(venue, sym, start, to, want)?
+                .ok_or_else(|| ApiError::unknown_symbol(sym, "symbol"))
+        },
+    )
 }
 
 /// Stored top of book of one symbol in a time range, paged: the quotes

@@ -61,6 +61,8 @@ pub fn rows(d: &PairAnalytics) -> Vec<(&'static str, &'static str, String, &'sta
         ("quoted_y", "quoted spread y (bp)", bp(c.map(|c| c.y.quoted_bp())), "(ask - bid) / mid of the dependent leg at the newest book"),
         ("quoted_x", "quoted spread x (bp)", bp(c.map(|c| c.x.quoted_bp())), "(ask - bid) / mid of the independent leg at the newest book"),
         ("round_trip_bp", "round trip (bp)", bp(c.map(|c| c.round_trip_bp)), "Enter one side of the pair and leave by the other at the newest book, before fees, in bp of gross notional"),
+        ("funding_y", "funding rate y (bp/8h)", bp(c.and_then(|c| c.y.funding_8h).map(|r| r * 1e4)), "The dependent leg's funding rate per 8 h: a long pays it when positive, a short receives it"),
+        ("funding_x", "funding rate x (bp/8h)", bp(c.and_then(|c| c.x.funding_8h).map(|r| r * 1e4)), "The independent leg's funding rate per 8 h: a long pays it when positive, a short receives it"),
         ("funding_8h", if side.is_some_and(|(s, _)| s == "long") { "funding long (bp/8h)" } else { "funding short (bp/8h)" }, bp(funding), "Net funding of the side the signal points to while held, per 8 h, in bp of gross notional: positive is received"),
         ("funding_ann", "funding (% a year)", num(funding.map(|f| f * crate::model::cost::FUNDING_PERIODS_PER_YEAR / 100.0), 2), "The same carry annualized (3 fundings a day)"),
     ]);

@@ -67,6 +67,15 @@ pub struct Started {
     pub simulated: bool,
 }
 
+/// The HTTP client of history on start and the funding fetch: each
+/// request may take 10 s at most.
+fn rest_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap_or_default()
+}
+
 /// Can we open a stream at `url`? A short probe for `source = "auto"`.
 async fn reachable(url: &str) -> bool {
     matches!(
@@ -134,10 +143,7 @@ pub async fn start_source(
         }
         let (p, symbols, stop) = (pipeline.clone(), config.symbols.clone(), shutdown.clone());
         tasks.spawn(async move {
-            let http = reqwest::Client::builder()
-                .timeout(Duration::from_secs(10))
-                .build()
-                .unwrap_or_default();
+            let http = rest_client();
             tokio::select! {
                 _ = history::fetch_funding(&http, &rest, exchange, &symbols, 7, &p) => {}
                 _ = stop.cancelled() => {}
@@ -168,10 +174,7 @@ pub async fn start_source(
                 pipeline.history_begin(from_ms, &config.symbols);
                 let (p, kind, stop) = (pipeline.clone(), config.stream, shutdown.clone());
                 tasks.spawn(async move {
-                    let http = reqwest::Client::builder()
-                        .timeout(Duration::from_secs(10))
-                        .build()
-                        .unwrap_or_default();
+                    let http = rest_client();
                     tokio::select! {
                         _ = history::start_live(&http, &rest_base, exchange, kind, last, from_ms, &p) => {}
                         _ = stop.cancelled() => {}

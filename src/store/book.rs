@@ -2,15 +2,23 @@
 //! funding, and the quote in force at given times (what a bar's close
 //! could have been traded at).
 
+use super::query::sym_id;
 use super::StoreError;
 use crate::domain::{Funding, MarkPrice, Quote, Venue};
 use rusqlite::{params, Connection, OptionalExtension};
 
-fn sym_id(conn: &Connection, venue: Venue, symbol: &str) -> Result<Option<i64>, StoreError> {
-    Ok(conn
-        .prepare_cached("SELECT id FROM symbols WHERE venue = ?1 AND name = ?2")?
-        .query_row(params![venue.as_str(), symbol], |r| r.get(0))
-        .optional()?)
+const MARK_COLS: &str = "ts, mark, idx, funding_rate, next_funding_ts";
+
+fn mark_row(r: &rusqlite::Row<'_>, venue: Venue, symbol: &str) -> rusqlite::Result<MarkPrice> {
+    Ok(MarkPrice {
+        venue,
+        symbol: symbol.to_string(),
+        ts: r.get(0)?,
+        mark: r.get(1)?,
+        index: r.get(2)?,
+        funding_rate: r.get(3)?,
+        next_funding_ts: r.get(4)?,
+    })
 }
 
 fn quote_row(r: &rusqlite::Row<'_>, venue: Venue, symbol: &str) -> rusqlite::Result<Quote> {
@@ -54,7 +62,12 @@ pub fn quotes(
 
 /// For each of `times` (ascending, ms), the last quote at or before it and
 /// at most `max_age_ms` older: the book in force then, or `None` where
-/// there was none that fresh. One range scan, whatever the count.
+/// there was none that fresh.
+///
+/// Times a few seconds apart or closer (1 s to 5 s bars) are answered by
+/// one range scan, which reads a handful of quotes per time. Sparser times
+/// (minute and hour bars over weeks, where a scan would read millions of
+/// quotes) are one index seek each.
 pub fn quotes_at(
     conn: &Connection,
     venue: Venue,
@@ -68,6 +81,25 @@ pub fn quotes_at(
     let Some(sym) = sym_id(conn, venue, symbol)? else {
         return Ok(vec![None; times.len()]);
     };
+    let fresh = |q: Option<Quote>, t: i64| q.filter(|q| t - q.ts <= max_age_ms);
+    let spacing = (last - first) / times.len().max(1) as i64;
+    if spacing > SCAN_SPACING_MS {
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {QUOTE_COLS} FROM quotes WHERE sym = ?1 AND ts <= ?2 AND ts >= ?3 \
+             ORDER BY ts DESC, update_id DESC LIMIT 1"
+        ))?;
+        return times
+            .iter()
+            .map(|&t| {
+                let q = stmt
+                    .query_row(params![sym, t, t.saturating_sub(max_age_ms)], |r| {
+                        quote_row(r, venue, symbol)
+                    })
+                    .optional()?;
+                Ok(fresh(q, t))
+            })
+            .collect();
+    }
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {QUOTE_COLS} FROM quotes WHERE sym = ?1 AND ts >= ?2 AND ts <= ?3 \
          ORDER BY ts, update_id"
@@ -83,10 +115,13 @@ pub fn quotes_at(
             current = Some(q);
             next = rows.next().transpose()?;
         }
-        out.push(current.clone().filter(|q| t - q.ts <= max_age_ms));
+        out.push(fresh(current.clone(), t));
     }
     Ok(out)
 }
+
+/// Above this mean spacing of the times asked, [`quotes_at`] seeks per time.
+const SCAN_SPACING_MS: i64 = 5_000;
 
 /// Mark prices of one symbol in `[from, to)`, oldest first, at most `limit`.
 pub fn marks(
@@ -100,20 +135,11 @@ pub fn marks(
     let Some(sym) = sym_id(conn, venue, symbol)? else {
         return Ok(None);
     };
-    let mut stmt = conn.prepare_cached(
-        "SELECT ts, mark, idx, funding_rate, next_funding_ts FROM marks \
-         WHERE sym = ?1 AND ts >= ?2 AND ts < ?3 ORDER BY ts LIMIT ?4",
-    )?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {MARK_COLS} FROM marks WHERE sym = ?1 AND ts >= ?2 AND ts < ?3 ORDER BY ts LIMIT ?4"
+    ))?;
     let rows = stmt.query_map(params![sym, from, to, limit as i64], |r| {
-        Ok(MarkPrice {
-            venue,
-            symbol: symbol.to_string(),
-            ts: r.get(0)?,
-            mark: r.get(1)?,
-            index: r.get(2)?,
-            funding_rate: r.get(3)?,
-            next_funding_ts: r.get(4)?,
-        })
+        mark_row(r, venue, symbol)
     })?;
     Ok(Some(rows.collect::<Result<Vec<_>, _>>()?))
 }
@@ -128,21 +154,10 @@ pub fn last_mark(
         return Ok(None);
     };
     Ok(conn
-        .prepare_cached(
-            "SELECT ts, mark, idx, funding_rate, next_funding_ts FROM marks \
-             WHERE sym = ?1 ORDER BY ts DESC LIMIT 1",
-        )?
-        .query_row(params![sym], |r| {
-            Ok(MarkPrice {
-                venue,
-                symbol: symbol.to_string(),
-                ts: r.get(0)?,
-                mark: r.get(1)?,
-                index: r.get(2)?,
-                funding_rate: r.get(3)?,
-                next_funding_ts: r.get(4)?,
-            })
-        })
+        .prepare_cached(&format!(
+            "SELECT {MARK_COLS} FROM marks WHERE sym = ?1 ORDER BY ts DESC LIMIT 1"
+        ))?
+        .query_row(params![sym], |r| mark_row(r, venue, symbol))
         .optional()?)
 }
 
@@ -169,4 +184,70 @@ pub fn funding(
         })
     })?;
     Ok(Some(rows.collect::<Result<Vec<_>, _>>()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::writer::WriteCmd;
+
+    /// Both strategies of `quotes_at` give the naive answer: the last quote
+    /// at or before each time, if fresh enough.
+    #[test]
+    fn quotes_at_matches_the_naive_definition_dense_or_sparse() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("b.db");
+        let writer = crate::store::writer::Writer::spawn(
+            crate::store::open_writer(&db, crate::store::Durability::Normal).unwrap(),
+            8,
+        );
+        let quotes: Vec<Quote> = (0..2000)
+            .map(|i| Quote {
+                venue: Venue::Sim,
+                symbol: "BTCUSDT".into(),
+                update_id: i,
+                // Bursts and holes: 0..1000 every 7 ms, then every 900 ms.
+                ts: if i < 1000 {
+                    i * 7
+                } else {
+                    7000 + (i - 1000) * 900
+                },
+                receive_ts: 0,
+                bid: 1.0 + i as f64,
+                bid_qty: 1.0,
+                ask: 2.0 + i as f64,
+                ask_qty: 1.0,
+            })
+            .collect();
+        writer
+            .tx
+            .blocking_send(WriteCmd::Quotes(quotes.clone()))
+            .unwrap();
+        writer.shutdown();
+        let conn = crate::store::open_reader(&db).unwrap();
+        let naive = |t: i64, age: i64| {
+            quotes
+                .iter()
+                .filter(|q| q.ts <= t && t - q.ts <= age)
+                .max_by_key(|q| (q.ts, q.update_id))
+                .map(|q| q.update_id)
+        };
+        for (times, age) in [
+            ((0..900).map(|k| k * 10).collect::<Vec<i64>>(), 50),
+            ((0..200).map(|k| k * 6_000).collect(), 1000),
+            ((0..200).map(|k| k * 6_000).collect(), 10_000_000),
+        ] {
+            let got: Vec<Option<i64>> = quotes_at(&conn, Venue::Sim, "BTCUSDT", &times, age)
+                .unwrap()
+                .into_iter()
+                .map(|q| q.map(|q| q.update_id))
+                .collect();
+            let want: Vec<Option<i64>> = times.iter().map(|t| naive(*t, age)).collect();
+            assert_eq!(got, want, "age {age}");
+        }
+        assert_eq!(
+            quotes_at(&conn, Venue::Sim, "ETHUSDT", &[1, 2], 5).unwrap(),
+            [None, None]
+        );
+    }
 }

@@ -12,7 +12,11 @@ use crate::domain::{Bar, Side, Tick, Timeframe, Venue};
 use crate::model::status::GapInfo;
 use rusqlite::{params, Connection, OptionalExtension};
 
-fn sym_id(conn: &Connection, venue: Venue, symbol: &str) -> Result<Option<i64>, StoreError> {
+pub(crate) fn sym_id(
+    conn: &Connection,
+    venue: Venue,
+    symbol: &str,
+) -> Result<Option<i64>, StoreError> {
     Ok(sym_mark(conn, venue, symbol)?.map(|(id, _)| id))
 }
 
