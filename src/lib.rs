@@ -12,17 +12,21 @@
 //! cycle), so each layer can be read and tested without the ones below.
 //!
 //! - `domain`, `clock`, `procstat`: the market vocabulary (venues, ticks,
-//!   bars, timeframes, status), wall-clock time, and this process's RSS and
-//!   open fds (bench and soak test). No dependencies.
+//!   quotes, mark prices, funding, bars, timeframes, status), wall-clock
+//!   time, and this process's RSS and open fds (bench and soak test). No
+//!   dependencies.
 //! - `analytics`: the statistics, pure functions over slices.
 //! - `model`: the data services and pages exchange (pair queries and
-//!   results, scans, alert rules, live messages) and their pure rules.
+//!   results, what trading a pair costs, scans, alert rules, live messages)
+//!   and their pure rules.
 //! - `store`: the only place with SQL. The `Store` trait (SQLite behind it,
-//!   with a reader pool), the batched tick writer, and the 1-second and
-//!   1-minute rollups it keeps with the ticks, from which bars are planned.
-//! - `ingest`: venues and sources, the socket client, the pipeline every
-//!   tick goes through on its way to the writer, and the history on start
-//!   that fills the lookback through the same path.
+//!   with a reader pool), the batched writer (ticks, quotes, marks,
+//!   funding), and the 1-second and 1-minute rollups it keeps with the
+//!   ticks, from which bars are planned.
+//! - `ingest`: venues and sources, the socket clients (one per stream kind:
+//!   trades, book, mark price), the pipeline every tick and quote goes
+//!   through on its way to the writer (quotes conflated there), and the
+//!   history on start that fills the lookback through the same path.
 //! - `http`, `webhook`: plumbing with no knowledge of pairdesk's data (the
 //!   accept loop and its caps; the outbound webhook client and its policy).
 //! - `config`: the validated configuration.
