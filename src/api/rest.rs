@@ -184,11 +184,12 @@ pub async fn symbols(State(st): St) -> ApiResult<SymbolsResponse> {
 
 // ---------------------------------------------------------------- ticks
 
-/// Query of `GET /api/v1/ticks`.
+/// Query of the paged row routes, `GET /api/v1/ticks` and
+/// `GET /api/v1/quotes` (and `quotes.csv`).
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
-pub struct TicksQuery {
+pub struct PageQuery {
     /// Symbol, e.g. BTCUSDT.
     #[param(pattern = "^[A-Za-z0-9]{2,20}$", example = "BTCUSDT")]
     pub symbol: String,
@@ -203,8 +204,45 @@ pub struct TicksQuery {
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
-    /// Venue the ticks were stored under. Default: the active source's.
+    /// Venue the rows were stored under. Default: the active source's.
     pub venue: Option<Venue>,
+}
+
+/// A [`PageQuery`], validated: symbol, `[from, to)`, page size, cursor.
+struct PageParams {
+    symbol: String,
+    from: i64,
+    to: i64,
+    limit: usize,
+    cursor: Option<(i64, i64)>,
+}
+
+/// Check a page query, naming the first bad parameter.
+fn page_params(q: &PageQuery) -> Result<PageParams, ApiError> {
+    let symbol = symbol_param(&q.symbol, "symbol")?;
+    let from = ts_param(q.from.unwrap_or(0), "from")?;
+    let to = ts_param(q.to.unwrap_or(MAX_TS), "to")?;
+    if to <= from {
+        return Err(ApiError::bad_param(
+            "to",
+            format!("must be after from ({from})"),
+        ));
+    }
+    let limit = q.limit.unwrap_or(1000);
+    if !(1..=MAX_TICKS).contains(&limit) {
+        return Err(ApiError::bad_param(
+            "limit",
+            format!("expected 1 to {MAX_TICKS}, got {limit}"),
+        ));
+    }
+    let cursor = q.cursor.as_deref().map(parse_cursor).transpose()?;
+    Ok(PageParams {
+        symbol,
+        from,
+        to,
+        limit: limit as usize,
+        cursor,
+    })
 }
 
 /// One page of ticks in (exchange time, trade id) order.
@@ -258,35 +296,25 @@ fn parse_cursor(c: &str) -> Result<(i64, i64), ApiError> {
 }
 
 /// Stored ticks of one symbol in a time range, paged.
-#[utoipa::path(get, path = "/api/v1/ticks", tag = "market data", params(TicksQuery),
+#[utoipa::path(get, path = "/api/v1/ticks", tag = "market data", params(PageQuery),
     responses((status = 200, body = TickPage),
         (status = 400, body = ErrorBody, description = "bad parameter"),
         (status = 404, body = ErrorBody, description = "unknown symbol")))]
-pub async fn ticks(State(st): St, ApiQuery(q): ApiQuery<TicksQuery>) -> ApiResult<TickPage> {
-    let symbol = symbol_param(&q.symbol, "symbol")?;
-    let from = ts_param(q.from.unwrap_or(0), "from")?;
-    let to = ts_param(q.to.unwrap_or(MAX_TS), "to")?;
-    if to <= from {
-        return Err(ApiError::bad_param(
-            "to",
-            format!("must be after from ({from})"),
-        ));
-    }
-    let limit = q.limit.unwrap_or(1000);
-    if !(1..=MAX_TICKS).contains(&limit) {
-        return Err(ApiError::bad_param(
-            "limit",
-            format!("expected 1 to {MAX_TICKS}, got {limit}"),
-        ));
-    }
-    let cursor = q.cursor.as_deref().map(parse_cursor).transpose()?;
+pub async fn ticks(State(st): St, ApiQuery(q): ApiQuery<PageQuery>) -> ApiResult<TickPage> {
+    let PageParams {
+        symbol,
+        from,
+        to,
+        limit,
+        cursor,
+    } = page_params(&q)?;
     let venue = q.venue.unwrap_or(st.venue);
     let store = st.store.clone();
     let sym = symbol.clone();
     let (ticks, more) = blocking(move || {
         page_after(
             from,
-            limit as usize,
+            limit,
             cursor,
             |t: &Tick| (t.exchange_ts, t.trade_id),
             |start, want| {
@@ -314,29 +342,6 @@ pub async fn ticks(State(st): St, ApiQuery(q): ApiQuery<TicksQuery>) -> ApiResul
 
 // ---------------------------------------------------------------- quotes
 
-/// Query of `GET /api/v1/quotes`.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct QuotesQuery {
-    /// Symbol, e.g. BTCUSDT.
-    #[param(pattern = "^[A-Za-z0-9]{2,20}$", example = "BTCUSDT")]
-    pub symbol: String,
-    /// Range start, epoch ms (inclusive). Default 0.
-    #[param(minimum = 0, maximum = 253402300799999_i64)]
-    pub from: Option<i64>,
-    /// Range end, epoch ms (exclusive). Default: no end.
-    #[param(minimum = 0, maximum = 253402300799999_i64)]
-    pub to: Option<i64>,
-    /// Page size, 1 to 10000. Default 1000.
-    #[param(minimum = 1, maximum = 10000)]
-    pub limit: Option<u32>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-    /// Venue the quotes were stored under. Default: the active source's.
-    pub venue: Option<Venue>,
-}
-
 /// One page of stored (conflated) quotes in (time, update id) order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct QuotePage {
@@ -345,43 +350,6 @@ pub struct QuotePage {
     pub quotes: Vec<Quote>,
     /// Pass as `cursor` to get the next page; absent on the last page.
     pub next_cursor: Option<String>,
-}
-
-/// A quotes query, validated: symbol, `[from, to)`, page size, cursor.
-struct QuotesParams {
-    symbol: String,
-    from: i64,
-    to: i64,
-    limit: usize,
-    cursor: Option<(i64, i64)>,
-}
-
-/// Validated range, page size and cursor of a quotes query.
-fn quotes_params(q: &QuotesQuery) -> Result<QuotesParams, ApiError> {
-    let symbol = symbol_param(&q.symbol, "symbol")?;
-    let from = ts_param(q.from.unwrap_or(0), "from")?;
-    let to = ts_param(q.to.unwrap_or(MAX_TS), "to")?;
-    if to <= from {
-        return Err(ApiError::bad_param(
-            "to",
-            format!("must be after from ({from})"),
-        ));
-    }
-    let limit = q.limit.unwrap_or(1000);
-    if !(1..=MAX_TICKS).contains(&limit) {
-        return Err(ApiError::bad_param(
-            "limit",
-            format!("expected 1 to {MAX_TICKS}, got {limit}"),
-        ));
-    }
-    let cursor = q.cursor.as_deref().map(parse_cursor).transpose()?;
-    Ok(QuotesParams {
-        symbol,
-        from,
-        to,
-        limit: limit as usize,
-        cursor,
-    })
 }
 
 /// A page of quotes after `cursor` (time, update id), and whether more follow.
@@ -410,18 +378,18 @@ fn quote_page(
 /// Stored top of book of one symbol in a time range, paged: the quotes
 /// kept by conflation (the last of every interval and each change of best
 /// price; see the README).
-#[utoipa::path(get, path = "/api/v1/quotes", tag = "market data", params(QuotesQuery),
+#[utoipa::path(get, path = "/api/v1/quotes", tag = "market data", params(PageQuery),
     responses((status = 200, body = QuotePage),
         (status = 400, body = ErrorBody, description = "bad parameter"),
         (status = 404, body = ErrorBody, description = "unknown symbol")))]
-pub async fn quotes(State(st): St, ApiQuery(q): ApiQuery<QuotesQuery>) -> ApiResult<QuotePage> {
-    let QuotesParams {
+pub async fn quotes(State(st): St, ApiQuery(q): ApiQuery<PageQuery>) -> ApiResult<QuotePage> {
+    let PageParams {
         symbol,
         from,
         to,
         limit,
         cursor,
-    } = quotes_params(&q)?;
+    } = page_params(&q)?;
     let venue = q.venue.unwrap_or(st.venue);
     let store = st.store.clone();
     let sym = symbol.clone();
@@ -440,21 +408,21 @@ pub async fn quotes(State(st): St, ApiQuery(q): ApiQuery<QuotesQuery>) -> ApiRes
 
 /// The same quotes as CSV
 /// (`ts_iso,ts_ms,update_id,receive_ts_ms,bid,bid_qty,ask,ask_qty,mid`).
-#[utoipa::path(get, path = "/api/v1/quotes.csv", tag = "market data", params(QuotesQuery),
+#[utoipa::path(get, path = "/api/v1/quotes.csv", tag = "market data", params(PageQuery),
     responses((status = 200, content_type = "text/csv", body = String, description = "CSV with a header row"),
         (status = 400, body = ErrorBody, description = "bad parameter"),
         (status = 404, body = ErrorBody, description = "unknown symbol")))]
 pub async fn quotes_csv(
     State(st): St,
-    ApiQuery(q): ApiQuery<QuotesQuery>,
+    ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<axum::response::Response, ApiError> {
-    let QuotesParams {
+    let PageParams {
         symbol,
         from,
         to,
         limit,
         cursor,
-    } = quotes_params(&q)?;
+    } = page_params(&q)?;
     let venue = q.venue.unwrap_or(st.venue);
     let store = st.store.clone();
     let sym = symbol.clone();
