@@ -46,7 +46,6 @@ ROLL_WINDOW = 60
 Z_WINDOW = 20
 CORR_WINDOW = 30
 KALMAN = {"delta": 1e-4, "obs_var": 1e-6, "initial_var": 0.0}
-BACKTEST = {"entry": 2.0, "exit": 0.5, "fee_bps": 2.0, "annualization": 252.0}
 
 
 def fnum(v):
@@ -216,73 +215,6 @@ def theil_sen(x, y):
     return {"alpha": fnum(r.intercept), "beta": fnum(r.slope)}
 
 
-def backtest(px, py, beta, z, entry, exit, fee_bps, annualization, raw=False):
-    """Reference implementation of the Rust backtest conventions."""
-    n = len(px)
-    fee_rate = fee_bps * 1e-4
-    pos, qy, qx = 0, 0.0, 0.0
-    trade_pnl, wins, closed, trades = 0.0, 0, 0, 0
-    rows = []
-
-    def notional(t, a, b):
-        if raw:
-            return abs(a) * abs(py[t]) + abs(b) * abs(px[t])
-        return abs(a) + abs(b)
-
-    for t in range(n):
-        gross = 0.0 if t == 0 else qy * (py[t] - py[t - 1]) + qx * (px[t] - px[t - 1])
-        trade_pnl += gross
-        zt = z[t]
-        if zt is not None and not np.isnan(zt) and zt > entry:
-            target = -1
-        elif zt is not None and not np.isnan(zt) and zt < -entry:
-            target = 1
-        elif zt is not None and not np.isnan(zt) and abs(zt) < exit:
-            target = 0
-        else:
-            target = pos
-        if target != 0 and target != pos and np.isnan(beta[t]):
-            target = pos
-        fee = 0.0
-        if target != pos:
-            if pos != 0:
-                c = fee_rate * notional(t, qy, qx)
-                fee += c
-                trade_pnl -= c
-                closed += 1
-                wins += trade_pnl > 0
-            trade_pnl = 0.0
-            pos = target
-            if pos != 0:
-                qy, qx = float(pos), -float(pos) * beta[t]
-                o = fee_rate * notional(t, qy, qx)
-                fee += o
-                trade_pnl -= o
-                trades += 1
-            else:
-                qy = qx = 0.0
-        rows.append((pos, gross, fee))
-    df = pd.DataFrame(rows, columns=["position", "gross", "fees"])
-    df["net"] = df.gross - df.fees
-    df["equity"] = df.net.cumsum()
-    peak = df.equity.cummax().clip(lower=0.0)
-    sd = df.net.std(ddof=1)
-    return {
-        "position": df.position.astype(int).tolist(),
-        "gross_pnl": flist(df.gross),
-        "net_pnl": flist(df.net),
-        "equity": flist(df.equity),
-        "gross_total": fnum(df.gross.sum()),
-        "fees_total": fnum(df.fees.sum()),
-        "net_total": fnum(df.equity.iloc[-1]),
-        "trades": trades,
-        "closed_trades": closed,
-        "hit_rate": fnum(wins / closed) if closed else None,
-        "sharpe": fnum(df.net.mean() / sd * np.sqrt(annualization)) if sd > 0 else None,
-        "max_drawdown": fnum((peak - df.equity).max()),
-    }
-
-
 def analyze_expected(x, y, window=None):
     """The `analyze` report for OLS on log prices, default options."""
     lx, ly = np.log(x), np.log(y)
@@ -338,8 +270,6 @@ def full_case(name, x, y, extra_adf=(), roll_window=ROLL_WINDOW):
     ra, rb = rolling_ols(lx, ly, roll_window, True)
     na, nb = rolling_ols(x, y, roll_window, False)
     roll_spread = ly - (rb * lx + ra)
-    z_roll = zscore(roll_spread, Z_WINDOW)
-    beta_bt = np.where(np.isnan(rb), np.nan, rb)
     case = {
         "name": name,
         "x": flist(x),
@@ -365,11 +295,6 @@ def full_case(name, x, y, extra_adf=(), roll_window=ROLL_WINDOW):
         "huber": huber(lx, ly),
         "huber_raw": huber(x, y),
         "theil_sen": theil_sen(lx, ly),
-        "backtest": {
-            "options": BACKTEST,
-            "zscore": flist(z_roll),
-            **backtest(lx, ly, beta_bt, z_roll, **BACKTEST),
-        },
         "analyze": [analyze_expected(x, y), analyze_expected(x, y, roll_window)],
     }
     path = os.path.join(OUT, f"{name}.json")

@@ -5,8 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use pairdesk::analytics::adf::{adfuller, AdfOptions, Autolag};
-use pairdesk::analytics::analyze::{analyze, AnalyzeOptions, PriceScale};
-use pairdesk::analytics::backtest::{backtest, BacktestOptions};
+use pairdesk::analytics::analyze::{analyze, AnalyzeOptions};
 use pairdesk::analytics::coint::coint;
 use pairdesk::analytics::correlation::{return_correlation, rolling_return_correlation};
 use pairdesk::analytics::half_life::half_life;
@@ -361,61 +360,6 @@ fn check_case(name: &str) {
     let t = theil_sen(&lx, &ly).unwrap();
     c.stat("theil_sen.alpha", t.alpha, &case["theil_sen"]["alpha"]);
     c.stat("theil_sen.beta", t.beta, &case["theil_sen"]["beta"]);
-
-    // Backtest vs the pandas reference, on the fixture's beta and z inputs.
-    let bt = &case["backtest"];
-    let o = &bt["options"];
-    let opts = BacktestOptions {
-        entry: f(&o["entry"]),
-        exit: f(&o["exit"]),
-        fee_bps: f(&o["fee_bps"]),
-        annualization: f(&o["annualization"]),
-        prices: PriceScale::Log,
-    };
-    let beta = vec_opt(&case["rolling"]["log_intercept"]["beta"]);
-    let zb = vec_opt(&bt["zscore"]);
-    let b = backtest(&lx, &ly, &beta, &zb, &opts).unwrap();
-    let pos: Vec<i64> = bt["position"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_i64().unwrap())
-        .collect();
-    c.eq(
-        "backtest.position",
-        b.position.iter().map(|&p| i64::from(p)).collect::<Vec<_>>(),
-        pos,
-    );
-    c.series(
-        "backtest.equity",
-        &some(&b.equity),
-        &bt["equity"],
-        1e-8,
-        1e-12,
-    );
-    c.series(
-        "backtest.net_pnl",
-        &some(&b.net_pnl),
-        &bt["net_pnl"],
-        1e-8,
-        1e-12,
-    );
-    c.stat("backtest.gross_total", b.gross_total, &bt["gross_total"]);
-    c.stat("backtest.fees_total", b.fees_total, &bt["fees_total"]);
-    c.stat("backtest.net_total", b.net_total, &bt["net_total"]);
-    c.eq(
-        "backtest.trades",
-        b.trades as u64,
-        bt["trades"].as_u64().unwrap(),
-    );
-    c.eq(
-        "backtest.closed_trades",
-        b.closed_trades as u64,
-        bt["closed_trades"].as_u64().unwrap(),
-    );
-    c.opt("backtest.hit_rate", b.hit_rate, &bt["hit_rate"], RTOL, 0.0);
-    c.opt("backtest.sharpe", b.sharpe, &bt["sharpe"], RTOL, ATOL);
-    c.stat("backtest.max_drawdown", b.max_drawdown, &bt["max_drawdown"]);
 
     for a in case["analyze"].as_array().unwrap() {
         let window = a["options"]["window"].as_u64().map(|w| w as usize);

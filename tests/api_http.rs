@@ -438,16 +438,60 @@ async fn analyze_and_backtest_follow_the_contract() {
         "the generated pair is cointegrated"
     );
 
-    let r = c
-        .post(format!("{}/api/v1/backtest", s.base))
-        .json(&json!({"x": x, "y": y, "options": {"z_window": 30, "entry": 1.5}, "fee_bps": 2}))
-        .send()
-        .await
-        .unwrap();
+    let post = |body: Value| {
+        c.post(format!("{}/api/v1/backtest", s.base))
+            .json(&body)
+            .send()
+    };
+    let bt = json!({"fill": "next-close", "fee_bps_x": 2, "fee_bps_y": 3, "notional": 5000, "stop_pct": 1.0});
+    let r =
+        post(json!({"x": x, "y": y, "options": {"z_window": 30, "entry": 1.5}, "backtest": bt}))
+            .await
+            .unwrap();
     assert_eq!(r.status(), 200);
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["equity"].as_array().unwrap().len(), 500);
-    assert!(v["trades"].as_u64().unwrap() > 0);
+    let trades = v["trades"].as_array().unwrap();
+    assert!(!trades.is_empty());
+    assert_eq!(
+        v["summary"]["trades"].as_u64().unwrap() as usize,
+        trades.len()
+    );
+    assert_eq!(v["summary"]["notional"].as_f64(), Some(5000.0));
+    // Every trade fills on a later bar than the one that decided it, and
+    // the trades' net adds up to the equity.
+    for t in trades {
+        assert!(t["entry_bar"].as_u64() > t["signal_bar"].as_u64(), "{t}");
+    }
+    let sum: f64 = trades.iter().map(|t| t["net"].as_f64().unwrap()).sum();
+    let net = v["summary"]["net"].as_f64().unwrap();
+    assert!((sum - net).abs() < 1e-6, "{sum} vs {net}");
+
+    // Walk-forward reports both samples and its folds.
+    let r = post(json!({"x": x, "y": y, "backtest": {"fill": "next-close"},
+        "walk_forward": {"train": 200, "test": 100}}))
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    let wf = &v["walk_forward"];
+    assert_eq!(wf["folds"].as_array().unwrap().len(), 3);
+    assert!(wf["in_sample"]["bars"].as_u64().unwrap() > 0);
+    assert_eq!(wf["out_of_sample"]["net"], v["summary"]["net"]);
+
+    // Next-open fills need the opens; the error says so.
+    let r = post(json!({"x": x, "y": y})).await.unwrap();
+    assert_eq!(
+        error_of(r, StatusCode::BAD_REQUEST).await,
+        ("bad_parameter".into(), Some("fill".into()))
+    );
+    let r = post(json!({"x": x, "y": y, "backtest": {"fill": "next-close", "notional": -1}}))
+        .await
+        .unwrap();
+    assert_eq!(
+        error_of(r, StatusCode::BAD_REQUEST).await.0,
+        "bad_parameter"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

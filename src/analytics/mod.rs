@@ -1,7 +1,8 @@
 //! Quantitative core of pairdesk: hedge ratios (OLS, rolling OLS, Kalman,
 //! Huber, Theil-Sen), spread and z-score, stationarity and cointegration
 //! tests (ADF, Engle-Granger with MacKinnon p-values), half-life, Hurst
-//! exponent, return correlation, a threshold backtest and the [`analyze`]
+//! exponent, return correlation, a two-leg backtest with execution costs
+//! (and its walk-forward) and the [`analyze`]
 //! contract that ties them together.
 //!
 //! Everything here is pure and I/O-free; statistics are validated against
@@ -25,6 +26,7 @@ pub mod spread;
 pub mod stats;
 pub mod theil_sen;
 pub mod validate;
+pub mod walk_forward;
 pub mod zscore;
 
 pub use adf::{adfuller, AdfOptions, AdfResult, Autolag};
@@ -32,10 +34,14 @@ pub use analyze::{
     analyze, AdfReport, AnalyzeOptions, AnalyzeReport, CointReport, PriceScale, RegressionKind,
     RegressionReport,
 };
-pub use backtest::{backtest, BacktestOptions, BacktestResult};
+pub use backtest::{
+    backtest, BacktestOptions, BacktestResult, FillAt, FundingEvent, Rule, Sizing, Summary, Touch,
+    Trade,
+};
 pub use coint::{coint, CointResult};
 pub use error::{AnalyticsError, Result};
 pub use mackinnon::{mackinnoncrit, mackinnonp, CriticalValues, Trend};
 pub use ols::{ols, OlsFit};
 pub use rolling_ols::{rolling_ols, RollingOls, Undefined, UndefinedSpan};
+pub use walk_forward::{walk_forward, WalkForward, WalkForwardReport};
 pub use zscore::{rolling_zscore, signal, Signal};

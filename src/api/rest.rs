@@ -795,27 +795,43 @@ pub async fn analyze(ApiJson(req): ApiJson<AnalyzeRequest>) -> ApiResult<Analyze
     Ok(Json(blocking(move || run_analyze(&req)).await?))
 }
 
-/// Series, model options and trading costs for a backtest.
+/// Series, model options and trading costs for a backtest. `x` and `y`
+/// are the bars' closes; the opens, the books a fill would meet and the
+/// funding settlements are optional.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BacktestRequest {
     pub x: Vec<f64>,
     pub y: Vec<f64>,
+    /// Bar start times, ms, ascending (default: `0, bar_ms, 2 bar_ms, ..`).
     #[serde(default)]
     pub ts: Option<Vec<i64>>,
+    /// Bar length, ms (default 1000).
+    #[serde(default)]
+    pub bar_ms: Option<i64>,
+    /// Bar opens, for `fill = next-open` (the default); without them use
+    /// `next-close`.
+    #[serde(default)]
+    pub x_open: Option<Vec<f64>>,
+    #[serde(default)]
+    pub y_open: Option<Vec<f64>>,
+    /// The book a fill on each bar meets (`null` where none).
+    #[serde(default)]
+    pub x_book: Option<Vec<Option<crate::analytics::Touch>>>,
+    #[serde(default)]
+    pub y_book: Option<Vec<Option<crate::analytics::Touch>>>,
+    #[serde(default)]
+    pub x_funding: Vec<crate::analytics::FundingEvent>,
+    #[serde(default)]
+    pub y_funding: Vec<crate::analytics::FundingEvent>,
     /// Model options; `entry`/`exit` are the trading thresholds.
     #[serde(default)]
     pub options: AnalyzeOptions,
-    /// Fee per leg in basis points of notional, 0 to 1000. Default 0.
+    /// Execution, cost and risk settings (fees default to 5 bp a leg).
     #[serde(default)]
-    pub fee_bps: f64,
-    /// Bars per year for the Sharpe ratio. Default 1 (per-bar Sharpe).
-    #[serde(default = "one")]
-    pub annualization: f64,
-}
-
-fn one() -> f64 {
-    1.0
+    pub backtest: BacktestOptions,
+    #[serde(default)]
+    pub walk_forward: Option<crate::analytics::WalkForward>,
 }
 
 /// Backtest of the z-score threshold rule on posted series.
@@ -826,13 +842,33 @@ fn one() -> f64 {
         (status = 415, body = ErrorBody, description = "not JSON"),
         (status = 422, body = ErrorBody, description = "series the analytics cannot use")))]
 pub async fn backtest(ApiJson(req): ApiJson<BacktestRequest>) -> ApiResult<BacktestResult> {
-    if !(req.fee_bps.is_finite() && (0.0..=1000.0).contains(&req.fee_bps)) {
-        return Err(ApiError::bad_param("fee_bps", "expected 0 to 1000"));
-    }
-    if !(req.annualization.is_finite() && req.annualization > 0.0 && req.annualization <= 1e9) {
+    let bar_ms = req.bar_ms.unwrap_or(1000);
+    if !(1..=31 * 86_400_000).contains(&bar_ms) {
         return Err(ApiError::bad_param(
-            "annualization",
-            "expected a number in (0, 1e9]",
+            "bar_ms",
+            "expected 1 to 2678400000 (31 days)",
+        ));
+    }
+    req.backtest
+        .validate()
+        .map_err(|e| ApiError::bad_param("backtest", e.to_string()))?;
+    let n = req.x.len();
+    let same_len = |name: &'static str, len: Option<usize>| match len {
+        Some(l) if l != n => Err(ApiError::bad_param(
+            name,
+            format!("expected {n} values (one per bar of x), got {l}"),
+        )),
+        _ => Ok(()),
+    };
+    same_len("x_open", req.x_open.as_ref().map(Vec::len))?;
+    same_len("y_open", req.y_open.as_ref().map(Vec::len))?;
+    same_len("x_book", req.x_book.as_ref().map(Vec::len))?;
+    same_len("y_book", req.y_book.as_ref().map(Vec::len))?;
+    let opens_missing = req.x_open.is_none() || req.y_open.is_none();
+    if req.backtest.fill == crate::analytics::FillAt::NextOpen && opens_missing {
+        return Err(ApiError::bad_param(
+            "fill",
+            "next-open fills need x_open and y_open; post them or use \"fill\": \"next-close\"",
         ));
     }
     let r = blocking(move || {
@@ -843,27 +879,29 @@ pub async fn backtest(ApiJson(req): ApiJson<BacktestRequest>) -> ApiResult<Backt
             options: req.options,
         };
         let report = run_analyze(&a)?;
-        let o = BacktestOptions {
-            entry: a.options.entry,
-            exit: a.options.exit,
-            fee_bps: req.fee_bps,
-            annualization: req.annualization,
-            prices: a.options.prices,
+        let ts =
+            a.ts.clone()
+                .unwrap_or_else(|| (0..a.x.len() as i64).map(|i| i * bar_ms).collect());
+        let series = crate::services::pair::BacktestSeries {
+            ts,
+            bar_ms,
+            x_open: req.x_open.unwrap_or_else(|| a.x.clone()),
+            x_close: a.x,
+            y_open: req.y_open.unwrap_or_else(|| a.y.clone()),
+            y_close: a.y,
+            x_book: req.x_book,
+            y_book: req.y_book,
+            x_funding: req.x_funding,
+            y_funding: req.y_funding,
         };
-        let r = analytics::backtest(&a.x, &a.y, &report.beta, &report.zscore, &o)?;
-        let finite = [r.gross_total, r.net_total, r.fees_total, r.max_drawdown]
-            .into_iter()
-            .chain(r.equity.iter().copied())
-            .chain(r.gross_pnl.iter().copied())
-            .chain(r.net_pnl.iter().copied())
-            .chain(r.fees.iter().copied())
-            .all(f64::is_finite);
-        if !finite {
-            return Err(ApiError::unprocessable(
-                "the backtest overflowed on this input (prices too large)",
-            ));
-        }
-        Ok(r)
+        let r = crate::services::pair::run_backtest(
+            &series,
+            &report,
+            &a.options,
+            &req.backtest,
+            req.walk_forward,
+        )?;
+        Ok::<_, ApiError>(r)
     })
     .await?;
     Ok(Json(r))
@@ -896,7 +934,26 @@ pub struct PairParams {
     pub z_window: Option<usize>,
     pub entry: Option<f64>,
     pub exit: Option<f64>,
+    /// Taker fee of each leg, bp (default: the venue's base tier).
     pub fee_bps: Option<f64>,
+    /// Backtest: gross notional per position, quote currency (10000).
+    pub notional: Option<f64>,
+    /// Backtest: `next-open` (default) or `next-close`.
+    pub fill: Option<crate::analytics::FillAt>,
+    /// Backtest: `beta-weighted` (default) or `dollar-neutral`.
+    pub sizing: Option<crate::analytics::Sizing>,
+    /// Backtest: half spread assumed without a stored book, bp (0.5).
+    pub half_spread_bps: Option<f64>,
+    /// Backtest: slippage beyond the touch on every fill, bp (0).
+    pub slippage_bps: Option<f64>,
+    /// Backtest: stop on a trade's PnL, percent of its notional.
+    pub stop_pct: Option<f64>,
+    /// Backtest: close a position held this many bars.
+    pub max_hold_bars: Option<usize>,
+    /// Backtest: walk-forward training and test windows (bars), both or
+    /// neither.
+    pub wf_train: Option<usize>,
+    pub wf_test: Option<usize>,
     pub corr_window: Option<usize>,
     pub ffill: Option<usize>,
     /// `last` (default): each bar's last trade; `mid`: the mid of the book
@@ -975,10 +1032,22 @@ fn pair_query(st: &AppState, p: PairParams) -> (PairQuery, Venue) {
     macro_rules! set {
         ($($src:ident => $($dst:ident).+),*) => { $(if let Some(v) = p.$src { q.$($dst).+ = v; })* };
     }
-    set!(bars => bars, ffill => ffill, fee_bps => fee_bps, corr_window => corr_window, price => price,
+    set!(bars => bars, ffill => ffill, corr_window => corr_window, price => price,
         regression => options.regression, prices => options.prices, z_window => options.z_window,
-        entry => options.entry, exit => options.exit);
+        entry => options.entry, exit => options.exit, notional => backtest.notional,
+        fill => backtest.fill, sizing => backtest.sizing, half_spread_bps => backtest.half_spread_bps,
+        slippage_bps => backtest.slippage_bps);
+    q.fee_bps = p.fee_bps;
     q.options.window = p.window;
+    q.backtest.stop_pct = p.stop_pct;
+    q.backtest.max_hold_bars = p.max_hold_bars;
+    q.walk_forward = match (p.wf_train, p.wf_test) {
+        (Some(train), Some(test)) => Some(crate::analytics::WalkForward { train, test }),
+        // One without the other is refused by the query's validation.
+        (Some(train), None) => Some(crate::analytics::WalkForward { train, test: 0 }),
+        (None, Some(test)) => Some(crate::analytics::WalkForward { train: 0, test }),
+        (None, None) => None,
+    };
     (q, p.venue.unwrap_or(st.venue))
 }
 

@@ -687,7 +687,7 @@ fn PairView(
                     width: 1.4,
                 }],
                 hlines: vec![(0.0, "#4a5366")],
-                decimals: 5,
+                decimals: 2,
                 ..Default::default()
             }
         })
@@ -870,7 +870,7 @@ fn PairView(
                 <TimeChart title=title("Z-score") ts spec=z_spec view=view_range hover testid="chart-z" help="(spread − rolling mean) / rolling std; red zone: short the spread, green zone: long it" />
                 <TimeChart title=beta_title ts spec=beta_spec view=view_range hover testid="chart-beta" help="Rolling, dynamic (Kalman) or full-sample hedge ratio" />
                 <TimeChart title=title("Rolling correlation of log returns") ts spec=corr_spec view=view_range hover testid="chart-corr" help="Pearson correlation of the legs' log returns over the z window" />
-                <TimeChart title=title("Backtest equity (net of fees)") ts spec=equity_spec view=view_range hover testid="chart-equity" help="Cumulative PnL of the z-score rule per unit of y notional" />
+                <TimeChart title=title("Backtest equity, USDT (net of all costs)") ts spec=equity_spec view=view_range hover testid="chart-equity" help="Cumulative net PnL of the rule in quote currency for the notional per position; next-bar fills, fees, spread and funding included" />
             </section>
             <aside class="side">
                 <stats::StatsTable data />

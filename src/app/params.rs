@@ -291,7 +291,7 @@ pub fn parse(get: impl Fn(&str) -> Option<String>, d: &ViewDefaults) -> ViewPara
         q.options.exit = (q.options.entry / 4.0).min(d.z_exit);
     }
     if let Some(f) = num("fee", 0.0, 1000.0, &mut errors) {
-        q.fee_bps = f;
+        q.fee_bps = Some(f);
     }
     match get("px").as_deref() {
         None | Some("") | Some("last") => q.price = PriceSource::Last,
@@ -343,8 +343,10 @@ pub fn to_query_string(q: &PairQuery) -> String {
         format!("zw={}", q.options.z_window),
         format!("entry={}", q.options.entry),
         format!("exit={}", q.options.exit),
-        format!("fee={}", q.fee_bps),
     ];
+    if let Some(f) = q.fee_bps {
+        parts.push(format!("fee={f}"));
+    }
     if q.price == PriceSource::Mid {
         parts.push("px=mid".into());
     }
@@ -366,12 +368,14 @@ pub fn api_query_string(q: &PairQuery, replay: bool) -> String {
         format!("z_window={}", q.options.z_window),
         format!("entry={}", q.options.entry),
         format!("exit={}", q.options.exit),
-        format!("fee_bps={}", q.fee_bps),
         format!("corr_window={}", q.corr_window),
         format!("ffill={}", q.ffill),
     ];
     if let Some(w) = q.options.window {
         parts.push(format!("window={w}"));
+    }
+    if let Some(f) = q.fee_bps {
+        parts.push(format!("fee_bps={f}"));
     }
     if q.price == PriceSource::Mid {
         parts.push("price=mid".into());

@@ -51,11 +51,13 @@ pub fn rows(d: &PairAnalytics) -> Vec<(&'static str, &'static str, String, &'sta
         ("hurst", "Hurst", num(r.hurst, 3), "Below 0.5: mean-reverting; 0.5: random walk; above 0.5: trending"),
         ("correlation", "correlation", num(r.correlation, 4), "Correlation of the legs' log returns over all bars"),
         ("z", "latest z", num(d.z, 3), "Latest z-score of the spread"),
-        ("bt_pnl", "backtest net PnL", num(bt.map(|b| b.net_total), 5), "Net PnL of the z-score rule, per unit of y notional, after fees"),
-        ("bt_trades", "trades", bt.map(|b| b.trades.to_string()).unwrap_or_else(|| "–".into()), "Position changes taken by the backtest"),
-        ("bt_hit", "hit rate", num(bt.and_then(|b| b.hit_rate), 3), "Share of closed trades with positive PnL"),
-        ("bt_sharpe", "Sharpe (ann.)", num(bt.and_then(|b| b.sharpe), 2), "Annualised Sharpe ratio of per-bar net PnL"),
-        ("bt_dd", "max drawdown", num(bt.map(|b| b.max_drawdown), 5), "Largest peak-to-trough fall of the equity curve"),
+        ("bt_pnl", "backtest net (USDT)", num(bt.map(|b| b.summary.net), 2), "Net PnL of the rule in quote currency for the stated notional: next-bar fills at the book (or an assumed half spread), taker fees per leg, funding"),
+        ("bt_pnl_pct", "backtest net (% of notional)", num(bt.map(|b| b.summary.net_pct), 3), "Net PnL as percent of the notional per position"),
+        ("bt_costs", "fees / slippage / funding (USDT)", bt.map(|b| format!("{} / {} / {}", num(Some(b.summary.fees), 2), num(Some(b.summary.slippage), 2), num(Some(b.summary.funding), 2))).unwrap_or_else(|| "–".into()), "Fees paid, half spread crossed plus slippage, funding received (negative: paid)"),
+        ("bt_trades", "trades", bt.map(|b| b.summary.trades.to_string()).unwrap_or_else(|| "–".into()), "Positions entered (a flip enters one)"),
+        ("bt_hit", "hit rate", num(bt.and_then(|b| b.summary.hit_rate), 3), "Share of closed trades with positive net PnL"),
+        ("bt_sharpe", "Sharpe (ann.)", num(bt.and_then(|b| b.summary.sharpe), 2), "Mean / std of the bar returns (PnL / notional) × √(bars per year, 365 days)"),
+        ("bt_dd", "max drawdown (%)", num(bt.map(|b| b.summary.max_drawdown_pct), 3), "Largest fall of the account (notional + PnL) below its peak, percent of the peak"),
     ];
     out.extend([
         ("quoted_y", "quoted spread y (bp)", bp(c.map(|c| c.y.quoted_bp())), "(ask - bid) / mid of the dependent leg at the newest book"),

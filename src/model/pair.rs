@@ -46,8 +46,15 @@ pub struct PairQuery {
     /// Carry a missing leg's last price forward at most this many bars.
     pub ffill: usize,
     pub options: AnalyzeOptions,
-    /// Backtest fee per leg, in basis points of notional.
-    pub fee_bps: f64,
+    /// Taker fee of each leg in the backtest, bp of notional; `None` = the
+    /// venue's base tier (Binance USD-M 5, spot 10).
+    pub fee_bps: Option<f64>,
+    /// Execution, cost and risk settings of the backtest (its fees are
+    /// `fee_bps`).
+    pub backtest: crate::analytics::BacktestOptions,
+    /// Refit the hedge ratio on a rolling training window and trade the
+    /// next window with it.
+    pub walk_forward: Option<crate::analytics::WalkForward>,
     /// Rolling correlation window (bars).
     pub corr_window: usize,
     /// Spread on the last trade of each bar, or on the mid of its book.
@@ -64,7 +71,9 @@ impl Default for PairQuery {
             to: None,
             ffill: 5,
             options: AnalyzeOptions::default(),
-            fee_bps: 1.0,
+            fee_bps: None,
+            backtest: crate::analytics::BacktestOptions::default(),
+            walk_forward: None,
             corr_window: 60,
             price: PriceSource::Last,
         }
@@ -86,6 +95,9 @@ pub struct PairAnalytics {
     pub report: AnalyzeReport,
     pub corr: Vec<Option<f64>>,
     pub backtest: Option<BacktestResult>,
+    /// Why the backtest did not run, when it did not.
+    #[serde(default)]
+    pub backtest_error: Option<String>,
     /// Latest z-score and what it says.
     pub z: Option<f64>,
     pub signal: Signal,
@@ -177,11 +189,36 @@ impl PairQuery {
                 format!("expected a number in [0, entry), got {x}"),
             ));
         }
-        if !(self.fee_bps.is_finite() && (0.0..=1000.0).contains(&self.fee_bps)) {
+        if let Some(f) = self.fee_bps {
+            if !(f.is_finite() && (0.0..=1000.0).contains(&f)) {
+                return Err(bad("fee_bps", format!("expected 0 to 1000, got {f}")));
+            }
+        }
+        self.backtest.validate().map_err(|e| match e {
+            crate::analytics::AnalyticsError::InvalidParameter { name, reason } => {
+                bad(name, reason)
+            }
+            other => bad("backtest", other.to_string()),
+        })?;
+        if self.backtest.fill == crate::analytics::FillAt::NextQuote {
             return Err(bad(
-                "fee_bps",
-                format!("expected 0 to 1000, got {}", self.fee_bps),
+                "fill",
+                "next-quote fills need the first book update after each decision, which the \
+                 stored-bar backtest does not read yet; next-open fills at the book in force \
+                 at the next bar's start, or POST /api/v1/backtest with books"
+                    .into(),
             ));
+        }
+        if let Some(w) = self.walk_forward {
+            if w.train < 10 || w.test < 2 || w.train + w.test > self.bars {
+                return Err(bad(
+                    "walk_forward",
+                    format!(
+                        "need train >= 10, test >= 2 and train + test <= bars ({}), got {} and {}",
+                        self.bars, w.train, w.test
+                    ),
+                ));
+            }
         }
         Ok(())
     }

@@ -2,8 +2,11 @@
 //! the HTTP API, the alert engine and the CLI, so every number shown can be
 //! reproduced. Loads through the [`Store`](crate::store::Store), never a path.
 
+use crate::analytics::backtest::{Input, Leg, Rule};
 use crate::analytics::{
-    analyze, backtest, correlation::rolling_return_correlation, signal, BacktestOptions,
+    analyze, backtest, correlation::rolling_return_correlation, signal, walk_forward,
+    AnalyticsError, AnalyzeOptions, AnalyzeReport, BacktestOptions, BacktestResult, FillAt,
+    FundingEvent, PriceScale, Touch, WalkForward,
 };
 use crate::domain::Venue;
 use crate::model::cost::{pair_cost, per_8h, Band, LegBook, PairCost};
@@ -26,16 +29,6 @@ pub fn analyze_series(
     } else {
         vec![None; px.len()]
     };
-    let bt_opts = BacktestOptions {
-        entry: q.options.entry,
-        exit: q.options.exit,
-        fee_bps: q.fee_bps,
-        annualization: (365.0 * 86_400_000.0) / q.timeframe.millis() as f64,
-        prices: q.options.prices,
-    };
-    // A backtest needs a hedge ratio per bar; Kalman's spread is already
-    // dynamic, others use the rolling or full-sample beta.
-    let backtest = backtest(&px, &py, &report.beta, &report.zscore, &bt_opts).ok();
     let z = report.zscore.last().copied().flatten();
     let sig = signal(z, q.options.entry, q.options.exit);
     let beta_now = report
@@ -64,7 +57,8 @@ pub fn analyze_series(
         py,
         report,
         corr,
-        backtest,
+        backtest: None,
+        backtest_error: None,
         z,
         signal: sig,
         signal_text: text,
@@ -175,6 +169,194 @@ pub fn attach_cost(
     Ok(())
 }
 
+/// Bars, books and funding of both legs for [`run_backtest`].
+#[derive(Debug, Clone, Default)]
+pub struct BacktestSeries {
+    pub ts: Vec<i64>,
+    pub bar_ms: i64,
+    pub x_open: Vec<f64>,
+    pub x_close: Vec<f64>,
+    pub y_open: Vec<f64>,
+    pub y_close: Vec<f64>,
+    /// The book a fill on each bar meets; `None` = no quotes stored.
+    pub x_book: Option<Vec<Option<Touch>>>,
+    pub y_book: Option<Vec<Option<Touch>>>,
+    pub x_funding: Vec<FundingEvent>,
+    pub y_funding: Vec<FundingEvent>,
+}
+
+/// The backtest of the pair's rule on `s` (pure): the report's hedge
+/// ratio and z-score per bar, or a walk-forward refit on the closes.
+pub fn run_backtest(
+    s: &BacktestSeries,
+    report: &AnalyzeReport,
+    ao: &AnalyzeOptions,
+    bo: &BacktestOptions,
+    wf: Option<WalkForward>,
+) -> Result<BacktestResult, AnalyticsError> {
+    let input = Input {
+        ts: &s.ts,
+        bar_ms: s.bar_ms,
+        x: Leg {
+            open: &s.x_open,
+            close: &s.x_close,
+            book: s.x_book.as_deref(),
+            funding: &s.x_funding,
+        },
+        y: Leg {
+            open: &s.y_open,
+            close: &s.y_close,
+            book: s.y_book.as_deref(),
+            funding: &s.y_funding,
+        },
+        beta: &report.beta,
+        z: &report.zscore,
+        flat_after: &[],
+    };
+    let rule = Rule {
+        entry: ao.entry,
+        exit: ao.exit,
+        prices: ao.prices,
+    };
+    let r = match wf {
+        None => backtest(&input, &rule, bo)?,
+        Some(wf) => {
+            let f = |v: &[f64]| -> Vec<f64> {
+                match ao.prices {
+                    PriceScale::Log => v.iter().map(|p| p.ln()).collect(),
+                    PriceScale::Raw => v.to_vec(),
+                }
+            };
+            walk_forward(
+                &input,
+                &f(&s.x_close),
+                &f(&s.y_close),
+                ao.regression,
+                &ao.kalman,
+                &rule,
+                bo,
+                wf,
+            )?
+        }
+    };
+    let sm = &r.summary;
+    let finite = [
+        sm.net,
+        sm.gross,
+        sm.fees,
+        sm.funding,
+        sm.slippage,
+        sm.turnover,
+    ]
+    .into_iter()
+    .chain(r.equity.iter().copied())
+    .all(f64::is_finite);
+    if !finite {
+        return Err(AnalyticsError::InvalidParameter {
+            name: "notional",
+            reason: "the backtest overflowed on these prices and this notional".into(),
+        });
+    }
+    Ok(r)
+}
+
+/// The venue's base-tier taker fee, bp: what a leg pays without an
+/// override.
+pub fn venue_fee_bps(venue: Venue) -> f64 {
+    match venue {
+        Venue::BinanceSpot => 10.0,
+        _ => crate::analytics::backtest::DEFAULT_FEE_BPS,
+    }
+}
+
+/// Run the pair's backtest on stored bars (opens and closes), the book a
+/// fill would meet (stored quotes) and stored funding. A backtest that
+/// cannot run says why in `backtest_error`; the rest of the view stands.
+pub fn attach_backtest(
+    store: &dyn Store,
+    venue: Venue,
+    a: &mut PairAnalytics,
+) -> Result<(), PairError> {
+    let failed = |e: StoreError| PairError::Store(e.to_string());
+    let q = a.query.clone();
+    let tf = q.timeframe.millis();
+    let (Some(&first), Some(&last)) = (a.ts.first(), a.ts.last()) else {
+        return Ok(());
+    };
+    let opens = |sym: &str, closes: &[f64]| -> Result<Vec<f64>, PairError> {
+        let bars = store
+            .bars(venue, sym, q.timeframe, first, last + tf)
+            .map_err(failed)?
+            .unwrap_or_default();
+        let by_ts: std::collections::HashMap<i64, f64> =
+            bars.iter().map(|b| (b.ts, b.open)).collect();
+        // A bar carried forward had no trade: its open is the carried close.
+        Ok(a.ts
+            .iter()
+            .zip(closes)
+            .map(|(t, c)| by_ts.get(t).copied().unwrap_or(*c))
+            .collect())
+    };
+    let x_open = opens(&q.x, &a.px)?;
+    let y_open = opens(&q.y, &a.py)?;
+    let times: Vec<i64> = match q.backtest.fill {
+        FillAt::NextOpen | FillAt::NextQuote => a.ts.clone(),
+        FillAt::NextClose => a.ts.iter().map(|t| t + tf - 1).collect(),
+    };
+    let book = |sym: &str| -> Result<Option<Vec<Option<Touch>>>, PairError> {
+        let quotes = store
+            .quotes_at(venue, sym, &times, tf.max(1000))
+            .map_err(failed)?;
+        if quotes.iter().all(Option::is_none) {
+            return Ok(None);
+        }
+        Ok(Some(
+            quotes
+                .into_iter()
+                .map(|q| {
+                    q.map(|q| Touch {
+                        bid: q.bid,
+                        ask: q.ask,
+                        ts: q.ts,
+                    })
+                })
+                .collect(),
+        ))
+    };
+    let funding = |sym: &str| -> Result<Vec<FundingEvent>, PairError> {
+        Ok(store
+            .funding(venue, sym, first, last + tf)
+            .map_err(failed)?
+            .unwrap_or_default()
+            .into_iter()
+            .map(|f| FundingEvent {
+                ts: f.ts,
+                rate: f.rate,
+            })
+            .collect())
+    };
+    let mut bo = q.backtest;
+    bo.fee_bps_x = q.fee_bps.unwrap_or(venue_fee_bps(venue));
+    bo.fee_bps_y = bo.fee_bps_x;
+    let series = BacktestSeries {
+        ts: a.ts.clone(),
+        bar_ms: tf,
+        x_open,
+        x_close: a.px.clone(),
+        y_open,
+        y_close: a.py.clone(),
+        x_book: book(&q.x)?,
+        y_book: book(&q.y)?,
+        x_funding: funding(&q.x)?,
+        y_funding: funding(&q.y)?,
+    };
+    match run_backtest(&series, &a.report, &q.options, &bo, q.walk_forward) {
+        Ok(r) => a.backtest = Some(r),
+        Err(e) => a.backtest_error = Some(e.to_string()),
+    }
+    Ok(())
+}
+
 /// The venue's funding interval for `symbol`: the gap between its last two
 /// settlements, 8 hours when fewer are stored.
 fn funding_interval(store: &dyn Store, venue: Venue, symbol: &str, at: i64) -> i64 {
@@ -201,6 +383,7 @@ pub fn pair_analytics(
     let (ts, px, py) = load_aligned(store, venue, &mut q)?;
     let mut a = analyze_series(&q, ts, px, py)?;
     attach_cost(store, venue, &mut a)?;
+    attach_backtest(store, venue, &mut a)?;
     Ok(a)
 }
 
@@ -209,6 +392,7 @@ pub fn pair_view(store: &dyn Store, venue: Venue, mut q: PairQuery) -> Result<Pa
     let (ts, px, py) = load_aligned(store, venue, &mut q)?;
     let analytics = analyze_series(&q, ts.clone(), px.clone(), py.clone()).and_then(|mut a| {
         attach_cost(store, venue, &mut a)?;
+        attach_backtest(store, venue, &mut a)?;
         Ok(a)
     });
     let analytics = analytics.map_err(|e| {
