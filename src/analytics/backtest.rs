@@ -282,6 +282,20 @@ pub enum ExitReason {
     FoldEnd,
 }
 
+impl ExitReason {
+    /// The wire name (`band`, `stop`, `beta-break`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExitReason::Band => "band",
+            ExitReason::Stop => "stop",
+            ExitReason::BetaBreak => "beta-break",
+            ExitReason::MaxHold => "max-hold",
+            ExitReason::Flip => "flip",
+            ExitReason::FoldEnd => "fold-end",
+        }
+    }
+}
+
 /// One round trip (or the position still open at the end).
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

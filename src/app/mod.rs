@@ -871,6 +871,7 @@ fn PairView(
                 <TimeChart title=beta_title ts spec=beta_spec view=view_range hover testid="chart-beta" help="Rolling, dynamic (Kalman) or full-sample hedge ratio" />
                 <TimeChart title=title("Rolling correlation of log returns") ts spec=corr_spec view=view_range hover testid="chart-corr" help="Pearson correlation of the legs' log returns over the z window" />
                 <TimeChart title=title("Backtest equity, USDT (net of all costs)") ts spec=equity_spec view=view_range hover testid="chart-equity" help="Cumulative net PnL of the rule in quote currency for the notional per position; next-bar fills, fees, spread and funding included" />
+                <stats::TradeBlotter data />
             </section>
             <aside class="side">
                 <stats::StatsTable data />

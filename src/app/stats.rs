@@ -103,3 +103,79 @@ pub fn StatsTable(data: RwSignal<Option<PairAnalytics>>) -> impl IntoView {
         </table>
     }
 }
+
+/// The backtest's trades, newest first (the last 100): what each leg
+/// traded at, the costs and the PnL, in the quote currency.
+#[component]
+pub fn TradeBlotter(data: RwSignal<Option<PairAnalytics>>) -> impl IntoView {
+    const SHOWN: usize = 100;
+    let qty = |q: f64| format!("{q:+.4}");
+    let px = |p: Option<f64>| p.map(super::format::price).unwrap_or_else(|| "open".into());
+    view! {
+        <table class="stats blotter" data-testid="blotter">
+            <caption>
+                {move || data.with(|d| match d.as_ref().and_then(|d| d.backtest.as_ref()) {
+                    Some(b) => format!(
+                        "Backtest trades: {} ({} closed), net {} USDT on {} USDT a position",
+                        b.summary.trades,
+                        b.summary.closed,
+                        num(Some(b.summary.net), 2),
+                        num(Some(b.summary.notional), 0)
+                    ),
+                    None => match d.as_ref().and_then(|d| d.backtest_error.clone()) {
+                        Some(e) => format!("Backtest did not run: {e}"),
+                        None => "Backtest trades".into(),
+                    },
+                })}
+            </caption>
+            <thead>
+                <tr>
+                    <th scope="col">"side"</th>
+                    <th scope="col">"in (UTC)"</th>
+                    <th scope="col">"out"</th>
+                    <th scope="col" title="Signed quantities of y and x">"qty y / x"</th>
+                    <th scope="col" title="Fill prices of y, entry → exit">"y in → out"</th>
+                    <th scope="col" title="Fill prices of x, entry → exit">"x in → out"</th>
+                    <th scope="col" title="Taker fees of both legs, USDT">"fees"</th>
+                    <th scope="col" title="Half spread crossed plus slippage, USDT">"slip."</th>
+                    <th scope="col" title="Funding received (negative: paid), USDT">"fund."</th>
+                    <th scope="col" title="Net PnL, USDT (open: marked at the last close)">"net"</th>
+                    <th scope="col">"exit"</th>
+                </tr>
+            </thead>
+            <tbody>
+                {move || data.with(|d| {
+                    let trades = d.as_ref().and_then(|d| d.backtest.as_ref()).map(|b| b.trades.clone()).unwrap_or_default();
+                    trades
+                        .into_iter()
+                        .rev()
+                        .take(SHOWN)
+                        .map(|t| {
+                            let side = match t.side {
+                                crate::analytics::backtest::Side::Long => "long",
+                                crate::analytics::backtest::Side::Short => "short",
+                            };
+                            let reason = t.exit_reason.map_or("open", |r| r.as_str());
+                            let cls = if t.net >= 0.0 { "pos" } else { "neg" };
+                            view! {
+                                <tr data-entry-ts=t.entry_ts.to_string()>
+                                    <td>{side}</td>
+                                    <td>{super::format::hms(t.entry_ts)}</td>
+                                    <td>{t.exit_ts.map(super::format::hms).unwrap_or_else(|| "–".into())}</td>
+                                    <td>{format!("{} / {}", qty(t.qty_y), qty(t.qty_x))}</td>
+                                    <td>{format!("{} → {}", super::format::price(t.entry_y), px(t.exit_y))}</td>
+                                    <td>{format!("{} → {}", super::format::price(t.entry_x), px(t.exit_x))}</td>
+                                    <td>{num(Some(t.fees), 2)}</td>
+                                    <td>{num(Some(t.slippage), 2)}</td>
+                                    <td>{num(Some(t.funding), 2)}</td>
+                                    <td class=cls data-net=t.net.to_string()>{num(Some(t.net), 2)}</td>
+                                    <td>{reason}</td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()
+                })}
+            </tbody>
+        </table>
+    }
+}
