@@ -370,3 +370,29 @@ test('pair, timeframe and a historical range set from the controls give the API 
   await page.getByTestId('back-to-live').click();
   await expect(page).not.toHaveURL(/to=/);
 });
+
+test('the backtest blotter and figures on the page agree with the API', async ({ page, request }) => {
+  await open(page);
+  await expect.poll(() => storedTicks(page), { timeout: 40_000 }).toBeGreaterThan(2000);
+  const to = Math.floor(Date.now() / 1000) * 1000 - 2000;
+  await open(page, `/?x=BTCUSDT&y=ETHUSDT&tf=1s&bars=60&reg=ols&window=10&zw=5&entry=1&exit=0.2&fee=2&to=${to}`);
+  const net = page.locator('td[data-stat="bt_pnl"]');
+  await expect(net).not.toHaveText('–', { timeout: 15_000 });
+  const api = await request.get(
+    `/api/v1/pair?x=BTCUSDT&y=ETHUSDT&timeframe=1s&bars=60&regression=ols&window=10&z_window=5&entry=1&exit=0.2&fee_bps=2&corr_window=5&to=${to}`,
+  );
+  expect(api.status()).toBe(200);
+  const bt = (await api.json()).backtest;
+  expect(bt).toBeTruthy();
+  expect((await net.textContent())?.trim()).toBe(bt.summary.net.toFixed(2));
+  const rows = page.getByTestId('blotter').locator('tbody tr');
+  await expect(rows).toHaveCount(Math.min(bt.trades.length, 100));
+  await expect(page.getByTestId('blotter').locator('caption')).toContainText(`Backtest trades: ${bt.summary.trades} (`);
+  // Newest first: the first row is the API's last trade, to the cent.
+  if (bt.trades.length > 0) {
+    const last = bt.trades[bt.trades.length - 1];
+    await expect(rows.first()).toHaveAttribute('data-entry-ts', String(last.entry_ts));
+    const cell = rows.first().locator('td[data-net]');
+    expect(Number(await cell.getAttribute('data-net'))).toBeCloseTo(last.net, 9);
+  }
+});
