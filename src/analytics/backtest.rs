@@ -857,8 +857,8 @@ fn settle_funding(s: &mut Book, t: usize, until: i64, fx_i: &mut usize, fy_i: &m
 /// Fill an order on bar `t` at time `at`: close the open trade, open the
 /// target.
 fn execute(s: &mut Book, sum: &mut Summary, t: usize, at: i64, o: Order, rule: &Rule) {
-    // Size first: an entry that cannot be sized does not close anything
-    // it would replace only by a flip.
+    // Size the new side first so a skipped entry is counted; the open
+    // position is closed either way (a flip that cannot be sized ends flat).
     let new = match (o.target, o.beta) {
         (Some(side), Some(beta)) => match s.size(side, o.bar, beta, rule.prices) {
             Some(q) => Some((side, beta, q)),
