@@ -886,6 +886,12 @@ async fn operations_endpoints() {
     let doc: Value = get_json(&c, format!("{}/api/openapi.json", s.base)).await;
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     assert!(doc["paths"]["/api/v1/analyze"]["post"].is_object());
+    // utoipa keys components by bare type name, so two types called the same
+    // silently overwrite each other; the trade side and the spread position
+    // side once did, and the tick responses were documented as long/short.
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(schemas["Side"]["enum"], json!(["buy", "sell"]));
+    assert_eq!(schemas["PositionSide"]["enum"], json!(["long", "short"]));
     let r = c.get(format!("{}/docs/", s.base)).send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert!(r.text().await.unwrap().contains("swagger-ui"));

@@ -6,7 +6,7 @@
 
 use pairdesk::analytics::backtest::{
     backtest, BacktestOptions, BacktestResult, ExitReason, FillAt, FundingEvent, Input, Leg,
-    OnBetaBreak, Rule, Side, Sizing, Touch,
+    OnBetaBreak, PositionSide, Rule, Sizing, Touch,
 };
 use pairdesk::analytics::{walk_forward, PriceScale, RegressionKind, WalkForward};
 use serde_json::Value;
@@ -91,7 +91,7 @@ fn check_result(name: &str, r: &BacktestResult, e: &Value) {
     assert_eq!(r.trades.len(), trades.len(), "{name}: number of trades");
     for (k, (t, w)) in r.trades.iter().zip(trades).enumerate() {
         let at = |f: &str| format!("{name}: trade {k} {f}");
-        let side: Side = serde_json::from_value(w["side"].clone()).unwrap();
+        let side: PositionSide = serde_json::from_value(w["side"].clone()).unwrap();
         assert_eq!(t.side, side, "{}", at("side"));
         assert_eq!(
             t.signal_bar as u64,
@@ -393,7 +393,7 @@ fn the_hand_worked_example_gives_the_figures_in_the_doc() {
     };
     let r = backtest(&input, &rule, &o).unwrap();
     type Row = (
-        Side,
+        PositionSide,
         usize,
         Option<usize>,
         f64,
@@ -428,7 +428,7 @@ fn the_hand_worked_example_gives_the_figures_in_the_doc() {
     // and marked at 100: 0, fees 0.2 (the entry's).
     let want = vec![
         (
-            Side::Short,
+            PositionSide::Short,
             2,
             Some(5),
             102.0,
@@ -437,7 +437,7 @@ fn the_hand_worked_example_gives_the_figures_in_the_doc() {
             Some(ExitReason::Band),
         ),
         (
-            Side::Long,
+            PositionSide::Long,
             6,
             Some(8),
             99.0,
@@ -446,7 +446,7 @@ fn the_hand_worked_example_gives_the_figures_in_the_doc() {
             Some(ExitReason::Band),
         ),
         (
-            Side::Short,
+            PositionSide::Short,
             9,
             Some(10),
             102.0,
@@ -455,7 +455,7 @@ fn the_hand_worked_example_gives_the_figures_in_the_doc() {
             Some(ExitReason::Flip),
         ),
         (
-            Side::Long,
+            PositionSide::Long,
             10,
             Some(11),
             100.0,
@@ -463,7 +463,7 @@ fn the_hand_worked_example_gives_the_figures_in_the_doc() {
             0.397,
             Some(ExitReason::Band),
         ),
-        (Side::Short, 13, None, 100.0, 0.0, 0.2, None),
+        (PositionSide::Short, 13, None, 100.0, 0.0, 0.2, None),
     ];
     assert_eq!(got.len(), 5);
     for (g, w) in got.iter().zip(&want) {

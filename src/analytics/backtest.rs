@@ -249,22 +249,22 @@ pub struct Input<'a> {
     pub flat_after: &'a [usize],
 }
 
-/// Side of a spread position.
+/// Side of a spread position: long the spread (buy y, sell `h` x) or short it.
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Side {
+pub enum PositionSide {
     /// Long y, short `h` x.
     Long,
     /// Short y, long `h` x.
     Short,
 }
 
-impl Side {
+impl PositionSide {
     fn sign(self) -> f64 {
         match self {
-            Side::Long => 1.0,
-            Side::Short => -1.0,
+            PositionSide::Long => 1.0,
+            PositionSide::Short => -1.0,
         }
     }
 }
@@ -300,7 +300,7 @@ impl ExitReason {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Trade {
-    pub side: Side,
+    pub side: PositionSide,
     /// Bar whose close decided the entry, and its z and beta.
     pub signal_bar: usize,
     pub entry_z: Option<f64>,
@@ -459,7 +459,7 @@ impl BacktestOptions {
 /// An order decided on a bar's close, to fill on the next bar.
 #[derive(Debug, Clone, Copy)]
 struct Order {
-    target: Option<Side>,
+    target: Option<PositionSide>,
     reason: Option<ExitReason>,
     bar: usize,
     z: Option<f64>,
@@ -557,7 +557,13 @@ impl Book<'_> {
     }
 
     /// Quantities of a new `side` position decided on bar `b`.
-    fn size(&self, side: Side, b: usize, beta: f64, prices: PriceScale) -> Option<(f64, f64)> {
+    fn size(
+        &self,
+        side: PositionSide,
+        b: usize,
+        beta: f64,
+        prices: PriceScale,
+    ) -> Option<(f64, f64)> {
         let i = self.input;
         let (cx, cy) = (i.x.close[b], i.y.close[b]);
         let h = match prices {
@@ -685,8 +691,8 @@ pub(crate) fn run(
         ..Default::default()
     };
     let mut order: Option<Order> = None;
-    // Side that may not be entered again until |z| < entry.
-    let mut locked: Option<Side> = None;
+    // PositionSide that may not be entered again until |z| < entry.
+    let mut locked: Option<PositionSide> = None;
     let (mut fx_i, mut fy_i) = (0usize, 0usize);
     let mut flat_i = 0usize;
     let mut last_equity = 0.0;
@@ -749,8 +755,8 @@ pub(crate) fn run(
         }
         let in_bounds = |b: f64| b >= opts.beta_min && b <= opts.beta_max;
         let entry_side = match z {
-            Some(z) if z > rule.entry => Some(Side::Short),
-            Some(z) if z < -rule.entry => Some(Side::Long),
+            Some(z) if z > rule.entry => Some(PositionSide::Short),
+            Some(z) if z < -rule.entry => Some(PositionSide::Long),
             _ => None,
         }
         .filter(|side| Some(*side) != locked);

@@ -152,8 +152,8 @@ pub fn TradeBlotter(data: RwSignal<Option<PairAnalytics>>) -> impl IntoView {
                         .take(SHOWN)
                         .map(|t| {
                             let side = match t.side {
-                                crate::analytics::backtest::Side::Long => "long",
-                                crate::analytics::backtest::Side::Short => "short",
+                                crate::analytics::backtest::PositionSide::Long => "long",
+                                crate::analytics::backtest::PositionSide::Short => "short",
                             };
                             let reason = t.exit_reason.map_or("open", |r| r.as_str());
                             let cls = if t.net >= 0.0 { "pos" } else { "neg" };
