@@ -466,15 +466,6 @@ struct Order {
     beta: Option<f64>,
 }
 
-/// One leg's fill: price, mid and costs.
-#[derive(Debug, Clone, Copy)]
-struct Fill {
-    price: f64,
-    mid: f64,
-    fee: f64,
-    slip: f64,
-}
-
 /// The running state of the engine.
 struct Book<'a> {
     input: &'a Input<'a>,
@@ -490,43 +481,18 @@ struct Book<'a> {
 impl Book<'_> {
     /// The price and costs of trading `dq` of a leg on bar `t`.
     fn fill(&self, leg: &Leg, fee_bps: f64, t: usize, dq: f64) -> Option<Fill> {
-        let o = self.opts;
-        let buy = dq > 0.0;
-        let (price, mid) = match leg.book.and_then(|b| b[t]) {
-            Some(b) => {
-                let mid = 0.5 * (b.bid + b.ask);
-                (if buy { b.ask } else { b.bid }, mid)
-            }
-            None => {
-                let mid = match o.fill {
-                    FillAt::NextOpen => leg.open[t],
-                    FillAt::NextClose => leg.close[t],
-                    FillAt::NextQuote => return None,
-                };
-                let hs = o.half_spread_bps * 1e-4;
-                (
-                    if buy {
-                        mid * (1.0 + hs)
-                    } else {
-                        mid * (1.0 - hs)
-                    },
-                    mid,
-                )
-            }
+        let reference = match self.opts.fill {
+            FillAt::NextOpen => Some(leg.open[t]),
+            FillAt::NextClose => Some(leg.close[t]),
+            FillAt::NextQuote => None,
         };
-        let sl = o.slippage_bps * 1e-4;
-        let price = if buy {
-            price * (1.0 + sl)
-        } else {
-            price * (1.0 - sl)
-        };
-        let q = dq.abs();
-        Some(Fill {
-            price,
-            mid,
-            fee: fee_bps * 1e-4 * q * price,
-            slip: q * (price - mid).abs(),
-        })
+        fill_leg(
+            leg.book.and_then(|b| b[t]),
+            reference,
+            dq,
+            fee_bps,
+            self.opts,
+        )
     }
 
     /// Time of a fill on bar `t`.
@@ -565,26 +531,93 @@ impl Book<'_> {
         prices: PriceScale,
     ) -> Option<(f64, f64)> {
         let i = self.input;
-        let (cx, cy) = (i.x.close[b], i.y.close[b]);
-        let h = match prices {
-            PriceScale::Log => beta * cy / cx,
-            PriceScale::Raw => beta,
-        };
-        let n = self.opts.notional;
-        let (qy, qx) = match self.opts.sizing {
-            Sizing::BetaWeighted => {
-                let qy = n / (cy + h.abs() * cx);
-                (qy, -h * qy)
-            }
-            Sizing::DollarNeutral => (n / 2.0 / cy, -h.signum() * n / 2.0 / cx),
-        };
-        let qy = round_step(qy, self.opts.qty_step_y);
-        let qx = round_step(qx, self.opts.qty_step_x);
-        if qy == 0.0 || qx == 0.0 || !qy.is_finite() || !qx.is_finite() {
-            return None;
-        }
-        Some((side.sign() * qx, side.sign() * qy))
+        size_position(side, i.x.close[b], i.y.close[b], beta, prices, self.opts)
     }
+}
+
+/// One leg's fill: price, mid and costs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Fill {
+    pub(crate) price: f64,
+    pub(crate) mid: f64,
+    pub(crate) fee: f64,
+    pub(crate) slip: f64,
+}
+
+/// The fill of a market order for `dq` of one leg (see "Fills and
+/// costs"): at the side of `book` crossed when there is one, else at
+/// `reference` (the mid) plus the assumed half spread; `None` with
+/// neither.
+pub(crate) fn fill_leg(
+    book: Option<Touch>,
+    reference: Option<f64>,
+    dq: f64,
+    fee_bps: f64,
+    o: &BacktestOptions,
+) -> Option<Fill> {
+    let buy = dq > 0.0;
+    let (price, mid) = match book {
+        Some(b) => {
+            let mid = 0.5 * (b.bid + b.ask);
+            (if buy { b.ask } else { b.bid }, mid)
+        }
+        None => {
+            let mid = reference?;
+            let hs = o.half_spread_bps * 1e-4;
+            (
+                if buy {
+                    mid * (1.0 + hs)
+                } else {
+                    mid * (1.0 - hs)
+                },
+                mid,
+            )
+        }
+    };
+    let sl = o.slippage_bps * 1e-4;
+    let price = if buy {
+        price * (1.0 + sl)
+    } else {
+        price * (1.0 - sl)
+    };
+    let q = dq.abs();
+    Some(Fill {
+        price,
+        mid,
+        fee: fee_bps * 1e-4 * q * price,
+        slip: q * (price - mid).abs(),
+    })
+}
+
+/// Signed quantities `(qx, qy)` of a new `side` position sized at closes
+/// `(cx, cy)` and hedge ratio `beta` (see "Sizing"); `None` when a leg
+/// rounds to zero.
+pub(crate) fn size_position(
+    side: PositionSide,
+    cx: f64,
+    cy: f64,
+    beta: f64,
+    prices: PriceScale,
+    opts: &BacktestOptions,
+) -> Option<(f64, f64)> {
+    let h = match prices {
+        PriceScale::Log => beta * cy / cx,
+        PriceScale::Raw => beta,
+    };
+    let n = opts.notional;
+    let (qy, qx) = match opts.sizing {
+        Sizing::BetaWeighted => {
+            let qy = n / (cy + h.abs() * cx);
+            (qy, -h * qy)
+        }
+        Sizing::DollarNeutral => (n / 2.0 / cy, -h.signum() * n / 2.0 / cx),
+    };
+    let qy = round_step(qy, opts.qty_step_y);
+    let qx = round_step(qx, opts.qty_step_x);
+    if qy == 0.0 || qx == 0.0 || !qy.is_finite() || !qx.is_finite() {
+        return None;
+    }
+    Some((side.sign() * qx, side.sign() * qy))
 }
 
 /// `q` rounded toward zero to a multiple of `step` (0 = unchanged); the
@@ -742,86 +775,34 @@ pub(crate) fn run(
             .push(dd.push(opts.notional + equity, input.ts[t]));
 
         // Decide on this bar's close.
-        let z = input.z[t];
-        let beta = input.beta[t].filter(|b| b.is_finite());
-        if let Some(z) = z {
-            if z.abs() < rule.entry {
-                locked = None;
-            }
-        }
         let fold_end = flat_i < input.flat_after.len() && input.flat_after[flat_i] == t;
         if fold_end {
             flat_i += 1;
         }
-        let in_bounds = |b: f64| b >= opts.beta_min && b <= opts.beta_max;
-        let entry_side = match z {
-            Some(z) if z > rule.entry => Some(PositionSide::Short),
-            Some(z) if z < -rule.entry => Some(PositionSide::Long),
-            _ => None,
-        }
-        .filter(|side| Some(*side) != locked);
-        let decided = match s.open.as_ref() {
-            None => match entry_side {
-                Some(_) if fold_end => None,
-                Some(side) => {
-                    if beta.is_some_and(in_bounds) {
-                        Some((Some(side), None))
-                    } else {
-                        sum.skipped_beta += 1;
-                        None
-                    }
-                }
-                None => None,
-            },
-            Some(tr) => {
-                let unreal = tr.net_so_far(cx, cy);
-                let stop = opts
-                    .stop_pct
-                    .is_some_and(|p| unreal <= -p / 100.0 * tr.notional);
-                let broken = match beta {
-                    None => true,
-                    Some(b) => {
-                        !in_bounds(b)
-                            || opts
-                                .beta_jump
-                                .is_some_and(|j| (b - tr.beta).abs() > j * tr.beta.abs())
-                    }
-                } && opts.on_beta_break == OnBetaBreak::Flatten;
-                let held = opts.max_hold_bars.is_some_and(|m| t - tr.entry_bar >= m);
-                let flip = entry_side.is_some_and(|side| side != tr.side);
-                let band = z.is_some_and(|z| z.abs() < rule.exit);
-                if stop {
-                    Some((None, Some(ExitReason::Stop)))
-                } else if broken {
-                    Some((None, Some(ExitReason::BetaBreak)))
-                } else if held {
-                    Some((None, Some(ExitReason::MaxHold)))
-                } else if fold_end {
-                    Some((None, Some(ExitReason::FoldEnd)))
-                } else if flip {
-                    let to = entry_side.filter(|_| beta.is_some_and(in_bounds));
-                    Some((to, Some(ExitReason::Flip)))
-                } else if band {
-                    Some((None, Some(ExitReason::Band)))
-                } else {
-                    None
-                }
-            }
+        let held = s.open.as_ref().map(|tr| Held {
+            side: tr.side,
+            beta: tr.beta,
+            bars_held: t - tr.entry_bar,
+            unrealized: tr.net_so_far(cx, cy),
+            notional: tr.notional,
+        });
+        let signal = BarSignal {
+            z: input.z[t],
+            beta: input.beta[t],
+            fold_end,
         };
-        if let Some((target, reason)) = decided {
-            if matches!(
-                reason,
-                Some(ExitReason::Stop | ExitReason::BetaBreak | ExitReason::MaxHold)
-            ) {
-                locked = s.open.as_ref().map(|tr| tr.side);
+        match decide(held, signal, &mut locked, rule, opts) {
+            Decision::Hold => {}
+            Decision::SkippedBeta => sum.skipped_beta += 1,
+            Decision::Order { target, reason } => {
+                order = Some(Order {
+                    target,
+                    reason,
+                    bar: t,
+                    z: signal.z,
+                    beta: signal.beta.filter(|b| b.is_finite()),
+                });
             }
-            order = Some(Order {
-                target,
-                reason,
-                bar: t,
-                z,
-                beta,
-            });
         }
     }
     // The position still open is marked at the last closes.
@@ -837,6 +818,126 @@ pub(crate) fn run(
     r.trades = s.trades;
     r.summary = sum;
     Ok((r, stats))
+}
+
+/// The open position as the rule sees it on a bar's close.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Held {
+    pub(crate) side: PositionSide,
+    /// Hedge ratio it was entered at.
+    pub(crate) beta: f64,
+    /// Bars since its entry fill.
+    pub(crate) bars_held: usize,
+    /// Its PnL so far, marked at the close, net of the costs paid.
+    pub(crate) unrealized: f64,
+    /// Gross notional at its entry fills.
+    pub(crate) notional: f64,
+}
+
+/// What the rule reads from one bar's close.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct BarSignal {
+    pub(crate) z: Option<f64>,
+    pub(crate) beta: Option<f64>,
+    /// Flat after this bar (walk-forward fold end).
+    pub(crate) fold_end: bool,
+}
+
+/// The rule's decision on one bar's close.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Decision {
+    /// Keep the position (or stay flat).
+    Hold,
+    /// An entry signal the hedge ratio does not allow (undefined or out of
+    /// bounds): stay flat.
+    SkippedBeta,
+    /// Trade to `target` (flat when `None`), closing the open position for
+    /// `reason`.
+    Order {
+        target: Option<PositionSide>,
+        reason: Option<ExitReason>,
+    },
+}
+
+/// The rule of the module docs on one bar's close: entries, the exits in
+/// their precedence and the lock after a stop, beta break or maximum hold.
+/// `locked` carries the locked side from bar to bar. The backtest and the
+/// paper trader both decide through this one function.
+pub(crate) fn decide(
+    held: Option<Held>,
+    bar: BarSignal,
+    locked: &mut Option<PositionSide>,
+    rule: &Rule,
+    opts: &BacktestOptions,
+) -> Decision {
+    let z = bar.z;
+    let beta = bar.beta.filter(|b| b.is_finite());
+    if let Some(z) = z {
+        if z.abs() < rule.entry {
+            *locked = None;
+        }
+    }
+    let in_bounds = |b: f64| b >= opts.beta_min && b <= opts.beta_max;
+    let entry_side = match z {
+        Some(z) if z > rule.entry => Some(PositionSide::Short),
+        Some(z) if z < -rule.entry => Some(PositionSide::Long),
+        _ => None,
+    }
+    .filter(|side| Some(*side) != *locked);
+    let Some(h) = held else {
+        return match entry_side {
+            Some(_) if bar.fold_end => Decision::Hold,
+            Some(side) if beta.is_some_and(in_bounds) => Decision::Order {
+                target: Some(side),
+                reason: None,
+            },
+            Some(_) => Decision::SkippedBeta,
+            None => Decision::Hold,
+        };
+    };
+    let stop = opts
+        .stop_pct
+        .is_some_and(|p| h.unrealized <= -p / 100.0 * h.notional);
+    let broken = match beta {
+        None => true,
+        Some(b) => {
+            !in_bounds(b)
+                || opts
+                    .beta_jump
+                    .is_some_and(|j| (b - h.beta).abs() > j * h.beta.abs())
+        }
+    } && opts.on_beta_break == OnBetaBreak::Flatten;
+    let max_hold = opts.max_hold_bars.is_some_and(|m| h.bars_held >= m);
+    let flip = entry_side.is_some_and(|side| side != h.side);
+    let band = z.is_some_and(|z| z.abs() < rule.exit);
+    let (target, reason) = if stop {
+        (None, ExitReason::Stop)
+    } else if broken {
+        (None, ExitReason::BetaBreak)
+    } else if max_hold {
+        (None, ExitReason::MaxHold)
+    } else if bar.fold_end {
+        (None, ExitReason::FoldEnd)
+    } else if flip {
+        (
+            entry_side.filter(|_| beta.is_some_and(in_bounds)),
+            ExitReason::Flip,
+        )
+    } else if band {
+        (None, ExitReason::Band)
+    } else {
+        return Decision::Hold;
+    };
+    if matches!(
+        reason,
+        ExitReason::Stop | ExitReason::BetaBreak | ExitReason::MaxHold
+    ) {
+        *locked = Some(h.side);
+    }
+    Decision::Order {
+        target,
+        reason: Some(reason),
+    }
 }
 
 /// Apply the funding settled strictly before `until` to the position held
