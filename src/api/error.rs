@@ -28,7 +28,8 @@ pub struct ErrorBody {
 pub struct ErrorDetail {
     /// Stable identifier: `bad_parameter`, `unknown_symbol`, `not_found`,
     /// `payload_too_large`, `unsupported_media_type`, `unprocessable`,
-    /// `unauthorized`, `forbidden_origin`, `forbidden_host`, `unavailable`, `internal`.
+    /// `unauthorized`, `forbidden_origin`, `forbidden_host`, `conflict`, `unavailable`,
+    /// `internal`.
     pub code: String,
     pub message: String,
     /// The offending parameter or JSON field, when one is to blame.

@@ -33,6 +33,10 @@ use utoipa::{Modify, OpenApi};
         rest::create_alert,
         rest::delete_alert,
         rest::alert_events,
+        rest::list_paper,
+        rest::start_paper,
+        rest::get_paper,
+        rest::stop_paper,
         rest::status,
         rest::healthz,
         rest::readyz,
@@ -45,6 +49,7 @@ use utoipa::{Modify, OpenApi};
         (name = "market data", description = "Stored ticks, bars, quotes and funding"),
         (name = "analytics", description = "The analyze contract, backtests, stored pairs"),
         (name = "alerts", description = "Alert rules and fired events"),
+        (name = "paper trading", description = "The pair rule run live on paper: sessions, fills, PnL"),
         (name = "operations", description = "Status, health, metrics"),
     )
 )]

@@ -16,8 +16,10 @@ use crate::domain::{
 };
 use crate::model::alerts::{AlertEvent, AlertRule, StoredRule};
 use crate::model::pair::{PairAnalytics, PairQuery};
+use crate::model::paper::{PaperBook, PaperSession};
 use crate::model::status::GapInfo;
 use crate::services::alerts::{create_rule, AlertError};
+use crate::services::paper::PaperError;
 use crate::state::AppState;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::StatusCode;
@@ -64,6 +66,9 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: Arc<AppState>) -> Router<
         .route("/api/v1/alerts", get(list_alerts).post(create_alert))
         .route("/api/v1/alerts/{id}", delete(delete_alert))
         .route("/api/v1/alert-events", get(alert_events))
+        .route("/api/v1/paper", get(list_paper).post(start_paper))
+        .route("/api/v1/paper/{id}", get(get_paper))
+        .route("/api/v1/paper/{id}/stop", post(stop_paper))
         .route("/api/v1/status", get(status))
         .route("/api/v1/{*rest}", axum::routing::any(no_such_route))
         .route("/healthz", get(healthz))
@@ -1062,6 +1067,105 @@ fn pair_query(st: &AppState, p: PairParams) -> (PairQuery, Venue) {
 pub async fn pair_post(State(st): St, ApiJson(q): ApiJson<PairQuery>) -> ApiResult<PairAnalytics> {
     let venue = st.venue;
     Ok(Json(blocking(move || run_pair(&st, venue, q)).await?))
+}
+
+// ---------------------------------------------------------------- paper
+
+impl From<PaperError> for ApiError {
+    fn from(e: PaperError) -> Self {
+        match e {
+            PaperError::Pair(e) => e.into(),
+            PaperError::NotFound(_) => ApiError::not_found(e.to_string()),
+            PaperError::TooMany => ApiError::new(StatusCode::CONFLICT, "conflict", e.to_string()),
+            PaperError::Store(e) => e.into(),
+        }
+    }
+}
+
+fn session_id(id: &str) -> Result<i64, ApiError> {
+    id.parse().map_err(|_| {
+        ApiError::bad_param("id", format!("expected an integer session id, got {id:?}"))
+    })
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PaperBooks {
+    pub sessions: Vec<PaperBook>,
+}
+
+/// Paper-trading sessions with their position, PnL and newest fills.
+#[utoipa::path(get, path = "/api/v1/paper", tag = "paper trading",
+    responses((status = 200, body = PaperBooks)))]
+pub async fn list_paper(State(st): St) -> ApiResult<PaperBooks> {
+    let store = st.store.clone();
+    let sessions =
+        blocking(move || Ok(crate::services::paper::paper_books(store.as_ref())?)).await?;
+    Ok(Json(PaperBooks { sessions }))
+}
+
+/// Start paper trading a pair's rule live: the body is the `PairQuery` of
+/// `POST /api/v1/pair` (pair, bar size, model, thresholds, `backtest`
+/// settings, `fee_bps`), without `to` or `walk_forward`.
+#[utoipa::path(post, path = "/api/v1/paper", tag = "paper trading", request_body = PairQuery,
+    responses((status = 201, body = PaperSession),
+        (status = 400, body = ErrorBody, description = "bad parameter or malformed JSON"),
+        (status = 404, body = ErrorBody, description = "a leg was never stored"),
+        (status = 409, body = ErrorBody, description = "too many sessions running"),
+        (status = 413, body = ErrorBody, description = "body over 16 KiB"),
+        (status = 415, body = ErrorBody, description = "not JSON")))]
+pub async fn start_paper(
+    State(st): St,
+    ApiJson(q): ApiJson<PairQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    let (store, venue) = (st.store.clone(), st.venue);
+    let now = crate::ingest::now_ms();
+    let s = blocking(move || {
+        Ok(crate::services::paper::start_session(
+            store.as_ref(),
+            venue,
+            q,
+            now,
+        )?)
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(s)))
+}
+
+/// One session's book: position, realized and unrealized PnL, fees,
+/// funding, the pending order, the newest 50 fills and orders.
+#[utoipa::path(get, path = "/api/v1/paper/{id}", tag = "paper trading",
+    params(("id" = i64, Path, description = "session id")),
+    responses((status = 200, body = PaperBook),
+        (status = 400, body = ErrorBody, description = "id is not an integer"),
+        (status = 404, body = ErrorBody, description = "no such session")))]
+pub async fn get_paper(State(st): St, Path(id): Path<String>) -> ApiResult<PaperBook> {
+    let id = session_id(&id)?;
+    let store = st.store.clone();
+    let book =
+        blocking(move || Ok(crate::services::paper::paper_book(store.as_ref(), id)?)).await?;
+    Ok(Json(book))
+}
+
+/// Stop a session: its position is flattened at the next book update,
+/// then it trades no more (its fills stay).
+#[utoipa::path(post, path = "/api/v1/paper/{id}/stop", tag = "paper trading",
+    params(("id" = i64, Path, description = "session id")),
+    responses((status = 200, body = PaperSession),
+        (status = 400, body = ErrorBody, description = "id is not an integer"),
+        (status = 404, body = ErrorBody, description = "no such session")))]
+pub async fn stop_paper(State(st): St, Path(id): Path<String>) -> ApiResult<PaperSession> {
+    let id = session_id(&id)?;
+    let store = st.store.clone();
+    let now = crate::ingest::now_ms();
+    let s = blocking(move || {
+        Ok(crate::services::paper::stop_session(
+            store.as_ref(),
+            id,
+            now,
+        )?)
+    })
+    .await?;
+    Ok(Json(s))
 }
 
 // ---------------------------------------------------------------- alerts

@@ -8,5 +8,6 @@ pub mod alerts;
 pub mod cost;
 pub mod live;
 pub mod pair;
+pub mod paper;
 pub mod scan;
 pub mod status;

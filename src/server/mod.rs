@@ -209,6 +209,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         "pairdesk serving on http://{}", config.listen
     );
     tasks.spawn(crate::services::alerts::run(state.engine(), stop.clone()));
+    tasks.spawn(crate::services::paper::run(
+        crate::services::paper::Engine {
+            store: state.store.clone(),
+        },
+        stop.clone(),
+    ));
     let (conns, net) = (state.conns.clone(), state.net.clone());
     let app = router(state, leptos_options);
     // Dropped on every way out of here (an error included): the tasks are

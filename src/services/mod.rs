@@ -7,4 +7,5 @@ pub mod alerts;
 pub mod csv_input;
 pub mod live;
 pub mod pair;
+pub mod paper;
 pub mod scanner;

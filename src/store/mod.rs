@@ -16,6 +16,7 @@
 mod alerts;
 pub mod book;
 pub mod export;
+mod paper;
 pub mod pool;
 pub mod query;
 pub mod rollup;
@@ -29,6 +30,8 @@ pub use sqlite::SqliteStore;
 
 use crate::domain::{Bar, Funding, MarkPrice, Quote, Tick, Timeframe, Venue};
 use crate::model::alerts::{AlertEvent, AlertRule, StoredRule};
+use crate::model::pair::PairQuery;
+use crate::model::paper::{PaperFill, PaperOrder, PaperSession, PositionSide};
 use crate::model::status::GapInfo;
 
 use rusqlite::{Connection, OpenFlags};
@@ -164,6 +167,46 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         since: Option<i64>,
         limit: usize,
     ) -> Result<Vec<AlertEvent>, StoreError>;
+    /// Start a paper-trading session of `query` on `venue`.
+    fn insert_paper_session(
+        &self,
+        venue: Venue,
+        query: &PairQuery,
+        now: i64,
+    ) -> Result<PaperSession, StoreError>;
+    /// Every paper session, oldest first.
+    fn paper_sessions(&self) -> Result<Vec<PaperSession>, StoreError>;
+    fn paper_session(&self, id: i64) -> Result<Option<PaperSession>, StoreError>;
+    /// Record the rule's decision on the bar starting `bar_ts` (and the
+    /// order it placed) in one transaction; false when that bar was
+    /// already decided.
+    fn paper_decide(
+        &self,
+        session: i64,
+        bar_ts: i64,
+        locked: Option<PositionSide>,
+        order: Option<&PaperOrder>,
+    ) -> Result<bool, StoreError>;
+    /// Fill a pending order (both legs and its status in one transaction;
+    /// `stopped_ts` also stops the session); false when it is not pending.
+    fn paper_fill(
+        &self,
+        order: &PaperOrder,
+        fills: &[PaperFill],
+        stopped_ts: Option<i64>,
+    ) -> Result<bool, StoreError>;
+    /// Expire a pending order; false when it was not pending.
+    fn paper_expire(&self, session: i64, signal_ts: i64, note: &str) -> Result<bool, StoreError>;
+    /// Ask a session to stop (flattening it); the session as it is now.
+    fn paper_request_stop(&self, id: i64, now: i64) -> Result<Option<PaperSession>, StoreError>;
+    /// Mark a stopping session that is flat as stopped.
+    fn paper_set_stopped(&self, id: i64, now: i64) -> Result<(), StoreError>;
+    /// A session's fills in execution order.
+    fn paper_fills(&self, session: i64) -> Result<Vec<PaperFill>, StoreError>;
+    /// A session's orders, newest first.
+    fn paper_orders(&self, session: i64, limit: usize) -> Result<Vec<PaperOrder>, StoreError>;
+    /// The session's pending order, if any.
+    fn paper_pending(&self, session: i64) -> Result<Option<PaperOrder>, StoreError>;
 }
 
 /// How hard a commit tries to reach the disk.

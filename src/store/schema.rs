@@ -131,6 +131,52 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (sym, ts)
     ) WITHOUT ROWID;
     "#,
+    // v4: paper trading (see model::paper). A session's query is stored as
+    // its JSON body, like alert rules. Orders are keyed by the bar that
+    // decided them and fills by (order, leg, role), so deciding or filling
+    // twice after a crash is refused by the keys themselves.
+    r#"
+    CREATE TABLE paper_sessions (
+        id                INTEGER PRIMARY KEY,
+        body              TEXT    NOT NULL,
+        venue             TEXT    NOT NULL,
+        status            TEXT    NOT NULL,
+        started_ts        INTEGER NOT NULL,
+        stop_requested_ts INTEGER,
+        stopped_ts        INTEGER,
+        last_bar_ts       INTEGER,
+        locked            TEXT
+    );
+    CREATE TABLE paper_orders (
+        session    INTEGER NOT NULL REFERENCES paper_sessions(id),
+        signal_ts  INTEGER NOT NULL,
+        decided_ts INTEGER NOT NULL,
+        target     TEXT,
+        reason     TEXT    NOT NULL,
+        z          REAL,
+        beta       REAL,
+        qty_x      REAL,
+        qty_y      REAL,
+        status     TEXT    NOT NULL,
+        note       TEXT,
+        PRIMARY KEY (session, signal_ts)
+    );
+    CREATE TABLE paper_fills (
+        id        INTEGER PRIMARY KEY,
+        session   INTEGER NOT NULL REFERENCES paper_sessions(id),
+        signal_ts INTEGER NOT NULL,
+        leg       TEXT    NOT NULL,
+        role      TEXT    NOT NULL,
+        symbol    TEXT    NOT NULL,
+        ts        INTEGER NOT NULL,
+        qty       REAL    NOT NULL,
+        price     REAL    NOT NULL,
+        mid       REAL    NOT NULL,
+        fee       REAL    NOT NULL,
+        on_book   INTEGER NOT NULL,
+        UNIQUE (session, signal_ts, leg, role)
+    );
+    "#,
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

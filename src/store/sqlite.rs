@@ -4,9 +4,11 @@
 
 use super::export::{self, ExportError, ExportKind};
 use super::pool::{ReaderPool, DEFAULT_MAX_IDLE};
-use super::{alerts, book, open_aux_writer, query, Plan, Store, StoreError};
+use super::{alerts, book, open_aux_writer, paper, query, Plan, Store, StoreError};
 use crate::domain::{Bar, Funding, MarkPrice, Quote, Tick, Timeframe, Venue};
 use crate::model::alerts::{AlertEvent, AlertRule, StoredRule};
+use crate::model::pair::PairQuery;
+use crate::model::paper::{PaperFill, PaperOrder, PaperSession, PositionSide};
 use crate::model::status::GapInfo;
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
@@ -231,6 +233,66 @@ impl Store for SqliteStore {
         limit: usize,
     ) -> Result<Vec<AlertEvent>, StoreError> {
         self.read(|c| alerts::list_events(c, rule_id, since, limit))
+    }
+
+    fn insert_paper_session(
+        &self,
+        venue: Venue,
+        query: &PairQuery,
+        now: i64,
+    ) -> Result<PaperSession, StoreError> {
+        self.write(|c| paper::insert_session(c, venue, query, now))
+    }
+
+    fn paper_sessions(&self) -> Result<Vec<PaperSession>, StoreError> {
+        self.read(paper::sessions)
+    }
+
+    fn paper_session(&self, id: i64) -> Result<Option<PaperSession>, StoreError> {
+        self.read(|c| paper::session(c, id))
+    }
+
+    fn paper_decide(
+        &self,
+        session: i64,
+        bar_ts: i64,
+        locked: Option<PositionSide>,
+        order: Option<&PaperOrder>,
+    ) -> Result<bool, StoreError> {
+        self.write(|c| paper::decide(c, session, bar_ts, locked, order))
+    }
+
+    fn paper_fill(
+        &self,
+        order: &PaperOrder,
+        fills: &[PaperFill],
+        stopped_ts: Option<i64>,
+    ) -> Result<bool, StoreError> {
+        self.write(|c| paper::fill(c, order, fills, stopped_ts))
+    }
+
+    fn paper_expire(&self, session: i64, signal_ts: i64, note: &str) -> Result<bool, StoreError> {
+        self.write(|c| paper::expire(c, session, signal_ts, note))
+    }
+
+    fn paper_request_stop(&self, id: i64, now: i64) -> Result<Option<PaperSession>, StoreError> {
+        self.write(|c| paper::request_stop(c, id, now))
+    }
+
+    fn paper_set_stopped(&self, id: i64, now: i64) -> Result<(), StoreError> {
+        self.write(|c| paper::set_stopped(c, id, now))
+    }
+
+    fn paper_fills(&self, session: i64) -> Result<Vec<PaperFill>, StoreError> {
+        self.read(|c| paper::fills(c, session))
+    }
+
+    fn paper_orders(&self, session: i64, limit: usize) -> Result<Vec<PaperOrder>, StoreError> {
+        self.read(|c| paper::orders(c, session, limit))
+    }
+
+    fn paper_pending(&self, session: i64) -> Result<Option<PaperOrder>, StoreError> {
+        self.read(|c| paper::pending(c, session))
     }
 }
 
