@@ -1,0 +1,374 @@
+//! Paper trading against the backtest: on a stored synthetic market, the
+//! engine run pass by pass through time must trade exactly what the
+//! backtest of the same query trades on the same bars (same signals, sides,
+//! quantities and fill prices), with and without stored books; a session
+//! must be stoppable and flatten; and passes repeated at the same instant
+//! (a restart) must change nothing.
+#![cfg(feature = "ssr")]
+
+use pairdesk::analytics::backtest::{FillAt, Touch};
+use pairdesk::analytics::AnalyzeOptions;
+use pairdesk::domain::{Quote, Side, Tick, Timeframe, Venue};
+use pairdesk::model::pair::PairQuery;
+use pairdesk::model::paper::{FillRole, LegName, OrderStatus, PaperFill, SessionStatus};
+use pairdesk::services::{pair, paper};
+use pairdesk::store::{self, writer::WriteCmd, writer::Writer, Durability, SqliteStore, Store};
+use std::path::Path;
+
+const T0: i64 = 1_765_000_000_000;
+const BARS: i64 = 360;
+const BAR: i64 = 1000;
+
+/// xorshift64*, for a reproducible market.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    /// Roughly standard normal (sum of uniforms).
+    fn normal(&mut self) -> f64 {
+        (0..12)
+            .map(|_| (self.next() >> 11) as f64 / (1u64 << 53) as f64)
+            .sum::<f64>()
+            - 6.0
+    }
+}
+
+/// Four trades per second per leg; y = x^1.2 times a mean-reverting factor,
+/// so the z-score crosses the bands many times. Quotes every 100 ms.
+fn market(seed: u64) -> (Vec<Tick>, Vec<Quote>) {
+    let mut r = Rng(seed);
+    let (mut lx, mut s) = (100f64.ln(), 0.0f64);
+    let mut ticks = Vec::new();
+    let mut quotes = Vec::new();
+    let mut id = 1;
+    for k in 0..BARS * 10 {
+        let ts = T0 + k * 100;
+        lx += 0.0004 * r.normal();
+        s = 0.9 * s + 0.0015 * r.normal();
+        let x = lx.exp();
+        let y = (1.2 * lx + s).exp() / 10.0;
+        for (sym, p) in [("BTCUSDT", x), ("ETHUSDT", y)] {
+            let p = (p * 1e4).round() / 1e4;
+            if k % 10 == 5 {
+                quotes.push(Quote {
+                    venue: Venue::Sim,
+                    symbol: sym.into(),
+                    update_id: id,
+                    ts,
+                    receive_ts: ts,
+                    bid: p * (1.0 - 1e-4),
+                    bid_qty: 1.0,
+                    ask: p * (1.0 + 1e-4),
+                    ask_qty: 1.0,
+                });
+            }
+            if k % 10 % 3 == 0 {
+                ticks.push(Tick {
+                    venue: Venue::Sim,
+                    symbol: sym.into(),
+                    trade_id: id,
+                    exchange_ts: ts,
+                    receive_ts: ts,
+                    price: p,
+                    qty: 0.01,
+                    side: if id % 2 == 0 { Side::Buy } else { Side::Sell },
+                });
+            }
+            id += 1;
+        }
+    }
+    (ticks, quotes)
+}
+
+fn write(db: &Path, ticks: Vec<Tick>, quotes: Option<Vec<Quote>>) {
+    let writer = Writer::spawn(store::open_writer(db, Durability::Normal).unwrap(), 64);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    writer.tx.blocking_send(WriteCmd::Ticks(ticks)).unwrap();
+    if let Some(q) = quotes {
+        writer.tx.blocking_send(WriteCmd::Quotes(q)).unwrap();
+    }
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    writer.tx.blocking_send(WriteCmd::Flush(tx)).unwrap();
+    rt.block_on(rx).unwrap();
+    writer.shutdown();
+}
+
+fn query(fill: FillAt) -> PairQuery {
+    let mut q = PairQuery {
+        x: "BTCUSDT".into(),
+        y: "ETHUSDT".into(),
+        timeframe: Timeframe::S1,
+        bars: 1000,
+        ffill: 0,
+        options: AnalyzeOptions {
+            window: Some(40),
+            z_window: 20,
+            entry: 1.2,
+            exit: 0.3,
+            ..AnalyzeOptions::default()
+        },
+        corr_window: 20,
+        ..PairQuery::default()
+    };
+    q.backtest.fill = fill;
+    q.backtest.stop_pct = Some(0.4);
+    q.backtest.max_hold_bars = Some(25);
+    q.backtest.beta_max = 100.0;
+    q.backtest.beta_jump = None;
+    q
+}
+
+/// Run the engine every 250 ms of simulated time over the whole market.
+fn run_engine(st: &dyn Store, until: i64) {
+    let mut now = T0;
+    while now <= until {
+        paper::pass(st, now).unwrap();
+        now += 250;
+    }
+}
+
+/// Round trips from fills: (signal_ts, qty_x, qty_y, entry_x, entry_y,
+/// exit_x, exit_y).
+type Trip = (i64, f64, f64, f64, f64, Option<f64>, Option<f64>);
+
+fn trips(fills: &[PaperFill]) -> Vec<Trip> {
+    let mut out: Vec<Trip> = Vec::new();
+    let find = |sig: i64, leg: LegName, role: FillRole| {
+        fills
+            .iter()
+            .find(|f| f.signal_ts == sig && f.leg == leg && f.role == role)
+            .cloned()
+    };
+    let mut sigs: Vec<i64> = fills.iter().map(|f| f.signal_ts).collect();
+    sigs.dedup();
+    for sig in sigs {
+        if let (Some(cx), Some(cy)) = (
+            find(sig, LegName::X, FillRole::Close),
+            find(sig, LegName::Y, FillRole::Close),
+        ) {
+            let last = out.last_mut().expect("a close follows an open");
+            last.5 = Some(cx.price);
+            last.6 = Some(cy.price);
+        }
+        if let (Some(ox), Some(oy)) = (
+            find(sig, LegName::X, FillRole::Open),
+            find(sig, LegName::Y, FillRole::Open),
+        ) {
+            out.push((sig, ox.qty, oy.qty, ox.price, oy.price, None, None));
+        }
+    }
+    out
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-9 * a.abs().max(1.0)
+}
+
+/// The engine's trips equal the backtest's trades.
+fn assert_same(paper: &[Trip], bt: &pairdesk::analytics::BacktestResult, ts: &[i64]) {
+    let trades = &bt.trades;
+    assert!(
+        trades.len() >= 4,
+        "the market should trade a few times, got {}",
+        trades.len()
+    );
+    assert_eq!(
+        paper.len(),
+        trades.len(),
+        "paper {paper:#?}\nbacktest {trades:#?}"
+    );
+    for (p, t) in paper.iter().zip(trades) {
+        assert_eq!(p.0, ts[t.signal_bar], "signal bar");
+        assert!(
+            close(p.1, t.qty_x) && close(p.2, t.qty_y),
+            "qty {p:?} {t:?}"
+        );
+        assert!(
+            close(p.3, t.entry_x) && close(p.4, t.entry_y),
+            "entry {p:?} {t:?}"
+        );
+        match (p.5, t.exit_x) {
+            (Some(a), Some(b)) => assert!(close(a, b) && close(p.6.unwrap(), t.exit_y.unwrap())),
+            (None, None) => {}
+            // The backtest's last trade may still be open at the end while
+            // the engine, running a little past it, closed it.
+            (Some(_), None) => assert!(std::ptr::eq(t, trades.last().unwrap())),
+            other => panic!("exit differs: {other:?} in {p:?} {t:?}"),
+        }
+    }
+}
+
+#[test]
+fn the_engine_trades_what_the_backtest_trades_without_books() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("p.db");
+    let (ticks, _) = market(7);
+    write(&db, ticks, None);
+    let st = SqliteStore::new(&db);
+    let q = query(FillAt::NextOpen);
+    let s = paper::start_session(&st, Venue::Sim, q.clone(), T0).unwrap();
+    let end = T0 + BARS * BAR;
+    run_engine(&st, end + 2000);
+
+    let fills = st.paper_fills(s.id).unwrap();
+    assert!(fills.iter().all(|f| !f.on_book), "no books stored");
+    let mut bq = q.clone();
+    bq.to = Some(end);
+    let a = pair::pair_analytics(&st, Venue::Sim, bq).unwrap();
+    let bt = a.backtest.as_ref().expect("backtest ran");
+    assert_same(&trips(&fills), bt, &a.ts);
+    // Every fill is of an order marked filled, never of one still pending.
+    let orders = st.paper_orders(s.id, 10_000).unwrap();
+    for f in &fills {
+        let o = orders.iter().find(|o| o.signal_ts == f.signal_ts).unwrap();
+        assert_eq!(o.status, OrderStatus::Filled);
+    }
+
+    // Passes repeated at the same instants (a restart) change nothing.
+    let before = (
+        st.paper_fills(s.id).unwrap(),
+        st.paper_orders(s.id, 10_000).unwrap(),
+    );
+    run_engine(&st, end + 2000);
+    assert_eq!(
+        before,
+        (
+            st.paper_fills(s.id).unwrap(),
+            st.paper_orders(s.id, 10_000).unwrap()
+        )
+    );
+}
+
+#[test]
+fn the_engine_trades_what_the_backtest_trades_on_the_stored_book() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("p.db");
+    let (ticks, quotes) = market(11);
+    write(&db, ticks, Some(quotes.clone()));
+    let st = SqliteStore::new(&db);
+    let q = query(FillAt::NextQuote);
+    let s = paper::start_session(&st, Venue::Sim, q.clone(), T0).unwrap();
+    let end = T0 + BARS * BAR;
+    run_engine(&st, end + 2000);
+    let fills = st.paper_fills(s.id).unwrap();
+    assert!(!fills.is_empty() && fills.iter().all(|f| f.on_book));
+
+    // The backtest with, for the fill on each bar, each leg's first book
+    // update at or after the bar's start: the next quote after the
+    // previous bar's close.
+    let mut bq = q.clone();
+    bq.to = Some(end);
+    bq.backtest.fill = FillAt::NextOpen;
+    let a = pair::pair_analytics(&st, Venue::Sim, bq).unwrap();
+    let first_after = |sym: &str, t: i64| -> Option<Touch> {
+        quotes
+            .iter()
+            .find(|x| x.symbol == sym && x.ts >= t)
+            .map(|x| Touch {
+                bid: x.bid,
+                ask: x.ask,
+                ts: x.ts,
+            })
+    };
+    let bars = |sym: &str| {
+        st.bars(Venue::Sim, sym, Timeframe::S1, a.ts[0], end)
+            .unwrap()
+            .unwrap()
+    };
+    let (bx, by) = (bars("BTCUSDT"), bars("ETHUSDT"));
+    assert_eq!(bx.len(), a.ts.len());
+    let series = pair::BacktestSeries {
+        ts: a.ts.clone(),
+        bar_ms: BAR,
+        x_open: bx.iter().map(|b| b.open).collect(),
+        x_close: a.px.clone(),
+        y_open: by.iter().map(|b| b.open).collect(),
+        y_close: a.py.clone(),
+        x_book: Some(a.ts.iter().map(|&t| first_after("BTCUSDT", t)).collect()),
+        y_book: Some(a.ts.iter().map(|&t| first_after("ETHUSDT", t)).collect()),
+        x_funding: vec![],
+        y_funding: vec![],
+    };
+    let mut bo = q.backtest;
+    bo.fee_bps_x = pair::venue_fee_bps(Venue::Sim);
+    bo.fee_bps_y = bo.fee_bps_x;
+    let bt = pair::run_backtest(&series, &a.report, &q.options, &bo, None).unwrap();
+    assert_same(&trips(&fills), &bt, &a.ts);
+}
+
+#[test]
+fn a_stopped_session_flattens_then_trades_no_more() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("p.db");
+    let (ticks, quotes) = market(7);
+    write(&db, ticks, Some(quotes));
+    let st = SqliteStore::new(&db);
+    let s = paper::start_session(&st, Venue::Sim, query(FillAt::NextQuote), T0).unwrap();
+    // Run until the session holds a position, then stop it.
+    let mut now = T0;
+    loop {
+        paper::pass(&st, now).unwrap();
+        now += 250;
+        if paper::paper_book(&st, s.id).unwrap().ledger.side.is_some() {
+            break;
+        }
+        assert!(now < T0 + BARS * BAR, "never entered");
+    }
+    let stopped = paper::stop_session(&st, s.id, now).unwrap();
+    assert_eq!(stopped.status, SessionStatus::Stopping);
+    for _ in 0..8 {
+        now += 250;
+        paper::pass(&st, now).unwrap();
+    }
+    let book = paper::paper_book(&st, s.id).unwrap();
+    assert_eq!(book.session.status, SessionStatus::Stopped);
+    assert_eq!(book.ledger.side, None, "{:?}", book.ledger);
+    assert_eq!((book.ledger.qty_x, book.ledger.qty_y), (0.0, 0.0));
+    assert!((book.ledger.unrealized).abs() < 1e-9);
+    let n = book.ledger.fills;
+    run_engine(&st, T0 + BARS * BAR);
+    assert_eq!(paper::paper_book(&st, s.id).unwrap().ledger.fills, n);
+    assert!(matches!(
+        paper::stop_session(&st, 999, now),
+        Err(paper::PaperError::NotFound(999))
+    ));
+}
+
+#[test]
+fn bad_sessions_are_refused_naming_the_parameter() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("p.db");
+    let (ticks, _) = market(3);
+    write(&db, ticks, None);
+    let st = SqliteStore::new(&db);
+    let named = |q: PairQuery| match paper::start_session(&st, Venue::Sim, q, T0) {
+        Err(paper::PaperError::Pair(pairdesk::model::pair::PairError::BadParam {
+            name, ..
+        })) => name,
+        other => panic!("expected a bad parameter, got {other:?}"),
+    };
+    let mut q = query(FillAt::NextQuote);
+    q.to = Some(T0);
+    assert_eq!(named(q), "to");
+    let mut q = query(FillAt::NextQuote);
+    q.backtest.notional = -1.0;
+    assert_eq!(named(q), "notional");
+    let mut q = query(FillAt::NextQuote);
+    q.options.window = Some(2);
+    assert_eq!(named(q), "window");
+    let mut q = query(FillAt::NextQuote);
+    q.y = "NOPEUSDT".into();
+    assert!(matches!(
+        paper::start_session(&st, Venue::Sim, q, T0),
+        Err(paper::PaperError::Pair(
+            pairdesk::model::pair::PairError::UnknownSymbol(_)
+        ))
+    ));
+}
