@@ -372,3 +372,209 @@ fn bad_sessions_are_refused_naming_the_parameter() {
         ))
     ));
 }
+
+// ------------------------------------------------------------------ crash
+
+mod crash {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    use std::process::{Child, Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    fn free_port() -> u16 {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    }
+
+    /// One HTTP/1.1 request; the status and body.
+    fn http(port: u16, method: &str, path: &str, body: &str) -> Option<(u16, String)> {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+        write!(
+            s,
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .ok()?;
+        let mut out = String::new();
+        s.read_to_string(&mut out).ok()?;
+        let status = out.get(9..12)?.parse().ok()?;
+        let body = out.split_once("\r\n\r\n")?.1.to_string();
+        Some((status, body))
+    }
+
+    fn serve(db: &Path, port: u16) -> Child {
+        let child = Command::new(env!("CARGO_BIN_EXE_pairdesk"))
+            .args(["serve", "--source", "sim", "--history", "10m", "--listen"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--db")
+            .arg(db)
+            .current_dir(db.parent().unwrap())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let t0 = Instant::now();
+        while http(port, "GET", "/api/v1/paper", "").is_none_or(|r| r.0 != 200) {
+            assert!(
+                t0.elapsed() < Duration::from_secs(60),
+                "server did not come up"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        child
+    }
+
+    fn sigkill(mut child: Child) {
+        assert!(Command::new("kill")
+            .args(["-KILL", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success());
+        child.wait().unwrap();
+    }
+
+    /// Poll the session until an order is pending; its signal time.
+    fn wait_pending(port: u16, id: i64) -> i64 {
+        let t0 = Instant::now();
+        loop {
+            if let Some((200, body)) = http(port, "GET", &format!("/api/v1/paper/{id}"), "") {
+                let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+                if let Some(ts) = v["pending"]["signal_ts"].as_i64() {
+                    return ts;
+                }
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(90),
+                "no order was decided in 90 s"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// SIGKILL the server while an order is decided but not filled,
+    /// restart it, several times: the stored fills never double, every
+    /// filled order has both legs, every close flattens exactly what was
+    /// held, and each killed-at order ends filled once or expired.
+    #[test]
+    fn sigkill_between_signal_and_fill_leaves_positions_consistent() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("crash.db");
+        let port = free_port();
+        let mut child = serve(&db, port);
+        // Low thresholds and fills at the next bar's close, so an order is
+        // pending for about a second, often.
+        let q = r#"{"x":"BTCUSDT","y":"ETHUSDT","timeframe":"1s","bars":300,
+            "options":{"window":30,"z_window":15,"entry":0.5,"exit":0.1},
+            "backtest":{"fill":"next-close","beta_min":-100,"beta_max":100,"beta_jump":null}}"#;
+        let (status, body) = http(port, "POST", "/api/v1/paper", q).unwrap();
+        assert_eq!(status, 201, "{body}");
+        let id = serde_json::from_str::<serde_json::Value>(&body).unwrap()["id"]
+            .as_i64()
+            .unwrap();
+        let mut killed_at = Vec::new();
+        for _ in 0..3 {
+            killed_at.push(wait_pending(port, id));
+            sigkill(child);
+            child = serve(&db, port);
+        }
+        // Let it trade on after the last restart.
+        let t0 = Instant::now();
+        while t0.elapsed() < Duration::from_secs(4) {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let (_, body) = http(port, "GET", &format!("/api/v1/paper/{id}"), "").unwrap();
+        let book: pairdesk::model::paper::PaperBook = serde_json::from_str(&body).unwrap();
+        sigkill(child);
+
+        let st = SqliteStore::new(&db);
+        let fills = st.paper_fills(id).unwrap();
+        let orders = st.paper_orders(id, 100_000).unwrap();
+        assert!(!fills.is_empty(), "the session traded");
+        // No fill is doubled: one per (signal, leg, role).
+        let mut keys: Vec<_> = fills
+            .iter()
+            .map(|f| (f.signal_ts, f.leg as u8, f.role as u8))
+            .collect();
+        keys.sort();
+        let n = keys.len();
+        keys.dedup();
+        assert_eq!(keys.len(), n, "a fill was stored twice");
+        // Each filled order's parts have both legs; nothing else has fills.
+        for o in &orders {
+            let of: Vec<&PaperFill> = fills
+                .iter()
+                .filter(|f| f.signal_ts == o.signal_ts)
+                .collect();
+            match o.status {
+                OrderStatus::Filled => {
+                    for role in [FillRole::Close, FillRole::Open] {
+                        let legs = of.iter().filter(|f| f.role == role).count();
+                        assert!(legs == 0 || legs == 2, "one-legged {role:?} of {o:?}");
+                    }
+                }
+                _ => assert!(of.is_empty(), "fills of an unfilled order {o:?}"),
+            }
+        }
+        assert!(
+            orders
+                .iter()
+                .filter(|o| o.status == OrderStatus::Pending)
+                .count()
+                <= 1
+        );
+        // Every close flattens exactly the position held before it.
+        let (mut qx, mut qy) = (0.0f64, 0.0f64);
+        for f in &fills {
+            if f.role == FillRole::Close {
+                let held = match f.leg {
+                    LegName::X => qx,
+                    LegName::Y => qy,
+                };
+                assert!((f.qty + held).abs() < 1e-9, "close {f:?} of {held}");
+            }
+            match f.leg {
+                LegName::X => qx += f.qty,
+                LegName::Y => qy += f.qty,
+            }
+            if f.role == FillRole::Open {
+                let held = match f.leg {
+                    LegName::X => qx - f.qty,
+                    LegName::Y => qy - f.qty,
+                };
+                assert!(held.abs() < 1e-9, "open {f:?} on top of {held}");
+            }
+        }
+        // The API's position (read before the last kill) is the sum of the
+        // fills stored by then.
+        let seen = &fills[..book.ledger.fills];
+        let sum =
+            |leg: LegName| -> f64 { seen.iter().filter(|f| f.leg == leg).map(|f| f.qty).sum() };
+        assert!(
+            (book.ledger.qty_x - sum(LegName::X)).abs() < 1e-9,
+            "{:?}",
+            book.ledger
+        );
+        assert!(
+            (book.ledger.qty_y - sum(LegName::Y)).abs() < 1e-9,
+            "{:?}",
+            book.ledger
+        );
+        // Each order the process was killed at was filled once or expired.
+        for ts in killed_at {
+            let o = orders.iter().find(|o| o.signal_ts == ts).unwrap();
+            assert_ne!(o.status, OrderStatus::Pending, "{o:?} never resolved");
+            assert!(fills.iter().filter(|f| f.signal_ts == ts).count() <= 4);
+        }
+        let conn = store::open_reader(&db).unwrap();
+        let ok: String = conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(ok, "ok");
+    }
+}
