@@ -75,6 +75,8 @@ struct Page {
     owed: Option<Arc<Frame>>,
     owed_alerts: Vec<AlertEvent>,
     owed_status: Option<StatusSnapshot>,
+    /// The newest paper lines of the folded frames.
+    owed_paper: Option<Vec<crate::model::paper::PaperLine>>,
     owed_prices: HashMap<String, LivePrice>,
     /// Symbols whose newest trades this page wants (its pair).
     watch: Vec<String>,
@@ -93,6 +95,7 @@ impl Page {
             owed: None,
             owed_alerts: Vec::new(),
             owed_status: None,
+            owed_paper: None,
             owed_prices: HashMap::new(),
             watch: Vec::new(),
             last_send: Instant::now(),
@@ -107,7 +110,8 @@ impl Page {
         let plain = contiguous
             && self.interval_ms == BASE_INTERVAL_MS
             && self.owed_alerts.is_empty()
-            && (self.owed_status.is_none() || frame.update.status.is_some());
+            && (self.owed_status.is_none() || frame.update.status.is_some())
+            && (self.owed_paper.is_none() || frame.update.paper.is_some());
         let text = if plain {
             frame.text.clone()
         } else {
@@ -129,6 +133,11 @@ impl Page {
                     .or_else(|| self.owed_status.take()),
                 alerts,
                 prices: Vec::new(),
+                paper: frame
+                    .update
+                    .paper
+                    .clone()
+                    .or_else(|| self.owed_paper.take()),
             };
             serde_json::to_string(&msg)
                 .map(Utf8Bytes::from)
@@ -136,6 +145,7 @@ impl Page {
         };
         let text = self.with_prices(text, frame);
         self.owed_status = None;
+        self.owed_paper = None;
         self.last_seq = Some(frame.seq);
         self.sent_total = Some(frame.total_ticks);
         text
@@ -201,6 +211,9 @@ async fn session(mut sock: WebSocket, app: Arc<AppState>) {
                         page.owed_alerts.extend(prev.update.alerts.iter().cloned());
                         if let Some(s) = &prev.update.status {
                             page.owed_status = Some(s.clone());
+                        }
+                        if let Some(p) = &prev.update.paper {
+                            page.owed_paper = Some(p.clone());
                         }
                         for (k, v) in &prev.prices {
                             page.owed_prices.insert(k.clone(), v.clone());
@@ -277,6 +290,7 @@ mod tests {
                 .into_iter()
                 .collect(),
             prices: Vec::new(),
+            paper: None,
         };
         let text = serde_json::to_string(&update).unwrap().into();
         let prices = ["BTCUSDT", "ETHUSDT", "SOLUSDT"]

@@ -156,6 +156,48 @@ pub async fn list_alert_events() -> Result<Vec<crate::model::alerts::AlertEvent>
         .map_err(|e| ServerFnError::new(e.to_string()))
 }
 
+/// Every paper-trading session's line for the panel, oldest first.
+#[server]
+pub async fn list_paper() -> Result<Vec<crate::model::paper::PaperLine>, ServerFnError> {
+    let store = ssr::state()?.store.clone();
+    tokio::task::spawn_blocking(move || {
+        crate::services::paper::paper_books(store.as_ref())
+            .map(|b| b.iter().map(crate::model::paper::PaperLine::from).collect())
+    })
+    .await
+    .map_err(|e| ServerFnError::new(e.to_string()))?
+    .map_err(|e| ServerFnError::new(e.to_string()))
+}
+
+/// Start paper trading the rule of `query` live.
+#[server]
+pub async fn start_paper(
+    query: crate::model::pair::PairQuery,
+) -> Result<crate::model::paper::PaperSession, ServerFnError> {
+    let st = ssr::state()?;
+    let (store, venue) = (st.store.clone(), st.venue);
+    let now = crate::ingest::now_ms();
+    tokio::task::spawn_blocking(move || {
+        crate::services::paper::start_session(store.as_ref(), venue, query, now)
+    })
+    .await
+    .map_err(|e| ServerFnError::new(e.to_string()))?
+    .map_err(|e| ServerFnError::new(e.to_string()))
+}
+
+/// Stop a session, flattening its position.
+#[server]
+pub async fn stop_paper(id: i64) -> Result<crate::model::paper::PaperSession, ServerFnError> {
+    let store = ssr::state()?.store.clone();
+    let now = crate::ingest::now_ms();
+    tokio::task::spawn_blocking(move || {
+        crate::services::paper::stop_session(store.as_ref(), id, now)
+    })
+    .await
+    .map_err(|e| ServerFnError::new(e.to_string()))?
+    .map_err(|e| ServerFnError::new(e.to_string()))
+}
+
 /// Rank every pair of a watchlist (see `services::scanner`).
 #[server]
 pub async fn scan_pairs(

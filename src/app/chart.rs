@@ -17,6 +17,35 @@ pub struct Line {
     pub width: f64,
 }
 
+/// What a trade marker shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MarkKind {
+    /// Entered long the spread (green triangle).
+    Long,
+    /// Entered short the spread (red triangle).
+    Short,
+    /// Closed (a cross).
+    Exit,
+}
+
+impl MarkKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MarkKind::Long => "long",
+            MarkKind::Short => "short",
+            MarkKind::Exit => "exit",
+        }
+    }
+}
+
+/// A backtest fill drawn on a chart: at a bar's time and a value there.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Mark {
+    pub ts: i64,
+    pub value: f64,
+    pub kind: MarkKind,
+}
+
 /// What a chart draws besides its lines.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChartSpec {
@@ -25,6 +54,10 @@ pub struct ChartSpec {
     pub hlines: Vec<(f64, &'static str)>,
     /// Shaded horizontal zones: (from y, to y, color).
     pub zones: Vec<(f64, f64, &'static str)>,
+    /// Shaded time spans: (from ms, to ms, color), e.g. drawdowns.
+    pub spans: Vec<(i64, i64, &'static str)>,
+    /// Entry and exit markers.
+    pub marks: Vec<Mark>,
     /// Decimals for the y labels and hover values.
     pub decimals: usize,
 }
@@ -35,6 +68,8 @@ impl Default for ChartSpec {
             lines: Vec::new(),
             hlines: Vec::new(),
             zones: Vec::new(),
+            spans: Vec::new(),
+            marks: Vec::new(),
             decimals: 2,
         }
     }
@@ -202,6 +237,16 @@ pub fn TimeChart(
                 .map(|l| l.name.as_str())
                 .collect();
             let _ = c.set_attribute("data-lines", &names.join(","));
+            // Markers as `time:kind` and shaded spans as `from-to`, so a
+            // browser test can hold them against the API's trades.
+            let marks: Vec<String> = s
+                .marks
+                .iter()
+                .map(|m| format!("{}:{}", m.ts, m.kind.as_str()))
+                .collect();
+            let _ = c.set_attribute("data-marks", &marks.join(","));
+            let spans: Vec<String> = s.spans.iter().map(|(a, b, _)| format!("{a}-{b}")).collect();
+            let _ = c.set_attribute("data-spans", &spans.join(","));
             if let Some(at) = drawn_tick {
                 let _ = c.set_attribute("data-last-ts", &at.to_string());
             }
@@ -301,7 +346,7 @@ fn js_sys_now() -> f64 {
 
 #[cfg(feature = "hydrate")]
 mod draw {
-    use super::{drawable, nearest, visible, ChartSpec, MARGIN, X_LABELS, Y_LABELS};
+    use super::{drawable, nearest, visible, ChartSpec, MarkKind, MARGIN, X_LABELS, Y_LABELS};
     use crate::app::format;
     use plotters::prelude::*;
     use plotters_canvas::CanvasBackend;
@@ -411,6 +456,17 @@ mod draw {
                 )))
                 .map_err(|e| e.to_string())?;
         }
+        for (a, b, c) in &spec.spans {
+            let (a, b) = ((*a).clamp(x0, x1), (*b).clamp(x0, x1));
+            if a < b {
+                chart
+                    .draw_series(std::iter::once(Rectangle::new(
+                        [(a, lo), (b, hi)],
+                        hex(c).mix(0.16).filled(),
+                    )))
+                    .map_err(|e| e.to_string())?;
+            }
+        }
         for (y, c) in &spec.hlines {
             chart
                 .draw_series(LineSeries::new(
@@ -440,6 +496,28 @@ mod draw {
                         .map_err(|e| e.to_string())?;
                 }
             }
+        }
+        let size = (5.0 * dpr) as i32;
+        for m in spec.marks.iter().filter(|m| m.ts >= x0 && m.ts <= x1) {
+            let at = (m.ts, m.value.clamp(lo, hi));
+            let r = match m.kind {
+                MarkKind::Long => chart.draw_series(std::iter::once(TriangleMarker::new(
+                    at,
+                    size,
+                    hex("#3fb950").filled(),
+                ))),
+                MarkKind::Short => chart.draw_series(std::iter::once(TriangleMarker::new(
+                    at,
+                    size,
+                    hex("#f85149").filled(),
+                ))),
+                MarkKind::Exit => chart.draw_series(std::iter::once(Cross::new(
+                    at,
+                    size,
+                    fg.stroke_width(dpr.round().max(1.0) as u32),
+                ))),
+            };
+            r.map_err(|e| e.to_string())?;
         }
         if let Some(i) = hover.and_then(|t| nearest(ts, t)) {
             let t = ts[i];

@@ -11,6 +11,7 @@ pub mod chart;
 pub mod format;
 pub mod live;
 pub mod params;
+pub mod paper;
 pub mod scanner;
 pub mod series;
 pub mod stats;
@@ -83,6 +84,8 @@ fn Dashboard() -> impl IntoView {
     let last_tick: RwSignal<Option<i64>> = RwSignal::new(None);
     // The newest trades of the pair on screen, for the forming price bar.
     let live_prices: RwSignal<Vec<crate::model::live::LivePrice>> = RwSignal::new(Vec::new());
+    // Paper sessions as the push last sent them (None until loaded).
+    let paper_lines: RwSignal<Option<Vec<crate::model::paper::PaperLine>>> = RwSignal::new(None);
     // Effects run only in the browser: mark hydration and open the live push.
     Effect::new(move |_| {
         hydrated.set(true);
@@ -100,6 +103,9 @@ fn Dashboard() -> impl IntoView {
                     }
                     if !u.prices.is_empty() {
                         live_prices.set(u.prices);
+                    }
+                    if let Some(p) = u.paper {
+                        paper_lines.set(Some(p));
                     }
                     if push_rate.get_untracked() != (u.interval_ms, u.lagged) {
                         push_rate.set((u.interval_ms, u.lagged));
@@ -161,7 +167,7 @@ fn Dashboard() -> impl IntoView {
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match defaults.await {
-                        Ok(d) => view! { <PairView defaults=d pulse fired live_prices /> }.into_any(),
+                        Ok(d) => view! { <PairView defaults=d pulse fired live_prices paper_lines /> }.into_any(),
                         Err(e) => view! { <p class="error">{format!("Cannot load settings: {e}")}</p> }.into_any(),
                     }
                 })}
@@ -385,6 +391,7 @@ fn PairView(
     pulse: RwSignal<u64>,
     fired: RwSignal<u64>,
     live_prices: RwSignal<Vec<crate::model::live::LivePrice>>,
+    paper_lines: RwSignal<Option<Vec<crate::model::paper::PaperLine>>>,
 ) -> impl IntoView {
     let query_map = use_query_map();
     let d = defaults.clone();
@@ -504,6 +511,15 @@ fn PairView(
             let Some(d) = d else {
                 return ChartSpec::default();
             };
+            let ny = series::normalised(&d.py);
+            // Entries and exits on the dependent leg's line.
+            let marks = data.with(|a| {
+                a.as_ref()
+                    .and_then(|a| a.backtest.as_ref().map(|b| (a, b)))
+                    .filter(|(a, _)| a.ts == d.ts)
+                    .map(|(_, b)| series::trade_marks(&d.ts, &b.trades, &ny))
+                    .unwrap_or_default()
+            });
             ChartSpec {
                 lines: vec![
                     Line {
@@ -515,10 +531,11 @@ fn PairView(
                     Line {
                         name: d.y.clone(),
                         color: "#7f9cf5",
-                        values: series::normalised(&d.py),
+                        values: ny,
                         width: 1.5,
                     },
                 ],
+                marks,
                 decimals: 3,
                 ..Default::default()
             }
@@ -584,6 +601,7 @@ fn PairView(
                         width: 1.0,
                     },
                 ],
+                marks: marks_on(d, &d.report.spread),
                 decimals: 5,
                 ..Default::default()
             };
@@ -630,7 +648,9 @@ fn PairView(
                     (0.0, "#4a5366"),
                 ],
                 zones: vec![(e, 1e6, "#f85149"), (-1e6, -e, "#3fb950")],
+                marks: marks_on(d, &d.report.zscore),
                 decimals: 2,
+                ..Default::default()
             }
         })
     });
@@ -679,6 +699,17 @@ fn PairView(
                 .as_ref()
                 .map(|b| b.equity.iter().map(|v| Some(*v)).collect())
                 .unwrap_or_default();
+            // Shaded where the account is below its peak.
+            let spans = d
+                .backtest
+                .as_ref()
+                .map(|b| {
+                    series::drawdown_spans(&d.ts, &b.drawdown)
+                        .into_iter()
+                        .map(|(a, b)| (a, b, "#f85149"))
+                        .collect()
+                })
+                .unwrap_or_default();
             ChartSpec {
                 lines: vec![Line {
                     name: "equity".into(),
@@ -686,6 +717,7 @@ fn PairView(
                     values: eq,
                     width: 1.4,
                 }],
+                spans,
                 hlines: vec![(0.0, "#4a5366")],
                 decimals: 2,
                 ..Default::default()
@@ -876,10 +908,19 @@ fn PairView(
             <aside class="side">
                 <stats::StatsTable data />
                 <alerts::AlertsPanel x=Signal::derive(move || params.with(|p| p.query.x.clone())) y=Signal::derive(move || params.with(|p| p.query.y.clone())) fired />
+                <paper::PaperPanel query=Signal::derive(move || params.with(|p| p.query.clone())) live=Signal::derive(move || params.with(|p| p.query.to.is_none() && !p.replay)) lines=paper_lines />
             </aside>
         </div>
         <p class="hint">"Wheel to zoom, drag to pan, double-click to reset; hover shows values on every chart."</p>
         <upload::Upload />
         <scanner::Scanner symbols=watchlist timeframe=Signal::derive(move || params.with(|p| p.query.timeframe.to_string())) open_pair />
     }
+}
+
+/// The backtest's entry and exit markers on a series of the analytics.
+fn marks_on(d: &PairAnalytics, values: &[Option<f64>]) -> Vec<chart::Mark> {
+    d.backtest
+        .as_ref()
+        .map(|b| series::trade_marks(&d.ts, &b.trades, values))
+        .unwrap_or_default()
 }

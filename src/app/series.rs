@@ -1,5 +1,56 @@
 //! Derived series the charts need that the server does not send: rolling
-//! mean and bands of the spread, normalised prices.
+//! mean and bands of the spread, normalised prices, the backtest's entry
+//! and exit markers and its drawdown spans.
+
+use super::chart::{Mark, MarkKind};
+use crate::analytics::backtest::{PositionSide, Trade};
+
+/// Markers for `trades` on a chart of `values` (aligned with `ts`): each
+/// entry and exit at its fill bar. A bar where the chart has no value gets
+/// no marker.
+pub fn trade_marks(ts: &[i64], trades: &[Trade], values: &[Option<f64>]) -> Vec<Mark> {
+    let at = |bar: usize, kind: MarkKind| -> Option<Mark> {
+        Some(Mark {
+            ts: *ts.get(bar)?,
+            value: values.get(bar).copied().flatten()?,
+            kind,
+        })
+    };
+    let mut out = Vec::with_capacity(trades.len() * 2);
+    for t in trades {
+        let kind = match t.side {
+            PositionSide::Long => MarkKind::Long,
+            PositionSide::Short => MarkKind::Short,
+        };
+        out.extend(at(t.entry_bar, kind));
+        if let Some(b) = t.exit_bar {
+            out.extend(at(b, MarkKind::Exit));
+        }
+    }
+    out
+}
+
+/// Time spans where the account is below its peak (`drawdown > 0`): from
+/// the first bar under water to the bar that regains the peak (or the
+/// last bar).
+pub fn drawdown_spans(ts: &[i64], drawdown: &[f64]) -> Vec<(i64, i64)> {
+    let mut out = Vec::new();
+    let mut start: Option<i64> = None;
+    for (t, d) in ts.iter().zip(drawdown) {
+        match (start, *d > 0.0) {
+            (None, true) => start = Some(*t),
+            (Some(a), false) => {
+                out.push((a, *t));
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    if let (Some(a), Some(&last)) = (start, ts.last()) {
+        out.push((a, last));
+    }
+    out
+}
 
 /// Rolling mean and sample standard deviation (ddof 1) over `w` values;
 /// `None` until the window is full or where it contains a gap.
@@ -101,6 +152,57 @@ pub fn full_sample_spread(px: &[f64], py: &[f64], log: bool) -> Vec<Option<f64>>
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn drawdown_spans_run_from_the_first_bar_under_water_to_the_recovery() {
+        let ts = [0, 1, 2, 3, 4, 5, 6];
+        let dd = [0.0, 0.5, 1.0, 0.0, 0.0, 0.2, 0.1];
+        assert_eq!(drawdown_spans(&ts, &dd), vec![(1, 3), (5, 6)]);
+        assert!(drawdown_spans(&ts, &[0.0; 7]).is_empty());
+    }
+
+    #[test]
+    fn trade_marks_sit_on_the_fill_bars_values() {
+        let trade = |side, entry_bar, exit_bar| crate::analytics::backtest::Trade {
+            side,
+            signal_bar: entry_bar - 1,
+            entry_z: None,
+            beta: 1.0,
+            entry_bar,
+            entry_ts: 0,
+            qty_x: 0.0,
+            qty_y: 0.0,
+            entry_x: 0.0,
+            entry_y: 0.0,
+            notional: 1.0,
+            exit_bar,
+            exit_ts: None,
+            exit_x: None,
+            exit_y: None,
+            exit_reason: None,
+            gross: 0.0,
+            fees: 0.0,
+            funding: 0.0,
+            slippage: 0.0,
+            net: 0.0,
+            net_pct: 0.0,
+        };
+        let ts = [10, 20, 30, 40];
+        let v = [Some(1.0), Some(2.0), None, Some(4.0)];
+        let m = trade_marks(
+            &ts,
+            &[trade(PositionSide::Long, 1, Some(2)), trade(PositionSide::Short, 3, None)],
+            &v,
+        );
+        // The exit on bar 2 has no value there: no marker.
+        assert_eq!(
+            m,
+            vec![
+                Mark { ts: 20, value: 2.0, kind: MarkKind::Long },
+                Mark { ts: 40, value: 4.0, kind: MarkKind::Short },
+            ]
+        );
+    }
     use super::*;
 
     #[test]

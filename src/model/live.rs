@@ -28,6 +28,10 @@ pub struct LiveUpdate {
     /// the previous message: the price chart's forming bar follows it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub prices: Vec<LivePrice>,
+    /// Every paper-trading session's position and PnL, when they changed
+    /// since the previous message (looked at once a second).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paper: Option<Vec<crate::model::paper::PaperLine>>,
 }
 
 /// The newest trade of one symbol.

@@ -384,6 +384,40 @@ pub struct PaperBook {
     pub orders: Vec<PaperOrder>,
 }
 
+/// One session as the dashboard's panel shows it (sent by the live push
+/// whenever it changes).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PaperLine {
+    pub id: i64,
+    pub x: String,
+    pub y: String,
+    pub timeframe: crate::domain::Timeframe,
+    pub status: SessionStatus,
+    pub ledger: Ledger,
+    /// An order is waiting for its fill.
+    pub pending: bool,
+    /// The newest fills, newest first (at most [`LINE_FILLS`]).
+    pub recent: Vec<PaperFill>,
+}
+
+/// Fills a [`PaperLine`] carries.
+pub const LINE_FILLS: usize = 8;
+
+impl From<&PaperBook> for PaperLine {
+    fn from(b: &PaperBook) -> Self {
+        PaperLine {
+            id: b.session.id,
+            x: b.session.query.x.clone(),
+            y: b.session.query.y.clone(),
+            timeframe: b.session.query.timeframe,
+            status: b.session.status,
+            ledger: b.ledger.clone(),
+            pending: b.pending.is_some(),
+            recent: b.fills.iter().take(LINE_FILLS).cloned().collect(),
+        }
+    }
+}
+
 /// Sessions a desk may run at once (each is analysed on every bar).
 pub const MAX_ACTIVE_SESSIONS: usize = 32;
 

@@ -7,6 +7,7 @@
 
 use crate::domain::{StatusSnapshot, Tick};
 use crate::model::alerts::AlertEvent;
+use crate::model::paper::PaperLine;
 use crate::model::live::{LivePrice, LiveUpdate, BASE_INTERVAL_MS, STATUS_INTERVAL_MS};
 use crate::store::Store;
 use axum::extract::ws::Utf8Bytes;
@@ -81,6 +82,8 @@ async fn run_hub<S: LiveSource>(
     let (mut total, mut fresh, mut last_ts, mut quiet, mut seq) = (0u64, 0u64, None, 0u64, 0u64);
     let mut alerts_since = crate::ingest::now_ms();
     let mut last_alert_check = Instant::now();
+    let mut last_paper_check = Instant::now();
+    let mut last_paper: Option<Vec<PaperLine>> = None;
     let mut last_status: Option<Instant> = None;
     let mut prices: HashMap<String, LivePrice> = HashMap::new();
     loop {
@@ -138,7 +141,28 @@ async fn run_hub<S: LiveSource>(
         if let Some(newest) = fired.iter().map(|e| e.fired_ts).max() {
             alerts_since = newest + 1;
         }
-        if fresh == 0 && fired.is_empty() && quiet < HEARTBEAT_MS {
+        // Paper sessions, at the same pace: sent only when they changed.
+        let paper = if last_paper_check.elapsed() >= Duration::from_secs(1) {
+            last_paper_check = Instant::now();
+            let store = app.store();
+            let lines = tokio::task::spawn_blocking(move || {
+                crate::services::paper::paper_books(store.as_ref())
+                    .map(|b| b.iter().map(PaperLine::from).collect::<Vec<_>>())
+            })
+            .await
+            .ok()
+            .and_then(|r| r.ok());
+            match lines {
+                Some(l) if Some(&l) != last_paper.as_ref() => {
+                    last_paper = Some(l.clone());
+                    Some(l)
+                }
+                _ => None,
+            }
+        } else {
+            None
+        };
+        if fresh == 0 && fired.is_empty() && paper.is_none() && quiet < HEARTBEAT_MS {
             continue;
         }
         let heartbeat = quiet >= HEARTBEAT_MS;
@@ -157,6 +181,7 @@ async fn run_hub<S: LiveSource>(
             status: with_status.then(|| app.status()),
             alerts: fired,
             prices: Vec::new(),
+            paper,
         };
         fresh = 0;
         let Ok(text) = serde_json::to_string(&update) else {
