@@ -64,7 +64,10 @@ pub fn PaperPanel(
     Effect::new(move |_| {
         if let Some(r) = start.value().get() {
             message.set(match r {
-                Ok(s) => Some(format!("session {} started: it trades from the next bar", s.id)),
+                Ok(s) => Some(format!(
+                    "session {} started: it trades from the next bar",
+                    s.id
+                )),
                 Err(e) => Some(super::server_error(&e)),
             });
             refresh();
@@ -130,7 +133,7 @@ pub fn PaperPanel(
                 <tbody>
                     {move || {
                         let mut fills: Vec<_> = rows().into_iter().flat_map(|l| l.recent).collect();
-                        fills.sort_by(|a, b| b.ts.cmp(&a.ts));
+                        fills.sort_by_key(|f| std::cmp::Reverse(f.ts));
                         fills.into_iter().take(12).map(|f| view! {
                             <tr data-fill-session=f.session_id>
                                 <td>{super::format::hms(f.ts)}</td>

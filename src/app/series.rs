@@ -191,15 +191,26 @@ mod tests {
         let v = [Some(1.0), Some(2.0), None, Some(4.0)];
         let m = trade_marks(
             &ts,
-            &[trade(PositionSide::Long, 1, Some(2)), trade(PositionSide::Short, 3, None)],
+            &[
+                trade(PositionSide::Long, 1, Some(2)),
+                trade(PositionSide::Short, 3, None),
+            ],
             &v,
         );
         // The exit on bar 2 has no value there: no marker.
         assert_eq!(
             m,
             vec![
-                Mark { ts: 20, value: 2.0, kind: MarkKind::Long },
-                Mark { ts: 40, value: 4.0, kind: MarkKind::Short },
+                Mark {
+                    ts: 20,
+                    value: 2.0,
+                    kind: MarkKind::Long
+                },
+                Mark {
+                    ts: 40,
+                    value: 4.0,
+                    kind: MarkKind::Short
+                },
             ]
         );
     }

@@ -7,8 +7,8 @@
 
 use crate::domain::{StatusSnapshot, Tick};
 use crate::model::alerts::AlertEvent;
-use crate::model::paper::PaperLine;
 use crate::model::live::{LivePrice, LiveUpdate, BASE_INTERVAL_MS, STATUS_INTERVAL_MS};
+use crate::model::paper::PaperLine;
 use crate::store::Store;
 use axum::extract::ws::Utf8Bytes;
 use std::collections::HashMap;
