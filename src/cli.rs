@@ -146,6 +146,25 @@ enum Command {
         #[command(flatten)]
         source: SourceFlags,
     },
+    /// Backtest a stored pair. The parameters are those of GET /api/v1/pair as KEY=VALUE
+    /// (x=BTCUSDT y=ETHUSDT timeframe=1m bars=600 window=60 z_window=60 entry=2 exit=0.5
+    /// notional=10000 fill=next-open fee_bps=5 stop_pct=1 wf_train=300 wf_test=60 ...), so the
+    /// figures are the API's and the page's
+    Backtest {
+        /// KEY=VALUE parameters of GET /api/v1/pair
+        #[arg(required = true, value_name = "KEY=VALUE")]
+        params: Vec<String>,
+        /// Output: a table for people, or JSON (summary, trades, walk-forward) for scripts
+        #[arg(long, default_value = "table", value_parser = ["table", "json"])]
+        format: String,
+        #[command(flatten)]
+        store: StoreFlags,
+    },
+    /// Paper-trading sessions in the database; a running `pairdesk serve` on it trades them
+    Paper {
+        #[command(subcommand)]
+        cmd: PaperCmd,
+    },
     /// Measure ingestion rate, live-push latency, bursts with mid-burst
     /// disconnects, CPU, memory and API throughput (loopback, temporary
     /// databases)
@@ -160,6 +179,45 @@ enum Command {
         #[arg(long, value_name = "N")]
         symbols: Option<String>,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum PaperCmd {
+    /// Start paper trading a pair's rule (KEY=VALUE parameters of GET /api/v1/pair, without `to`)
+    Start {
+        #[arg(required = true, value_name = "KEY=VALUE")]
+        params: Vec<String>,
+        #[command(flatten)]
+        store: StoreFlags,
+    },
+    /// Every session with its position and PnL (JSON)
+    List {
+        #[command(flatten)]
+        store: StoreFlags,
+    },
+    /// One session: position, PnL, pending order, newest fills and orders (JSON)
+    Show {
+        id: i64,
+        #[command(flatten)]
+        store: StoreFlags,
+    },
+    /// Stop a session; its position is flattened at the next book update
+    Stop {
+        id: i64,
+        #[command(flatten)]
+        store: StoreFlags,
+    },
+}
+
+impl PaperCmd {
+    fn store(&self) -> &StoreFlags {
+        match self {
+            PaperCmd::Start { store, .. }
+            | PaperCmd::List { store }
+            | PaperCmd::Show { store, .. }
+            | PaperCmd::Stop { store, .. } => store,
+        }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -298,6 +356,8 @@ pub fn main() -> ExitCode {
         Some(Command::Serve(f)) => (&f.store, &f.source, &f.http),
         Some(Command::Replay { store, .. }) => (store, &empty_source, &empty_http),
         Some(Command::Export(a)) => (&a.store, &empty_source, &empty_http),
+        Some(Command::Backtest { store, .. }) => (store, &empty_source, &empty_http),
+        Some(Command::Paper { cmd }) => (cmd.store(), &empty_source, &empty_http),
         Some(Command::Record { store, source, .. }) => (store, source, &empty_http),
         Some(Command::Analyze(_) | Command::Bench { .. }) => {
             unreachable!("handled before configuration")
@@ -339,6 +399,8 @@ pub fn main() -> ExitCode {
             Some(Command::Replay { file, speed, .. }) => replay(config, file, &speed).await,
             Some(Command::Record { out, seconds, .. }) => record(config, out, seconds).await,
             Some(Command::Export(a)) => export(config, a),
+            Some(Command::Backtest { params, format, .. }) => backtest(config, &params, &format),
+            Some(Command::Paper { cmd, .. }) => paper(config, cmd),
             Some(Command::Bench { .. } | Command::Analyze(_)) => {
                 unreachable!("handled before configuration")
             }
@@ -427,6 +489,230 @@ fn export(config: Config, a: ExportArgs) -> anyhow::Result<()> {
     });
     // The summary is the command's output.
     println!("{}", serde_json::to_string_pretty(&summary)?);
+    Ok(())
+}
+
+/// `KEY=VALUE` arguments as `GET /api/v1/pair` parameters, the pair query
+/// they make (exactly as the API makes it) and the venue: `venue=` or the
+/// only venue storing both legs.
+fn pair_args(
+    config: &Config,
+    store: &pairdesk::store::SqliteStore,
+    params: &[String],
+) -> anyhow::Result<(pairdesk::model::pair::PairQuery, pairdesk::domain::Venue)> {
+    use pairdesk::api::rest::{pair_params_query, PairParams};
+    use pairdesk::store::Store;
+    let mut pairs = Vec::with_capacity(params.len());
+    for p in params {
+        let Some((k, v)) = p.split_once('=') else {
+            anyhow::bail!("expected KEY=VALUE, got {p:?} (e.g. x=BTCUSDT y=ETHUSDT timeframe=1m)");
+        };
+        pairs.push((k.to_string(), v.to_string()));
+    }
+    let q = serde_urlencoded::to_string(&pairs)?;
+    let p: PairParams = pairdesk::api::error::parse_query(&q).map_err(|e| {
+        anyhow::anyhow!(
+            "{}{}",
+            e.parameter.map(|p| format!("{p}: ")).unwrap_or_default(),
+            e.message
+        )
+    })?;
+    let venue = p.venue;
+    let q = pair_params_query(p, config.timeframe);
+    let venue = match venue {
+        Some(v) => v,
+        None => {
+            let stored = store.symbols()?;
+            let has = |sym: &str| -> Vec<pairdesk::domain::Venue> {
+                stored
+                    .iter()
+                    .filter(|(_, s)| s == sym)
+                    .map(|(v, _)| *v)
+                    .collect()
+            };
+            let (vx, vy) = (has(&q.x), has(&q.y));
+            let both: Vec<_> = vx.into_iter().filter(|v| vy.contains(v)).collect();
+            match both.as_slice() {
+                [v] => *v,
+                [] => anyhow::bail!("no venue stores both {} and {}", q.x, q.y),
+                many => anyhow::bail!(
+                    "{} and {} are stored for several venues ({}); choose one with venue=",
+                    q.x,
+                    q.y,
+                    many.iter()
+                        .map(|v| v.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            }
+        }
+    };
+    Ok((q, venue))
+}
+
+fn open_store(config: &Config) -> anyhow::Result<pairdesk::store::SqliteStore> {
+    if !config.db.is_file() {
+        anyhow::bail!(
+            "database {} does not exist (pairdesk serve or replay creates it)",
+            config.db.display()
+        );
+    }
+    Ok(pairdesk::store::SqliteStore::new(&config.db))
+}
+
+/// `pairdesk backtest`: the pair view's backtest on stored bars, read-only.
+fn backtest(config: Config, params: &[String], format: &str) -> anyhow::Result<()> {
+    let store = open_store(&config)?;
+    let (q, venue) = pair_args(&config, &store, params)?;
+    let a = pairdesk::services::pair::pair_analytics(&store, venue, q)?;
+    let Some(bt) = a.backtest.as_ref() else {
+        anyhow::bail!(
+            "the backtest did not run: {}",
+            a.backtest_error.as_deref().unwrap_or("no bars")
+        );
+    };
+    // The report is the command's output.
+    if format == "json" {
+        let out = serde_json::json!({
+            "query": a.query,
+            "venue": venue.as_str(),
+            "from": a.ts.first(),
+            "to": a.ts.last(),
+            "summary": bt.summary,
+            "trades": bt.trades,
+            "walk_forward": bt.walk_forward,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        print!("{}", backtest_table(&a, bt));
+    }
+    Ok(())
+}
+
+/// The backtest for people: what was run, the summary and the trades.
+fn backtest_table(
+    a: &pairdesk::model::pair::PairAnalytics,
+    bt: &pairdesk::analytics::BacktestResult,
+) -> String {
+    use pairdesk::clock::iso_ms;
+    use std::fmt::Write;
+    let q = &a.query;
+    let s = &bt.summary;
+    let o = |v: Option<f64>, d: usize| v.map_or("–".to_string(), |v| format!("{v:.d$}"));
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{}/{} {} bars of {} from {} to {}; entry {} exit {}; notional {} USDT",
+        q.y,
+        q.x,
+        s.bars,
+        q.timeframe,
+        a.ts.first().map_or("–".into(), |t| iso_ms(*t)),
+        a.ts.last().map_or("–".into(), |t| iso_ms(*t)),
+        q.options.entry,
+        q.options.exit,
+        s.notional
+    );
+    let _ = writeln!(
+        out,
+        "net          {:.2} USDT ({:.3}% of notional)",
+        s.net, s.net_pct
+    );
+    let _ = writeln!(
+        out,
+        "gross {:.2}  fees {:.2}  slippage {:.2}  funding {:.2}  (USDT)",
+        s.gross, s.fees, s.slippage, s.funding
+    );
+    let _ = writeln!(
+        out,
+        "trades {} ({} closed, {} won, hit rate {})  average hold {} s",
+        s.trades,
+        s.closed,
+        s.wins,
+        o(s.hit_rate, 3),
+        o(s.avg_hold_ms.map(|m| m / 1000.0), 1)
+    );
+    let _ = writeln!(
+        out,
+        "Sharpe {}  Sortino {}  (bar returns, x sqrt({:.0} bars a year))",
+        o(s.sharpe, 2),
+        o(s.sortino, 2),
+        s.bars_per_year
+    );
+    let _ = writeln!(
+        out,
+        "max drawdown {:.3}% of peak, longest {:.1} s under a peak; exposure {:.3}; turnover {:.2}",
+        s.max_drawdown_pct,
+        s.max_drawdown_ms as f64 / 1000.0,
+        s.exposure,
+        s.turnover
+    );
+    if let Some(wf) = &bt.walk_forward {
+        let _ = writeln!(
+            out,
+            "walk-forward {} folds (train {}, test {}): out of sample {:.2} USDT, in sample {:.2} USDT",
+            wf.folds.len(),
+            wf.train,
+            wf.test,
+            wf.out_of_sample.net,
+            wf.in_sample.net
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\n{:<24} {:<24} {:<5} {:>12} {:>12} {:>12} {:>12} {:>8} {:>8} {:>10} {}",
+        "entry (UTC)",
+        "exit (UTC)",
+        "side",
+        "qty y",
+        "qty x",
+        "entry y",
+        "entry x",
+        "fees",
+        "funding",
+        "net",
+        "exit"
+    );
+    for t in &bt.trades {
+        let _ = writeln!(
+            out,
+            "{:<24} {:<24} {:<5} {:>12.6} {:>12.6} {:>12.4} {:>12.4} {:>8.2} {:>8.2} {:>10.2} {}",
+            iso_ms(t.entry_ts),
+            t.exit_ts.map_or("open".into(), iso_ms),
+            match t.side {
+                pairdesk::analytics::backtest::PositionSide::Long => "long",
+                pairdesk::analytics::backtest::PositionSide::Short => "short",
+            },
+            t.qty_y,
+            t.qty_x,
+            t.entry_y,
+            t.entry_x,
+            t.fees,
+            t.funding,
+            t.net,
+            t.exit_reason.map_or("", |r| r.as_str())
+        );
+    }
+    out
+}
+
+/// `pairdesk paper ...`: sessions through the store's side-write connection,
+/// so they can be started and stopped next to a serving pairdesk.
+fn paper(config: Config, cmd: PaperCmd) -> anyhow::Result<()> {
+    use pairdesk::services::paper;
+    let store = open_store(&config)?;
+    let now = pairdesk::ingest::now_ms();
+    let out = match cmd {
+        PaperCmd::Start { params, .. } => {
+            let (q, venue) = pair_args(&config, &store, &params)?;
+            serde_json::to_value(paper::start_session(&store, venue, q, now)?)?
+        }
+        PaperCmd::List { .. } => serde_json::to_value(paper::paper_books(&store)?)?,
+        PaperCmd::Show { id, .. } => serde_json::to_value(paper::paper_book(&store, id)?)?,
+        PaperCmd::Stop { id, .. } => serde_json::to_value(paper::stop_session(&store, id, now)?)?,
+    };
+    // The answer is the command's output.
+    println!("{}", serde_json::to_string_pretty(&out)?);
     Ok(())
 }
 

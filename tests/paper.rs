@@ -578,3 +578,74 @@ mod crash {
         assert_eq!(ok, "ok");
     }
 }
+
+/// `pairdesk backtest` prints the API's backtest for the same parameters,
+/// and `pairdesk paper` starts, lists and stops sessions in the database.
+#[test]
+fn the_cli_backtests_as_the_api_does_and_runs_paper_sessions() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("p.db");
+    let (ticks, _) = market(5);
+    write(&db, ticks, None);
+    let end = T0 + BARS * BAR;
+    let cli = |args: &[&str]| -> serde_json::Value {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_pairdesk"))
+            .args(args)
+            .arg("--db")
+            .arg(&db)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let to = format!("to={end}");
+    let got = cli(&[
+        "backtest",
+        "x=BTCUSDT",
+        "y=ETHUSDT",
+        "timeframe=1s",
+        "bars=1000",
+        "window=40",
+        "z_window=20",
+        "entry=1.2",
+        "exit=0.3",
+        "ffill=0",
+        "corr_window=20",
+        "stop_pct=0.4",
+        &to,
+        "--format",
+        "json",
+    ]);
+    let st = SqliteStore::new(&db);
+    let mut q = query(FillAt::NextOpen);
+    q.to = Some(end);
+    q.backtest.max_hold_bars = None;
+    q.backtest.beta_max = pairdesk::analytics::BacktestOptions::default().beta_max;
+    q.backtest.beta_jump = pairdesk::analytics::BacktestOptions::default().beta_jump;
+    let a = pair::pair_analytics(&st, Venue::Sim, q).unwrap();
+    let bt = a.backtest.unwrap();
+    assert_eq!(got["venue"], "sim", "the only venue storing both legs");
+    assert_eq!(got["summary"], serde_json::to_value(&bt.summary).unwrap());
+    assert_eq!(got["trades"], serde_json::to_value(&bt.trades).unwrap());
+    assert!(bt.summary.trades > 0);
+
+    let s = cli(&["paper", "start", "x=BTCUSDT", "y=ETHUSDT", "window=40"]);
+    let id = s["id"].as_i64().unwrap();
+    assert_eq!(s["status"], "active");
+    let list = cli(&["paper", "list"]);
+    assert_eq!(list[0]["session"]["id"], id);
+    let stopped = cli(&["paper", "stop", &id.to_string()]);
+    assert_eq!(stopped["status"], "stopping");
+    // The engine (here one pass; a serving pairdesk runs them) finds it
+    // flat and stops it.
+    paper::pass(&st, end).unwrap();
+    assert_eq!(
+        cli(&["paper", "show", &id.to_string()])["session"]["status"],
+        "stopped"
+    );
+}

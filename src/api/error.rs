@@ -226,15 +226,18 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        let q = parts.uri.query().unwrap_or("");
-        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(q.as_bytes()));
-        serde_path_to_error::deserialize(de)
-            .map(ApiQuery)
-            .map_err(|e| {
-                let p = param_of(&e).unwrap_or_else(|| "query".into());
-                ApiError::bad_param(p, format!("invalid query string: {}", e.inner()))
-            })
+        parse_query(parts.uri.query().unwrap_or("")).map(ApiQuery)
     }
+}
+
+/// A query string as `T`, a bad field named (what [`ApiQuery`] and the
+/// command line's `key=value` parameters both use).
+pub fn parse_query<T: DeserializeOwned>(q: &str) -> Result<T, ApiError> {
+    let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(q.as_bytes()));
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let p = param_of(&e).unwrap_or_else(|| "query".into());
+        ApiError::bad_param(p, format!("invalid query string: {}", e.inner()))
+    })
 }
 
 /// JSON body extractor: 415 without a JSON content type, 413 past the

@@ -1025,12 +1025,19 @@ pub async fn pair_csv(
     Ok(csv_response(body, &name))
 }
 
-/// `GET /api/v1/pair`'s flat parameters as a [`PairQuery`] and a venue.
 fn pair_query(st: &AppState, p: PairParams) -> (PairQuery, Venue) {
+    let venue = p.venue.unwrap_or(st.venue);
+    (pair_params_query(p, st.config.timeframe), venue)
+}
+
+/// `GET /api/v1/pair`'s flat parameters as a [`PairQuery`] (the venue is
+/// the caller's: `p.venue` or its default); `pairdesk backtest` takes the
+/// same parameters through this.
+pub fn pair_params_query(p: PairParams, default_tf: Timeframe) -> PairQuery {
     let mut q = PairQuery {
         x: p.x,
         y: p.y,
-        timeframe: p.timeframe.unwrap_or(st.config.timeframe),
+        timeframe: p.timeframe.unwrap_or(default_tf),
         to: p.to,
         ..PairQuery::default()
     };
@@ -1053,7 +1060,7 @@ fn pair_query(st: &AppState, p: PairParams) -> (PairQuery, Venue) {
         (None, Some(test)) => Some(crate::analytics::WalkForward { train: 0, test }),
         (None, None) => None,
     };
-    (q, p.venue.unwrap_or(st.venue))
+    q
 }
 
 /// Pair analytics on stored bars, the query as JSON.
