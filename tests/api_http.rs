@@ -813,6 +813,93 @@ async fn alerts_round_trip() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paper_sessions_start_show_and_stop_over_http() {
+    let s = start(None).await;
+    let c = client();
+    let b = &s.base;
+    let q = json!({"x": "btcusdt", "y": "ETHUSDT", "timeframe": "1s", "bars": 100,
+        "options": {"window": 20, "z_window": 10}, "backtest": {"fill": "next-quote"}});
+    let r = c
+        .post(format!("{b}/api/v1/paper"))
+        .json(&q)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let v: Value = r.json().await.unwrap();
+    let id = v["id"].as_i64().unwrap();
+    assert_eq!(v["query"]["x"], "BTCUSDT", "symbols are normalised");
+    assert_eq!(v["status"], "active");
+    let v = get_json(&c, format!("{b}/api/v1/paper/{id}")).await;
+    assert_eq!(v["session"]["id"], id);
+    assert_eq!(v["ledger"]["fills"], 0);
+    assert!(v["fills"].as_array().unwrap().is_empty());
+    let v = get_json(&c, format!("{b}/api/v1/paper")).await;
+    assert_eq!(v["sessions"].as_array().unwrap().len(), 1);
+
+    // Bad sessions are named; unknown ones are 404.
+    for (body, param) in [
+        (json!({"x": "BTCUSDT", "y": "ETHUSDT", "to": 5}), "to"),
+        (json!({"x": "BTCUSDT", "y": "BTCUSDT"}), "y"),
+        (
+            json!({"x": "BTCUSDT", "y": "ETHUSDT", "backtest": {"notional": 0}}),
+            "notional",
+        ),
+        (
+            json!({"x": "BTCUSDT", "y": "ETHUSDT", "walk_forward": {"train": 50, "test": 10}}),
+            "walk_forward",
+        ),
+    ] {
+        let r = c
+            .post(format!("{b}/api/v1/paper"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let (code, p) = error_of(r, StatusCode::BAD_REQUEST).await;
+        assert_eq!(
+            (code.as_str(), p.as_deref()),
+            ("bad_parameter", Some(param)),
+            "{body}"
+        );
+    }
+    let r = c
+        .post(format!("{b}/api/v1/paper"))
+        .json(&json!({"x": "BTCUSDT", "y": "NOPEUSDT"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_of(r, StatusCode::NOT_FOUND).await.0, "unknown_symbol");
+    let r = c.get(format!("{b}/api/v1/paper/abc")).send().await.unwrap();
+    assert_eq!(
+        error_of(r, StatusCode::BAD_REQUEST).await.1.as_deref(),
+        Some("id")
+    );
+    let r = c.get(format!("{b}/api/v1/paper/999")).send().await.unwrap();
+    assert_eq!(error_of(r, StatusCode::NOT_FOUND).await.0, "not_found");
+    let r = c
+        .post(format!("{b}/api/v1/paper/999/stop"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_of(r, StatusCode::NOT_FOUND).await.0, "not_found");
+
+    let r = c
+        .post(format!("{b}/api/v1/paper/{id}/stop"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["status"], "stopping");
+    let v = get_json(&c, format!("{b}/api/v1/paper/{id}")).await;
+    assert_eq!(
+        v["pending"]["reason"], "user-stop",
+        "a flatten order waits: {v}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operations_endpoints() {
     let s = start(None).await;
     let c = client();

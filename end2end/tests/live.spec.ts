@@ -395,4 +395,54 @@ test('the backtest blotter and figures on the page agree with the API', async ({
     const cell = rows.first().locator('td[data-net]');
     expect(Number(await cell.getAttribute('data-net'))).toBeCloseTo(last.net, 9);
   }
+  // Entry and exit markers on the z chart sit on the API's fill bars;
+  // the equity chart is shaded over the API's drawdown spans.
+  const body = await api.json();
+  const want: string[] = [];
+  for (const t of bt.trades) {
+    if (body.report.zscore[t.entry_bar] !== null) want.push(`${body.ts[t.entry_bar]}:${t.side}`);
+    if (t.exit_bar !== null && body.report.zscore[t.exit_bar] !== null) want.push(`${body.ts[t.exit_bar]}:exit`);
+  }
+  await expect(page.getByTestId('chart-z')).toHaveAttribute('data-marks', want.join(','));
+  const spans: string[] = [];
+  let start: number | null = null;
+  bt.drawdown.forEach((d: number, i: number) => {
+    if (start === null && d > 0) start = body.ts[i];
+    else if (start !== null && !(d > 0)) { spans.push(`${start}-${body.ts[i]}`); start = null; }
+  });
+  if (start !== null) spans.push(`${start}-${body.ts[body.ts.length - 1]}`);
+  await expect(page.getByTestId('chart-equity')).toHaveAttribute('data-spans', spans.join(','));
+});
+
+test('paper trading started from the page trades on the server and the panel agrees with the API', async ({ page, request }) => {
+  await open(page);
+  await expect.poll(() => storedTicks(page), { timeout: 40_000 }).toBeGreaterThan(2000);
+  // A live view with a quick rule, so it trades within seconds.
+  await open(page, '/?x=BTCUSDT&y=ETHUSDT&tf=1s&bars=120&reg=ols&window=10&zw=5&entry=0.5&exit=0.1&fee=2');
+  const start = page.getByTestId('paper-start');
+  await expect(start).toBeEnabled({ timeout: 15_000 });
+  await start.click();
+  await expect(page.getByTestId('paper-message')).toContainText('started', { timeout: 10_000 });
+  const list = await (await request.get('/api/v1/paper')).json();
+  const id = list.sessions[list.sessions.length - 1].session.id;
+  const row = page.locator(`tr[data-session="${id}"]`);
+  await expect(row).toBeVisible();
+  // It fills on the server; the push brings the fills to the panel.
+  await expect.poll(async () => (await (await request.get(`/api/v1/paper/${id}`)).json()).ledger.fills,
+    { timeout: 60_000 }).toBeGreaterThan(0);
+  await expect.poll(async () => {
+    const b = await (await request.get(`/api/v1/paper/${id}`)).json();
+    const fills = await row.getAttribute('data-fills');
+    const realized = Number(await row.locator('td[data-realized]').getAttribute('data-realized'));
+    return fills === String(b.ledger.fills) && Math.abs(realized - b.ledger.realized) < 1e-9;
+  }, { timeout: 15_000 }).toBe(true);
+  await expect(page.getByTestId('paper-fills').locator(`tr[data-fill-session="${id}"]`).first()).toBeVisible();
+  // Stop: flattened, then stopped, on the page and in the API.
+  await page.getByTestId(`paper-stop-${id}`).click();
+  await expect.poll(async () => (await (await request.get(`/api/v1/paper/${id}`)).json()).session.status,
+    { timeout: 20_000 }).toBe('stopped');
+  const b = await (await request.get(`/api/v1/paper/${id}`)).json();
+  expect(b.ledger.side).toBeNull();
+  await expect(row).toHaveAttribute('data-side', 'flat', { timeout: 10_000 });
+  await expect(row).toContainText('stopped');
 });
