@@ -17,8 +17,8 @@
 //!   dependencies.
 //! - `analytics`: the statistics, pure functions over slices.
 //! - `model`: the data services and pages exchange (pair queries and
-//!   results, what trading a pair costs, scans, alert rules, live messages)
-//!   and their pure rules.
+//!   results, what trading a pair costs, scans, alert rules, paper-trading
+//!   sessions and fills, live messages) and their pure rules.
 //! - `store`: the only place with SQL. The `Store` trait (SQLite behind it,
 //!   with a reader pool), the batched writer (ticks, quotes, marks,
 //!   funding), and the 1-second and 1-minute rollups it keeps with the
@@ -31,7 +31,7 @@
 //!   accept loop and its caps; the outbound webhook client and its policy).
 //! - `config`: the validated configuration.
 //! - `services`: what the server does (pair analytics, the scanner, alerts,
-//!   the live hub), over the store, with typed errors.
+//!   paper trading, the live hub), over the store, with typed errors.
 //! - `state`: `AppState`, the handles every adapter reaches.
 //! - `api`: adapters: the HTTP API, server functions, the live socket.
 //! - `app`: the Leptos dashboard (calls the server functions).

@@ -1,5 +1,6 @@
 //! What the server does, apart from how it is asked: pair analytics, the
-//! scanner, alerts (rules and the engine) and the live hub. Each takes the
+//! scanner, alerts (rules and the engine), paper trading (sessions and the
+//! engine) and the live hub. Each takes the
 //! [`Store`](crate::store::Store) and returns typed errors; the HTTP API,
 //! the server functions and the CLI are thin adapters over them.
 
