@@ -977,7 +977,7 @@ async fn operations_endpoints() {
     // silently overwrite each other; the trade side and the spread position
     // side once did, and the tick responses were documented as long/short.
     let schemas = &doc["components"]["schemas"];
-    assert_eq!(schemas["Side"]["enum"], json!(["buy", "sell"]));
+    assert_eq!(schemas["Side"]["enum"], json!(["buy", "sell", "unknown"]));
     assert_eq!(schemas["PositionSide"]["enum"], json!(["long", "short"]));
     let r = c.get(format!("{}/docs/", s.base)).send().await.unwrap();
     assert_eq!(r.status(), 200);

@@ -301,6 +301,11 @@ fn the_engine_trades_what_the_backtest_trades_on_the_stored_book() {
     bo.fee_bps_y = bo.fee_bps_x;
     let bt = pair::run_backtest(&series, &a.report, &q.options, &bo, None).unwrap();
     assert_same(&trips(&fills), &bt, &a.ts);
+    // The stored-bar backtest with next-quote fills reads the same books.
+    let mut nq = q.clone();
+    nq.to = Some(end);
+    let stored = pair::pair_analytics(&st, Venue::Sim, nq).unwrap();
+    assert_eq!(stored.backtest.as_ref(), Some(&bt));
 }
 
 #[test]

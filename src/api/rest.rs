@@ -943,7 +943,8 @@ pub struct PairParams {
     pub fee_bps: Option<f64>,
     /// Backtest: gross notional per position, quote currency (10000).
     pub notional: Option<f64>,
-    /// Backtest: `next-open` (default) or `next-close`.
+    /// Backtest: `next-open` (default), `next-close` or `next-quote` (the
+    /// first book update after the decision).
     pub fill: Option<crate::analytics::FillAt>,
     /// Backtest: `beta-weighted` (default) or `dollar-neutral`.
     pub sizing: Option<crate::analytics::Sizing>,

@@ -200,15 +200,6 @@ impl PairQuery {
             }
             other => bad("backtest", other.to_string()),
         })?;
-        if self.backtest.fill == crate::analytics::FillAt::NextQuote {
-            return Err(bad(
-                "fill",
-                "next-quote fills need the first book update after each decision, which the \
-                 stored-bar backtest does not read yet; next-open fills at the book in force \
-                 at the next bar's start, or POST /api/v1/backtest with books"
-                    .into(),
-            ));
-        }
         if let Some(w) = self.walk_forward {
             if w.train < 10 || w.test < 2 || w.train + w.test > self.bars {
                 return Err(bad(

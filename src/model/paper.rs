@@ -531,7 +531,7 @@ mod tests {
         // entry. y long 2 at 100 pays 2 * 1e-4 * 100 = 0.02.
         let want = 50.0 * 1e-4 - 0.02;
         assert!((l.funding - want).abs() < 1e-15, "{}", l.funding);
-        assert!((l.realized - want).abs() < 1e-15);
+        assert!((l.realized - want).abs() < 1e-12);
     }
 
     #[test]

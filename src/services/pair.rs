@@ -303,10 +303,17 @@ pub fn attach_backtest(
         FillAt::NextOpen | FillAt::NextQuote => a.ts.clone(),
         FillAt::NextClose => a.ts.iter().map(|t| t + tf - 1).collect(),
     };
+    // Next-quote: the fill on bar k meets the first book update after the
+    // deciding bar k - 1 closed, if it comes before bar k ends.
+    let ranges: Vec<(i64, i64)> = std::iter::once((first, first))
+        .chain(a.ts.windows(2).map(|w| (w[0] + tf, w[1] + tf)))
+        .collect();
     let book = |sym: &str| -> Result<Option<Vec<Option<Touch>>>, PairError> {
-        let quotes = store
-            .quotes_at(venue, sym, &times, tf.max(1000))
-            .map_err(failed)?;
+        let quotes = match q.backtest.fill {
+            FillAt::NextQuote => store.first_quotes(venue, sym, &ranges),
+            _ => store.quotes_at(venue, sym, &times, tf.max(1000)),
+        }
+        .map_err(failed)?;
         if quotes.iter().all(Option::is_none) {
             return Ok(None);
         }

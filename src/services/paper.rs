@@ -67,12 +67,7 @@ pub fn start_session(
             "walk-forward is a backtest setting; a paper session trades the live model",
         ));
     }
-    // Live fills may wait for the next book update, which the stored-bar
-    // check refuses; validate everything else.
-    let fill = q.backtest.fill;
-    q.backtest.fill = FillAt::NextOpen;
     q.validate()?;
-    q.backtest.fill = fill;
     for sym in [&q.x, &q.y] {
         if store.last_ts(venue, sym)?.is_none() {
             return Err(PairError::UnknownSymbol(sym.clone()).into());
@@ -254,9 +249,6 @@ fn decide_bar(store: &dyn Store, s: &PaperSession, bar: i64, now: i64) -> Result
     let ms = bar_ms(s.query.timeframe);
     let mut q = s.query.clone();
     q.to = Some(bar + ms);
-    // The analysis does not read the fill; the stored-bar check on it does
-    // not apply to live fills (see start_session).
-    q.backtest.fill = FillAt::NextOpen;
     let (ts, px, py) = match load_aligned(store, s.venue, &mut q) {
         Ok(v) => v,
         Err(e) => return undecidable(store, s, bar, e),

@@ -120,6 +120,56 @@ pub fn quotes_at(
     Ok(out)
 }
 
+/// For each of `ranges` (`[from, to)` ms, ascending and not overlapping:
+/// each `from` at or after the previous `to`), the first quote in it, or
+/// `None` where there is none: the first book update after a decision,
+/// within the bar it may fill on. The same two strategies as
+/// [`quotes_at`]: one range scan for dense ranges, one seek each for
+/// sparse ones.
+pub fn first_quotes(
+    conn: &Connection,
+    venue: Venue,
+    symbol: &str,
+    ranges: &[(i64, i64)],
+) -> Result<Vec<Option<Quote>>, StoreError> {
+    let (Some(&(first, _)), Some(&(last_from, last))) = (ranges.first(), ranges.last()) else {
+        return Ok(Vec::new());
+    };
+    debug_assert!(ranges.windows(2).all(|w| w[1].0 >= w[0].1));
+    let Some(sym) = sym_id(conn, venue, symbol)? else {
+        return Ok(vec![None; ranges.len()]);
+    };
+    let spacing = (last_from - first) / ranges.len().max(1) as i64;
+    if spacing > SCAN_SPACING_MS {
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {QUOTE_COLS} FROM quotes WHERE sym = ?1 AND ts >= ?2 AND ts < ?3 \
+             ORDER BY ts, update_id LIMIT 1"
+        ))?;
+        return ranges
+            .iter()
+            .map(|&(a, b)| {
+                Ok(stmt
+                    .query_row(params![sym, a, b], |r| quote_row(r, venue, symbol))
+                    .optional()?)
+            })
+            .collect();
+    }
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {QUOTE_COLS} FROM quotes WHERE sym = ?1 AND ts >= ?2 AND ts < ?3 \
+         ORDER BY ts, update_id"
+    ))?;
+    let mut rows = stmt.query_map(params![sym, first, last], |r| quote_row(r, venue, symbol))?;
+    let mut out = Vec::with_capacity(ranges.len());
+    let mut next = rows.next().transpose()?;
+    for &(a, b) in ranges {
+        while next.as_ref().is_some_and(|q| q.ts < a) {
+            next = rows.next().transpose()?;
+        }
+        out.push(next.clone().filter(|q| q.ts < b));
+    }
+    Ok(out)
+}
+
 /// Above this mean spacing of the times asked, [`quotes_at`] seeks per time.
 const SCAN_SPACING_MS: i64 = 5_000;
 
@@ -248,6 +298,32 @@ mod tests {
         assert_eq!(
             quotes_at(&conn, Venue::Sim, "ETHUSDT", &[1, 2], 5).unwrap(),
             [None, None]
+        );
+        // first_quotes: the first quote in each range, both strategies.
+        let naive_first = |a: i64, b: i64| {
+            quotes
+                .iter()
+                .filter(|q| q.ts >= a && q.ts < b)
+                .min_by_key(|q| (q.ts, q.update_id))
+                .map(|q| q.update_id)
+        };
+        for ranges in [
+            (0..900).map(|k| (k * 10, k * 10 + 10)).collect::<Vec<_>>(),
+            (0..900).map(|k| (k * 10, k * 10 + 3)).collect(),
+            (0..200).map(|k| (k * 6_000, k * 6_000 + 800)).collect(),
+            (0..200).map(|k| (k * 6_000, (k + 1) * 6_000)).collect(),
+        ] {
+            let got: Vec<Option<i64>> = first_quotes(&conn, Venue::Sim, "BTCUSDT", &ranges)
+                .unwrap()
+                .into_iter()
+                .map(|q| q.map(|q| q.update_id))
+                .collect();
+            let want: Vec<Option<i64>> = ranges.iter().map(|(a, b)| naive_first(*a, *b)).collect();
+            assert_eq!(got, want, "{:?}", &ranges[..2]);
+        }
+        assert_eq!(
+            first_quotes(&conn, Venue::Sim, "ETHUSDT", &[(1, 2)]).unwrap(),
+            [None]
         );
     }
 }

@@ -113,6 +113,14 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         times: &[i64],
         max_age_ms: i64,
     ) -> Result<Vec<Option<Quote>>, StoreError>;
+    /// For each of `ranges` (`[from, to)` ms, ascending, not overlapping),
+    /// the first quote in it.
+    fn first_quotes(
+        &self,
+        venue: Venue,
+        symbol: &str,
+        ranges: &[(i64, i64)],
+    ) -> Result<Vec<Option<Quote>>, StoreError>;
     /// Mark prices in `[from, to)` ms, oldest first, at most `limit`.
     fn marks(
         &self,

@@ -141,6 +141,15 @@ impl Store for SqliteStore {
         self.read(|c| book::quotes_at(c, venue, symbol, times, max_age_ms))
     }
 
+    fn first_quotes(
+        &self,
+        venue: Venue,
+        symbol: &str,
+        ranges: &[(i64, i64)],
+    ) -> Result<Vec<Option<Quote>>, StoreError> {
+        self.read(|c| book::first_quotes(c, venue, symbol, ranges))
+    }
+
     fn marks(
         &self,
         venue: Venue,
