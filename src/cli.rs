@@ -660,7 +660,7 @@ fn backtest_table(
     }
     let _ = writeln!(
         out,
-        "\n{:<24} {:<24} {:<5} {:>12} {:>12} {:>12} {:>12} {:>8} {:>8} {:>10} {}",
+        "\n{:<24} {:<24} {:<5} {:>12} {:>12} {:>12} {:>12} {:>8} {:>8} {:>10} exit",
         "entry (UTC)",
         "exit (UTC)",
         "side",
@@ -671,7 +671,6 @@ fn backtest_table(
         "fees",
         "funding",
         "net",
-        "exit"
     );
     for t in &bt.trades {
         let _ = writeln!(
