@@ -118,6 +118,7 @@ fn main() {
         ..Default::default()
     };
     let rss0 = pairdesk::procstat::rss_kb().unwrap_or(0);
+    let peak_reset = pairdesk::procstat::reset_peak_rss();
     let (med, min, trades) = timed(7, || backtest(&input, &rule, &o).unwrap().trades.len());
     let rss1 = pairdesk::procstat::rss_kb().unwrap_or(0);
     report(
@@ -127,10 +128,13 @@ fn main() {
         trades,
         rss1.saturating_sub(rss0),
     );
+    peak("backtest", peak_reset, rss0);
     let wf = WalkForward {
         train: 10_000,
         test: 2_000,
     };
+    let rss0 = pairdesk::procstat::rss_kb().unwrap_or(0);
+    let peak_reset = pairdesk::procstat::reset_peak_rss();
     let (med, min, trades) = timed(7, || {
         let r = walk_forward(
             &input,
@@ -153,6 +157,19 @@ fn main() {
         trades,
         rss2.saturating_sub(rss0),
     );
+    peak("walk-forward", peak_reset, rss0);
+}
+
+/// The peak resident set of a section above what was resident before it
+/// (the inputs), if the kernel let the peak be reset at its start.
+fn peak(what: &str, reset: bool, before_kb: u64) {
+    match pairdesk::procstat::peak_rss_kb() {
+        Some(p) if reset => println!(
+            "{what}: peak resident set {:.1} MB above the inputs",
+            p.saturating_sub(before_kb) as f64 / 1024.0
+        ),
+        _ => println!("{what}: peak resident set not measured (no VmHWM reset)"),
+    }
 }
 
 /// A bench's report is its output: plain lines on stdout.

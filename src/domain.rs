@@ -228,6 +228,25 @@ pub struct MarkPrice {
     pub next_funding_ts: i64,
 }
 
+/// The exchange's trading rules for a symbol (Binance `exchangeInfo`
+/// filters): what a market order's quantity must be a multiple of, and the
+/// smallest order.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SymbolRules {
+    pub venue: Venue,
+    pub symbol: String,
+    /// Market-order quantity step (`MARKET_LOT_SIZE`, else `LOT_SIZE`).
+    pub qty_step: f64,
+    /// Smallest market-order quantity.
+    pub min_qty: f64,
+    /// Price step (`PRICE_FILTER`).
+    pub tick_size: f64,
+    /// Smallest order notional, quote currency (`MIN_NOTIONAL` or
+    /// `NOTIONAL`); 0 when the venue states none.
+    pub min_notional: f64,
+}
+
 /// One settled funding of a perpetual (Binance `/fapi/v1/fundingRate`).
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

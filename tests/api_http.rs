@@ -564,6 +564,27 @@ async fn every_error_status_has_the_json_shape() {
         error_of(r, StatusCode::BAD_REQUEST).await.1.as_deref(),
         Some("window")
     );
+    // Backtest settings are named too, a half-given walk-forward by the
+    // window that is missing.
+    for (q, param) in [
+        ("wf_train=50", "wf_test"),
+        ("wf_test=20", "wf_train"),
+        ("stop_pct=0", "stop_pct"),
+        ("notional=-5", "notional"),
+        ("fill=sometimes", "fill"),
+        ("slippage_bps=5000", "slippage_bps"),
+    ] {
+        let r = c
+            .get(format!("{b}/api/v1/pair?x=BTCUSDT&y=ETHUSDT&{q}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            error_of(r, StatusCode::BAD_REQUEST).await.1.as_deref(),
+            Some(param),
+            "{q}"
+        );
+    }
     let r = c
         .delete(format!("{b}/api/v1/alerts/abc"))
         .send()

@@ -254,3 +254,71 @@ async fn rest_history_stores_the_lookback_once_when_it_asks_first() {
 async fn rest_history_stores_the_lookback_once_when_live_trades_come_first() {
     rest_history(true).await;
 }
+
+/// The venue's trading rules come from its listing answer (the mock serves
+/// USD-M's `exchangeInfo` filters) into the store; an unreadable answer
+/// or a throttled one leaves the stored rules as they were.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trading_rules_are_fetched_and_a_bad_answer_keeps_the_stored_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("r.db");
+    let mock = pairdesk::ingest::venues::sim::MockExchange::start(MockConfig {
+        autostart: false,
+        ..MockConfig::new(&symbols())
+    })
+    .await
+    .unwrap();
+    let writer = Writer::spawn(store::open_writer(&db, Durability::Normal).unwrap(), 64);
+    let pipeline = Pipeline::new(writer.tx.clone());
+    let http = reqwest::Client::new();
+    let mut syms = symbols();
+    syms.push("SOLUSDT".into());
+    history::fetch_rules(&http, &mock.http_base(), &SIM, &syms, &pipeline).await;
+    pipeline.flush().await;
+    let st = SqliteStore::new(&db);
+    let btc = st.symbol_rules(Venue::Sim, "BTCUSDT").unwrap().unwrap();
+    assert_eq!(
+        (btc.qty_step, btc.min_qty, btc.tick_size, btc.min_notional),
+        (0.001, 0.001, 0.1, 5.0)
+    );
+    let sol = st.symbol_rules(Venue::Sim, "SOLUSDT").unwrap().unwrap();
+    assert_eq!((sol.qty_step, sol.tick_size), (0.01, 0.01));
+
+    // Unreadable filters for every symbol: nothing replaced.
+    mock.faults()
+        .bad_filters
+        .store(3, std::sync::atomic::Ordering::Relaxed);
+    history::fetch_rules(&http, &mock.http_base(), &SIM, &syms, &pipeline).await;
+    pipeline.flush().await;
+    assert_eq!(
+        st.symbol_rules(Venue::Sim, "BTCUSDT").unwrap().unwrap(),
+        btc
+    );
+    // A throttled answer is retried.
+    mock.faults()
+        .throttle_retry_after_s
+        .store(0, std::sync::atomic::Ordering::Relaxed);
+    mock.faults()
+        .throttle_rest
+        .store(1, std::sync::atomic::Ordering::Relaxed);
+    history::fetch_rules(
+        &http,
+        &mock.http_base(),
+        &SIM,
+        &["XRPUSDT".to_string()],
+        &pipeline,
+    )
+    .await;
+    pipeline.flush().await;
+    assert_eq!(
+        st.symbol_rules(Venue::Sim, "XRPUSDT")
+            .unwrap()
+            .unwrap()
+            .qty_step,
+        0.1
+    );
+    drop(pipeline);
+    tokio::task::spawn_blocking(move || writer.shutdown())
+        .await
+        .unwrap();
+}

@@ -280,6 +280,7 @@ fn downgrade_to_v1(db: &Path) {
     let c = rusqlite::Connection::open(db).unwrap();
     c.execute_batch(
         "DROP TABLE paper_fills; DROP TABLE paper_orders; DROP TABLE paper_sessions; \
+         DROP TABLE symbol_rules; \
          DROP TABLE quotes; DROP TABLE marks; DROP TABLE funding; \
          DROP TABLE rollup_1s; DROP TABLE rollup_1m; \
          ALTER TABLE symbols DROP COLUMN rolled_from; PRAGMA user_version = 1;",

@@ -181,7 +181,9 @@ pub struct BacktestOptions {
     pub half_spread_bps: f64,
     /// Extra cost of every fill beyond the touch, bp of the price.
     pub slippage_bps: f64,
-    /// Quantity step of each leg (the exchange's lot size); 0 = none.
+    /// Quantity step of each leg (the exchange's lot size); 0 = none here.
+    /// On stored pairs 0 takes the venue's stored market lot step
+    /// (`services::pair::execution_options`).
     pub qty_step_x: f64,
     pub qty_step_y: f64,
     /// Stop on the trade's PnL, percent of its entry notional.

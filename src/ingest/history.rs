@@ -207,6 +207,39 @@ pub async fn fetch_funding(
     }
 }
 
+/// The venue's trading rules of each symbol (lot and price steps, from its
+/// listing answer, `exchangeInfo` on Binance) into the store: the backtest
+/// and paper trading round quantities to the lot step. A symbol whose
+/// answer is unreadable or unreachable keeps the rules stored before.
+pub async fn fetch_rules(
+    http: &reqwest::Client,
+    rest_base: &str,
+    exchange: &'static dyn crate::ingest::venues::Exchange,
+    symbols: &[String],
+    pipeline: &Pipeline,
+) {
+    let mut rows = Vec::new();
+    for sym in symbols {
+        let req = exchange.listing_request(rest_base, sym);
+        let rules = match crate::ingest::backfill::get_retried(http, &req, None).await {
+            Ok(body) => exchange.parse_rules(&body, sym),
+            Err(e) => {
+                tracing::warn!(symbol = %sym, error = %e, "trading rules not fetched");
+                continue;
+            }
+        };
+        match rules {
+            Ok(Some(r)) => {
+                tracing::info!(symbol = %sym, qty_step = r.qty_step, tick = r.tick_size, "trading rules fetched");
+                rows.push(r);
+            }
+            Ok(None) => tracing::warn!(symbol = %sym, "the venue states no trading rules"),
+            Err(e) => tracing::warn!(symbol = %sym, error = %e, "trading rules unreadable"),
+        }
+    }
+    pipeline.ingest_rules(rows).await;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -382,6 +382,13 @@ impl Pipeline {
         }
     }
 
+    /// The venue's trading rules of symbols, straight to the writer.
+    pub async fn ingest_rules(&self, rows: Vec<crate::domain::SymbolRules>) {
+        if !rows.is_empty() {
+            self.send(WriteCmd::Rules(rows)).await;
+        }
+    }
+
     /// The newest quote and mark seen for `instrument` (live, before
     /// conflation): what the desk would trade against now.
     pub fn last_book(&self, instrument: &Instrument) -> (Option<Quote>, Option<MarkPrice>) {

@@ -201,6 +201,19 @@ impl PairQuery {
             other => bad("backtest", other.to_string()),
         })?;
         if let Some(w) = self.walk_forward {
+            // The flat query's wf_train / wf_test arrive as 0 when only the
+            // other was given.
+            if (w.train == 0) != (w.test == 0) {
+                let missing = if w.train == 0 { "wf_train" } else { "wf_test" };
+                return Err(bad(
+                    missing,
+                    format!(
+                        "a walk-forward needs both windows, training and test; {missing} is \
+                         missing (train {}, test {})",
+                        w.train, w.test
+                    ),
+                ));
+            }
             if w.train < 10 || w.test < 2 || w.train + w.test > self.bars {
                 return Err(bad(
                     "walk_forward",

@@ -136,16 +136,20 @@ pub async fn start_source(
             c.liveness = config.liveness;
         })
     };
-    // Funding history for the pair view and the backtest (perpetuals only).
+    // Funding history for the pair view and the backtest (perpetuals
+    // only), and each symbol's lot step for the backtest's sizing.
     let funding = |exchange: &'static dyn Exchange, rest: String| {
-        if !config.quotes.enabled {
-            return;
-        }
         let (p, symbols, stop) = (pipeline.clone(), config.symbols.clone(), shutdown.clone());
+        let with_funding = config.quotes.enabled;
         tasks.spawn(async move {
             let http = rest_client();
             tokio::select! {
-                _ = history::fetch_funding(&http, &rest, exchange, &symbols, 7, &p) => {}
+                _ = async {
+                    history::fetch_rules(&http, &rest, exchange, &symbols, &p).await;
+                    if with_funding {
+                        history::fetch_funding(&http, &rest, exchange, &symbols, 7, &p).await;
+                    }
+                } => {}
                 _ = stop.cancelled() => {}
             }
         });

@@ -269,6 +269,28 @@ pub fn venue_fee_bps(venue: Venue) -> f64 {
     }
 }
 
+/// The backtest settings of `q` as they execute on `venue`: each leg's
+/// taker fee (`fee_bps`, else the venue's base tier) and lot step (a
+/// `qty_step` of 0 takes the venue's stored market lot step, none when the
+/// venue's rules were never fetched). The backtest and paper trading both
+/// size and charge through this.
+pub fn execution_options(
+    store: &dyn Store,
+    venue: Venue,
+    q: &PairQuery,
+) -> Result<BacktestOptions, StoreError> {
+    let mut o = q.backtest;
+    o.fee_bps_x = q.fee_bps.unwrap_or(venue_fee_bps(venue));
+    o.fee_bps_y = o.fee_bps_x;
+    if o.qty_step_x == 0.0 {
+        o.qty_step_x = store.symbol_rules(venue, &q.x)?.map_or(0.0, |r| r.qty_step);
+    }
+    if o.qty_step_y == 0.0 {
+        o.qty_step_y = store.symbol_rules(venue, &q.y)?.map_or(0.0, |r| r.qty_step);
+    }
+    Ok(o)
+}
+
 /// Run the pair's backtest on stored bars (opens and closes), the book a
 /// fill would meet (stored quotes) and stored funding. A backtest that
 /// cannot run says why in `backtest_error`; the rest of the view stands.
@@ -342,9 +364,10 @@ pub fn attach_backtest(
             })
             .collect())
     };
-    let mut bo = q.backtest;
-    bo.fee_bps_x = q.fee_bps.unwrap_or(venue_fee_bps(venue));
-    bo.fee_bps_y = bo.fee_bps_x;
+    let bo = execution_options(store, venue, &q).map_err(failed)?;
+    // The response's query says which lot steps the sizing used.
+    a.query.backtest.qty_step_x = bo.qty_step_x;
+    a.query.backtest.qty_step_y = bo.qty_step_y;
     let series = BacktestSeries {
         ts: a.ts.clone(),
         bar_ms: tf,

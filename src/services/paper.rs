@@ -22,7 +22,7 @@ use crate::model::paper::{
     fill_deadline, fill_from, FillRole, Ledger, LegName, OrderReason, OrderStatus, PaperBook,
     PaperFill, PaperOrder, PaperSession, SessionStatus, MAX_ACTIVE_SESSIONS,
 };
-use crate::services::pair::{analyze_series, load_aligned, venue_fee_bps};
+use crate::services::pair::{analyze_series, execution_options, load_aligned};
 use crate::store::{Store, StoreError};
 use std::sync::Arc;
 use std::time::Duration;
@@ -280,7 +280,7 @@ fn decide_bar(store: &dyn Store, s: &PaperSession, bar: i64, now: i64) -> Result
         exit: q.options.exit,
         prices: q.options.prices,
     };
-    let opts = options_of(s);
+    let opts = options_of(store, s)?;
     let mut locked = s.locked;
     let order = match decide(
         held,
@@ -341,13 +341,13 @@ fn undecidable(
     Ok(())
 }
 
-/// The backtest settings with the session's fee (or the venue's).
-fn options_of(s: &PaperSession) -> crate::analytics::BacktestOptions {
-    let mut o = s.query.backtest;
-    let fee = s.query.fee_bps.unwrap_or_else(|| venue_fee_bps(s.venue));
-    o.fee_bps_x = fee;
-    o.fee_bps_y = fee;
-    o
+/// The session's backtest settings as they execute: fees and lot steps
+/// (see [`execution_options`]).
+fn options_of(
+    store: &dyn Store,
+    s: &PaperSession,
+) -> Result<crate::analytics::BacktestOptions, StoreError> {
+    execution_options(store, s.venue, &s.query)
 }
 
 /// The open position as the rule sees it on the close of `bar`.
@@ -481,7 +481,7 @@ fn try_fill(
     now: i64,
 ) -> Result<(), PaperError> {
     let ms = bar_ms(s.query.timeframe);
-    let opts = options_of(s);
+    let opts = options_of(store, s)?;
     // A stop flattens at the first book after it was asked for.
     let (fill, from, deadline) = if o.reason == OrderReason::UserStop {
         let f = if opts.fill == FillAt::NextClose {

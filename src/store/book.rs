@@ -1,10 +1,11 @@
 //! Reads of the book side: conflated quotes, mark prices and settled
-//! funding, and the quote in force at given times (what a bar's close
-//! could have been traded at).
+//! funding, the quote in force at given times (what a bar's close could
+//! have been traded at) and the first quote after them, and the venue's
+//! trading rules of a symbol.
 
 use super::query::sym_id;
 use super::StoreError;
-use crate::domain::{Funding, MarkPrice, Quote, Venue};
+use crate::domain::{Funding, MarkPrice, Quote, SymbolRules, Venue};
 use rusqlite::{params, Connection, OptionalExtension};
 
 const MARK_COLS: &str = "ts, mark, idx, funding_rate, next_funding_ts";
@@ -168,6 +169,32 @@ pub fn first_quotes(
         out.push(next.clone().filter(|q| q.ts < b));
     }
     Ok(out)
+}
+
+/// The venue's trading rules of `symbol`, if fetched.
+pub fn symbol_rules(
+    conn: &Connection,
+    venue: Venue,
+    symbol: &str,
+) -> Result<Option<SymbolRules>, StoreError> {
+    let Some(sym) = sym_id(conn, venue, symbol)? else {
+        return Ok(None);
+    };
+    let mut stmt = conn.prepare_cached(
+        "SELECT qty_step, min_qty, tick_size, min_notional FROM symbol_rules WHERE sym = ?1",
+    )?;
+    Ok(stmt
+        .query_row([sym], |r| {
+            Ok(SymbolRules {
+                venue,
+                symbol: symbol.to_string(),
+                qty_step: r.get(0)?,
+                min_qty: r.get(1)?,
+                tick_size: r.get(2)?,
+                min_notional: r.get(3)?,
+            })
+        })
+        .optional()?)
 }
 
 /// Above this mean spacing of the times asked, [`quotes_at`] seeks per time.

@@ -28,7 +28,7 @@ pub use query::align_pair;
 pub use rollup::plan::Plan;
 pub use sqlite::SqliteStore;
 
-use crate::domain::{Bar, Funding, MarkPrice, Quote, Tick, Timeframe, Venue};
+use crate::domain::{Bar, Funding, MarkPrice, Quote, SymbolRules, Tick, Timeframe, Venue};
 use crate::model::alerts::{AlertEvent, AlertRule, StoredRule};
 use crate::model::pair::PairQuery;
 use crate::model::paper::{PaperFill, PaperOrder, PaperSession, PositionSide};
@@ -121,6 +121,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         symbol: &str,
         ranges: &[(i64, i64)],
     ) -> Result<Vec<Option<Quote>>, StoreError>;
+    /// The venue's trading rules of `symbol` (lot and price steps), if
+    /// fetched.
+    fn symbol_rules(&self, venue: Venue, symbol: &str) -> Result<Option<SymbolRules>, StoreError>;
     /// Mark prices in `[from, to)` ms, oldest first, at most `limit`.
     fn marks(
         &self,

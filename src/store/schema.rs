@@ -131,7 +131,7 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (sym, ts)
     ) WITHOUT ROWID;
     "#,
-    // v4: paper trading (see model::paper). A session's query is stored as
+    // v4: paper trading (see model::paper) and the venue's symbol rules. A session's query is stored as
     // its JSON body, like alert rules. Orders are keyed by the bar that
     // decided them and fills by (order, leg, role), so deciding or filling
     // twice after a crash is refused by the keys themselves.
@@ -175,6 +175,15 @@ const MIGRATIONS: &[&str] = &[
         fee       REAL    NOT NULL,
         on_book   INTEGER NOT NULL,
         UNIQUE (session, signal_ts, leg, role)
+    );
+    -- The venue's trading rules per symbol (exchangeInfo filters): the
+    -- backtest and paper trading round quantities to qty_step.
+    CREATE TABLE symbol_rules (
+        sym          INTEGER PRIMARY KEY REFERENCES symbols(id),
+        qty_step     REAL NOT NULL,
+        min_qty      REAL NOT NULL,
+        tick_size    REAL NOT NULL,
+        min_notional REAL NOT NULL
     );
     "#,
 ];

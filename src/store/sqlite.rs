@@ -5,7 +5,7 @@
 use super::export::{self, ExportError, ExportKind};
 use super::pool::{ReaderPool, DEFAULT_MAX_IDLE};
 use super::{alerts, book, open_aux_writer, paper, query, Plan, Store, StoreError};
-use crate::domain::{Bar, Funding, MarkPrice, Quote, Tick, Timeframe, Venue};
+use crate::domain::{Bar, Funding, MarkPrice, Quote, SymbolRules, Tick, Timeframe, Venue};
 use crate::model::alerts::{AlertEvent, AlertRule, StoredRule};
 use crate::model::pair::PairQuery;
 use crate::model::paper::{PaperFill, PaperOrder, PaperSession, PositionSide};
@@ -148,6 +148,10 @@ impl Store for SqliteStore {
         ranges: &[(i64, i64)],
     ) -> Result<Vec<Option<Quote>>, StoreError> {
         self.read(|c| book::first_quotes(c, venue, symbol, ranges))
+    }
+
+    fn symbol_rules(&self, venue: Venue, symbol: &str) -> Result<Option<SymbolRules>, StoreError> {
+        self.read(|c| book::symbol_rules(c, venue, symbol))
     }
 
     fn marks(

@@ -91,6 +91,9 @@ pub enum WriteCmd {
     /// Settled funding; a known (symbol, time) is replaced (a re-read of
     /// the venue's history is the truth).
     Funding(Vec<Funding>),
+    /// The venue's trading rules of symbols (lot and price steps); a known
+    /// symbol's are replaced.
+    Rules(Vec<crate::domain::SymbolRules>),
     Gap(GapRecord),
     /// Mark a recorded gap as backfilled (fully or partly, per `note`).
     GapFilled {
@@ -776,6 +779,22 @@ fn commit(
                     for f in rows {
                         let sym = symbol_id(&tx, symbols, f.venue, &f.symbol)?;
                         other.funding_ins += stmt.execute(params![sym, f.ts, f.rate])? as u64;
+                    }
+                }
+                WriteCmd::Rules(rows) => {
+                    let mut stmt = tx.prepare_cached(
+                        "INSERT OR REPLACE INTO symbol_rules(sym, qty_step, min_qty, tick_size, \
+                         min_notional) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    )?;
+                    for r in rows {
+                        let sym = symbol_id(&tx, symbols, r.venue, &r.symbol)?;
+                        stmt.execute(params![
+                            sym,
+                            r.qty_step,
+                            r.min_qty,
+                            r.tick_size,
+                            r.min_notional
+                        ])?;
                     }
                 }
                 WriteCmd::Flush(_) => {}

@@ -21,7 +21,7 @@ pub(crate) mod replay;
 pub mod sim;
 
 use super::event::{DataKind, Frame, ParseError, StreamKind};
-use crate::domain::{Funding, Tick, Venue};
+use crate::domain::{Funding, SymbolRules, Tick, Venue};
 use std::time::Duration;
 
 /// Exchange endpoints, kept in config so a moved endpoint needs no rebuild.
@@ -280,6 +280,13 @@ pub trait Exchange: Adapter {
     /// Read a funding answer.
     fn parse_funding(&self, _body: &str, _symbol: &str) -> Result<Vec<Funding>, BadRows> {
         Ok(Vec::new())
+    }
+
+    /// Read a symbol's trading rules (lot and price steps) from the answer
+    /// to its [`Exchange::listing_request`]; `Ok(None)` when the venue
+    /// states none.
+    fn parse_rules(&self, _body: &str, _symbol: &str) -> Result<Option<SymbolRules>, BadRows> {
+        Ok(None)
     }
 }
 

@@ -10,7 +10,7 @@ pub mod parse;
 pub mod rest;
 
 use super::{Adapter, BackfillPage, BadRows, Bases, Exchange, GapPolicy, RestRequest, Routes};
-use crate::domain::{Funding, Venue};
+use crate::domain::{Funding, SymbolRules, Venue};
 use crate::ingest::event::{DataKind, Frame, ParseError, StreamKind};
 use crate::ingest::venues::Endpoints;
 
@@ -218,6 +218,10 @@ impl Exchange for Binance {
 
     fn parse_funding(&self, body: &str, symbol: &str) -> Result<Vec<Funding>, BadRows> {
         rest::funding_rows(body, self.venue, symbol)
+    }
+
+    fn parse_rules(&self, body: &str, symbol: &str) -> Result<Option<SymbolRules>, BadRows> {
+        rest::symbol_rules(body, self.venue, symbol)
     }
 }
 

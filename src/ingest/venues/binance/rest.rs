@@ -7,7 +7,7 @@
 
 use super::messages::{RestAggTrade, RestFunding, RestTrade};
 use super::Market;
-use crate::domain::{Funding, Side, Tick, Venue};
+use crate::domain::{Funding, Side, SymbolRules, Tick, Venue};
 use crate::ingest::event::{parse_decimal, parse_signed_decimal, DataKind};
 use crate::ingest::venues::{BadRows, RestRequest};
 
@@ -144,7 +144,69 @@ pub fn listed(status: u16, body: &str, symbol: &str) -> Option<bool> {
     Some(symbols.iter().any(|s| s["symbol"].as_str() == Some(symbol)))
 }
 
-/// Most rows one `fundingRate` request returns.
+/// Reads a symbol's trading rules from an `exchangeInfo?symbol=` answer
+/// (decimal strings, as Binance sends them): `Ok(None)` when the answer
+/// does not list the symbol, an error when its filters are unreadable.
+pub fn symbol_rules(
+    body: &str,
+    venue: Venue,
+    symbol: &str,
+) -> Result<Option<SymbolRules>, BadRows> {
+    let v: serde_json::Value = serde_json::from_str(body).map_err(|e| BadRows(e.to_string()))?;
+    let Some(entry) = v["symbols"]
+        .as_array()
+        .and_then(|a| a.iter().find(|s| s["symbol"].as_str() == Some(symbol)))
+    else {
+        return Ok(None);
+    };
+    let filters = entry["filters"]
+        .as_array()
+        .ok_or_else(|| BadRows(format!("{symbol}: no filters")))?;
+    let filter = |kind: &str| {
+        filters
+            .iter()
+            .find(|f| f["filterType"].as_str() == Some(kind))
+    };
+    let num = |f: Option<&serde_json::Value>, key: &str| -> Result<Option<f64>, BadRows> {
+        let Some(s) = f.and_then(|f| f[key].as_str()) else {
+            return Ok(None);
+        };
+        match s.parse::<f64>() {
+            Ok(x) if x.is_finite() && x >= 0.0 => Ok(Some(x)),
+            _ => Err(BadRows(format!("{symbol}: {key} {s:?} is not a decimal"))),
+        }
+    };
+    // Market orders obey MARKET_LOT_SIZE where the venue has it (USD-M, and
+    // spot for some symbols); a zero step there means "as LOT_SIZE".
+    let market = filter("MARKET_LOT_SIZE");
+    let lot = filter("LOT_SIZE");
+    let qty_step = match num(market, "stepSize")? {
+        Some(s) if s > 0.0 => s,
+        _ => num(lot, "stepSize")?
+            .ok_or_else(|| BadRows(format!("{symbol}: no LOT_SIZE stepSize")))?,
+    };
+    let min_qty = match num(market, "minQty")? {
+        Some(s) if s > 0.0 => s,
+        _ => num(lot, "minQty")?.unwrap_or(0.0),
+    };
+    let tick_size = num(filter("PRICE_FILTER"), "tickSize")?.unwrap_or(0.0);
+    let min_notional = match num(filter("MIN_NOTIONAL"), "notional")? {
+        Some(n) => n,
+        None => num(filter("MIN_NOTIONAL"), "minNotional")?
+            .or(num(filter("NOTIONAL"), "minNotional")?)
+            .unwrap_or(0.0),
+    };
+    Ok(Some(SymbolRules {
+        venue,
+        symbol: symbol.to_string(),
+        qty_step,
+        min_qty,
+        tick_size,
+        min_notional,
+    }))
+}
+
+/// Most rows one `fundingRate` request returns./// Most rows one `fundingRate` request returns.
 pub const FUNDING_PAGE: i64 = 1000;
 
 /// `GET /fapi/v1/fundingRate?symbol&startTime&endTime&limit`: settled
@@ -187,6 +249,55 @@ pub fn funding_rows(body: &str, venue: Venue, symbol: &str) -> Result<Vec<Fundin
 
 #[cfg(test)]
 mod tests {
+
+    /// A USD-M `exchangeInfo?symbol=BTCUSDT` entry in Binance's documented
+    /// shape (filters trimmed to the ones read), and spot's `NOTIONAL`.
+    #[test]
+    fn symbol_rules_read_the_market_lot_step_and_the_minimum_notional() {
+        let futures = r#"{"timezone":"UTC","symbols":[{"symbol":"BTCUSDT","status":"TRADING",
+            "filters":[{"filterType":"PRICE_FILTER","minPrice":"261.10","maxPrice":"809484","tickSize":"0.10"},
+            {"filterType":"LOT_SIZE","stepSize":"0.001","maxQty":"1000","minQty":"0.001"},
+            {"filterType":"MARKET_LOT_SIZE","stepSize":"0.002","maxQty":"120","minQty":"0.002"},
+            {"filterType":"MAX_NUM_ORDERS","limit":200},
+            {"filterType":"MIN_NOTIONAL","notional":"100"}]}]}"#;
+        let r = symbol_rules(futures, Venue::BinanceFutures, "BTCUSDT")
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (r.qty_step, r.min_qty, r.tick_size, r.min_notional),
+            (0.002, 0.002, 0.1, 100.0),
+            "market orders obey MARKET_LOT_SIZE"
+        );
+        let spot = r#"{"symbols":[{"symbol":"ETHUSDT","filters":[
+            {"filterType":"PRICE_FILTER","tickSize":"0.01000000"},
+            {"filterType":"LOT_SIZE","stepSize":"0.00010000","minQty":"0.00010000"},
+            {"filterType":"MARKET_LOT_SIZE","stepSize":"0.00000000","minQty":"0.00000000"},
+            {"filterType":"NOTIONAL","minNotional":"5.00000000"}]}]}"#;
+        let r = symbol_rules(spot, Venue::BinanceSpot, "ETHUSDT")
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (r.qty_step, r.min_qty, r.min_notional),
+            (0.0001, 0.0001, 5.0),
+            "a zero MARKET_LOT_SIZE step means LOT_SIZE's"
+        );
+        assert_eq!(
+            symbol_rules(spot, Venue::BinanceSpot, "SOLUSDT").unwrap(),
+            None
+        );
+        for bad in [
+            r#"{"symbols":[{"symbol":"ETHUSDT"}]}"#,
+            r#"{"symbols":[{"symbol":"ETHUSDT","filters":[{"filterType":"LOT_SIZE","stepSize":"0.0.1"}]}]}"#,
+            r#"{"symbols":[{"symbol":"ETHUSDT","filters":[{"filterType":"LOT_SIZE","stepSize":"-1"}]}]}"#,
+            r#"{"symbols":[{"symbol":"ETHUSDT","filters":[{"filterType":"PRICE_FILTER","tickSize":"0.01"}]}]}"#,
+            "not json",
+        ] {
+            assert!(
+                symbol_rules(bad, Venue::BinanceSpot, "ETHUSDT").is_err(),
+                "{bad}"
+            );
+        }
+    }
     use super::*;
 
     #[test]

@@ -214,6 +214,9 @@ pub struct Faults {
     pub marks_sent: AtomicU64,
     /// SUBSCRIBE requests answered.
     pub subscribes: AtomicU64,
+    /// Answer this many `exchangeInfo` requests with a filter whose
+    /// `stepSize` is not a decimal.
+    pub bad_filters: AtomicU64,
 }
 
 /// Per-connection switches the serving code flips to misbehave below the
@@ -857,7 +860,13 @@ const MOCK_QUOTES: [&str; 5] = ["USDT", "USDC", "FDUSD", "BTC", "ETH"];
 
 /// Binance's `exchangeInfo?symbol=`: the symbol's entry, or Binance's
 /// 400 `{"code":-1121,"msg":"Invalid symbol."}`.
-async fn rest_exchange_info(Query(q): Query<ExchangeInfoQuery>) -> Response {
+async fn rest_exchange_info(
+    Query(q): Query<ExchangeInfoQuery>,
+    State(shared): State<Arc<Shared>>,
+) -> Response {
+    if take_one(&shared.faults.throttle_rest) {
+        return throttled(&shared.faults);
+    }
     let Some(sym) = q.symbol else {
         return Json(serde_json::json!({ "symbols": [] })).into_response();
     };
@@ -868,8 +877,27 @@ async fn rest_exchange_info(Query(q): Query<ExchangeInfoQuery>) -> Response {
             .bytes()
             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
     if listed {
+        // The filters USD-M sends, as decimal strings, from the simulated
+        // market's own tick and lot.
+        let spec = super::market::SimSpec::for_symbol(&sym);
+        let bad = take_one(&shared.faults.bad_filters);
+        let dec = |x: f64| {
+            if bad {
+                "0.0.1".to_string()
+            } else {
+                format!("{x}")
+            }
+        };
         Json(serde_json::json!({
-            "symbols": [{ "symbol": sym, "status": "TRADING" }]
+            "symbols": [{ "symbol": sym, "status": "TRADING", "filters": [
+                {"filterType": "PRICE_FILTER", "minPrice": dec(spec.tick), "maxPrice": "4529764",
+                 "tickSize": dec(spec.tick)},
+                {"filterType": "LOT_SIZE", "stepSize": dec(spec.lot), "maxQty": "1000",
+                 "minQty": dec(spec.lot)},
+                {"filterType": "MARKET_LOT_SIZE", "stepSize": dec(spec.lot), "maxQty": "120",
+                 "minQty": dec(spec.lot)},
+                {"filterType": "MIN_NOTIONAL", "notional": "5"}
+            ]}]
         }))
         .into_response()
     } else {

@@ -12,7 +12,7 @@ pub use market::{SimMarket, SimSpec};
 
 use super::binance::{Binance, Market};
 use super::{Adapter, BackfillPage, BadRows, Bases, Exchange, GapPolicy, RestRequest, Routes};
-use crate::domain::{Funding, Venue};
+use crate::domain::{Funding, SymbolRules, Venue};
 use crate::ingest::event::{DataKind, Frame, ParseError, StreamKind};
 use crate::ingest::venues::Endpoints;
 
@@ -131,6 +131,14 @@ impl Exchange for Sim {
 
     fn parse_funding(&self, body: &str, symbol: &str) -> Result<Vec<Funding>, BadRows> {
         self.wire.parse_funding(body, symbol)
+    }
+
+    fn parse_rules(&self, body: &str, symbol: &str) -> Result<Option<SymbolRules>, BadRows> {
+        // Binance's wire, stamped with the simulated venue.
+        Ok(self.wire.parse_rules(body, symbol)?.map(|r| SymbolRules {
+            venue: Venue::Sim,
+            ..r
+        }))
     }
 }
 
