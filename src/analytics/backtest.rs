@@ -865,6 +865,7 @@ pub(crate) enum Decision {
 /// their precedence and the lock after a stop, beta break or maximum hold.
 /// `locked` carries the locked side from bar to bar. The backtest and the
 /// paper trader both decide through this one function.
+#[inline]
 pub(crate) fn decide(
     held: Option<Held>,
     bar: BarSignal,
