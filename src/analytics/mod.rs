@@ -17,6 +17,7 @@ pub mod error;
 pub mod half_life;
 pub mod huber;
 pub mod hurst;
+pub mod johansen;
 pub mod kalman;
 pub mod mackinnon;
 pub mod moments;
