@@ -833,6 +833,73 @@ async fn alerts_round_trip() {
     assert!(v["rules"].as_array().unwrap().is_empty());
 }
 
+/// The basket test on stored symbols is the posted-series test on the same
+/// aligned log closes; bad baskets are named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn johansen_on_stored_symbols_matches_the_posted_series() {
+    let s = start(None).await;
+    let c = client();
+    let b = &s.base;
+    let got = get_json(
+        &c,
+        format!("{b}/api/v1/johansen?symbols=btcusdt,ETHUSDT&timeframe=1s&bars=300&k_ar_diff=2"),
+    )
+    .await;
+    assert_eq!(
+        got["query"]["symbols"],
+        json!(["BTCUSDT", "ETHUSDT"]),
+        "{got}"
+    );
+    let pair = get_json(
+        &c,
+        format!("{b}/api/v1/pair?x=BTCUSDT&y=ETHUSDT&timeframe=1s&bars=300&ffill=0&z_window=30"),
+    )
+    .await;
+    let ln = |v: &Value| -> Vec<f64> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_f64().unwrap().ln())
+            .collect()
+    };
+    assert_eq!(got["bars"], pair["ts"].as_array().unwrap().len());
+    let r = c
+        .post(format!("{b}/api/v1/johansen"))
+        .json(&json!({"legs": [ln(&pair["px"]), ln(&pair["py"])], "det_order": 0, "k_ar_diff": 2}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let posted: Value = r.json().await.unwrap();
+    assert_eq!(got["johansen"], posted);
+    assert_eq!(posted["trace_crit"][0], json!([13.4294, 15.4943, 19.9349]));
+
+    for (q, status, param) in [
+        ("symbols=BTCUSDT", 400, "symbols"),
+        ("symbols=BTCUSDT,ETHUSDT&det_order=3", 400, "det_order"),
+        ("symbols=BTCUSDT,ETHUSDT&bars=5", 400, "bars"),
+        ("symbols=BTCUSDT,NOPEUSDT", 404, "symbols"),
+    ] {
+        let r = c
+            .get(format!("{b}/api/v1/johansen?{q}"))
+            .send()
+            .await
+            .unwrap();
+        let (_, p) = error_of(r, StatusCode::from_u16(status).unwrap()).await;
+        assert_eq!(p.as_deref(), Some(param), "{q}");
+    }
+    let r = c
+        .post(format!("{b}/api/v1/johansen"))
+        .json(&json!({"legs": [[1.0, 2.0, 3.0]]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_of(r, StatusCode::BAD_REQUEST).await.1.as_deref(),
+        Some("legs")
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paper_sessions_start_show_and_stop_over_http() {
     let s = start(None).await;

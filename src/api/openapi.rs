@@ -29,6 +29,8 @@ use utoipa::{Modify, OpenApi};
         rest::pair_get,
         rest::pair_post,
         rest::pair_csv,
+        rest::johansen_get,
+        rest::johansen_post,
         rest::list_alerts,
         rest::create_alert,
         rest::delete_alert,

@@ -59,6 +59,10 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: Arc<AppState>) -> Router<
         .route("/api/v1/analyze", post(analyze).layer(series_limit))
         .route("/api/v1/backtest", post(backtest).layer(series_limit))
         .route(
+            "/api/v1/johansen",
+            get(johansen_get).post(johansen_post).layer(series_limit),
+        )
+        .route(
             "/api/v1/pair",
             get(pair_get).post(pair_post).layer(series_limit),
         )
@@ -1075,6 +1079,126 @@ pub fn pair_params_query(p: PairParams, default_tf: Timeframe) -> PairQuery {
 pub async fn pair_post(State(st): St, ApiJson(q): ApiJson<PairQuery>) -> ApiResult<PairAnalytics> {
     let venue = st.venue;
     Ok(Json(blocking(move || run_pair(&st, venue, q)).await?))
+}
+
+// ---------------------------------------------------------------- baskets
+
+/// Query of `GET /api/v1/johansen`: a basket of stored symbols.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct JohansenParams {
+    /// 2 to 12 stored symbols, comma-separated, e.g. BTCUSDT,ETHUSDT,SOLUSDT.
+    #[param(example = "BTCUSDT,ETHUSDT,SOLUSDT")]
+    pub symbols: String,
+    pub timeframe: Option<Timeframe>,
+    /// Bars ending at `to`, 30 to 50000. Default 600.
+    #[param(minimum = 30, maximum = 50000)]
+    pub bars: Option<usize>,
+    /// End of the range, epoch ms (exclusive). Default: the latest tick.
+    #[param(minimum = 0, maximum = 253402300799999_i64)]
+    pub to: Option<i64>,
+    /// -1 none, 0 a constant (default), 1 a linear trend.
+    #[param(minimum = -1, maximum = 1)]
+    pub det_order: Option<i32>,
+    /// Lagged differences, 0 to 24. Default 1.
+    #[param(minimum = 0, maximum = 24)]
+    pub k_ar_diff: Option<usize>,
+    /// `log` (default) or `raw` prices.
+    pub prices: Option<crate::analytics::PriceScale>,
+    pub venue: Option<Venue>,
+}
+
+/// The Johansen cointegration test of a basket of stored symbols: their
+/// closes on the bars where every leg traded (log prices by default), as
+/// `statsmodels.tsa.vector_ar.vecm.coint_johansen`.
+#[utoipa::path(get, path = "/api/v1/johansen", tag = "analytics", params(JohansenParams),
+    responses((status = 200, body = crate::model::basket::BasketReport),
+        (status = 400, body = ErrorBody, description = "bad parameter"),
+        (status = 404, body = ErrorBody, description = "unknown symbol"),
+        (status = 422, body = ErrorBody, description = "stored data the test cannot use")))]
+pub async fn johansen_get(
+    State(st): St,
+    ApiQuery(p): ApiQuery<JohansenParams>,
+) -> ApiResult<crate::model::basket::BasketReport> {
+    if let Some(t) = p.to {
+        ts_param(t, "to")?;
+    }
+    let d = crate::model::basket::BasketQuery::default();
+    let q = crate::model::basket::BasketQuery {
+        symbols: p
+            .symbols
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect(),
+        timeframe: p.timeframe.unwrap_or(st.config.timeframe),
+        bars: p.bars.unwrap_or(d.bars),
+        to: p.to,
+        det_order: p.det_order.unwrap_or(d.det_order),
+        k_ar_diff: p.k_ar_diff.unwrap_or(d.k_ar_diff),
+        prices: p.prices.unwrap_or(d.prices),
+    };
+    let (store, venue) = (st.store.clone(), p.venue.unwrap_or(st.venue));
+    let r = blocking(move || {
+        crate::services::basket::basket_johansen(store.as_ref(), venue, q).map_err(|e| match e {
+            crate::model::pair::PairError::UnknownSymbol(s) => {
+                ApiError::unknown_symbol(&s, "symbols")
+            }
+            other => other.into(),
+        })
+    })
+    .await?;
+    Ok(Json(r))
+}
+
+/// Posted series for the Johansen test.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JohansenRequest {
+    /// 2 to 12 series of equal length (levels, e.g. log prices), at most
+    /// 20,000 points each.
+    pub legs: Vec<Vec<f64>>,
+    /// -1 none, 0 a constant (default), 1 a linear trend.
+    #[serde(default)]
+    pub det_order: i32,
+    /// Lagged differences (default 1).
+    #[serde(default = "one")]
+    pub k_ar_diff: usize,
+}
+
+fn one() -> usize {
+    1
+}
+
+/// The Johansen test on posted series (`coint_johansen(data, det_order,
+/// k_ar_diff)`): eigenvalues, eigenvectors, trace and maximum-eigenvalue
+/// statistics with their 90/95/99% critical values, the ranks selected.
+#[utoipa::path(post, path = "/api/v1/johansen", tag = "analytics", request_body = JohansenRequest,
+    responses((status = 200, body = crate::analytics::johansen::JohansenResult),
+        (status = 400, body = ErrorBody, description = "bad parameter or malformed JSON"),
+        (status = 413, body = ErrorBody, description = "body over 1 MiB"),
+        (status = 415, body = ErrorBody, description = "not JSON"),
+        (status = 422, body = ErrorBody, description = "series the test cannot use")))]
+pub async fn johansen_post(
+    ApiJson(req): ApiJson<JohansenRequest>,
+) -> ApiResult<crate::analytics::johansen::JohansenResult> {
+    if let Some(l) = req.legs.iter().find(|l| l.len() > MAX_POINTS) {
+        return Err(ApiError::bad_param(
+            "legs",
+            format!("at most {MAX_POINTS} points a leg, got {}", l.len()),
+        ));
+    }
+    let r = blocking(move || {
+        let legs: Vec<&[f64]> = req.legs.iter().map(Vec::as_slice).collect();
+        Ok(crate::analytics::johansen::coint_johansen(
+            &legs,
+            req.det_order,
+            req.k_ar_diff,
+        )?)
+    })
+    .await?;
+    Ok(Json(r))
 }
 
 // ---------------------------------------------------------------- paper

@@ -5,6 +5,7 @@
 //! deserializes exactly what the server computed.
 
 pub mod alerts;
+pub mod basket;
 pub mod cost;
 pub mod live;
 pub mod pair;

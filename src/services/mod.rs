@@ -5,6 +5,7 @@
 //! the server functions and the CLI are thin adapters over them.
 
 pub mod alerts;
+pub mod basket;
 pub mod csv_input;
 pub mod live;
 pub mod pair;

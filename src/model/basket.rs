@@ -1,0 +1,146 @@
+//! Baskets as data: a query for three or more (or two) stored symbols on a
+//! common bar size, validated here naming the bad parameter, and the
+//! Johansen report on their aligned closes. The computation is
+//! [`crate::services::basket`].
+
+use crate::analytics::johansen::{JohansenResult, MAX_K_AR_DIFF, MAX_LEGS};
+use crate::analytics::PriceScale;
+use crate::domain::Timeframe;
+use crate::model::pair::{PairError, MAX_BARS};
+use serde::{Deserialize, Serialize};
+
+/// Which stored symbols, which bars, and the test's settings.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BasketQuery {
+    /// 2 to 12 stored symbols, e.g. BTCUSDT, ETHUSDT, SOLUSDT.
+    pub symbols: Vec<String>,
+    pub timeframe: Timeframe,
+    /// Bars ending at `to` (or the latest tick), 30 to 50000.
+    pub bars: usize,
+    pub to: Option<i64>,
+    /// -1 no deterministic terms, 0 a constant (default), 1 a trend.
+    pub det_order: i32,
+    /// Lagged differences in the VECM (default 1).
+    pub k_ar_diff: usize,
+    /// Test log prices (default) or raw prices.
+    pub prices: PriceScale,
+}
+
+impl Default for BasketQuery {
+    fn default() -> Self {
+        BasketQuery {
+            symbols: Vec::new(),
+            timeframe: Timeframe::M1,
+            bars: 600,
+            to: None,
+            det_order: 0,
+            k_ar_diff: 1,
+            prices: PriceScale::Log,
+        }
+    }
+}
+
+impl BasketQuery {
+    /// Check every parameter, naming the first bad one; symbols are
+    /// normalised to upper case.
+    pub fn validate(&mut self) -> Result<(), PairError> {
+        let bad = |name: &str, reason: String| PairError::BadParam {
+            name: name.into(),
+            reason,
+        };
+        if !(2..=MAX_LEGS).contains(&self.symbols.len()) {
+            return Err(bad(
+                "symbols",
+                format!(
+                    "expected 2 to {MAX_LEGS} symbols, got {}",
+                    self.symbols.len()
+                ),
+            ));
+        }
+        for s in &mut self.symbols {
+            *s = crate::domain::validate_symbol(s).map_err(|r| bad("symbols", r))?;
+        }
+        let mut seen = self.symbols.clone();
+        seen.sort();
+        if let Some(w) = seen.windows(2).find(|w| w[0] == w[1]) {
+            return Err(bad("symbols", format!("{} is listed twice", w[0])));
+        }
+        if !(30..=MAX_BARS).contains(&self.bars) {
+            return Err(bad(
+                "bars",
+                format!("expected 30 to {MAX_BARS}, got {}", self.bars),
+            ));
+        }
+        if !crate::analytics::johansen::DET_ORDERS.contains(&self.det_order) {
+            return Err(bad(
+                "det_order",
+                format!("expected -1, 0 or 1, got {}", self.det_order),
+            ));
+        }
+        if self.k_ar_diff > MAX_K_AR_DIFF {
+            return Err(bad(
+                "k_ar_diff",
+                format!("expected 0 to {MAX_K_AR_DIFF}, got {}", self.k_ar_diff),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The Johansen test of a basket of stored symbols.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BasketReport {
+    pub query: BasketQuery,
+    /// Bars where every leg traded (the test's input), and their span.
+    pub bars: usize,
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+    pub johansen: JohansenResult,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_baskets_are_named() {
+        let q = |symbols: &[&str]| BasketQuery {
+            symbols: symbols.iter().map(|s| s.to_string()).collect(),
+            ..BasketQuery::default()
+        };
+        let name = |mut b: BasketQuery| match b.validate() {
+            Err(PairError::BadParam { name, .. }) => name,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(name(q(&["BTCUSDT"])), "symbols");
+        assert_eq!(name(q(&["BTCUSDT", "btcusdt"])), "symbols");
+        assert_eq!(name(q(&["BTCUSDT", "ETH-USDT"])), "symbols");
+        assert_eq!(
+            name(BasketQuery {
+                bars: 5,
+                ..q(&["A1", "B1"])
+            }),
+            "bars"
+        );
+        assert_eq!(
+            name(BasketQuery {
+                det_order: 2,
+                ..q(&["A1", "B1"])
+            }),
+            "det_order"
+        );
+        assert_eq!(
+            name(BasketQuery {
+                k_ar_diff: 99,
+                ..q(&["A1", "B1"])
+            }),
+            "k_ar_diff"
+        );
+        let mut ok = q(&["btcusdt", "ETHUSDT", "SOLUSDT"]);
+        ok.validate().unwrap();
+        assert_eq!(ok.symbols[0], "BTCUSDT");
+    }
+}
