@@ -269,6 +269,26 @@ pub fn venue_fee_bps(venue: Venue) -> f64 {
     }
 }
 
+/// A leg's stored funding settlements in `[from, to)` as the backtest and
+/// the paper ledger take them (none when the symbol has none).
+pub fn funding_events(
+    store: &dyn Store,
+    venue: Venue,
+    symbol: &str,
+    from: i64,
+    to: i64,
+) -> Result<Vec<FundingEvent>, StoreError> {
+    Ok(store
+        .funding(venue, symbol, from, to)?
+        .unwrap_or_default()
+        .into_iter()
+        .map(|f| FundingEvent {
+            ts: f.ts,
+            rate: f.rate,
+        })
+        .collect())
+}
+
 /// The backtest settings of `q` as they execute on `venue`: each leg's
 /// taker fee (`fee_bps`, else the venue's base tier) and lot step (a
 /// `qty_step` of 0 takes the venue's stored market lot step, none when the
@@ -353,16 +373,7 @@ pub fn attach_backtest(
         ))
     };
     let funding = |sym: &str| -> Result<Vec<FundingEvent>, PairError> {
-        Ok(store
-            .funding(venue, sym, first, last + tf)
-            .map_err(failed)?
-            .unwrap_or_default()
-            .into_iter()
-            .map(|f| FundingEvent {
-                ts: f.ts,
-                rate: f.rate,
-            })
-            .collect())
+        funding_events(store, venue, sym, first, last + tf).map_err(failed)
     };
     let bo = execution_options(store, venue, &q).map_err(failed)?;
     // The response's query says which lot steps the sizing used.

@@ -13,8 +13,7 @@
 //! [`crate::model::paper`]).
 
 use crate::analytics::backtest::{
-    decide, fill_leg, size_position, BarSignal, Decision, FillAt, FundingEvent, Held, PositionSide,
-    Rule, Touch,
+    decide, fill_leg, size_position, BarSignal, Decision, FillAt, Held, PositionSide, Rule, Touch,
 };
 use crate::domain::{Timeframe, Venue};
 use crate::model::pair::{PairError, PairQuery};
@@ -22,7 +21,7 @@ use crate::model::paper::{
     fill_deadline, fill_from, FillRole, Ledger, LegName, OrderReason, OrderStatus, PaperBook,
     PaperFill, PaperOrder, PaperSession, SessionStatus, MAX_ACTIVE_SESSIONS,
 };
-use crate::services::pair::{analyze_series, execution_options, load_aligned};
+use crate::services::pair::{analyze_series, execution_options, funding_events, load_aligned};
 use crate::store::{Store, StoreError};
 use std::sync::Arc;
 use std::time::Duration;
@@ -145,17 +144,7 @@ fn ledger_of(
     mark_y: Option<f64>,
 ) -> Result<Ledger, StoreError> {
     let from = fills.first().map_or(s.started_ts, |f| f.ts);
-    let funding = |sym: &str| -> Result<Vec<FundingEvent>, StoreError> {
-        Ok(store
-            .funding(s.venue, sym, from, i64::MAX)?
-            .unwrap_or_default()
-            .into_iter()
-            .map(|f| FundingEvent {
-                ts: f.ts,
-                rate: f.rate,
-            })
-            .collect())
-    };
+    let funding = |sym: &str| funding_events(store, s.venue, sym, from, i64::MAX);
     Ok(Ledger::from_fills(
         fills,
         &funding(&s.query.x)?,
