@@ -11,6 +11,7 @@ use super::adf::{adfuller, AdfOptions, Autolag};
 use super::error::{AnalyticsError, Result};
 use super::mackinnon::{mackinnoncrit, mackinnonp, CriticalValues, Trend};
 use super::ols::ols;
+use super::ols_multi::ols_multi;
 
 /// Engle-Granger test output.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -33,24 +34,85 @@ pub fn coint(
     maxlag: Option<usize>,
 ) -> Result<CointResult> {
     let fit = ols(y1, y0, true)?;
-    if fit.r2 >= 1.0 - 100.0 * f64::EPSILON.sqrt() {
+    let eg = residual_test(fit.r2, &fit.residuals(y1, y0), 2, autolag, maxlag)?;
+    Ok(CointResult {
+        stat: eg.stat,
+        pvalue: eg.pvalue.expect("MacKinnon p-values cover two series"),
+        crit: eg.crit,
+        usedlag: eg.usedlag,
+    })
+}
+
+/// The Engle-Granger test of a basket.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct BasketCoint {
+    pub stat: f64,
+    /// MacKinnon (1994) p-value; his surfaces stop at six series, so a
+    /// basket of seven or more legs has none (its critical values stand).
+    pub pvalue: Option<f64>,
+    pub crit: CriticalValues,
+    pub usedlag: usize,
+}
+
+/// Most series MacKinnon's 2010 critical values cover.
+pub const MAX_SERIES: usize = 12;
+
+/// `coint(y0, Y)` with the columns of `Y` in `ys`: OLS of `y0` on
+/// `[ys.., 1]`, the ADF of its residuals, `mackinnonp(stat, "c", N)` and
+/// `mackinnoncrit(N, "c", nobs - 1)` with `N = 1 + ys.len()`.
+pub fn coint_basket(
+    y0: &[f64],
+    ys: &[&[f64]],
+    autolag: Autolag,
+    maxlag: Option<usize>,
+) -> Result<BasketCoint> {
+    if ys.len() + 1 > MAX_SERIES {
+        return Err(AnalyticsError::InvalidParameter {
+            name: "legs",
+            reason: format!(
+                "Engle-Granger critical values cover up to {MAX_SERIES} series, got {}",
+                ys.len() + 1
+            ),
+        });
+    }
+    let fit = ols_multi(y0, ys, true)?;
+    residual_test(
+        fit.rsquared,
+        &fit.residuals(y0, ys),
+        ys.len() + 1,
+        autolag,
+        maxlag,
+    )
+}
+
+/// Step 2 on the cointegrating regression's residuals.
+fn residual_test(
+    r2: f64,
+    resid: &[f64],
+    n_series: usize,
+    autolag: Autolag,
+    maxlag: Option<usize>,
+) -> Result<BasketCoint> {
+    if r2 >= 1.0 - 100.0 * f64::EPSILON.sqrt() {
         return Err(AnalyticsError::Collinear {
             what: "cointegration test (series are almost perfectly collinear)",
         });
     }
-    let resid = fit.residuals(y1, y0);
     let adf = adfuller(
-        &resid,
+        resid,
         &AdfOptions {
             trend: Trend::N,
             autolag,
             maxlag,
         },
     )?;
-    Ok(CointResult {
+    Ok(BasketCoint {
         stat: adf.stat,
-        pvalue: mackinnonp(adf.stat, Trend::C, 2)?,
-        crit: mackinnoncrit(2, Trend::C, Some(y0.len() - 1))?,
+        pvalue: (n_series <= 6)
+            .then(|| mackinnonp(adf.stat, Trend::C, n_series))
+            .transpose()?,
+        crit: mackinnoncrit(n_series, Trend::C, Some(resid.len() - 1))?,
         usedlag: adf.usedlag,
     })
 }
