@@ -172,6 +172,55 @@ def ou_ref(x, dt):
             "log_likelihood": float(-res.fun), "dt": dt}
 
 
+def bertram_ref(theta, sigma, c, rf=None, dps=40):
+    """Bertram's bands from his formulas in `dps`-digit arithmetic: the
+    series summed term by term to 400 terms (past convergence for the
+    bands here), erfi and digamma from mpmath, and the
+    optimum as the root of the objective's derivative (mpmath findroot,
+    bracketed around the best of a grid, on a numerical derivative), independent of the Rust bisection/golden
+    search."""
+    import mpmath as mp
+    mp.mp.dps = dps
+    th, sg, c = mp.mpf(theta), mp.mpf(sigma), mp.mpf(c)
+
+    K = 400
+    g_half = [mp.gamma(mp.mpf(k) / 2) / mp.factorial(k) for k in range(1, K + 1)]
+    psi1 = mp.digamma(1)
+    g_w2 = [mp.gamma(mp.mpf(2 * k - 1) / 2) * (mp.digamma(mp.mpf(2 * k - 1) / 2) - psi1)
+            / mp.factorial(2 * k - 1) for k in range(1, K // 2 + 1)]
+
+    def w1(z):
+        y = mp.sqrt(2) * z
+        A = mp.fsum(g * y**k for k, g in enumerate(g_half, 1)) / 2
+        B = mp.fsum((-1)**k * g * y**k for k, g in enumerate(g_half, 1)) / 2
+        return A * A - B * B
+
+    def w2(z):
+        y = mp.sqrt(2) * z
+        return mp.fsum(g * y**(2 * k - 1) for k, g in enumerate(g_w2, 1))
+
+    def ev(b):
+        k = mp.sqrt(th) / sg
+        et = mp.pi / th * (mp.erfi(b * k) - mp.erfi(-b * k))
+        z = b * mp.sqrt(2 * th) / sg
+        vt = (w1(z) - w1(-z) - w2(z) + w2(-z)) / th**2
+        r = 2 * b - c
+        mu, var = r / et, r * r * vt / et**3
+        s = (mu - (mp.mpf(rf) if rf is not None else 0) / et) / mp.sqrt(var)
+        return et, vt, mu, var, s
+
+    sd = sg / mp.sqrt(2 * th)
+    obj = (lambda b: ev(b)[2]) if rf is None else (lambda b: ev(b)[4])
+    grid = [c / 2 + (8 * sd - c / 2) * i / 60 for i in range(1, 60)]
+    i = max(range(len(grid)), key=lambda j: obj(grid[j]))
+    lo, hi = (grid[i - 1] if i > 0 else c / 2 + mp.mpf(10) ** -30), grid[i + 1]
+    b = mp.findroot(lambda b: mp.diff(obj, b), (lo, hi), solver="illinois")
+    et, vt, mu, var, s = ev(b)
+    return {"theta": theta, "sigma": sigma, "cost": float(c), "rf": rf,
+            "distance": float(b), "trade_length": float(et), "trade_length_variance": float(vt),
+            "expected_return": float(mu), "return_variance": float(var), "sharpe": float(s)}
+
+
 def simulate_ou(rng, theta, mu, sigma, dt, n):
     b = np.exp(-theta * dt)
     sd = sigma * np.sqrt((1 - b * b) / (2 * theta))
@@ -230,6 +279,15 @@ def main():
                                          ("daily", 4.0, 0.1, 0.3, 1 / 252, 3000)]:
         x = simulate_ou(rng, theta, mu, sigma, dt, n)
         out["ou"].append({"name": name, "x": fl(x), "true": [theta, mu, sigma], **ou_ref(x, dt)})
+
+    out["bertram"] = [
+        bertram_ref(180.9670, 0.1538, 0.001),
+        bertram_ref(180.9670, 0.1538, 0.001, rf=0.01),
+        bertram_ref(0.05, 0.002, 0.0008),
+        bertram_ref(0.05, 0.002, 0.0008, rf=0.0005),
+        bertram_ref(0.3, 0.01, 0.0001),
+        bertram_ref(2.0, 0.5, 0.2, rf=0.01),
+    ]
 
     if os.path.exists(RECORDING):
         x, y = load_recording_bars(RECORDING)

@@ -1488,6 +1488,79 @@ fn check_ou(c: &mut Check, label: &str, x: &[f64], want: &Value) {
     );
 }
 
+fn check_bertram(c: &mut Check, want: &Value) {
+    use pairdesk::analytics::bertram::{optimal_bands, Objective};
+    use pairdesk::analytics::ou::OuFit;
+    let (theta, sigma) = (f(&want["theta"]), f(&want["sigma"]));
+    let fit = OuFit {
+        theta,
+        mu: 0.0,
+        sigma,
+        theta_se: 0.0,
+        mu_se: 0.0,
+        sigma_se: 0.0,
+        half_life: std::f64::consts::LN_2 / theta,
+        log_likelihood: 0.0,
+        dt: 1.0,
+        nobs: 0,
+    };
+    let objective = match want["rf"].as_f64() {
+        None => Objective::Return,
+        Some(rf) => Objective::Sharpe { rf },
+    };
+    let label = format!("bertram theta={theta} sigma={sigma} {objective:?}");
+    let got = optimal_bands(&fit, f(&want["cost"]), objective).unwrap();
+    // The return optimum is a root (bisected to 1e-15); the Sharpe one a
+    // maximum, which a golden-section search pins to ~sqrt(eps) of b while
+    // the objective agrees far closer.
+    let dtol = if want["rf"].is_null() { 1e-10 } else { 1e-6 };
+    c.num(
+        &format!("{label} distance"),
+        got.distance,
+        f(&want["distance"]),
+        dtol,
+        0.0,
+    );
+    let vtol = if want["rf"].is_null() { 1e-9 } else { 1e-6 };
+    c.num(
+        &format!("{label} E[T]"),
+        got.trade_length,
+        f(&want["trade_length"]),
+        vtol,
+        0.0,
+    );
+    c.num(
+        &format!("{label} V[T]"),
+        got.trade_length_variance,
+        f(&want["trade_length_variance"]),
+        vtol,
+        0.0,
+    );
+    c.num(
+        &format!("{label} mu"),
+        got.expected_return,
+        f(&want["expected_return"]),
+        vtol,
+        0.0,
+    );
+    c.num(
+        &format!("{label} var"),
+        got.return_variance,
+        f(&want["return_variance"]),
+        vtol,
+        0.0,
+    );
+    if !want["rf"].is_null() {
+        c.num(
+            &format!("{label} sharpe"),
+            got.sharpe,
+            f(&want["sharpe"]),
+            1e-11,
+            0.0,
+        );
+    }
+}
+
 /// Multi-regressor OLS and `coint(y0, Y)` with 2 and 3 regressors, the
 /// 2010 critical values for N = 1..12, diagnostics, TLS, the minimum
 /// half-life hedge and the OU MLE against scripts/gen_research_fixtures.py.

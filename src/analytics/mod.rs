@@ -11,6 +11,7 @@
 pub mod adf;
 pub mod analyze;
 pub mod backtest;
+pub mod bertram;
 pub mod coint;
 pub mod correlation;
 pub mod diagnostics;
