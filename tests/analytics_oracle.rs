@@ -1632,6 +1632,9 @@ fn oracle_research_statistics() {
             case,
         );
     }
+    for case in want["bertram"].as_array().unwrap() {
+        check_bertram(&mut c, case);
+    }
     c.finish("research");
 }
 

@@ -310,6 +310,43 @@ async fn data_routes_answer_from_the_store() {
         "hedge ratio of the generated pair is 1.2, got {beta}"
     );
     assert_eq!(v["ts"].as_array().unwrap().len(), 300);
+    let rep = &v["report"];
+    assert!(
+        rep["diagnostics"]["jarque_bera_p"].is_f64(),
+        "{}",
+        rep["diagnostics"]
+    );
+    assert_eq!(rep["diagnostics"]["acf"][0], 1.0);
+    assert!(rep["ou"]["theta"].as_f64().unwrap() > 0.0, "{}", rep["ou"]);
+    let bands = &v["suggested_bands"];
+    let z = bands["return_max"]["z"].as_f64().unwrap();
+    assert!(z > 0.0 && z < 8.0, "{bands}");
+    // Asking for Bertram's bands trades at them: the response's query
+    // carries the band as its entry and no inner exit.
+    let b: Value = get_json(
+        &c,
+        format!(
+            "{}/api/v1/pair?x=BTCUSDT&y=ETHUSDT&timeframe=1s&bars=300&z_window=30&bands=bertram",
+            s.base
+        ),
+    )
+    .await;
+    assert_eq!(b["query"]["bands"], "bertram");
+    assert_eq!(b["query"]["options"]["entry"].as_f64().unwrap(), z);
+    assert_eq!(b["query"]["options"]["exit"].as_f64().unwrap(), 0.0);
+    assert!(b["backtest"].is_object(), "{}", b["backtest_error"]);
+    for reg in ["tls", "min-half-life"] {
+        let r: Value = get_json(
+            &c,
+            format!(
+                "{}/api/v1/pair?x=BTCUSDT&y=ETHUSDT&timeframe=1s&bars=300&z_window=30&regression={reg}",
+                s.base
+            ),
+        )
+        .await;
+        let beta = r["report"]["regression"]["beta"].as_f64().unwrap();
+        assert!((beta - 1.2).abs() < 0.3, "{reg}: {beta}");
+    }
 
     // The same view as a CSV download: one row per bar, the same numbers.
     let r = c

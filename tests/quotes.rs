@@ -330,7 +330,8 @@ async fn the_pair_cost_matches_the_naive_definition_on_the_simulated_book() {
         bars: 40,
         ..PairQuery::default()
     };
-    let mut a = pairdesk::services::pair::analyze_series(&q, ts, px.clone(), py.clone()).unwrap();
+    let mut a =
+        pairdesk::services::pair::analyze_series(&q, 5.0, ts, px.clone(), py.clone()).unwrap();
     let store = pairdesk::store::SqliteStore::new(&db);
     pairdesk::services::pair::attach_cost(&store, Venue::Sim, &mut a).unwrap();
     let c = a.cost.clone().expect("both legs are quoted");

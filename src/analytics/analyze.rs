@@ -33,17 +33,21 @@ use serde::{Deserialize, Serialize};
 use super::adf::{adfuller, AdfOptions, Autolag};
 use super::coint::coint;
 use super::correlation::{log_return_correlation, return_correlation};
+use super::diagnostics::{diagnostics, Diagnostics, DEFAULT_LB_LAGS, MAX_ACF_LAGS};
 use super::error::{AnalyticsError, Result};
 use super::half_life::half_life;
+use super::half_life::min_half_life_hedge;
 use super::huber::huber;
 use super::hurst::hurst;
 use super::kalman::{kalman, KalmanOptions};
 use super::mackinnon::{CriticalValues, Trend};
 use super::moments::Centred;
 use super::ols::ols;
+use super::ou::{ou_mle, OuFit};
 use super::rolling_ols::{push_undefined, rolling_ols, Undefined, UndefinedSpan};
 use super::spread::{dynamic_spread, static_spread};
 use super::theil_sen::theil_sen;
+use super::tls::tls;
 use super::validate;
 use super::zscore::{check_thresholds, rolling_zscore};
 
@@ -58,6 +62,26 @@ pub enum RegressionKind {
     Kalman,
     Huber,
     TheilSen,
+    /// Total least squares (orthogonal regression): both legs alike.
+    Tls,
+    /// The ratio whose spread reverts fastest (shortest AR(1) half-life).
+    MinHalfLife,
+}
+
+/// Intercept and slope of the static (non-OLS, non-Kalman) estimators.
+pub(crate) fn robust_fit(kind: RegressionKind, x: &[f64], y: &[f64]) -> Result<(f64, f64)> {
+    match kind {
+        RegressionKind::Huber => huber(x, y, true).map(|f| (f.alpha, f.beta)),
+        RegressionKind::TheilSen => theil_sen(x, y).map(|f| (f.alpha, f.beta)),
+        RegressionKind::Tls => tls(x, y).map(|f| (f.alpha, f.beta)),
+        RegressionKind::MinHalfLife => min_half_life_hedge(x, y).map(|f| (f.alpha, f.beta)),
+        RegressionKind::Ols | RegressionKind::OlsNoIntercept | RegressionKind::Kalman => {
+            Err(AnalyticsError::InvalidParameter {
+                name: "regression",
+                reason: format!("{kind:?} is not a static robust fit"),
+            })
+        }
+    }
 }
 
 /// Price transform applied before any regression.
@@ -169,6 +193,14 @@ pub struct AnalyzeReport {
     /// without a window.
     #[serde(default)]
     pub beta_undefined: Vec<UndefinedSpan>,
+    /// Skewness, kurtosis, Jarque-Bera, Ljung-Box and the ACF of the
+    /// full-sample spread; `None` when it is too short or flat.
+    #[serde(default)]
+    pub diagnostics: Option<Diagnostics>,
+    /// Ornstein-Uhlenbeck MLE of the full-sample spread, per bar; `None`
+    /// when it does not revert.
+    #[serde(default)]
+    pub ou: Option<OuFit>,
 }
 
 /// Residual R² (centred) and `sqrt(ssr / (n - 2))` of a fitted line.
@@ -309,14 +341,11 @@ pub fn analyze(
                 resid_std: Some(f.resid_std),
             }
         }
-        RegressionKind::Huber | RegressionKind::TheilSen => {
-            let (alpha, beta) = if opts.regression == RegressionKind::Huber {
-                let f = huber(&px, &py, true)?;
-                (f.alpha, f.beta)
-            } else {
-                let f = theil_sen(&px, &py)?;
-                (f.alpha, f.beta)
-            };
+        RegressionKind::Huber
+        | RegressionKind::TheilSen
+        | RegressionKind::Tls
+        | RegressionKind::MinHalfLife => {
+            let (alpha, beta) = robust_fit(opts.regression, &px, &py)?;
             let (r2, resid_std) = fit_quality(&px, &py, alpha, beta);
             RegressionReport {
                 kind: opts.regression,
@@ -386,15 +415,14 @@ pub fn analyze(
                 let r = rolling_ols(&px, &py, w, opts.regression == RegressionKind::Ols)?;
                 (r.alpha, r.beta, r.spread, r.undefined)
             }
-            RegressionKind::Huber => rolling_refit(&px, &py, w, |x, y| {
-                huber(x, y, true).map(|f| (f.alpha, f.beta))
-            }),
-            _ => rolling_refit(&px, &py, w, |x, y| {
-                theil_sen(x, y).map(|f| (f.alpha, f.beta))
-            }),
+            kind => rolling_refit(&px, &py, w, |x, y| robust_fit(kind, x, y)),
         },
     };
     let zscore = rolling_zscore(&spread, opts.z_window)?;
+    // Research blocks on the full-sample spread: absent (not an error) when
+    // the spread is too short, flat or does not revert.
+    let diagnostics = diagnostics(&full_spread, &DEFAULT_LB_LAGS, MAX_ACF_LAGS).ok();
+    let ou = ou_mle(&full_spread, 1.0).ok();
 
     Ok(AnalyzeReport {
         n,
@@ -419,6 +447,8 @@ pub fn analyze(
         beta: beta_s,
         alpha: alpha_s,
         beta_undefined,
+        diagnostics,
+        ou,
     })
 }
 

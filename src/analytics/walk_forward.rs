@@ -23,15 +23,13 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::analyze::RegressionKind;
+use super::analyze::{robust_fit, RegressionKind};
 use super::backtest::{
     pooled_summary, run, BacktestOptions, BacktestResult, Input, Leg, Rule, Summary,
 };
 use super::error::{AnalyticsError, Result};
-use super::huber::huber;
 use super::kalman::{kalman, KalmanOptions};
 use super::ols::ols;
-use super::theil_sen::theil_sen;
 
 /// Window lengths, in bars.
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
@@ -85,8 +83,10 @@ fn fit(
     let (a, b) = match kind {
         RegressionKind::Ols => ols(x, y, true).ok().map(|f| (f.alpha, f.beta))?,
         RegressionKind::OlsNoIntercept => ols(x, y, false).ok().map(|f| (0.0, f.beta))?,
-        RegressionKind::Huber => huber(x, y, true).ok().map(|f| (f.alpha, f.beta))?,
-        RegressionKind::TheilSen => theil_sen(x, y).ok().map(|f| (f.alpha, f.beta))?,
+        RegressionKind::Huber
+        | RegressionKind::TheilSen
+        | RegressionKind::Tls
+        | RegressionKind::MinHalfLife => robust_fit(kind, x, y).ok()?,
         RegressionKind::Kalman => {
             let k = kalman(x, y, kalman_opts).ok()?;
             (*k.alpha.last()?, *k.beta.last()?)

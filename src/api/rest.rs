@@ -969,6 +969,11 @@ pub struct PairParams {
     /// `last` (default): each bar's last trade; `mid`: the mid of the book
     /// at each bar's close (bars without a quote of both legs are left out).
     pub price: Option<crate::model::pair::PriceSource>,
+    /// `manual` (default): `entry`/`exit`; `bertram` or `bertram-sharpe`:
+    /// Bertram's optimal bands for the spread's OU fit at the round-trip
+    /// cost (maximising return or Sharpe per unit time), held to the
+    /// opposite band.
+    pub bands: Option<crate::model::pair::BandRule>,
     pub venue: Option<Venue>,
 }
 
@@ -1053,7 +1058,7 @@ pub fn pair_params_query(p: PairParams, default_tf: Timeframe) -> PairQuery {
         regression => options.regression, prices => options.prices, z_window => options.z_window,
         entry => options.entry, exit => options.exit, notional => backtest.notional,
         fill => backtest.fill, sizing => backtest.sizing, half_spread_bps => backtest.half_spread_bps,
-        slippage_bps => backtest.slippage_bps);
+        slippage_bps => backtest.slippage_bps, bands => bands);
     q.fee_bps = p.fee_bps;
     q.options.window = p.window;
     q.backtest.stop_pct = p.stop_pct;

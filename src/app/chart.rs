@@ -52,6 +52,8 @@ pub struct ChartSpec {
     pub lines: Vec<Line>,
     /// Horizontal reference lines: (y, color).
     pub hlines: Vec<(f64, &'static str)>,
+    /// Dashed horizontal guides: (y, color, name), e.g. suggested bands.
+    pub guides: Vec<(f64, &'static str, &'static str)>,
     /// Shaded horizontal zones: (from y, to y, color).
     pub zones: Vec<(f64, f64, &'static str)>,
     /// Shaded time spans: (from ms, to ms, color), e.g. drawdowns.
@@ -67,6 +69,7 @@ impl Default for ChartSpec {
         ChartSpec {
             lines: Vec::new(),
             hlines: Vec::new(),
+            guides: Vec::new(),
             zones: Vec::new(),
             spans: Vec::new(),
             marks: Vec::new(),
@@ -247,6 +250,12 @@ pub fn TimeChart(
             let _ = c.set_attribute("data-marks", &marks.join(","));
             let spans: Vec<String> = s.spans.iter().map(|(a, b, _)| format!("{a}-{b}")).collect();
             let _ = c.set_attribute("data-spans", &spans.join(","));
+            let guides: Vec<String> = s
+                .guides
+                .iter()
+                .map(|(y, _, n)| format!("{n}:{y}"))
+                .collect();
+            let _ = c.set_attribute("data-guides", &guides.join(","));
             if let Some(at) = drawn_tick {
                 let _ = c.set_attribute("data-last-ts", &at.to_string());
             }
@@ -418,9 +427,14 @@ mod draw {
                 }
             }
         }
-        for (y, _) in &spec.hlines {
-            lo = lo.min(*y);
-            hi = hi.max(*y);
+        for y in spec
+            .hlines
+            .iter()
+            .map(|h| h.0)
+            .chain(spec.guides.iter().map(|g| g.0))
+        {
+            lo = lo.min(y);
+            hi = hi.max(y);
         }
         if lo > hi {
             lo = -1.0;
@@ -464,6 +478,20 @@ mod draw {
                         [(a, lo), (b, hi)],
                         hex(c).mix(0.16).filled(),
                     )))
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        // Guides as 40 dashes across the plot.
+        for (y, c, _) in &spec.guides {
+            let step = (x1 - x0) as f64 / 80.0;
+            for i in (0..80).step_by(2) {
+                let a = x0 + (step * i as f64) as i64;
+                let b = x0 + (step * (i + 1) as f64) as i64;
+                chart
+                    .draw_series(LineSeries::new(
+                        [(a, *y), (b, *y)],
+                        hex(c).stroke_width(dpr.round() as u32),
+                    ))
                     .map_err(|e| e.to_string())?;
             }
         }

@@ -296,9 +296,9 @@ fn status_view(s: StatusSnapshot, sym_open: RwSignal<bool>) -> impl IntoView {
 }
 
 /// Query keys the view understands, in URL order.
-const KEYS: [&str; 15] = [
-    "x", "y", "tf", "bars", "reg", "prices", "px", "window", "zw", "entry", "exit", "fee", "from",
-    "to", "src",
+const KEYS: [&str; 16] = [
+    "x", "y", "tf", "bars", "reg", "prices", "px", "window", "zw", "entry", "exit", "bands", "fee",
+    "from", "to", "src",
 ];
 
 fn encode(v: &str) -> String {
@@ -503,8 +503,6 @@ fn PairView(
     let ts: Signal<Vec<i64>> =
         Memo::new(move |_| prices.with(|d| d.as_ref().map(|d| d.ts.clone()).unwrap_or_default()))
             .into();
-    let entry = Signal::derive(move || params.with(|p| p.query.options.entry));
-    let exit = Signal::derive(move || params.with(|p| p.query.options.exit));
 
     let prices_spec = Signal::derive(move || {
         prices.with(|d| {
@@ -542,8 +540,9 @@ fn PairView(
         })
     });
     let spread_spec = Signal::derive(move || {
-        let k = entry.get();
         data.with(|d| {
+            // The entry the server applied (Bertram's band when asked for).
+            let k = d.as_ref().map_or(2.0, |d| d.query.options.entry);
             let Some(d) = d else {
                 // Before the windows fill: the full-sample spread of the bars
                 // there are, plainly labelled, so the chart is not blank.
@@ -628,12 +627,25 @@ fn PairView(
         })
     });
     let z_spec = Signal::derive(move || {
-        let (e, x) = (entry.get(), exit.get());
         data.with(|d| {
             let Some(d) = d else {
                 return ChartSpec::default();
             };
+            // The thresholds the server applied (Bertram's when asked for).
+            let (e, x) = (d.query.options.entry, d.query.options.exit);
+            let sb = &d.suggested_bands;
+            let mut guides = Vec::new();
+            for (b, color, name) in [
+                (sb.return_max.as_ref(), "#d29922", "bertram"),
+                (sb.sharpe_max.as_ref(), "#db61a2", "bertram-sharpe"),
+            ] {
+                if let Some(b) = b {
+                    guides.push((b.z, color, name));
+                    guides.push((-b.z, color, name));
+                }
+            }
             ChartSpec {
+                guides,
                 lines: vec![Line {
                     name: "z".into(),
                     color: "#58a6ff",
@@ -840,6 +852,14 @@ fn PairView(
             <label title="Exit when |z| falls below this">"Exit z"
                 <input data-testid="exit" size="4" prop:value=move || q().options.exit.to_string() on:change=on("exit") />
                 {err("exit")}
+            </label>
+            <label title="Thresholds: the entry and exit above, or Bertram's optimal bands for the spread's Ornstein-Uhlenbeck fit at the round-trip cost (held until the opposite band flips the position)">"Bands"
+                <select data-testid="bands" prop:value=move || q().bands.as_str() on:change=on("bands")>
+                    <option value="manual">"entry / exit"</option>
+                    <option value="bertram">"Bertram (return)"</option>
+                    <option value="bertram-sharpe">"Bertram (Sharpe)"</option>
+                </select>
+                {err("bands")}
             </label>
             <label title="Live source, or files uploaded/replayed into pairdesk">"Data"
                 <select data-testid="src" prop:value=move || if params.with(|p| p.replay) { "replay" } else { "live" } on:change=on("src")>

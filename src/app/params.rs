@@ -5,7 +5,7 @@
 use crate::analytics::{Autolag, PriceScale, RegressionKind};
 use crate::api::server_fns::ViewDefaults;
 use crate::domain::{validate_symbol, Timeframe};
-use crate::model::pair::{PairQuery, PriceSource, MAX_BARS};
+use crate::model::pair::{BandRule, PairQuery, PriceSource, MAX_BARS};
 use std::collections::BTreeMap;
 
 /// A parsed view: the query to run and the parameters that were rejected.
@@ -103,12 +103,14 @@ pub fn span_params(name: &str) -> Option<[(&'static str, String); 4]> {
     ])
 }
 
-pub const REGRESSIONS: [(&str, &str); 5] = [
+pub const REGRESSIONS: [(&str, &str); 7] = [
     ("ols", "OLS"),
     ("ols-no-intercept", "OLS, no intercept"),
     ("kalman", "Kalman (dynamic)"),
     ("huber", "Huber (robust)"),
     ("theil-sen", "Theil-Sen (robust)"),
+    ("tls", "Total least squares"),
+    ("min-half-life", "Min. half-life"),
 ];
 
 pub fn regression_from(s: &str) -> Option<RegressionKind> {
@@ -118,6 +120,8 @@ pub fn regression_from(s: &str) -> Option<RegressionKind> {
         "kalman" => RegressionKind::Kalman,
         "huber" => RegressionKind::Huber,
         "theil-sen" => RegressionKind::TheilSen,
+        "tls" => RegressionKind::Tls,
+        "min-half-life" => RegressionKind::MinHalfLife,
         _ => return None,
     })
 }
@@ -129,6 +133,8 @@ pub fn regression_name(k: RegressionKind) -> &'static str {
         RegressionKind::Kalman => "kalman",
         RegressionKind::Huber => "huber",
         RegressionKind::TheilSen => "theil-sen",
+        RegressionKind::Tls => "tls",
+        RegressionKind::MinHalfLife => "min-half-life",
     }
 }
 
@@ -300,6 +306,14 @@ pub fn parse(get: impl Fn(&str) -> Option<String>, d: &ViewDefaults) -> ViewPara
             errors.insert("px", "expected last or mid".into());
         }
     }
+    match get("bands").as_deref() {
+        None | Some("") | Some("manual") => q.bands = BandRule::Manual,
+        Some("bertram") => q.bands = BandRule::Bertram,
+        Some("bertram-sharpe") => q.bands = BandRule::BertramSharpe,
+        Some(_) => {
+            errors.insert("bands", "expected manual, bertram or bertram-sharpe".into());
+        }
+    }
     q.options.autolag = Autolag::Aic;
     q.corr_window = q.options.z_window.max(2);
     let replay = match get("src").as_deref() {
@@ -350,6 +364,9 @@ pub fn to_query_string(q: &PairQuery) -> String {
     if q.price == PriceSource::Mid {
         parts.push("px=mid".into());
     }
+    if q.bands != BandRule::Manual {
+        parts.push(format!("bands={}", q.bands.as_str()));
+    }
     if let Some(t) = q.to {
         parts.push(format!("to={t}"));
     }
@@ -379,6 +396,9 @@ pub fn api_query_string(q: &PairQuery, replay: bool) -> String {
     }
     if q.price == PriceSource::Mid {
         parts.push("price=mid".into());
+    }
+    if q.bands != BandRule::Manual {
+        parts.push(format!("bands={}", q.bands.as_str()));
     }
     if let Some(t) = q.to {
         parts.push(format!("to={t}"));

@@ -59,6 +59,39 @@ pub fn rows(d: &PairAnalytics) -> Vec<(&'static str, &'static str, String, &'sta
         ("bt_sharpe", "Sharpe (ann.)", num(bt.and_then(|b| b.summary.sharpe), 2), "Mean / std of the bar returns (PnL / notional) × √(bars per year, 365 days)"),
         ("bt_dd", "max drawdown (%)", num(bt.map(|b| b.summary.max_drawdown_pct), 3), "Largest fall of the account (notional + PnL) below its peak, percent of the peak"),
     ];
+    let dg = r.diagnostics.as_ref();
+    let ou = r.ou.as_ref();
+    let sb = &d.suggested_bands;
+    let lb = |lag: usize| {
+        dg.and_then(|g| g.ljung_box.iter().find(|b| b.lag == lag))
+            .map(|b| b.pvalue)
+    };
+    let acf = dg
+        .map(|g| {
+            [1, 5, 10, 20]
+                .iter()
+                .map(|&k| num(g.acf.get(k).copied(), 2))
+                .collect::<Vec<_>>()
+                .join(" / ")
+        })
+        .unwrap_or_else(|| "–".into());
+    let band = |b: Option<&crate::analytics::bertram::Bands>| {
+        b.map(|b| format!("±{:.2} z ({:.3e} / bar)", b.z, b.expected_return))
+            .unwrap_or_else(|| sb.error.clone().map_or("–".into(), |_| "none".into()))
+    };
+    out.extend([
+        ("ou_theta", "OU θ (per bar)", num(ou.map(|o| o.theta), 5), "Mean-reversion speed of the spread, exact Ornstein-Uhlenbeck maximum likelihood"),
+        ("ou_half_life", "OU half-life (bars)", num(ou.map(|o| o.half_life), 1), "ln 2 / θ from the OU fit, ± from θ's standard error"),
+        ("ou_sigma", "OU σ (per √bar)", num(ou.map(|o| o.sigma), 6), "Diffusion of the spread; σ/√(2θ) is its stationary standard deviation"),
+        ("bands_cost", "round-trip cost (spread units)", num(Some(sb.cost), 6), "Both legs entered and left at the fee, half spread and slippage, x weighted by |β|: the cost the suggested bands pay"),
+        ("bands_return", "suggested bands (return)", band(sb.return_max.as_ref()), "Bertram (2010): the symmetric bands maximising expected return per unit time at that cost, in stationary σ (dashed amber on the z chart)"),
+        ("bands_sharpe", "suggested bands (Sharpe)", band(sb.sharpe_max.as_ref()), "Bertram (2010): the bands maximising the Sharpe ratio per unit time (dashed pink on the z chart)"),
+        ("skew", "spread skew", num(dg.map(|g| g.skew), 3), "Skewness of the full-sample spread"),
+        ("kurtosis", "spread excess kurtosis", num(dg.map(|g| g.kurtosis), 3), "Above 0: fatter tails than normal"),
+        ("jb_p", "Jarque-Bera p", pval(dg.map(|g| g.jarque_bera_p)), "Below 0.05 rejects normality of the spread"),
+        ("lb_p", "Ljung-Box p (10 lags)", pval(lb(10)), "Below 0.05: the spread is autocorrelated (expected for a mean-reverting level)"),
+        ("acf", "ACF lag 1/5/10/20", acf, "Autocorrelation of the spread; a good hedge decays within a few half-lives"),
+    ]);
     out.extend([
         ("quoted_y", "quoted spread y (bp)", bp(c.map(|c| c.y.quoted_bp())), "(ask - bid) / mid of the dependent leg at the newest book"),
         ("quoted_x", "quoted spread x (bp)", bp(c.map(|c| c.x.quoted_bp())), "(ask - bid) / mid of the independent leg at the newest book"),

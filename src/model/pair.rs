@@ -28,6 +28,45 @@ impl PriceSource {
     }
 }
 
+/// Where the backtest's and the signal's thresholds come from: the query's
+/// `entry`/`exit`, or Bertram's optimal bands for the spread's fitted OU
+/// at the query's round-trip cost (entry at the band's z, no inner exit: a
+/// position is held until the opposite band flips it).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BandRule {
+    #[default]
+    Manual,
+    /// Maximise expected return per unit time.
+    Bertram,
+    /// Maximise the Sharpe ratio per unit time.
+    BertramSharpe,
+}
+
+impl BandRule {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BandRule::Manual => "manual",
+            BandRule::Bertram => "bertram",
+            BandRule::BertramSharpe => "bertram-sharpe",
+        }
+    }
+}
+
+/// Bertram's bands for the pair's full-sample spread: both objectives at
+/// one round-trip cost, or why there are none.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct SuggestedBands {
+    /// Round trip of both legs in spread units (log or price): twice each
+    /// leg's fee, half spread and slippage, the x leg weighted by |beta|.
+    pub cost: f64,
+    pub return_max: Option<crate::analytics::bertram::Bands>,
+    pub sharpe_max: Option<crate::analytics::bertram::Bands>,
+    pub error: Option<String>,
+}
+
 /// What to analyse: two stored symbols, a bar size, how many bars (ending at
 /// `to`, or at the latest tick), and the model options.
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
@@ -59,6 +98,9 @@ pub struct PairQuery {
     pub corr_window: usize,
     /// Spread on the last trade of each bar, or on the mid of its book.
     pub price: PriceSource,
+    /// The query's thresholds, or Bertram's bands (then written back into
+    /// `options.entry`/`exit` of the response's query).
+    pub bands: BandRule,
 }
 
 impl Default for PairQuery {
@@ -76,6 +118,7 @@ impl Default for PairQuery {
             walk_forward: None,
             corr_window: 60,
             price: PriceSource::Last,
+            bands: BandRule::Manual,
         }
     }
 }
@@ -113,6 +156,9 @@ pub struct PairAnalytics {
     /// the bar's close; `None` where either leg had no quote.
     #[serde(default)]
     pub band: Vec<Option<crate::model::cost::Band>>,
+    /// Bertram's optimal bands for the spread's OU fit at the query's cost.
+    #[serde(default)]
+    pub suggested_bands: SuggestedBands,
 }
 
 /// Why a pair cannot be analysed; maps to HTTP 400 / 404 / 422 / 500.

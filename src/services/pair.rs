@@ -3,6 +3,7 @@
 //! reproduced. Loads through the [`Store`](crate::store::Store), never a path.
 
 use crate::analytics::backtest::{Input, Leg, Rule};
+use crate::analytics::bertram::{optimal_bands, Objective};
 use crate::analytics::{
     analyze, backtest, correlation::rolling_return_correlation, signal, walk_forward,
     AnalyticsError, AnalyzeOptions, AnalyzeReport, BacktestOptions, BacktestResult, FillAt,
@@ -11,13 +12,17 @@ use crate::analytics::{
 use crate::domain::Venue;
 use crate::model::cost::{pair_cost, per_8h, Band, LegBook, PairCost};
 use crate::model::pair::{
-    describe_signal, describe_trade, waiting_text, PairAnalytics, PairError, PairQuery, PairView,
+    describe_signal, describe_trade, waiting_text, BandRule, PairAnalytics, PairError, PairQuery,
+    PairView, SuggestedBands,
 };
 use crate::store::{align_pair, Store, StoreError};
 
 /// Analyse two aligned price series (the `POST /analyze` and CLI path).
+/// `fee_bps` is each leg's taker fee where the query sets none (the
+/// venue's base tier): it prices the round trip Bertram's bands pay.
 pub fn analyze_series(
     q: &PairQuery,
+    fee_bps: f64,
     ts: Vec<i64>,
     px: Vec<f64>,
     py: Vec<f64>,
@@ -29,6 +34,27 @@ pub fn analyze_series(
     } else {
         vec![None; px.len()]
     };
+    let suggested = suggested_bands(q, fee_bps, &report, &px, &py);
+    let mut q = q.clone();
+    let chosen = match q.bands {
+        BandRule::Manual => None,
+        BandRule::Bertram => Some(suggested.return_max),
+        BandRule::BertramSharpe => Some(suggested.sharpe_max),
+    };
+    match chosen {
+        None => {}
+        Some(Some(b)) => {
+            q.options.entry = b.z;
+            q.options.exit = 0.0;
+        }
+        Some(None) => {
+            return Err(PairError::Unusable(format!(
+                "bands={} asks for Bertram's bands, and there are none: {}",
+                q.bands.as_str(),
+                suggested.error.as_deref().unwrap_or("no fit")
+            )))
+        }
+    }
     let z = report.zscore.last().copied().flatten();
     let sig = signal(z, q.options.entry, q.options.exit);
     let beta_now = report
@@ -50,7 +76,7 @@ pub fn analyze_series(
         q.options.prices,
     );
     Ok(PairAnalytics {
-        query: q.clone(),
+        query: q,
         updated: ts.last().copied(),
         ts,
         px,
@@ -64,7 +90,50 @@ pub fn analyze_series(
         signal_text: text,
         cost: None,
         band: Vec::new(),
+        suggested_bands: suggested,
     })
+}
+
+/// Bertram's bands for the report's OU fit. The round trip crosses each
+/// leg twice at its fee, half spread and slippage; in spread units that is
+/// `2 (k_y P_y + k_x |beta| P_x)` with `P` the last price on raw prices
+/// and 1 on log prices (a log spread moves in returns of the y notional).
+fn suggested_bands(
+    q: &PairQuery,
+    fee_bps: f64,
+    report: &AnalyzeReport,
+    px: &[f64],
+    py: &[f64],
+) -> SuggestedBands {
+    let bo = &q.backtest;
+    let k = (q.fee_bps.unwrap_or(fee_bps) + bo.half_spread_bps + bo.slippage_bps) * 1e-4;
+    let (p_x, p_y) = match q.options.prices {
+        PriceScale::Log => (1.0, 1.0),
+        PriceScale::Raw => (
+            px.last().copied().unwrap_or(0.0).abs(),
+            py.last().copied().unwrap_or(0.0).abs(),
+        ),
+    };
+    let cost = 2.0 * k * (p_y + report.regression.beta.abs() * p_x);
+    let Some(ou) = report.ou.as_ref() else {
+        return SuggestedBands {
+            cost,
+            error: Some("the spread does not revert (no Ornstein-Uhlenbeck fit)".into()),
+            ..SuggestedBands::default()
+        };
+    };
+    let ret = optimal_bands(ou, cost, Objective::Return);
+    let sharpe = optimal_bands(ou, cost, Objective::Sharpe { rf: 0.0 });
+    SuggestedBands {
+        cost,
+        error: ret
+            .as_ref()
+            .err()
+            .or(sharpe.as_ref().err())
+            .map(ToString::to_string),
+        return_max: ret.ok(),
+        sharpe_max: sharpe.ok(),
+    }
 }
 
 /// A quote older than this at the time it is used is no book to trade on.
@@ -422,7 +491,7 @@ pub fn pair_analytics(
     mut q: PairQuery,
 ) -> Result<PairAnalytics, PairError> {
     let (ts, px, py) = load_aligned(store, venue, &mut q)?;
-    let mut a = analyze_series(&q, ts, px, py)?;
+    let mut a = analyze_series(&q, venue_fee_bps(venue), ts, px, py)?;
     attach_cost(store, venue, &mut a)?;
     attach_backtest(store, venue, &mut a)?;
     Ok(a)
@@ -431,11 +500,13 @@ pub fn pair_analytics(
 /// Prices always, analytics when possible (the dashboard's call).
 pub fn pair_view(store: &dyn Store, venue: Venue, mut q: PairQuery) -> Result<PairView, PairError> {
     let (ts, px, py) = load_aligned(store, venue, &mut q)?;
-    let analytics = analyze_series(&q, ts.clone(), px.clone(), py.clone()).and_then(|mut a| {
-        attach_cost(store, venue, &mut a)?;
-        attach_backtest(store, venue, &mut a)?;
-        Ok(a)
-    });
+    let fee = venue_fee_bps(venue);
+    let analytics =
+        analyze_series(&q, fee, ts.clone(), px.clone(), py.clone()).and_then(|mut a| {
+            attach_cost(store, venue, &mut a)?;
+            attach_backtest(store, venue, &mut a)?;
+            Ok(a)
+        });
     let analytics = analytics.map_err(|e| {
         // A live view still filling its window says when it will be ready.
         q.to.is_none()

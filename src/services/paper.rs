@@ -21,7 +21,9 @@ use crate::model::paper::{
     fill_deadline, fill_from, FillRole, Ledger, LegName, OrderReason, OrderStatus, PaperBook,
     PaperFill, PaperOrder, PaperSession, SessionStatus, MAX_ACTIVE_SESSIONS,
 };
-use crate::services::pair::{analyze_series, execution_options, funding_events, load_aligned};
+use crate::services::pair::{
+    analyze_series, execution_options, funding_events, load_aligned, venue_fee_bps,
+};
 use crate::store::{Store, StoreError};
 use std::sync::Arc;
 use std::time::Duration;
@@ -252,7 +254,7 @@ fn decide_bar(store: &dyn Store, s: &PaperSession, bar: i64, now: i64) -> Result
         px.last().copied().unwrap_or(f64::NAN),
         py.last().copied().unwrap_or(f64::NAN),
     );
-    let a = match analyze_series(&q, ts, px, py) {
+    let a = match analyze_series(&q, venue_fee_bps(s.venue), ts, px, py) {
         Ok(a) => a,
         Err(e) => return undecidable(store, s, bar, e),
     };
@@ -264,10 +266,12 @@ fn decide_bar(store: &dyn Store, s: &PaperSession, bar: i64, now: i64) -> Result
         None => None,
         Some(side) => Some(held_of(store, s, &fills, &ledger, side, bar)?),
     };
+    // The analysis's thresholds: the query's, or the Bertram bands it asks
+    // for, refitted on every bar.
     let rule = Rule {
-        entry: q.options.entry,
-        exit: q.options.exit,
-        prices: q.options.prices,
+        entry: a.query.options.entry,
+        exit: a.query.options.exit,
+        prices: a.query.options.prices,
     };
     let opts = options_of(store, s)?;
     let mut locked = s.locked;

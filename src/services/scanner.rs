@@ -3,7 +3,7 @@
 
 use crate::model::pair::{PairError, PairQuery};
 use crate::model::scan::{rank, ScanResult, ScanRow, MAX_WATCHLIST};
-use crate::services::pair::{analyze_series, load_aligned};
+use crate::services::pair::{analyze_series, load_aligned, venue_fee_bps};
 
 pub fn scan(
     store: &dyn crate::store::Store,
@@ -53,7 +53,7 @@ pub fn scan(
                 let w = z_window.min(px.len() / 3).max(2);
                 q.options.z_window = w;
                 q.corr_window = w;
-                analyze_series(&q, ts, px, py)
+                analyze_series(&q, venue_fee_bps(venue), ts, px, py)
             });
             match loaded {
                 Ok(a) => {
