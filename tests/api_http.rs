@@ -910,6 +910,25 @@ async fn johansen_on_stored_symbols_matches_the_posted_series() {
     let posted: Value = r.json().await.unwrap();
     assert_eq!(got["johansen"], posted);
     assert_eq!(posted["trace_crit"][0], json!([13.4294, 15.4943, 19.9349]));
+    // The hedge blocks: BTC on ETH by OLS, Johansen's first vector scaled
+    // to BTC's 1, and the spread those weights hold.
+    let w = got["weights_johansen"].as_array().unwrap();
+    assert_eq!(w[0], 1.0);
+    assert_eq!(got["weights_ols"][0], 1.0);
+    let beta = got["ols"]["params"][0].as_f64().unwrap();
+    assert_eq!(got["weights_ols"][1].as_f64().unwrap(), -beta);
+    assert!(got["ols"]["bse"][0].as_f64().unwrap() > 0.0);
+    assert!(got["engle_granger"]["pvalue"].is_f64(), "{}", got["notes"]);
+    let (lx, ly) = (ln(&pair["px"]), ln(&pair["py"]));
+    let w1 = w[1].as_f64().unwrap();
+    let spread = got["spread"].as_array().unwrap();
+    assert_eq!(spread.len(), lx.len());
+    for t in [0, lx.len() / 2, lx.len() - 1] {
+        let want = lx[t] + w1 * ly[t];
+        assert!((spread[t].as_f64().unwrap() - want).abs() < 1e-12);
+    }
+    assert!(got["diagnostics"]["acf"].is_array());
+    assert!(got["suggested_bands"]["cost"].as_f64().unwrap() > 0.0);
 
     for (q, status, param) in [
         ("symbols=BTCUSDT", 400, "symbols"),

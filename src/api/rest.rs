@@ -1111,12 +1111,21 @@ pub struct JohansenParams {
     pub k_ar_diff: Option<usize>,
     /// `log` (default) or `raw` prices.
     pub prices: Option<crate::analytics::PriceScale>,
+    /// Taker fee of each leg, bp (default: the venue's base tier).
+    #[param(minimum = 0, maximum = 1000)]
+    pub fee_bps: Option<f64>,
+    /// Half spread assumed on each fill, bp (0.5).
+    #[param(minimum = 0, maximum = 1000)]
+    pub half_spread_bps: Option<f64>,
     pub venue: Option<Venue>,
 }
 
-/// The Johansen cointegration test of a basket of stored symbols: their
-/// closes on the bars where every leg traded (log prices by default), as
-/// `statsmodels.tsa.vector_ar.vecm.coint_johansen`.
+/// A basket of stored symbols on the bars where every leg traded (log
+/// prices by default): the Johansen test as
+/// `statsmodels.tsa.vector_ar.vecm.coint_johansen`, hedge weights from OLS
+/// of the first leg on the others (with standard errors) and from the
+/// first eigenvector, the Engle-Granger test with N = legs, and the
+/// Johansen-weighted spread with its diagnostics, OU fit and Bertram bands.
 #[utoipa::path(get, path = "/api/v1/johansen", tag = "analytics", params(JohansenParams),
     responses((status = 200, body = crate::model::basket::BasketReport),
         (status = 400, body = ErrorBody, description = "bad parameter"),
@@ -1143,6 +1152,8 @@ pub async fn johansen_get(
         det_order: p.det_order.unwrap_or(d.det_order),
         k_ar_diff: p.k_ar_diff.unwrap_or(d.k_ar_diff),
         prices: p.prices.unwrap_or(d.prices),
+        fee_bps: p.fee_bps,
+        half_spread_bps: p.half_spread_bps.unwrap_or(d.half_spread_bps),
     };
     let (store, venue) = (st.store.clone(), p.venue.unwrap_or(st.venue));
     let r = blocking(move || {

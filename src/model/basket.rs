@@ -1,11 +1,19 @@
 //! Baskets as data: a query for three or more (or two) stored symbols on a
 //! common bar size, validated here naming the bad parameter, and the
-//! Johansen report on their aligned closes. The computation is
-//! [`crate::services::basket`].
+//! report on their aligned closes: the Johansen test, hedge weights from
+//! OLS (with standard errors) and from Johansen's first eigenvector, the
+//! Engle-Granger test with every other leg as a regressor, and the
+//! Johansen-weighted spread with its diagnostics, OU fit and Bertram
+//! bands. The computation is [`crate::services::basket`].
 
+use crate::analytics::coint::BasketCoint;
+use crate::analytics::diagnostics::Diagnostics;
 use crate::analytics::johansen::{JohansenResult, MAX_K_AR_DIFF, MAX_LEGS};
+use crate::analytics::ols_multi::MultiOls;
+use crate::analytics::ou::OuFit;
 use crate::analytics::PriceScale;
 use crate::domain::Timeframe;
+use crate::model::pair::SuggestedBands;
 use crate::model::pair::{PairError, MAX_BARS};
 use serde::{Deserialize, Serialize};
 
@@ -26,6 +34,10 @@ pub struct BasketQuery {
     pub k_ar_diff: usize,
     /// Test log prices (default) or raw prices.
     pub prices: PriceScale,
+    /// Taker fee of each leg, bp (default: the venue's base tier), and the
+    /// half spread assumed, bp: the round trip the suggested bands pay.
+    pub fee_bps: Option<f64>,
+    pub half_spread_bps: f64,
 }
 
 impl Default for BasketQuery {
@@ -38,6 +50,8 @@ impl Default for BasketQuery {
             det_order: 0,
             k_ar_diff: 1,
             prices: PriceScale::Log,
+            fee_bps: None,
+            half_spread_bps: 0.5,
         }
     }
 }
@@ -79,6 +93,14 @@ impl BasketQuery {
                 format!("expected -1, 0 or 1, got {}", self.det_order),
             ));
         }
+        for (name, v) in [
+            ("fee_bps", self.fee_bps.unwrap_or(0.0)),
+            ("half_spread_bps", self.half_spread_bps),
+        ] {
+            if !(v.is_finite() && (0.0..=1000.0).contains(&v)) {
+                return Err(bad(name, format!("expected 0 to 1000 bp, got {v}")));
+            }
+        }
         if self.k_ar_diff > MAX_K_AR_DIFF {
             return Err(bad(
                 "k_ar_diff",
@@ -99,6 +121,23 @@ pub struct BasketReport {
     pub from: Option<i64>,
     pub to: Option<i64>,
     pub johansen: JohansenResult,
+    /// OLS of the first leg on the others and a constant (params in leg
+    /// order, the constant last, with standard errors).
+    pub ols: Option<MultiOls>,
+    /// Spread weights per leg, the first leg's 1: `(1, -b_2, ..)` from the
+    /// OLS, and Johansen's first eigenvector scaled to it.
+    pub weights_ols: Vec<f64>,
+    pub weights_johansen: Vec<f64>,
+    /// `coint(y0, [y1 ..])` with MacKinnon N = legs.
+    pub engle_granger: Option<BasketCoint>,
+    /// The Johansen-weighted spread `sum w_i p_i` per aligned bar.
+    pub ts: Vec<i64>,
+    pub spread: Vec<f64>,
+    pub diagnostics: Option<Diagnostics>,
+    pub ou: Option<OuFit>,
+    pub suggested_bands: SuggestedBands,
+    /// Blocks that could not be computed, and why.
+    pub notes: Vec<String>,
 }
 
 #[cfg(test)]
@@ -131,6 +170,13 @@ mod tests {
                 ..q(&["A1", "B1"])
             }),
             "det_order"
+        );
+        assert_eq!(
+            name(BasketQuery {
+                half_spread_bps: f64::NAN,
+                ..q(&["A1", "B1"])
+            }),
+            "half_spread_bps"
         );
         assert_eq!(
             name(BasketQuery {

@@ -115,7 +115,13 @@ fn suggested_bands(
         ),
     };
     let cost = 2.0 * k * (p_y + report.regression.beta.abs() * p_x);
-    let Some(ou) = report.ou.as_ref() else {
+    bands_at_cost(report.ou.as_ref(), cost)
+}
+
+/// Bertram's bands of both objectives for an OU fit (`None`: the spread
+/// does not revert) at a round-trip `cost` in spread units.
+pub(crate) fn bands_at_cost(ou: Option<&crate::analytics::ou::OuFit>, cost: f64) -> SuggestedBands {
+    let Some(ou) = ou else {
         return SuggestedBands {
             cost,
             error: Some("the spread does not revert (no Ornstein-Uhlenbeck fit)".into()),
