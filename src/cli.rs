@@ -160,6 +160,20 @@ enum Command {
         #[command(flatten)]
         store: StoreFlags,
     },
+    /// A basket of stored symbols: Johansen test, OLS and Johansen hedge weights,
+    /// Engle-Granger with every other leg, the spread's OU fit and suggested bands. The
+    /// parameters are those of GET /api/v1/johansen as KEY=VALUE
+    /// (symbols=BTCUSDT,ETHUSDT,SOLUSDT timeframe=1m bars=600 det_order=0 k_ar_diff=1 ...)
+    Basket {
+        /// KEY=VALUE parameters of GET /api/v1/johansen
+        #[arg(required = true, value_name = "KEY=VALUE")]
+        params: Vec<String>,
+        /// Output: a table for people, or the API's JSON report for scripts
+        #[arg(long, default_value = "table", value_parser = ["table", "json"])]
+        format: String,
+        #[command(flatten)]
+        store: StoreFlags,
+    },
     /// Paper-trading sessions in the database; a running `pairdesk serve` on it trades them
     Paper {
         #[command(subcommand)]
@@ -356,7 +370,9 @@ pub fn main() -> ExitCode {
         Some(Command::Serve(f)) => (&f.store, &f.source, &f.http),
         Some(Command::Replay { store, .. }) => (store, &empty_source, &empty_http),
         Some(Command::Export(a)) => (&a.store, &empty_source, &empty_http),
-        Some(Command::Backtest { store, .. }) => (store, &empty_source, &empty_http),
+        Some(Command::Backtest { store, .. } | Command::Basket { store, .. }) => {
+            (store, &empty_source, &empty_http)
+        }
         Some(Command::Paper { cmd }) => (cmd.store(), &empty_source, &empty_http),
         Some(Command::Record { store, source, .. }) => (store, source, &empty_http),
         Some(Command::Analyze(_) | Command::Bench { .. }) => {
@@ -400,6 +416,7 @@ pub fn main() -> ExitCode {
             Some(Command::Record { out, seconds, .. }) => record(config, out, seconds).await,
             Some(Command::Export(a)) => export(config, a),
             Some(Command::Backtest { params, format, .. }) => backtest(config, &params, &format),
+            Some(Command::Basket { params, format, .. }) => basket(config, &params, &format),
             Some(Command::Paper { cmd, .. }) => paper(config, cmd),
             Some(Command::Bench { .. } | Command::Analyze(_)) => {
                 unreachable!("handled before configuration")
@@ -492,6 +509,178 @@ fn export(config: Config, a: ExportArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `KEY=VALUE` arguments as one URL query string.
+fn query_of(params: &[String], example: &str) -> anyhow::Result<String> {
+    let mut pairs = Vec::with_capacity(params.len());
+    for p in params {
+        let Some((k, v)) = p.split_once('=') else {
+            anyhow::bail!("expected KEY=VALUE, got {p:?} (e.g. {example})");
+        };
+        pairs.push((k.to_string(), v.to_string()));
+    }
+    Ok(serde_urlencoded::to_string(&pairs)?)
+}
+
+/// Parse a query string as an API's parameters, its error naming the parameter.
+fn parse_params<T: serde::de::DeserializeOwned>(q: &str) -> anyhow::Result<T> {
+    pairdesk::api::error::parse_query(q).map_err(|e| {
+        anyhow::anyhow!(
+            "{}{}",
+            e.parameter.map(|p| format!("{p}: ")).unwrap_or_default(),
+            e.message
+        )
+    })
+}
+
+/// The only venue storing every one of `symbols`, or why there is none.
+fn venue_of(
+    store: &pairdesk::store::SqliteStore,
+    symbols: &[String],
+) -> anyhow::Result<pairdesk::domain::Venue> {
+    use pairdesk::store::Store;
+    let stored = store.symbols()?;
+    let mut venues: Vec<pairdesk::domain::Venue> = stored.iter().map(|(v, _)| *v).collect();
+    venues.sort_by_key(|v| v.as_str());
+    venues.dedup();
+    venues.retain(|v| {
+        symbols
+            .iter()
+            .all(|s| stored.iter().any(|(sv, ss)| sv == v && ss == s))
+    });
+    match venues.as_slice() {
+        [v] => Ok(*v),
+        [] => anyhow::bail!("no venue stores all of {}", symbols.join(", ")),
+        many => anyhow::bail!(
+            "{} are stored for several venues ({}); choose one with venue=",
+            symbols.join(", "),
+            many.iter()
+                .map(|v| v.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// `pairdesk basket`: the basket report on stored bars, read-only.
+fn basket(config: Config, params: &[String], format: &str) -> anyhow::Result<()> {
+    use pairdesk::api::rest::{basket_params_query, JohansenParams};
+    let store = open_store(&config)?;
+    let q = query_of(params, "symbols=BTCUSDT,ETHUSDT,SOLUSDT timeframe=1m")?;
+    let p: JohansenParams = parse_params(&q)?;
+    let venue = p.venue;
+    let mut q = basket_params_query(p, config.timeframe);
+    // Validated here too, so the venue is looked up for the normalised names.
+    q.validate()?;
+    let venue = match venue {
+        Some(v) => v,
+        None => venue_of(&store, &q.symbols)?,
+    };
+    let r = pairdesk::services::basket::basket_johansen(&store, venue, q)?;
+    // The report is the command's output.
+    if format == "json" {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+    } else {
+        print!("{}", basket_table(&r));
+    }
+    Ok(())
+}
+
+/// The basket report for people.
+fn basket_table(r: &pairdesk::model::basket::BasketReport) -> String {
+    use pairdesk::clock::iso_ms;
+    use std::fmt::Write;
+    let q = &r.query;
+    let j = &r.johansen;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "basket {} on {} bars of {} ({} .. {}), {} prices, det_order {}, k_ar_diff {}",
+        q.symbols.join(" / "),
+        r.bars,
+        q.timeframe,
+        r.from.map(iso_ms).unwrap_or_default(),
+        r.to.map(iso_ms).unwrap_or_default(),
+        if q.prices == pairdesk::analytics::PriceScale::Log {
+            "log"
+        } else {
+            "raw"
+        },
+        q.det_order,
+        q.k_ar_diff
+    );
+    let _ = writeln!(
+        out,
+        "\n{:<14}{:>14}{:>14}{:>12}",
+        "leg", "w (Johansen)", "w (OLS)", "OLS se"
+    );
+    for (i, s) in q.symbols.iter().enumerate() {
+        let se = match (i, r.ols.as_ref()) {
+            (0, _) | (_, None) => "–".to_string(),
+            (i, Some(f)) => format!("{:.6}", f.bse[i - 1]),
+        };
+        let w = |v: &[f64]| v.get(i).map_or("–".to_string(), |w| format!("{w:.6}"));
+        let _ = writeln!(
+            out,
+            "{s:<14}{:>14}{:>14}{se:>12}",
+            w(&r.weights_johansen),
+            w(&r.weights_ols)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\n{:<6}{:>10}{:>12}{:>10}{:>10}{:>12}{:>10}",
+        "rank", "eigval", "trace", "95%", "", "max-eig", "95%"
+    );
+    for r_ in 0..j.eigenvalues.len() {
+        let _ = writeln!(
+            out,
+            "r<={r_:<3}{:>10.5}{:>12.3}{:>10.3}{:>10}{:>12.3}{:>10.3}",
+            j.eigenvalues[r_],
+            j.trace_stat[r_],
+            j.trace_crit[r_][1],
+            "",
+            j.max_eig_stat[r_],
+            j.max_eig_crit[r_][1]
+        );
+    }
+    let _ = writeln!(
+        out,
+        "rank at 95%: trace {}, max-eig {}",
+        j.rank_trace, j.rank_max_eig
+    );
+    if let Some(eg) = &r.engle_granger {
+        let _ = writeln!(
+            out,
+            "Engle-Granger (N = {}): stat {:.4}, p {}, 5% crit {:.4}",
+            q.symbols.len(),
+            eg.stat,
+            eg.pvalue.map_or("– (N > 6)".into(), |p| format!("{p:.4}")),
+            eg.crit.five
+        );
+    }
+    if let Some(ou) = &r.ou {
+        let _ = writeln!(
+            out,
+            "OU on the Johansen spread: theta {:.5} ± {:.5} per bar, half-life {:.1} bars, sigma {:.6}",
+            ou.theta, ou.theta_se, ou.half_life, ou.sigma
+        );
+    }
+    let sb = &r.suggested_bands;
+    for (name, b) in [("return", &sb.return_max), ("Sharpe", &sb.sharpe_max)] {
+        if let Some(b) = b {
+            let _ = writeln!(
+                out,
+                "suggested bands ({name}): ±{:.3} z, spread {:.6} .. {:.6}, cost {:.6}",
+                b.z, b.lower, b.upper, sb.cost
+            );
+        }
+    }
+    for n in &r.notes {
+        let _ = writeln!(out, "note: {n}");
+    }
+    out
+}
+
 /// `KEY=VALUE` arguments as `GET /api/v1/pair` parameters, the pair query
 /// they make (exactly as the API makes it) and the venue: `venue=` or the
 /// only venue storing both legs.
@@ -501,51 +690,13 @@ fn pair_args(
     params: &[String],
 ) -> anyhow::Result<(pairdesk::model::pair::PairQuery, pairdesk::domain::Venue)> {
     use pairdesk::api::rest::{pair_params_query, PairParams};
-    use pairdesk::store::Store;
-    let mut pairs = Vec::with_capacity(params.len());
-    for p in params {
-        let Some((k, v)) = p.split_once('=') else {
-            anyhow::bail!("expected KEY=VALUE, got {p:?} (e.g. x=BTCUSDT y=ETHUSDT timeframe=1m)");
-        };
-        pairs.push((k.to_string(), v.to_string()));
-    }
-    let q = serde_urlencoded::to_string(&pairs)?;
-    let p: PairParams = pairdesk::api::error::parse_query(&q).map_err(|e| {
-        anyhow::anyhow!(
-            "{}{}",
-            e.parameter.map(|p| format!("{p}: ")).unwrap_or_default(),
-            e.message
-        )
-    })?;
+    let q = query_of(params, "x=BTCUSDT y=ETHUSDT timeframe=1m")?;
+    let p: PairParams = parse_params(&q)?;
     let venue = p.venue;
     let q = pair_params_query(p, config.timeframe);
     let venue = match venue {
         Some(v) => v,
-        None => {
-            let stored = store.symbols()?;
-            let has = |sym: &str| -> Vec<pairdesk::domain::Venue> {
-                stored
-                    .iter()
-                    .filter(|(_, s)| s == sym)
-                    .map(|(v, _)| *v)
-                    .collect()
-            };
-            let (vx, vy) = (has(&q.x), has(&q.y));
-            let both: Vec<_> = vx.into_iter().filter(|v| vy.contains(v)).collect();
-            match both.as_slice() {
-                [v] => *v,
-                [] => anyhow::bail!("no venue stores both {} and {}", q.x, q.y),
-                many => anyhow::bail!(
-                    "{} and {} are stored for several venues ({}); choose one with venue=",
-                    q.x,
-                    q.y,
-                    many.iter()
-                        .map(|v| v.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            }
-        }
+        None => venue_of(store, &[q.x.clone(), q.y.clone()])?,
     };
     Ok((q, venue))
 }

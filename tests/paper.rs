@@ -653,4 +653,30 @@ fn the_cli_backtests_as_the_api_does_and_runs_paper_sessions() {
         cli(&["paper", "show", &id.to_string()])["session"]["status"],
         "stopped"
     );
+    // The basket report, as GET /api/v1/johansen makes it.
+    let got = cli(&[
+        "basket",
+        "symbols=btcusdt,ETHUSDT",
+        "timeframe=1s",
+        "bars=1000",
+        "k_ar_diff=2",
+        &to,
+        "--format",
+        "json",
+    ]);
+    let want = pairdesk::services::basket::basket_johansen(
+        &st,
+        Venue::Sim,
+        pairdesk::model::basket::BasketQuery {
+            symbols: vec!["BTCUSDT".into(), "ETHUSDT".into()],
+            timeframe: pairdesk::domain::Timeframe::S1,
+            bars: 1000,
+            to: Some(end),
+            k_ar_diff: 2,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(got, serde_json::to_value(&want).unwrap());
+    assert_eq!(got["weights_johansen"][0], 1.0);
 }

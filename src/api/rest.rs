@@ -1120,6 +1120,31 @@ pub struct JohansenParams {
     pub venue: Option<Venue>,
 }
 
+/// `GET /api/v1/johansen`'s parameters as a [`BasketQuery`](crate::model::basket::BasketQuery)
+/// (the venue is the caller's); `pairdesk basket` takes the same.
+pub fn basket_params_query(
+    p: JohansenParams,
+    default_tf: Timeframe,
+) -> crate::model::basket::BasketQuery {
+    let d = crate::model::basket::BasketQuery::default();
+    crate::model::basket::BasketQuery {
+        symbols: p
+            .symbols
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect(),
+        timeframe: p.timeframe.unwrap_or(default_tf),
+        bars: p.bars.unwrap_or(d.bars),
+        to: p.to,
+        det_order: p.det_order.unwrap_or(d.det_order),
+        k_ar_diff: p.k_ar_diff.unwrap_or(d.k_ar_diff),
+        prices: p.prices.unwrap_or(d.prices),
+        fee_bps: p.fee_bps,
+        half_spread_bps: p.half_spread_bps.unwrap_or(d.half_spread_bps),
+    }
+}
+
 /// A basket of stored symbols on the bars where every leg traded (log
 /// prices by default): the Johansen test as
 /// `statsmodels.tsa.vector_ar.vecm.coint_johansen`, hedge weights from OLS
@@ -1138,24 +1163,9 @@ pub async fn johansen_get(
     if let Some(t) = p.to {
         ts_param(t, "to")?;
     }
-    let d = crate::model::basket::BasketQuery::default();
-    let q = crate::model::basket::BasketQuery {
-        symbols: p
-            .symbols
-            .split(',')
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-            .collect(),
-        timeframe: p.timeframe.unwrap_or(st.config.timeframe),
-        bars: p.bars.unwrap_or(d.bars),
-        to: p.to,
-        det_order: p.det_order.unwrap_or(d.det_order),
-        k_ar_diff: p.k_ar_diff.unwrap_or(d.k_ar_diff),
-        prices: p.prices.unwrap_or(d.prices),
-        fee_bps: p.fee_bps,
-        half_spread_bps: p.half_spread_bps.unwrap_or(d.half_spread_bps),
-    };
-    let (store, venue) = (st.store.clone(), p.venue.unwrap_or(st.venue));
+    let venue = p.venue.unwrap_or(st.venue);
+    let q = basket_params_query(p, st.config.timeframe);
+    let store = st.store.clone();
     let r = blocking(move || {
         crate::services::basket::basket_johansen(store.as_ref(), venue, q).map_err(|e| match e {
             crate::model::pair::PairError::UnknownSymbol(s) => {
