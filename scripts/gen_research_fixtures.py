@@ -19,6 +19,7 @@ References, each independent of the Rust code:
 - TLS: the smallest right-singular vector of the centred [x y] (numpy SVD).
 - Minimum half-life hedge: a grid over beta of statsmodels' AR(1) slope of
   the spread, refined by scipy's bounded minimize_scalar.
+- Benjamini-Hochberg: statsmodels multipletests(method="fdr_bh").
 - OU: scipy's Nelder-Mead on the exact transition density's negative
   log-likelihood, standard errors from a finite-difference Hessian of it.
 """
@@ -288,6 +289,14 @@ def main():
         bertram_ref(0.3, 0.01, 0.0001),
         bertram_ref(2.0, 0.5, 0.2, rf=0.01),
     ]
+
+    from statsmodels.stats.multitest import multipletests
+    brng = np.random.default_rng(7)
+    out["bh"] = []
+    for p in [brng.uniform(size=200),
+              np.concatenate([brng.uniform(0, 1e-3, 20), brng.uniform(size=180)]),
+              np.round(brng.uniform(size=50), 2)]:  # ties
+        out["bh"].append({"p": fl(p), "q": fl(multipletests(p, method="fdr_bh")[1])})
 
     if os.path.exists(RECORDING):
         x, y = load_recording_bars(RECORDING)

@@ -47,6 +47,8 @@ pub struct AppState {
     pub net: Arc<NetStats>,
     /// Alert webhooks, under the SSRF policy.
     pub webhooks: crate::webhook::WebhookSender,
+    /// The last pair scans, by watchlist and newest bar.
+    pub scans: Arc<crate::services::scanner::ScanCache>,
 }
 
 impl AppState {
@@ -83,6 +85,7 @@ impl AppState {
             ws_conns,
             net: Default::default(),
             webhooks,
+            scans: Default::default(),
         }
     }
 

@@ -1635,6 +1635,12 @@ fn oracle_research_statistics() {
     for case in want["bertram"].as_array().unwrap() {
         check_bertram(&mut c, case);
     }
+    for (k, case) in want["bh"].as_array().unwrap().iter().enumerate() {
+        let got = pairdesk::model::scan::bh_qvalues(&vecf(&case["p"]));
+        for (i, (g, w)) in got.iter().zip(vecf(&case["q"])).enumerate() {
+            c.num(&format!("bh {k} q[{i}]"), *g, w, 1e-12, 1e-15);
+        }
+    }
     c.finish("research");
 }
 

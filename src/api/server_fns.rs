@@ -198,12 +198,18 @@ pub async fn stop_paper(id: i64) -> Result<crate::model::paper::PaperSession, Se
     .map_err(|e| ServerFnError::new(e.to_string()))
 }
 
-/// Rank every pair of a watchlist (see `services::scanner`).
+/// Rank every pair of a watchlist (see `services::scanner`): the I(1)
+/// screen when `screen`, Engle-Granger both ways, BH q-values, and the
+/// optional volume, half-life and crossing filters.
 #[server]
 pub async fn scan_pairs(
     symbols: Vec<String>,
     timeframe: String,
     bars: u32,
+    screen: bool,
+    min_volume_quantile: Option<f64>,
+    half_life_max: Option<f64>,
+    min_crossings: Option<usize>,
 ) -> Result<crate::model::scan::ScanResult, ServerFnError> {
     let state = ssr::state()?;
     let tf: crate::domain::Timeframe = timeframe.parse().map_err(ServerFnError::new)?;
@@ -212,11 +218,23 @@ pub async fn scan_pairs(
             "bars must be 30 to 5000, got {bars}"
         )));
     }
-    let (store, venue, zw) = (state.store.clone(), state.venue, state.config.z_window);
-    tokio::task::spawn_blocking(move || {
-        crate::services::scanner::scan(store.as_ref(), venue, &symbols, tf, bars as usize, zw)
+    let q = crate::model::scan::ScanQuery {
+        symbols,
+        timeframe: tf,
+        bars: bars as usize,
+        z_window: state.config.z_window.min(bars as usize),
+        screen,
+        min_volume_quantile,
+        half_life_min: None,
+        half_life_max,
+        min_crossings,
+    };
+    let (store, venue, cache) = (state.store.clone(), state.venue, state.scans.clone());
+    let r = tokio::task::spawn_blocking(move || {
+        crate::services::scanner::scan_cached(store.as_ref(), venue, q, &cache)
     })
     .await
     .map_err(|e| ServerFnError::new(e.to_string()))?
-    .map_err(|e| ServerFnError::new(e.to_string()))
+    .map_err(|e| ServerFnError::new(e.to_string()))?;
+    Ok((*r).clone())
 }

@@ -1,6 +1,7 @@
-//! The pair scanner panel: a watchlist, a correlation heatmap and every pair
-//! ranked by cointegration p-value, half-life and current |z|. Clicking a
-//! pair opens it in the main view.
+//! The pair scanner panel: a watchlist of up to 200 symbols, the I(1)
+//! screen and filters, a correlation heatmap (up to 30 symbols) and every
+//! pair ranked by its Benjamini-Hochberg q-value, then p-value and
+//! half-life. Clicking a pair opens it in the main view.
 
 use crate::api::server_fns::scan_pairs;
 use crate::model::scan::ScanResult;
@@ -29,10 +30,24 @@ pub fn Scanner(
 ) -> impl IntoView {
     let watch = RwSignal::new(symbols.join(","));
     let bars = RwSignal::new("300".to_string());
-    let run = Action::new(move |(list, tf, bars): &(Vec<String>, String, u32)| {
-        let (list, tf, bars) = (list.clone(), tf.clone(), *bars);
-        async move { scan_pairs(list, tf, bars).await }
+    let screen = RwSignal::new(true);
+    let vol_q = RwSignal::new(String::new());
+    let hl_max = RwSignal::new(String::new());
+    let crossings = RwSignal::new(String::new());
+    type Args = (
+        Vec<String>,
+        String,
+        u32,
+        bool,
+        Option<f64>,
+        Option<f64>,
+        Option<usize>,
+    );
+    let run = Action::new(move |a: &Args| {
+        let a = a.clone();
+        async move { scan_pairs(a.0, a.1, a.2, a.3, a.4, a.5, a.6).await }
     });
+    let opt_f = |s: RwSignal<String>| s.get_untracked().trim().parse::<f64>().ok();
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let list: Vec<String> = watch
@@ -42,7 +57,15 @@ pub fn Scanner(
             .filter(|s| !s.is_empty())
             .collect();
         let b = bars.get_untracked().trim().parse::<u32>().unwrap_or(300);
-        run.dispatch((list, timeframe.get_untracked(), b));
+        run.dispatch((
+            list,
+            timeframe.get_untracked(),
+            b,
+            screen.get_untracked(),
+            opt_f(vol_q),
+            opt_f(hl_max),
+            crossings.get_untracked().trim().parse::<usize>().ok(),
+        ));
     };
     let result = move || run.value().get();
     view! {
@@ -55,10 +78,24 @@ pub fn Scanner(
                 <label>"Bars"
                     <input data-testid="scan-bars" size="5" prop:value=move || bars.get() on:input=move |ev| bars.set(event_target_value(&ev)) />
                 </label>
+                <label title="Keep legs that are I(1): ADF on log levels does not reject a unit root, on differences it does (5%)">
+                    <input type="checkbox" data-testid="scan-screen" prop:checked=move || screen.get() on:change=move |ev| screen.set(event_target_checked(&ev)) />
+                    "I(1) screen"
+                </label>
+                <label title="Keep legs whose traded quote volume is at least this quantile of the watchlist's (0 to 1)">"Min volume q"
+                    <input data-testid="scan-volume" size="4" prop:value=move || vol_q.get() on:input=move |ev| vol_q.set(event_target_value(&ev)) />
+                </label>
+                <label title="Keep pairs whose half-life is at most this many bars">"Max half-life"
+                    <input data-testid="scan-half-life" size="5" prop:value=move || hl_max.get() on:input=move |ev| hl_max.set(event_target_value(&ev)) />
+                </label>
+                <label title="Keep pairs whose spread crosses its mean at least this often">"Min crossings"
+                    <input data-testid="scan-crossings" size="4" prop:value=move || crossings.get() on:input=move |ev| crossings.set(event_target_value(&ev)) />
+                </label>
                 <button type="submit" data-testid="scan-run">{move || if run.pending().get() { "Scanning…" } else { "Scan" }}</button>
             </form>
             {move || match result() {
-                None => view! { <p class="hint">"Scan the watchlist at the current timeframe (full-sample hedge)."</p> }.into_any(),
+                None if run.pending().get() => view! { <p class="hint" data-testid="scan-progress">"Scanning: every pair of the watchlist, Engle-Granger both ways…"</p> }.into_any(),
+                None => view! { <p class="hint">"Scan the watchlist at the current timeframe (full-sample hedge, up to 200 symbols)."</p> }.into_any(),
                 Some(Err(e)) => view! { <p class="field-error" role="alert">{super::server_error(&e)}</p> }.into_any(),
                 Some(Ok(r)) => scan_view(r, open_pair).into_any(),
             }}
@@ -69,9 +106,18 @@ pub fn Scanner(
 fn scan_view(r: ScanResult, open_pair: Callback<(String, String)>) -> impl IntoView {
     let f = |v: Option<f64>, d: usize| v.map(|v| format!("{v:.d$}")).unwrap_or_else(|| "–".into());
     let header = r.symbols.clone();
+    let summary = format!(
+        "{} pairs tested, {} shown ({} filtered out), {} symbols screened out; q = Benjamini-Hochberg false-discovery rate over all pairs tested",
+        r.tested,
+        r.rows.len(),
+        r.filtered,
+        r.screened_out.len()
+    );
+    let has_heatmap = !r.corr.is_empty();
     view! {
+        <p class="hint" data-testid="scan-summary" data-tested=r.tested.to_string()>{summary}</p>
         <div class="scan-grid">
-            <table class="heatmap" data-testid="scan-heatmap" aria-label="Correlation of log returns">
+            <table class="heatmap" data-testid="scan-heatmap" aria-label="Correlation of log returns" hidden=!has_heatmap>
                 <thead><tr><th></th>{header.iter().map(|s| view! { <th scope="col">{s.clone()}</th> }).collect_view()}</tr></thead>
                 <tbody>
                     {r.symbols.iter().enumerate().map(|(i, s)| view! {
@@ -83,16 +129,19 @@ fn scan_view(r: ScanResult, open_pair: Callback<(String, String)>) -> impl IntoV
                 </tbody>
             </table>
             <table class="ranked" data-testid="scan-ranked">
-                <thead><tr><th>"pair (y/x)"</th><th title="Engle-Granger p-value">"coint p"</th><th title="bars">"half-life"</th><th>"|z|"</th><th>"β"</th><th>"n"</th></tr></thead>
+                <thead><tr><th>"pair (y/x)"</th><th title="Benjamini-Hochberg q-value of the p-value over every pair tested">"q"</th><th title="Engle-Granger p-value, the worse of both directions">"coint p"</th><th title="bars">"half-life"</th><th title="Mean crossings of the spread">"cross."</th><th>"|z|"</th><th>"β"</th><th>"n"</th></tr></thead>
                 <tbody>
                     {r.rows.into_iter().map(|row| {
                         let (x, y) = (row.x.clone(), row.y.clone());
                         view! {
-                            <tr class="clickable" tabindex="0" title="Open this pair"
+                            <tr class="clickable" tabindex="0" title=format!("Open this pair (p y on x {:.4}, x on y {:.4})", row.coint_p_yx, row.coint_p_xy)
+                                data-q=row.q_value.to_string()
                                 on:click=move |_| open_pair.run((x.clone(), y.clone()))>
                                 <td>{format!("{}/{}", row.y, row.x)}</td>
+                                <td>{format!("{:.4}", row.q_value)}</td>
                                 <td>{format!("{:.4}", row.coint_p)}</td>
                                 <td>{f(row.half_life, 1)}</td>
+                                <td>{row.crossings}</td>
                                 <td>{f(row.z.map(f64::abs), 2)}</td>
                                 <td>{format!("{:.4}", row.beta)}</td>
                                 <td>{row.n}</td>
@@ -102,6 +151,9 @@ fn scan_view(r: ScanResult, open_pair: Callback<(String, String)>) -> impl IntoV
                 </tbody>
             </table>
         </div>
+        {(!r.screened_out.is_empty()).then(|| view! {
+            <p class="hint" data-testid="scan-screened">{format!("Screened out: {}", r.screened_out.iter().map(|(s, why)| format!("{s} ({why})")).collect::<Vec<_>>().join("; "))}</p>
+        })}
         {(!r.skipped.is_empty()).then(|| view! {
             <p class="hint">{format!("Skipped: {}", r.skipped.iter().map(|(x, y, why)| format!("{y}/{x} ({why})")).collect::<Vec<_>>().join("; "))}</p>
         })}
