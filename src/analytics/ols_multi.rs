@@ -120,14 +120,17 @@ pub fn ols_multi(y: &[f64], xs: &[&[f64]], intercept: bool) -> Result<MultiOls> 
         let s: f64 = ((i + 1)..p).map(|j| r(i, j) * params[j]).sum();
         params[i] = (qty[i] - s) / r(i, i);
     }
-    // R^-1 by back substitution, then (R'R)^-1 = R^-1 R^-T.
-    let mut rinv = vec![vec![0.0; p]; p];
+    // R^-1 by back substitution, one column at a time (`cols[c][i]` is
+    // entry (i, c)); then diag (R'R)^-1 = row sums of squares of R^-1.
+    let mut cols: Vec<Vec<f64>> = Vec::with_capacity(p);
     for c in 0..p {
+        let mut col = vec![0.0; p];
         for i in (0..=c).rev() {
             let rhs = if i == c { 1.0 } else { 0.0 };
-            let s: f64 = ((i + 1)..=c).map(|j| r(i, j) * rinv[j][c]).sum();
-            rinv[i][c] = (rhs - s) / r(i, i);
+            let s: f64 = ((i + 1)..=c).map(|j| r(i, j) * col[j]).sum();
+            col[i] = (rhs - s) / r(i, i);
         }
+        cols.push(col);
     }
     let fit = MultiOls {
         intercept,
@@ -150,7 +153,7 @@ pub fn ols_multi(y: &[f64], xs: &[&[f64]], intercept: bool) -> Result<MultiOls> 
     };
     let s2 = ssr / (n - p) as f64;
     let bse: Vec<f64> = (0..p)
-        .map(|i| (s2 * rinv[i][i..].iter().map(|v| v * v).sum::<f64>()).sqrt())
+        .map(|i| (s2 * cols[i..].iter().map(|c| c[i] * c[i]).sum::<f64>()).sqrt())
         .collect();
     let tvalues: Vec<f64> = fit.params.iter().zip(&bse).map(|(b, s)| b / s).collect();
     let df = (n - p) as f64;

@@ -185,7 +185,7 @@ mod tests {
             ((state >> 11) as f64 / (1u64 << 53) as f64) - 0.5
         };
         let (mut b, mut c, mut e) = (10.0, 20.0, 0.0);
-        let mut legs = vec![Vec::new(), Vec::new(), Vec::new()];
+        let mut legs = [Vec::new(), Vec::new(), Vec::new()];
         for _ in 0..n {
             b += 0.05 * noise();
             c += 0.05 * noise();
