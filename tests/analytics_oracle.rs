@@ -384,7 +384,15 @@ fn check_case(name: &str) {
 /// Compares a serialised report with the expected JSON, field by field.
 fn check_report(c: &mut Check, label: &str, got: &Value, want: &Value) {
     c.eq(&format!("{label}.n"), &got["n"], &want["n"]);
-    let keys = got.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    // The research blocks joined the contract after these fixtures; they
+    // are held to their own oracle (oracle_research_statistics).
+    let keys = got
+        .as_object()
+        .unwrap()
+        .keys()
+        .filter(|k| !["diagnostics", "ou"].contains(&k.as_str()))
+        .cloned()
+        .collect::<Vec<_>>();
     let want_keys = want
         .as_object()
         .unwrap()

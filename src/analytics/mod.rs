@@ -1,9 +1,11 @@
 //! Quantitative core of pairdesk: hedge ratios (OLS, rolling OLS, Kalman,
-//! Huber, Theil-Sen), spread and z-score, stationarity and cointegration
-//! tests (ADF, Engle-Granger with MacKinnon p-values), half-life, Hurst
-//! exponent, return correlation, a two-leg backtest with execution costs
-//! (and its walk-forward) and the [`analyze`]
-//! contract that ties them together.
+//! Huber, Theil-Sen, total least squares, minimum half-life), least squares
+//! with several regressors, spread and z-score, stationarity and
+//! cointegration tests (ADF, Engle-Granger with MacKinnon p-values for a
+//! pair or a basket, Johansen), half-life, Hurst exponent, residual
+//! diagnostics, the Ornstein-Uhlenbeck MLE and Bertram's optimal bands,
+//! return correlation, a two-leg backtest with execution costs (and its
+//! walk-forward) and the [`analyze`] contract that ties them together.
 //!
 //! Everything here is pure and I/O-free; statistics are validated against
 //! statsmodels/scipy/pandas fixtures (`tests/analytics_oracle.rs`).
