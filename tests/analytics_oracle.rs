@@ -1500,18 +1500,7 @@ fn check_bertram(c: &mut Check, want: &Value) {
     use pairdesk::analytics::bertram::{optimal_bands, Objective};
     use pairdesk::analytics::ou::OuFit;
     let (theta, sigma) = (f(&want["theta"]), f(&want["sigma"]));
-    let fit = OuFit {
-        theta,
-        mu: 0.0,
-        sigma,
-        theta_se: 0.0,
-        mu_se: 0.0,
-        sigma_se: 0.0,
-        half_life: std::f64::consts::LN_2 / theta,
-        log_likelihood: 0.0,
-        dt: 1.0,
-        nobs: 0,
-    };
+    let fit = OuFit::with_parameters(theta, 0.0, sigma);
     let objective = match want["rf"].as_f64() {
         None => Objective::Return,
         Some(rf) => Objective::Sharpe { rf },

@@ -300,18 +300,7 @@ mod tests {
     use super::*;
 
     fn fit(theta: f64, sigma: f64) -> OuFit {
-        OuFit {
-            theta,
-            mu: 0.0,
-            sigma,
-            theta_se: 0.0,
-            mu_se: 0.0,
-            sigma_se: 0.0,
-            half_life: std::f64::consts::LN_2 / theta,
-            log_likelihood: 0.0,
-            dt: 1.0,
-            nobs: 0,
-        }
+        OuFit::with_parameters(theta, 0.0, sigma)
     }
 
     /// Bertram's worked example (his fit to a real pair: alpha = 180.9670,

@@ -36,6 +36,25 @@ pub struct OuFit {
     pub nobs: usize,
 }
 
+impl OuFit {
+    /// A process given by its parameters rather than fitted (no standard
+    /// errors, no sample), e.g. a published example for the band formulas.
+    pub fn with_parameters(theta: f64, mu: f64, sigma: f64) -> OuFit {
+        OuFit {
+            theta,
+            mu,
+            sigma,
+            theta_se: 0.0,
+            mu_se: 0.0,
+            sigma_se: 0.0,
+            half_life: std::f64::consts::LN_2 / theta,
+            log_likelihood: 0.0,
+            dt: 1.0,
+            nobs: 0,
+        }
+    }
+}
+
 /// Exact MLE of an OU process sampled every `dt` (see module docs).
 pub fn ou_mle(x: &[f64], dt: f64) -> Result<OuFit> {
     validate::finite("spread", x)?;

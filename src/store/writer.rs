@@ -530,11 +530,13 @@ fn run(
                     // transaction may not exist.
                     symbols.clear();
                     maint.reset();
-                    stats.commit_errors.fetch_add(1, Relaxed);
                     tracing::error!(error = %e, retry_in = ?backoff, "commit failed; keeping the batch and retrying");
+                    // The error before the count: whoever sees a failure
+                    // counted can read what it was.
                     if let Ok(mut le) = stats.last_error.lock() {
                         *le = Some(e.to_string());
                     }
+                    stats.commit_errors.fetch_add(1, Relaxed);
                     std::thread::sleep(backoff);
                     backoff = (backoff * 2).min(Duration::from_secs(2));
                 }
