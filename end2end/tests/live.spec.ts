@@ -185,6 +185,47 @@ test('the pair scanner ranks the watchlist and opens a pair on click', async ({ 
   await expect(page).toHaveURL(/x=BTCUSDT&y=ETHUSDT/);
 });
 
+test('a basket opens from the controls and its weights, Johansen table and bands match the API', async ({ page, request }) => {
+  // A fixed range, so the page and the API test the same bars.
+  const to = Math.floor((Date.now() - 120_000) / 1000) * 1000;
+  await open(page, `/?x=BTCUSDT&y=ETHUSDT&tf=1s&bars=600&to=${to}`);
+  await page.getByTestId('basket-symbols').fill('BTCUSDT,ETHUSDT');
+  await page.getByTestId('basket-bars').fill('500');
+  await page.getByTestId('basket-run').click();
+  await expect(page.getByTestId('basket-weights').locator('tr[data-leg="ETHUSDT"]')).toBeVisible({ timeout: 15_000 });
+  const api = await (await request.get(`/api/v1/johansen?symbols=BTCUSDT,ETHUSDT&timeframe=1s&bars=500&to=${to}`)).json();
+  const weight = async (leg: string) =>
+    Number(await page.getByTestId('basket-weights').locator(`tr[data-leg="${leg}"]`).getAttribute('data-weight'));
+  expect(await weight('BTCUSDT')).toBe(1);
+  expect(await weight('ETHUSDT')).toBe(api.weights_johansen[1]);
+  const traces = await page.getByTestId('basket-johansen').locator('tbody tr').evaluateAll(
+    (rows) => rows.map((r) => Number(r.getAttribute('data-trace'))));
+  expect(traces).toEqual(api.johansen.trace_stat);
+  await expect(page.getByTestId('basket-summary')).toContainText(`${api.bars} bars`);
+  const z = await page.getByTestId('basket-bands').getAttribute('data-z');
+  if (api.suggested_bands.return_max) {
+    expect(Number(z)).toBe(api.suggested_bands.return_max.z);
+  } else {
+    await expect(page.getByTestId('basket-bands')).toContainText('none');
+  }
+});
+
+test('the z chart draws the suggested bands, and bands=bertram trades at them', async ({ page, request }) => {
+  const to = Math.floor((Date.now() - 120_000) / 1000) * 1000;
+  await open(page, `/?x=BTCUSDT&y=ETHUSDT&tf=1s&bars=600&to=${to}&bands=bertram`);
+  const api = await (await request.get(`/api/v1/pair?x=BTCUSDT&y=ETHUSDT&timeframe=1s&bars=600&window=300&z_window=60&to=${to}&bands=bertram`)).json();
+  await expect(page.getByTestId('bands')).toHaveValue('bertram');
+  const guides = () => page.locator('canvas[data-testid="chart-z"]').getAttribute('data-guides');
+  if (api.suggested_bands.return_max) {
+    const z = api.suggested_bands.return_max.z;
+    await expect.poll(guides, { timeout: 15_000 }).toContain(`bertram:${z}`);
+    expect(api.query.options.entry).toBe(z);
+    await expect(page.locator('td[data-stat="bands_return"]')).toContainText(`±${z.toFixed(2)} z`);
+  } else {
+    await expect(page.locator('td[data-stat="bands_return"]')).toHaveText('none', { timeout: 15_000 });
+  }
+});
+
 test('uploading a recording stores it and reports malformed lines by number', async ({ page }) => {
   await open(page);
   const t0 = Date.parse('2025-12-15T08:00:00Z');

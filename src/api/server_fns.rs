@@ -198,6 +198,33 @@ pub async fn stop_paper(id: i64) -> Result<crate::model::paper::PaperSession, Se
     .map_err(|e| ServerFnError::new(e.to_string()))
 }
 
+/// The basket report of stored symbols at a timeframe (`GET
+/// /api/v1/johansen` with its defaults otherwise).
+#[server]
+pub async fn basket_report(
+    symbols: Vec<String>,
+    timeframe: String,
+    bars: u32,
+    to: Option<i64>,
+) -> Result<crate::model::basket::BasketReport, ServerFnError> {
+    let state = ssr::state()?;
+    let tf: crate::domain::Timeframe = timeframe.parse().map_err(ServerFnError::new)?;
+    let q = crate::model::basket::BasketQuery {
+        symbols,
+        timeframe: tf,
+        bars: bars as usize,
+        to,
+        ..Default::default()
+    };
+    let (store, venue) = (state.store.clone(), state.venue);
+    tokio::task::spawn_blocking(move || {
+        crate::services::basket::basket_johansen(store.as_ref(), venue, q)
+    })
+    .await
+    .map_err(|e| ServerFnError::new(e.to_string()))?
+    .map_err(|e| ServerFnError::new(e.to_string()))
+}
+
 /// Rank every pair of a watchlist (see `services::scanner`): the I(1)
 /// screen when `screen`, Engle-Granger both ways, BH q-values, and the
 /// optional volume, half-life and crossing filters.

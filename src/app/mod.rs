@@ -7,6 +7,7 @@
 //! fixed `to` the view is historical and does not refresh.
 
 pub mod alerts;
+pub mod basket;
 pub mod chart;
 pub mod format;
 pub mod live;
@@ -933,7 +934,8 @@ fn PairView(
         </div>
         <p class="hint">"Wheel to zoom, drag to pan, double-click to reset; hover shows values on every chart."</p>
         <upload::Upload />
-        <scanner::Scanner symbols=watchlist timeframe=Signal::derive(move || params.with(|p| p.query.timeframe.to_string())) open_pair />
+        <scanner::Scanner symbols=watchlist.clone() timeframe=Signal::derive(move || params.with(|p| p.query.timeframe.to_string())) open_pair />
+        <basket::BasketPanel symbols=watchlist timeframe=Signal::derive(move || params.with(|p| p.query.timeframe.to_string())) to=Signal::derive(move || params.with(|p| p.query.to)) />
     }
 }
 
