@@ -29,6 +29,7 @@ pub mod ols;
 pub mod ols_multi;
 pub mod ou;
 pub mod rolling_ols;
+pub mod sliding_coint;
 pub mod spread;
 pub mod stats;
 pub mod theil_sen;

@@ -177,6 +177,11 @@ pub struct ScanResult {
     /// Newest bar of the scan (the cache key's end), ms.
     #[serde(default)]
     pub to: Option<i64>,
+    /// Bars refreshed in since the last full test (0: this is one). A
+    /// refresh holds each pair's ADF lags, its mean crossings and the leg
+    /// screens from that test; see `services::scanner`.
+    #[serde(default)]
+    pub since_full: usize,
 }
 
 /// Benjamini-Hochberg adjusted p-values (`statsmodels.stats.multitest.

@@ -7,14 +7,29 @@
 //! differences it does) and the volume filter; every pair of the legs left
 //! is aligned on the bars both traded and tested by Engle-Granger in both
 //! directions, on all cores. Benjamini-Hochberg runs over every pair
-//! tested, then the half-life and crossing filters apply. Results are
-//! cached per (venue, query, newest bar): a new bar makes a new key.
+//! tested, then the half-life and crossing filters apply.
+//!
+//! # Refresh as bars arrive
+//!
+//! Scans are cached per (venue, query). When the newest bar moves on by at
+//! most [`MAX_REFRESH_BARS`], the cached scan is *refreshed* instead of
+//! re-run: each leg reads only the bars from its previous newest (then
+//! still forming) bar on, and each pair's [`SlidingCoint`] drops the rows
+//! that left the window and adds the new ones, O(lags²) per pair instead
+//! of a refit. A refresh holds what the last full test chose: each pair's
+//! ADF lags (AIC), its count of mean crossings, and which legs passed the
+//! I(1) and volume screens; everything else (beta, both Engle-Granger
+//! p-values at those lags, BH q-values over the same family, half-life,
+//! z, correlation) is exact for the new window. After
+//! [`FULL_EVERY`] refreshed bars, or a jump of more bars, the scan runs in
+//! full again, which also picks up any revision of older bars (a backfill).
 
 use crate::analytics::adf::{adfuller, AdfOptions, Autolag};
 use crate::analytics::coint::coint;
 use crate::analytics::correlation::log_return_correlation;
 use crate::analytics::half_life::half_life;
 use crate::analytics::ols::ols;
+use crate::analytics::sliding_coint::{Row, SlidingCoint};
 use crate::analytics::zscore::rolling_zscore;
 use crate::analytics::Trend;
 use crate::domain::Venue;
@@ -37,21 +52,54 @@ pub struct Leg {
 /// Fewest aligned bars a pair is tested on.
 const MIN_PAIR_BARS: usize = 30;
 
+/// Most new bars a cached scan is refreshed by; a longer jump re-runs it.
+pub const MAX_REFRESH_BARS: usize = 5;
+
+/// Refreshed bars after which the scan is re-run in full (new lags,
+/// crossings and screens).
+pub const FULL_EVERY: usize = 30;
+
+/// A tested pair's refreshable state: its legs (indexes into the scan's
+/// legs, `x` first), the sliding test, and what the full test fixed.
+#[derive(Clone)]
+struct PairState {
+    x: usize,
+    y: usize,
+    sliding: SlidingCoint,
+    crossings: usize,
+}
+
+/// A scan with what refreshing it takes.
+#[derive(Clone)]
+pub struct ScanState {
+    q: ScanQuery,
+    tf_ms: i64,
+    legs: Vec<Leg>,
+    pairs: Vec<PairState>,
+    /// Pairs the full test could not analyse (held until the next one).
+    skipped: Vec<(String, String, String)>,
+    screened_out: Vec<(String, String)>,
+    /// False when some tested pair had no sliding state (a window too short
+    /// for its lags): such a scan is always re-run.
+    refreshable: bool,
+    pub result: Arc<ScanResult>,
+}
+
 /// The last scans, newest last (a few watchlists in use at once).
 #[derive(Default)]
 pub struct ScanCache {
-    entries: Mutex<VecDeque<(String, Arc<ScanResult>)>>,
+    entries: Mutex<VecDeque<(String, Arc<ScanState>)>>,
 }
 
 const CACHE_ENTRIES: usize = 8;
 
 impl ScanCache {
-    fn get(&self, key: &str) -> Option<Arc<ScanResult>> {
+    fn get(&self, key: &str) -> Option<Arc<ScanState>> {
         let e = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         e.iter().find(|(k, _)| k == key).map(|(_, r)| r.clone())
     }
 
-    fn put(&self, key: String, r: Arc<ScanResult>) {
+    fn put(&self, key: String, r: Arc<ScanState>) {
         let mut e = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         e.retain(|(k, _)| *k != key);
         if e.len() == CACHE_ENTRIES {
@@ -61,7 +109,9 @@ impl ScanCache {
     }
 }
 
-/// Scan `q` on `venue`, from `cache` when the newest bar has not moved.
+/// Scan `q` on `venue`: from `cache` when the newest bar has not moved, a
+/// refresh of the cached scan when it moved by a few bars, else in full
+/// (see module docs).
 pub fn scan_cached(
     store: &dyn Store,
     venue: Venue,
@@ -71,15 +121,24 @@ pub fn scan_cached(
     q.validate()?;
     let end = range_end(store, venue, &q)?;
     let key = format!(
-        "{}|{}|{end:?}",
+        "{}|{}",
         venue.as_str(),
         serde_json::to_string(&q).unwrap_or_default()
     );
-    if let Some(r) = cache.get(&key) {
-        return Ok(r);
+    let cached = cache.get(&key);
+    if let Some(c) = &cached {
+        if c.result.to == end {
+            return Ok(c.result.clone());
+        }
+        if let Some(next) = refresh(store, venue, c, end)? {
+            let r = next.result.clone();
+            cache.put(key, Arc::new(next));
+            return Ok(r);
+        }
     }
-    let r = Arc::new(scan_to(store, venue, q, end)?);
-    cache.put(key, r.clone());
+    let state = scan_to(store, venue, q, end)?;
+    let r = state.result.clone();
+    cache.put(key, Arc::new(state));
     Ok(r)
 }
 
@@ -87,7 +146,8 @@ pub fn scan_cached(
 pub fn scan(store: &dyn Store, venue: Venue, mut q: ScanQuery) -> Result<ScanResult, PairError> {
     q.validate()?;
     let end = range_end(store, venue, &q)?;
-    scan_to(store, venue, q, end)
+    let state = scan_to(store, venue, q, end)?;
+    Ok(Arc::unwrap_or_clone(state.result))
 }
 
 fn failed(e: StoreError) -> PairError {
@@ -106,22 +166,37 @@ fn range_end(store: &dyn Store, venue: Venue, q: &ScanQuery) -> Result<Option<i6
     Ok(last.map(|t| tf.bucket(t) + tf.millis()))
 }
 
+/// A leg's bars in `[from, end)` with a positive close, as `(ts, close)`.
+fn leg_bars(
+    store: &dyn Store,
+    venue: Venue,
+    q: &ScanQuery,
+    sym: &str,
+    from: i64,
+    end: i64,
+) -> Result<Vec<(i64, f64, f64)>, PairError> {
+    Ok(store
+        .bars(venue, sym, q.timeframe, from, end)
+        .map_err(failed)?
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|b| b.close > 0.0)
+        .map(|b| (b.ts, b.close, b.volume * b.close))
+        .collect())
+}
+
 fn scan_to(
     store: &dyn Store,
     venue: Venue,
     q: ScanQuery,
     end: Option<i64>,
-) -> Result<ScanResult, PairError> {
+) -> Result<ScanState, PairError> {
     let mut screened_out = Vec::new();
     let mut legs: Vec<Leg> = Vec::new();
     if let Some(end) = end {
         let from = end - q.timeframe.millis() * q.bars as i64;
         for s in &q.symbols {
-            let bars = store
-                .bars(venue, s, q.timeframe, from, end)
-                .map_err(failed)?
-                .unwrap_or_default();
-            let bars: Vec<_> = bars.into_iter().filter(|b| b.close > 0.0).collect();
+            let bars = leg_bars(store, venue, &q, s, from, end)?;
             if bars.len() < MIN_PAIR_BARS {
                 screened_out.push((
                     s.clone(),
@@ -131,9 +206,9 @@ fn scan_to(
             }
             legs.push(Leg {
                 sym: s.clone(),
-                ts: bars.iter().map(|b| b.ts).collect(),
-                log: bars.iter().map(|b| b.close.ln()).collect(),
-                quote_volume: bars.iter().map(|b| b.volume * b.close).sum(),
+                ts: bars.iter().map(|b| b.0).collect(),
+                log: bars.iter().map(|b| b.1.ln()).collect(),
+                quote_volume: bars.iter().map(|b| b.2).sum(),
             });
         }
     } else {
@@ -141,17 +216,55 @@ fn scan_to(
             screened_out.push((s.clone(), "nothing stored".into()));
         }
     }
-    Ok(scan_legs(q, legs, screened_out, end))
+    Ok(scan_state(q, legs, screened_out, end))
+}
+
+/// Refreshes `old` to the range ending at `end`, reading only the bars from
+/// its newest on; `None` when it must be re-run in full instead.
+fn refresh(
+    store: &dyn Store,
+    venue: Venue,
+    old: &ScanState,
+    end: Option<i64>,
+) -> Result<Option<ScanState>, PairError> {
+    let (Some(end), Some(old_end)) = (end, old.result.to) else {
+        return Ok(None);
+    };
+    let step = (end - old_end) / old.tf_ms;
+    if !old.refreshable
+        || end <= old_end
+        || step as usize > MAX_REFRESH_BARS
+        || old.result.since_full + step as usize > FULL_EVERY
+    {
+        return Ok(None);
+    }
+    let cut = old_end - old.tf_ms;
+    let mut fresh = Vec::with_capacity(old.legs.len());
+    for l in &old.legs {
+        let bars = leg_bars(store, venue, &old.q, &l.sym, cut, end)?;
+        fresh.push(bars.into_iter().map(|b| (b.0, b.1)).collect());
+    }
+    Ok(old.advance(&fresh, end))
 }
 
 /// The scan's computation on loaded legs (pure; `q` validated): the
 /// screens, every pair on all cores, BH and the filters.
 pub fn scan_legs(
     q: ScanQuery,
+    legs: Vec<Leg>,
+    screened_out: Vec<(String, String)>,
+    end: Option<i64>,
+) -> ScanResult {
+    Arc::unwrap_or_clone(scan_state(q, legs, screened_out, end).result)
+}
+
+/// [`scan_legs`] keeping what a refresh needs.
+pub fn scan_state(
+    q: ScanQuery,
     mut legs: Vec<Leg>,
     mut screened_out: Vec<(String, String)>,
     end: Option<i64>,
-) -> ScanResult {
+) -> ScanState {
     if let Some(qv) = q.min_volume_quantile {
         let mut vols: Vec<f64> = legs.iter().map(|l| l.quote_volume).collect();
         vols.sort_by(f64::total_cmp);
@@ -190,13 +303,204 @@ pub fn scan_legs(
         pair_row(&legs[i], &legs[j], q.z_window)
     });
     let mut rows = Vec::new();
+    let mut states = Vec::new();
     let mut skipped = Vec::new();
+    let mut refreshable = true;
     for ((i, j), r) in pairs.iter().zip(results) {
         match r {
-            Ok(row) => rows.push(row),
+            Ok((row, sliding)) => {
+                match sliding {
+                    Some(sliding) => states.push(PairState {
+                        x: *i,
+                        y: *j,
+                        sliding,
+                        crossings: row.crossings,
+                    }),
+                    None => refreshable = false,
+                }
+                rows.push(row);
+            }
             Err(why) => skipped.push((legs[*i].sym.clone(), legs[*j].sym.clone(), why)),
         }
     }
+    let result = finish(&q, rows, skipped.clone(), screened_out.clone(), end, 0);
+    ScanState {
+        tf_ms: q.timeframe.millis(),
+        q,
+        legs,
+        pairs: states,
+        skipped,
+        screened_out,
+        refreshable,
+        result: Arc::new(result),
+    }
+}
+
+impl ScanState {
+    /// The scan moved on to the range ending at `end`: `fresh[i]` holds leg
+    /// `i`'s bars `(ts, close)` from the previous newest bar (revised, as it
+    /// was still forming) to `end`. `None` when the scan must be re-run
+    /// (a leg or a pair left too short, see module docs). Pure.
+    pub fn advance(&self, fresh: &[Vec<(i64, f64)>], end: i64) -> Option<ScanState> {
+        let old_end = self.result.to?;
+        if fresh.len() != self.legs.len() || end <= old_end {
+            return None;
+        }
+        let cut = old_end - self.tf_ms;
+        let from = end - self.tf_ms * self.q.bars as i64;
+        let mut legs = Vec::with_capacity(self.legs.len());
+        for (l, f) in self.legs.iter().zip(fresh) {
+            let lo = l.ts.partition_point(|&t| t < from);
+            let hi = l.ts.partition_point(|&t| t < cut);
+            let mut ts = l.ts[lo..hi.max(lo)].to_vec();
+            let mut log = l.log[lo..hi.max(lo)].to_vec();
+            for &(t, c) in f {
+                if t >= cut && t < end && ts.last().is_none_or(|&p| t > p) && c > 0.0 {
+                    ts.push(t);
+                    log.push(c.ln());
+                }
+            }
+            if ts.len() < MIN_PAIR_BARS {
+                return None;
+            }
+            legs.push(Leg {
+                sym: l.sym.clone(),
+                ts,
+                log,
+                quote_volume: l.quote_volume,
+            });
+        }
+        let z_window = self.q.z_window;
+        let refreshed = parallel_map(self.pairs.len(), |k| {
+            let p = &self.pairs[k];
+            let (oa, ob) = (&self.legs[p.x], &self.legs[p.y]);
+            let (na, nb) = (&legs[p.x], &legs[p.y]);
+            let mut s = p.sliding.clone();
+            let span = s.span();
+            let (t, gone) = tail_rows(oa, ob, cut, span - 1);
+            let (h, old) = head_rows(oa, ob, from, span - 1);
+            let (t_new, added) = tail_rows(na, nb, cut, span - 1);
+            let left = s.len().checked_sub(gone + old)?;
+            if t.len() < gone + span - 1
+                || h.len() < old + span - 1
+                || t_new.len() < added + span - 1
+                || left < 2 * span + 1
+            {
+                return None;
+            }
+            for i in 0..gone {
+                let e = t.len() - i;
+                s.pop_back(&t[e - span..e]);
+            }
+            for i in 0..old {
+                s.pop_front(&h[i..i + span]);
+            }
+            for i in 0..added {
+                s.push(&t_new[i..i + span]);
+            }
+            let row = sliding_row(na, nb, &s, p.crossings, z_window);
+            Some((s, row))
+        });
+        let mut pairs = Vec::with_capacity(self.pairs.len());
+        let mut rows = Vec::with_capacity(self.pairs.len());
+        let mut skipped = self.skipped.clone();
+        for (p, r) in self.pairs.iter().zip(refreshed) {
+            let (sliding, row) = r?;
+            match row {
+                Ok(row) => rows.push(row),
+                Err(why) => skipped.push((legs[p.x].sym.clone(), legs[p.y].sym.clone(), why)),
+            }
+            pairs.push(PairState {
+                sliding,
+                ..p.clone()
+            });
+        }
+        let since_full = self.result.since_full + ((end - old_end) / self.tf_ms) as usize;
+        let result = finish(
+            &self.q,
+            rows,
+            skipped,
+            self.screened_out.clone(),
+            Some(end),
+            since_full,
+        );
+        Some(ScanState {
+            q: self.q.clone(),
+            tf_ms: self.tf_ms,
+            legs,
+            pairs,
+            skipped: self.skipped.clone(),
+            screened_out: self.screened_out.clone(),
+            refreshable: true,
+            result: Arc::new(result),
+        })
+    }
+}
+
+/// Aligned rows `(a, b)` of two legs: those at or after `since` (and how
+/// many) with up to `extra` rows before them, oldest first.
+fn tail_rows(a: &Leg, b: &Leg, since: i64, extra: usize) -> (Vec<Row>, usize) {
+    let (mut i, mut j) = (a.ts.len(), b.ts.len());
+    let (mut out, mut recent, mut before) = (Vec::new(), 0, 0);
+    while i > 0 && j > 0 {
+        let (ta, tb) = (a.ts[i - 1], b.ts[j - 1]);
+        if ta > tb {
+            i -= 1;
+        } else if tb > ta {
+            j -= 1;
+        } else {
+            if ta >= since {
+                recent += 1;
+            } else if before == extra {
+                break;
+            } else {
+                before += 1;
+            }
+            out.push((a.log[i - 1], b.log[j - 1]));
+            i -= 1;
+            j -= 1;
+        }
+    }
+    out.reverse();
+    (out, recent)
+}
+
+/// Aligned rows `(a, b)` of two legs: those before `before` (and how many)
+/// with up to `extra` rows after them, oldest first.
+fn head_rows(a: &Leg, b: &Leg, before: i64, extra: usize) -> (Vec<Row>, usize) {
+    let (mut i, mut j) = (0, 0);
+    let (mut out, mut old, mut after) = (Vec::new(), 0, 0);
+    while i < a.ts.len() && j < b.ts.len() {
+        let (ta, tb) = (a.ts[i], b.ts[j]);
+        if ta < tb {
+            i += 1;
+        } else if tb < ta {
+            j += 1;
+        } else {
+            if ta < before {
+                old += 1;
+            } else if after == extra {
+                break;
+            } else {
+                after += 1;
+            }
+            out.push((a.log[i], b.log[j]));
+            i += 1;
+            j += 1;
+        }
+    }
+    (out, old)
+}
+
+/// BH over the rows tested, the filters, the ranking.
+fn finish(
+    q: &ScanQuery,
+    mut rows: Vec<ScanRow>,
+    skipped: Vec<(String, String, String)>,
+    screened_out: Vec<(String, String)>,
+    end: Option<i64>,
+    since_full: usize,
+) -> ScanResult {
     let tested = rows.len();
     let p: Vec<f64> = rows.iter().map(|r| r.coint_p).collect();
     for (r, qv) in rows.iter_mut().zip(bh_qvalues(&p)) {
@@ -212,7 +516,7 @@ pub fn scan_legs(
     let filtered = tested - rows.len();
     rank(&mut rows);
     ScanResult {
-        symbols: q.symbols,
+        symbols: q.symbols.clone(),
         corr,
         rows,
         skipped,
@@ -220,6 +524,7 @@ pub fn scan_legs(
         tested,
         filtered,
         to: end,
+        since_full,
     }
 }
 
@@ -260,8 +565,22 @@ fn i1_screen(log: &[f64]) -> Result<(), String> {
     Ok(())
 }
 
-/// Align two legs on the bars both traded and test them.
-fn pair_row(a: &Leg, b: &Leg, z_window: usize) -> Result<ScanRow, String> {
+/// The last rolling z-score of the spread `y - alpha - beta x` over the
+/// newest rows (the window the dashboard uses, capped at a third of `n`).
+fn last_z(rows: &[Row], n: usize, alpha: f64, beta: f64, z_window: usize) -> Option<f64> {
+    let w = z_window.min(n / 3).max(2);
+    let tail = &rows[rows.len().saturating_sub(w)..];
+    let spread: Vec<Option<f64>> = tail.iter().map(|r| Some(r.1 - alpha - beta * r.0)).collect();
+    rolling_zscore(&spread, w).ok()?.last().copied().flatten()
+}
+
+/// Align two legs on the bars both traded and test them; with the pair's
+/// sliding state when its window is long enough for the lags chosen.
+fn pair_row(
+    a: &Leg,
+    b: &Leg,
+    z_window: usize,
+) -> Result<(ScanRow, Option<SlidingCoint>), String> {
     let (mut x, mut y) = (Vec::new(), Vec::new());
     let (mut i, mut j) = (0, 0);
     while i < a.ts.len() && j < b.ts.len() {
@@ -293,14 +612,8 @@ fn pair_row(a: &Leg, b: &Leg, z_window: usize) -> Result<ScanRow, String> {
         .windows(2)
         .filter(|w| (w[0] - mean).signum() * (w[1] - mean).signum() < 0.0)
         .count();
-    let w = z_window.min(n / 3).max(2);
-    let spread_opt: Vec<Option<f64>> = spread.iter().copied().map(Some).collect();
-    let z = rolling_zscore(&spread_opt, w)
-        .map_err(e)?
-        .last()
-        .copied()
-        .flatten();
-    Ok(ScanRow {
+    let rows: Vec<Row> = x.iter().copied().zip(y.iter().copied()).collect();
+    let row = ScanRow {
         x: a.sym.clone(),
         y: b.sym.clone(),
         n,
@@ -311,8 +624,44 @@ fn pair_row(a: &Leg, b: &Leg, z_window: usize) -> Result<ScanRow, String> {
         q_value: 1.0,
         half_life: hl.half_life,
         crossings,
-        z,
+        z: last_z(&rows, n, fit.alpha, fit.beta, z_window),
         correlation: log_return_correlation(&x, &y).ok().flatten(),
+    };
+    let sliding = SlidingCoint::new(&x, &y, yx.usedlag, xy.usedlag).ok();
+    Ok((row, sliding))
+}
+
+/// A refreshed pair's row from its sliding state (`crossings` held).
+fn sliding_row(
+    a: &Leg,
+    b: &Leg,
+    s: &SlidingCoint,
+    crossings: usize,
+    z_window: usize,
+) -> Result<ScanRow, String> {
+    if s.len() < MIN_PAIR_BARS {
+        return Err(format!(
+            "{} bars where both traded (needs {MIN_PAIR_BARS})",
+            s.len()
+        ));
+    }
+    let (head, _) = head_rows(a, b, i64::MIN, s.span() - 1);
+    let st = s.stats(&head).map_err(|e| e.to_string())?;
+    let w = z_window.min(st.n / 3).max(2);
+    let (tail, _) = tail_rows(a, b, i64::MAX, w);
+    Ok(ScanRow {
+        x: a.sym.clone(),
+        y: b.sym.clone(),
+        n: st.n,
+        beta: st.beta,
+        coint_p: st.yx.pvalue.max(st.xy.pvalue),
+        coint_p_yx: st.yx.pvalue,
+        coint_p_xy: st.xy.pvalue,
+        q_value: 1.0,
+        half_life: st.half_life,
+        crossings,
+        z: last_z(&tail, st.n, st.alpha, st.beta, z_window),
+        correlation: st.correlation,
     })
 }
 
