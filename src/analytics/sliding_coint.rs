@@ -128,6 +128,11 @@ impl SlidingCoint {
         Ok(s)
     }
 
+    /// The held ADF lags: `(lag_yx, lag_xy)`.
+    pub fn lags(&self) -> (usize, usize) {
+        (self.lag_yx, self.lag_xy)
+    }
+
     /// Rows the window must keep at either end for [`Self::push`],
     /// [`Self::pop_back`] and [`Self::pop_front`]: `K + 2`.
     pub fn span(&self) -> usize {

@@ -130,7 +130,7 @@ pub fn scan_cached(
         if c.result.to == end {
             return Ok(c.result.clone());
         }
-        if let Some(next) = refresh(store, venue, c, end)? {
+        if let Some(next) = end.map(|e| refresh(store, venue, c, e)).transpose()?.flatten() {
             let r = next.result.clone();
             cache.put(key, Arc::new(next));
             return Ok(r);
@@ -225,20 +225,11 @@ fn refresh(
     store: &dyn Store,
     venue: Venue,
     old: &ScanState,
-    end: Option<i64>,
+    end: i64,
 ) -> Result<Option<ScanState>, PairError> {
-    let (Some(end), Some(old_end)) = (end, old.result.to) else {
+    let Some(cut) = old.refresh_from(end) else {
         return Ok(None);
     };
-    let step = (end - old_end) / old.tf_ms;
-    if !old.refreshable
-        || end <= old_end
-        || step as usize > MAX_REFRESH_BARS
-        || old.result.since_full + step as usize > FULL_EVERY
-    {
-        return Ok(None);
-    }
-    let cut = old_end - old.tf_ms;
     let mut fresh = Vec::with_capacity(old.legs.len());
     for l in &old.legs {
         let bars = leg_bars(store, venue, &old.q, &l.sym, cut, end)?;
@@ -337,6 +328,23 @@ pub fn scan_state(
 }
 
 impl ScanState {
+    /// Where a refresh to the range ending at `end` reads bars from (the
+    /// previous newest bar), or `None` when the scan must be re-run: it
+    /// was not refreshable, the range did not move forward, it moved by
+    /// more than [`MAX_REFRESH_BARS`], or [`FULL_EVERY`] refreshed bars
+    /// would pass since the last full run.
+    pub fn refresh_from(&self, end: i64) -> Option<i64> {
+        let old_end = self.result.to?;
+        if !self.refreshable || end <= old_end {
+            return None;
+        }
+        let step = usize::try_from((end - old_end) / self.tf_ms).ok()?;
+        if step > MAX_REFRESH_BARS || self.result.since_full + step > FULL_EVERY {
+            return None;
+        }
+        Some(old_end - self.tf_ms)
+    }
+
     /// The scan moved on to the range ending at `end`: `fresh[i]` holds leg
     /// `i`'s bars `(ts, close)` from the previous newest bar (revised, as it
     /// was still forming) to `end`. `None` when the scan must be re-run
@@ -574,13 +582,8 @@ fn last_z(rows: &[Row], n: usize, alpha: f64, beta: f64, z_window: usize) -> Opt
     rolling_zscore(&spread, w).ok()?.last().copied().flatten()
 }
 
-/// Align two legs on the bars both traded and test them; with the pair's
-/// sliding state when its window is long enough for the lags chosen.
-fn pair_row(
-    a: &Leg,
-    b: &Leg,
-    z_window: usize,
-) -> Result<(ScanRow, Option<SlidingCoint>), String> {
+/// Two legs' log closes on the bars both traded.
+fn align(a: &Leg, b: &Leg) -> (Vec<f64>, Vec<f64>) {
     let (mut x, mut y) = (Vec::new(), Vec::new());
     let (mut i, mut j) = (0, 0);
     while i < a.ts.len() && j < b.ts.len() {
@@ -595,6 +598,17 @@ fn pair_row(
             }
         }
     }
+    (x, y)
+}
+
+/// Align two legs on the bars both traded and test them; with the pair's
+/// sliding state when its window is long enough for the lags chosen.
+fn pair_row(
+    a: &Leg,
+    b: &Leg,
+    z_window: usize,
+) -> Result<(ScanRow, Option<SlidingCoint>), String> {
+    let (x, y) = align(a, b);
     let n = x.len();
     if n < MIN_PAIR_BARS {
         return Err(format!(
@@ -843,6 +857,124 @@ mod tests {
         let out: Vec<&str> = heavy.screened_out.iter().map(|(s, _)| s.as_str()).collect();
         assert_eq!(out, ["AUSDT", "BUSDT", "CUSDT", "FUSDT"]);
         assert_eq!(heavy.tested, 1);
+    }
+
+    fn close(got: f64, want: f64, tol: f64, what: &str) {
+        assert!(
+            (got - want).abs() <= tol * want.abs().max(1e-300) || got == want,
+            "{what}: {got} vs {want}"
+        );
+    }
+
+    /// Three legs, one with a bar missing every 97 minutes, and a window
+    /// shorter than the data. Refreshing by three bars, the old newest bar
+    /// revised (it was still forming), gives what a refit of the new window
+    /// gives: beta, half-life, z and correlation as a full scan, both
+    /// Engle-Granger p-values as `coint` at the lags held, BH over them;
+    /// crossings held.
+    #[test]
+    fn refresh_matches_a_refit_of_the_new_window() {
+        let total = 1403;
+        let base = walk(total, 11, 0.01);
+        let mut e = 0.0;
+        let noise = walk(total, 5, 0.004);
+        let b: Vec<f64> = base
+            .iter()
+            .zip(noise.windows(2).map(|w| w[1] - w[0]).chain([0.0]))
+            .map(|(v, n)| {
+                e = 0.8 * e + n;
+                2.0 + 0.9 * v + e
+            })
+            .collect();
+        let series = [
+            ("AUSDT", base.iter().map(|v| 3.0 + v).collect::<Vec<_>>()),
+            ("BUSDT", b),
+            ("CUSDT", walk(total, 21, 0.01).iter().map(|v| 1.0 + v).collect()),
+        ];
+        let legs = |lo: usize, hi: usize, forming: bool| -> Vec<Leg> {
+            series
+                .iter()
+                .enumerate()
+                .map(|(k, (sym, log))| {
+                    let keep: Vec<usize> = (lo..hi).filter(|t| k != 1 || t % 97 != 5).collect();
+                    let mut l: Vec<f64> = keep.iter().map(|&t| log[t]).collect();
+                    if forming {
+                        *l.last_mut().unwrap() += 0.003 * (k as f64 - 1.0);
+                    }
+                    Leg {
+                        sym: sym.to_string(),
+                        ts: keep.iter().map(|&t| t as i64 * 60_000).collect(),
+                        log: l,
+                        quote_volume: 1.0,
+                    }
+                })
+                .collect()
+        };
+        let mut q = ScanQuery {
+            symbols: series.iter().map(|s| s.0.to_string()).collect(),
+            bars: 1000,
+            screen: false,
+            ..ScanQuery::default()
+        };
+        q.validate().unwrap();
+        let (old_end, end) = (1400 * 60_000, 1403 * 60_000);
+        let old = scan_state(q.clone(), legs(400, 1400, true), Vec::new(), Some(old_end));
+        assert!(old.refreshable);
+        assert_eq!(old.refresh_from(end), Some(old_end - 60_000));
+        let fresh: Vec<Vec<(i64, f64)>> = legs(1399, 1403, false)
+            .iter()
+            .map(|l| l.ts.iter().zip(&l.log).map(|(&t, &v)| (t, v.exp())).collect())
+            .collect();
+        let new = old.advance(&fresh, end).expect("a refresh");
+        let refit = scan_state(q.clone(), legs(403, 1403, false), Vec::new(), Some(end));
+        let r = &new.result;
+        assert_eq!((r.tested, r.to, r.since_full), (3, Some(end), 3));
+        let find = |res: &ScanResult, x: &str, y: &str| -> ScanRow {
+            res.rows.iter().find(|r| r.x == x && r.y == y).unwrap().clone()
+        };
+        let p: Vec<f64> = r.rows.iter().map(|r| r.coint_p).collect();
+        for (row, qv) in r.rows.iter().zip(bh_qvalues(&p)) {
+            close(row.q_value, qv, 1e-12, "q");
+            let want = find(&refit.result, &row.x, &row.y);
+            let was = find(&old.result, &row.x, &row.y);
+            let what = format!("{}/{}", row.x, row.y);
+            assert_eq!(row.n, want.n, "{what}");
+            assert_eq!(row.crossings, was.crossings, "{what}");
+            close(row.beta, want.beta, 1e-9, &what);
+            close(row.half_life.unwrap(), want.half_life.unwrap(), 1e-8, &what);
+            close(row.z.unwrap(), want.z.unwrap(), 1e-7, &what);
+            close(row.correlation.unwrap(), want.correlation.unwrap(), 1e-9, &what);
+            let k = old
+                .pairs
+                .iter()
+                .position(|p| old.legs[p.x].sym == row.x && old.legs[p.y].sym == row.y)
+                .unwrap();
+            let (lag_yx, lag_xy) = old.pairs[k].sliding.lags();
+            let fresh_legs = legs(403, 1403, false);
+            let leg = |s: &str| fresh_legs.iter().find(|l| l.sym == s).unwrap();
+            let (x, y) = align(leg(&row.x), leg(&row.y));
+            let yx = coint(&y, &x, Autolag::None, Some(lag_yx)).unwrap();
+            let xy = coint(&x, &y, Autolag::None, Some(lag_xy)).unwrap();
+            close(row.coint_p_yx, yx.pvalue, 1e-8, &what);
+            close(row.coint_p_xy, xy.pvalue, 1e-8, &what);
+        }
+        let top = &r.rows[0];
+        assert_eq!((top.x.as_str(), top.y.as_str()), ("AUSDT", "BUSDT"));
+        // The refreshed state refreshes again, bar by bar.
+        let fresh: Vec<Vec<(i64, f64)>> = legs(1402, 1403, false)
+            .iter()
+            .map(|l| l.ts.iter().zip(&l.log).map(|(&t, &v)| (t, v.exp())).collect())
+            .collect();
+        let again = new.advance(&fresh, end + 60_000).expect("a second refresh");
+        assert_eq!(again.result.since_full, 4);
+        // A jump, a step back, or a stale scan is re-run in full.
+        assert_eq!(old.refresh_from(old_end), None);
+        assert_eq!(old.refresh_from(old_end + 6 * 60_000), None);
+        let mut stale = old.clone();
+        Arc::make_mut(&mut stale.result).since_full = FULL_EVERY - 2;
+        assert_eq!(stale.refresh_from(end), None);
+        assert!(stale.refresh_from(old_end + 2 * 60_000).is_some());
+        assert!(old.advance(&fresh[..2], end).is_none());
     }
 
     #[test]
