@@ -1,12 +1,14 @@
-//! The pair scanner's computation (`services::scanner::scan_legs`: the I(1)
-//! screen, Engle-Granger both ways on every pair, BH, filters) over 100
-//! and 200 symbols at 5,000 bars, on all cores. Writes the legs as CSV
+//! The pair scanner's computation (`services::scanner::scan_state`: the
+//! I(1) screen, Engle-Granger both ways on every pair, BH, filters, and the
+//! sliding state a refresh needs) over 100 and 200 symbols at 5,000 bars,
+//! on all cores; then a refresh by one new bar (`ScanState::advance`: the
+//! forming bar revised, one bar in, the oldest out). Writes the legs as CSV
 //! under `target/scanner-bench/` so that `scripts/bench_scanner.py` times
 //! statsmodels on the same numbers. Run:
 //! `cargo bench --features ssr --bench scanner`.
 
 use pairdesk::model::scan::ScanQuery;
-use pairdesk::services::scanner::{scan_legs, Leg};
+use pairdesk::services::scanner::{scan_state, Leg};
 use std::io::Write;
 use std::time::Instant;
 
@@ -24,7 +26,8 @@ fn legs(n: usize) -> Vec<Leg> {
         (s >> 11) as f64 / (1u64 << 53) as f64 - 0.5
     };
     let clusters = n.div_ceil(4);
-    let mut common = vec![vec![0.0; BARS]; clusters];
+    // One bar more than the scan's window: the bar a refresh adds.
+    let mut common = vec![vec![0.0; BARS + 1]; clusters];
     for c in &mut common {
         let mut w = 0.0;
         for v in c.iter_mut() {
@@ -50,7 +53,7 @@ fn legs(n: usize) -> Vec<Leg> {
                 .collect();
             Leg {
                 sym: format!("S{i:03}USDT"),
-                ts: (0..BARS as i64).map(|t| t * 60_000).collect(),
+                ts: (0..=BARS as i64).map(|t| t * 60_000).collect(),
                 log,
                 quote_volume: 1e6 * (1 + i % 7) as f64,
             }
@@ -75,16 +78,26 @@ fn main() {
             ..ScanQuery::default()
         };
         q.validate().expect("valid query");
+        let window: Vec<Leg> = legs
+            .iter()
+            .map(|l| Leg {
+                ts: l.ts[..BARS].to_vec(),
+                log: l.log[..BARS].to_vec(),
+                ..l.clone()
+            })
+            .collect();
+        let end = BARS as i64 * 60_000;
         let mut times = Vec::new();
         let mut last = None;
         for _ in 0..3 {
             let t0 = Instant::now();
-            let r = scan_legs(q.clone(), legs.clone(), Vec::new(), None);
+            let s = scan_state(q.clone(), window.clone(), Vec::new(), Some(end));
             times.push(t0.elapsed().as_secs_f64());
-            last = Some(r);
+            last = Some(s);
         }
         times.sort_by(f64::total_cmp);
-        let r = last.expect("ran");
+        let state = last.expect("ran");
+        let r = &state.result;
         let q05 = r.rows.iter().filter(|r| r.q_value < 0.05).count();
         let p05 = r.rows.iter().filter(|r| r.coint_p < 0.05).count();
         // A bench's report is its output.
@@ -94,6 +107,33 @@ fn main() {
             times[1],
             times[0],
             r.screened_out.len(),
+            r.tested
+        );
+        // The newest bar in the window was still forming: a refresh reads
+        // it again (here its final close, a little off) and the new bar.
+        let fresh: Vec<Vec<(i64, f64)>> = state
+            .leg_symbols()
+            .map(|sym| {
+                let l = legs.iter().find(|l| l.sym == sym).expect("a leg");
+                let revised = (l.log[BARS - 1] + 1e-4).exp();
+                vec![(l.ts[BARS - 1], revised), (l.ts[BARS], l.log[BARS].exp())]
+            })
+            .collect();
+        let mut times = Vec::new();
+        let mut moved = 0;
+        for _ in 0..9 {
+            let t0 = Instant::now();
+            let next = state.advance(&fresh, end + 60_000).expect("a refresh");
+            times.push(t0.elapsed().as_secs_f64());
+            moved = next.result.rows.iter().filter(|r| r.q_value < 0.05).count();
+        }
+        times.sort_by(f64::total_cmp);
+        println!(
+            "refresh {n} symbols by one bar: median {:.1} ms, min {:.1} ms, max {:.1} ms; \
+             {} pairs refreshed, {moved} with q < 0.05",
+            times[4] * 1e3,
+            times[0] * 1e3,
+            times[8] * 1e3,
             r.tested
         );
     }

@@ -30,7 +30,7 @@ export default defineConfig({
   },
   webServer: [
     {
-      command: `rm -f ../target/e2e.db ../target/e2e.db-wal ../target/e2e.db-shm && ../target/release/pairdesk serve --source sim --db ../target/e2e.db --listen 127.0.0.1:${PORT}`,
+      command: `rm -f ../target/e2e.db ../target/e2e.db-wal ../target/e2e.db-shm && ../target/release/pairdesk serve --source sim --symbols BTCUSDT,ETHUSDT,SOLUSDT --db ../target/e2e.db --listen 127.0.0.1:${PORT}`,
       url: `http://127.0.0.1:${PORT}/`,
       reuseExistingServer: false,
       timeout: 60_000,

@@ -172,6 +172,7 @@ test('an alert rule created in the page fires on the server and appears in the h
 
 test('the pair scanner ranks the watchlist and opens a pair on click', async ({ page }) => {
   await open(page, '/?x=ETHUSDT&y=BTCUSDT');
+  await page.getByTestId('scan-symbols').fill('BTCUSDT,ETHUSDT');
   await page.getByTestId('scan-bars').fill('300');
   // Five minutes of simulated ticks are too few for the I(1) screen to be
   // a stable verdict; the ranking is what this checks.
@@ -185,21 +186,26 @@ test('the pair scanner ranks the watchlist and opens a pair on click', async ({ 
   await expect(page).toHaveURL(/x=BTCUSDT&y=ETHUSDT/);
 });
 
-test('a basket opens from the controls and its weights, Johansen table and bands match the API', async ({ page, request }) => {
+test('a three-leg basket opens from the controls and its weights, Johansen table and bands match the API', async ({ page, request }) => {
   // A fixed range, so the page and the API test the same bars.
   const to = Math.floor((Date.now() - 120_000) / 1000) * 1000;
   await open(page, `/?x=BTCUSDT&y=ETHUSDT&tf=1s&bars=600&to=${to}`);
-  await page.getByTestId('basket-symbols').fill('BTCUSDT,ETHUSDT');
+  const legs = ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'];
+  await page.getByTestId('basket-symbols').fill(legs.join(','));
   await page.getByTestId('basket-bars').fill('500');
   await page.getByTestId('basket-run').click();
-  await expect(page.getByTestId('basket-weights').locator('tr[data-leg="ETHUSDT"]')).toBeVisible({ timeout: 15_000 });
-  const api = await (await request.get(`/api/v1/johansen?symbols=BTCUSDT,ETHUSDT&timeframe=1s&bars=500&to=${to}`)).json();
+  await expect(page.getByTestId('basket-weights').locator('tr[data-leg="SOLUSDT"]')).toBeVisible({ timeout: 15_000 });
+  const api = await (await request.get(`/api/v1/johansen?symbols=${legs.join(',')}&timeframe=1s&bars=500&to=${to}`)).json();
   const weight = async (leg: string) =>
     Number(await page.getByTestId('basket-weights').locator(`tr[data-leg="${leg}"]`).getAttribute('data-weight'));
-  expect(await weight('BTCUSDT')).toBe(1);
-  expect(await weight('ETHUSDT')).toBe(api.weights_johansen[1]);
+  expect(api.weights_johansen).toHaveLength(3);
+  for (const [i, leg] of legs.entries()) {
+    expect(await weight(leg)).toBe(api.weights_johansen[i]);
+  }
+  // One trace and one max-eigenvalue statistic per rank hypothesis.
   const traces = await page.getByTestId('basket-johansen').locator('tbody tr').evaluateAll(
     (rows) => rows.map((r) => Number(r.getAttribute('data-trace'))));
+  expect(traces).toHaveLength(3);
   expect(traces).toEqual(api.johansen.trace_stat);
   await expect(page.getByTestId('basket-summary')).toContainText(`${api.bars} bars`);
   const z = await page.getByTestId('basket-bands').getAttribute('data-z');
@@ -290,17 +296,17 @@ test('a symbol added from the page starts streaming; an unlisted one is refused'
   await page.getByTestId('add-symbol').fill('FOOBAR');
   await page.getByTestId('add-symbol-btn').click();
   await expect(page.getByTestId('add-symbol-error')).toContainText('FOOBAR is not listed');
-  await page.getByTestId('add-symbol').fill('solusdt');
+  await page.getByTestId('add-symbol').fill('bnbusdt');
   await page.getByTestId('add-symbol-btn').click();
-  await expect(page.getByTestId('add-symbol-ok')).toContainText('streaming 3 symbols');
+  await expect(page.getByTestId('add-symbol-ok')).toContainText('streaming 4 symbols');
   // Its trades arrive and are stored (the other legs lost nothing meanwhile:
   // the ingest fault tests cover the handover), and the pickers offer it.
   await expect.poll(async () => {
     const j = await (await request.get('/api/v1/symbols')).json();
-    const s = j.symbols.find((x: any) => x.symbol === 'SOLUSDT' && x.venue === 'sim');
+    const s = j.symbols.find((x: any) => x.symbol === 'BNBUSDT' && x.venue === 'sim');
     return s && s.stored && s.live ? s.live.ticks_per_sec : 0;
   }, { timeout: 20_000 }).toBeGreaterThan(0);
-  await expect(page.locator('#symbol-list option[value="SOLUSDT"]')).toHaveCount(1);
+  await expect(page.locator('#symbol-list option[value="BNBUSDT"]')).toHaveCount(1);
 });
 
 /** Tick-to-screen latency: exchange time of the newest pushed trade to the

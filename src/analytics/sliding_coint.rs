@@ -82,6 +82,24 @@ pub struct SlidingCoint {
     g: Vec<CSum>,
 }
 
+/// `Σ a_i b_i` with four running sums (so the compiler can vectorise it).
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    let mut acc = [0.0; 4];
+    let (ca, cb) = (a.chunks_exact(4), b.chunks_exact(4));
+    let tail: f64 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in ca.zip(cb) {
+        for k in 0..4 {
+            acc[k] += x[k] * y[k];
+        }
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
+}
+
 /// Index of the level of `y` (0) or `x` (1) at `t-1`, of the constant,
 /// and of `Δy` / `Δx` at `t - j`, in `z_t`.
 const CONST: usize = 2;
@@ -91,6 +109,9 @@ fn dy(j: usize) -> usize {
 fn dx(j: usize) -> usize {
     4 + 2 * j
 }
+
+/// Where a leg's `Δ` at `t - j` sits in `z_t` ([`dy`] or [`dx`]).
+type Column = fn(usize) -> usize;
 
 fn dim(k: usize) -> usize {
     2 * k + 5
@@ -118,11 +139,28 @@ impl SlidingCoint {
             g: vec![CSum::default(); d * (d + 1) / 2],
         };
         let rows: Vec<Row> = x.iter().copied().zip(y.iter().copied()).collect();
-        for t in 0..rows.len() {
-            s.level(rows[t], 1.0);
+        for &r in &rows {
+            s.level(r, 1.0);
             s.n += 1;
-            if t > big_k {
-                s.gram(&rows[t - big_k - 1..=t], 1.0);
+        }
+        // G in bulk: Z column by column, then one dot product per entry
+        // (a scan builds this for every pair; row-by-row updates of the
+        // packed triangle cost several times more).
+        let m = rows.len() - big_k - 1;
+        let mut cols = vec![0.0; d * m];
+        let mut z = vec![0.0; d];
+        for r in 0..m {
+            s.z_into(&rows[r..=r + big_k + 1], big_k, &mut z);
+            for (c, v) in z.iter().enumerate() {
+                cols[c * m + r] = *v;
+            }
+        }
+        let mut at = 0;
+        for i in 0..d {
+            let ci = &cols[i * m..(i + 1) * m];
+            for j in i..d {
+                s.g[at].add(dot(ci, &cols[j * m..(j + 1) * m]));
+                at += 1;
             }
         }
         Ok(s)
@@ -186,6 +224,11 @@ impl SlidingCoint {
     /// `z_t` at lag `k` from the rows `t-k-1 ..= t`.
     fn z(&self, w: &[Row], k: usize) -> Vec<f64> {
         let mut z = vec![0.0; dim(k)];
+        self.z_into(w, k, &mut z);
+        z
+    }
+
+    fn z_into(&self, w: &[Row], k: usize, z: &mut [f64]) {
         let lag = w[k];
         z[0] = lag.1 - self.anchor.1;
         z[1] = lag.0 - self.anchor.0;
@@ -195,7 +238,6 @@ impl SlidingCoint {
             z[dy(j)] = now.1 - before.1;
             z[dx(j)] = now.0 - before.0;
         }
-        z
     }
 
     fn gram(&mut self, w: &[Row], sign: f64) {
@@ -266,11 +308,7 @@ impl SlidingCoint {
         let half_life = (lambda < 0.0).then(|| -std::f64::consts::LN_2 / lambda);
 
         // Return correlation over the same rows.
-        let lin = [
-            vec![(CONST, 1.0)],
-            vec![(dx(0), 1.0)],
-            vec![(dy(0), 1.0)],
-        ];
+        let lin = [vec![(CONST, 1.0)], vec![(dx(0), 1.0)], vec![(dy(0), 1.0)]];
         let m = self.moments(head, 0, &lin);
         let rows = m[0][0];
         let (rx, ry) = (m[0][1] / rows, m[0][2] / rows);
@@ -299,7 +337,7 @@ impl SlidingCoint {
             Leg::Y => (0, 1),
             Leg::X => (1, 0),
         };
-        let (d_dep, d_ind): (fn(usize) -> usize, fn(usize) -> usize) = match dep {
+        let (d_dep, d_ind): (Column, Column) = match dep {
             Leg::Y => (dy, dx),
             Leg::X => (dx, dy),
         };
@@ -356,9 +394,10 @@ impl SlidingCoint {
                 }
             }
         }
-        for r in 0..m {
-            for s in 0..r {
-                out[r][s] = out[s][r];
+        for r in 1..m {
+            let (above, rest) = out.split_at_mut(r);
+            for (s, row) in above.iter().enumerate() {
+                rest[0][s] = row[r];
             }
         }
         out
@@ -381,7 +420,8 @@ fn cholesky(m: &[Vec<f64>]) -> Option<Vec<Vec<f64>>> {
         for row in r.iter().take(i) {
             d -= row[i] * row[i];
         }
-        if !(d > 0.0) {
+        // Not positive (or NaN): not positive definite.
+        if d.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
             return None;
         }
         r[i][i] = d.sqrt();
@@ -445,11 +485,26 @@ mod tests {
         assert_eq!(got.n, w.len());
         assert!(close(got.beta, fit.beta, 1e-9), "{} {}", got.beta, fit.beta);
         assert!(close(got.alpha, fit.alpha, 1e-9));
-        assert!(close(got.yx.stat, yx.stat, 1e-9), "{} {}", got.yx.stat, yx.stat);
-        assert!(close(got.xy.stat, xy.stat, 1e-9), "{} {}", got.xy.stat, xy.stat);
+        assert!(
+            close(got.yx.stat, yx.stat, 1e-9),
+            "{} {}",
+            got.yx.stat,
+            yx.stat
+        );
+        assert!(
+            close(got.xy.stat, xy.stat, 1e-9),
+            "{} {}",
+            got.xy.stat,
+            xy.stat
+        );
         assert!(close(got.yx.pvalue, yx.pvalue, 1e-8));
         assert!(close(got.xy.pvalue, xy.pvalue, 1e-8));
-        assert!(close(got.lambda, hl.lambda, 1e-9), "{} {}", got.lambda, hl.lambda);
+        assert!(
+            close(got.lambda, hl.lambda, 1e-9),
+            "{} {}",
+            got.lambda,
+            hl.lambda
+        );
         assert!(close(got.correlation.unwrap(), corr, 1e-9));
     }
 

@@ -106,8 +106,14 @@ pub fn Scanner(
 fn scan_view(r: ScanResult, open_pair: Callback<(String, String)>) -> impl IntoView {
     let f = |v: Option<f64>, d: usize| v.map(|v| format!("{v:.d$}")).unwrap_or_else(|| "–".into());
     let header = r.symbols.clone();
+    // A refresh holds the lags, crossings and screens of the last full test.
+    let freshness = match r.since_full {
+        0 => String::new(),
+        1 => "; refreshed by 1 bar since the full test".into(),
+        k => format!("; refreshed by {k} bars since the full test"),
+    };
     let summary = format!(
-        "{} pairs tested, {} shown ({} filtered out), {} symbols screened out; q = Benjamini-Hochberg false-discovery rate over all pairs tested",
+        "{} pairs tested, {} shown ({} filtered out), {} symbols screened out; q = Benjamini-Hochberg false-discovery rate over all pairs tested{freshness}",
         r.tested,
         r.rows.len(),
         r.filtered,

@@ -130,7 +130,11 @@ pub fn scan_cached(
         if c.result.to == end {
             return Ok(c.result.clone());
         }
-        if let Some(next) = end.map(|e| refresh(store, venue, c, e)).transpose()?.flatten() {
+        if let Some(next) = end
+            .map(|e| refresh(store, venue, c, e))
+            .transpose()?
+            .flatten()
+        {
             let r = next.result.clone();
             cache.put(key, Arc::new(next));
             return Ok(r);
@@ -231,8 +235,8 @@ fn refresh(
         return Ok(None);
     };
     let mut fresh = Vec::with_capacity(old.legs.len());
-    for l in &old.legs {
-        let bars = leg_bars(store, venue, &old.q, &l.sym, cut, end)?;
+    for sym in old.leg_symbols() {
+        let bars = leg_bars(store, venue, &old.q, sym, cut, end)?;
         fresh.push(bars.into_iter().map(|b| (b.0, b.1)).collect());
     }
     Ok(old.advance(&fresh, end))
@@ -328,6 +332,12 @@ pub fn scan_state(
 }
 
 impl ScanState {
+    /// The legs a refresh reads, in the order [`Self::advance`] takes
+    /// their bars (those that passed the screens).
+    pub fn leg_symbols(&self) -> impl Iterator<Item = &str> {
+        self.legs.iter().map(|l| l.sym.as_str())
+    }
+
     /// Where a refresh to the range ending at `end` reads bars from (the
     /// previous newest bar), or `None` when the scan must be re-run: it
     /// was not refreshable, the range did not move forward, it moved by
@@ -578,7 +588,10 @@ fn i1_screen(log: &[f64]) -> Result<(), String> {
 fn last_z(rows: &[Row], n: usize, alpha: f64, beta: f64, z_window: usize) -> Option<f64> {
     let w = z_window.min(n / 3).max(2);
     let tail = &rows[rows.len().saturating_sub(w)..];
-    let spread: Vec<Option<f64>> = tail.iter().map(|r| Some(r.1 - alpha - beta * r.0)).collect();
+    let spread: Vec<Option<f64>> = tail
+        .iter()
+        .map(|r| Some(r.1 - alpha - beta * r.0))
+        .collect();
     rolling_zscore(&spread, w).ok()?.last().copied().flatten()
 }
 
@@ -603,11 +616,7 @@ fn align(a: &Leg, b: &Leg) -> (Vec<f64>, Vec<f64>) {
 
 /// Align two legs on the bars both traded and test them; with the pair's
 /// sliding state when its window is long enough for the lags chosen.
-fn pair_row(
-    a: &Leg,
-    b: &Leg,
-    z_window: usize,
-) -> Result<(ScanRow, Option<SlidingCoint>), String> {
+fn pair_row(a: &Leg, b: &Leg, z_window: usize) -> Result<(ScanRow, Option<SlidingCoint>), String> {
     let (x, y) = align(a, b);
     let n = x.len();
     if n < MIN_PAIR_BARS {
@@ -889,7 +898,10 @@ mod tests {
         let series = [
             ("AUSDT", base.iter().map(|v| 3.0 + v).collect::<Vec<_>>()),
             ("BUSDT", b),
-            ("CUSDT", walk(total, 21, 0.01).iter().map(|v| 1.0 + v).collect()),
+            (
+                "CUSDT",
+                walk(total, 21, 0.01).iter().map(|v| 1.0 + v).collect(),
+            ),
         ];
         let legs = |lo: usize, hi: usize, forming: bool| -> Vec<Leg> {
             series
@@ -923,14 +935,23 @@ mod tests {
         assert_eq!(old.refresh_from(end), Some(old_end - 60_000));
         let fresh: Vec<Vec<(i64, f64)>> = legs(1399, 1403, false)
             .iter()
-            .map(|l| l.ts.iter().zip(&l.log).map(|(&t, &v)| (t, v.exp())).collect())
+            .map(|l| {
+                l.ts.iter()
+                    .zip(&l.log)
+                    .map(|(&t, &v)| (t, v.exp()))
+                    .collect()
+            })
             .collect();
         let new = old.advance(&fresh, end).expect("a refresh");
         let refit = scan_state(q.clone(), legs(403, 1403, false), Vec::new(), Some(end));
         let r = &new.result;
         assert_eq!((r.tested, r.to, r.since_full), (3, Some(end), 3));
         let find = |res: &ScanResult, x: &str, y: &str| -> ScanRow {
-            res.rows.iter().find(|r| r.x == x && r.y == y).unwrap().clone()
+            res.rows
+                .iter()
+                .find(|r| r.x == x && r.y == y)
+                .unwrap()
+                .clone()
         };
         let p: Vec<f64> = r.rows.iter().map(|r| r.coint_p).collect();
         for (row, qv) in r.rows.iter().zip(bh_qvalues(&p)) {
@@ -943,7 +964,12 @@ mod tests {
             close(row.beta, want.beta, 1e-9, &what);
             close(row.half_life.unwrap(), want.half_life.unwrap(), 1e-8, &what);
             close(row.z.unwrap(), want.z.unwrap(), 1e-7, &what);
-            close(row.correlation.unwrap(), want.correlation.unwrap(), 1e-9, &what);
+            close(
+                row.correlation.unwrap(),
+                want.correlation.unwrap(),
+                1e-9,
+                &what,
+            );
             let k = old
                 .pairs
                 .iter()
@@ -963,7 +989,12 @@ mod tests {
         // The refreshed state refreshes again, bar by bar.
         let fresh: Vec<Vec<(i64, f64)>> = legs(1402, 1403, false)
             .iter()
-            .map(|l| l.ts.iter().zip(&l.log).map(|(&t, &v)| (t, v.exp())).collect())
+            .map(|l| {
+                l.ts.iter()
+                    .zip(&l.log)
+                    .map(|(&t, &v)| (t, v.exp()))
+                    .collect()
+            })
             .collect();
         let again = new.advance(&fresh, end + 60_000).expect("a second refresh");
         assert_eq!(again.result.since_full, 4);
