@@ -130,11 +130,12 @@ fn main() {
         times.sort_by(f64::total_cmp);
         println!(
             "refresh {n} symbols by one bar: median {:.1} ms, min {:.1} ms, max {:.1} ms; \
-             {} pairs refreshed, {moved} with q < 0.05",
+             {} pairs refreshed, {moved} with q < 0.05; the state holds {:.1} MB",
             times[4] * 1e3,
             times[0] * 1e3,
             times[8] * 1e3,
-            r.tested
+            r.tested,
+            state.heap_bytes() as f64 / 1e6
         );
     }
 }

@@ -166,6 +166,11 @@ impl SlidingCoint {
         Ok(s)
     }
 
+    /// Bytes the state holds on the heap (its moment matrix).
+    pub fn heap_bytes(&self) -> usize {
+        self.g.len() * std::mem::size_of::<CSum>()
+    }
+
     /// The held ADF lags: `(lag_yx, lag_xy)`.
     pub fn lags(&self) -> (usize, usize) {
         (self.lag_yx, self.lag_xy)

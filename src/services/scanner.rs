@@ -332,6 +332,18 @@ pub fn scan_state(
 }
 
 impl ScanState {
+    /// Bytes the state holds beyond its result: the legs' bars and every
+    /// pair's sliding state (what the cache keeps per scan).
+    pub fn heap_bytes(&self) -> usize {
+        let legs: usize = self.legs.iter().map(|l| l.ts.len() * 16).sum();
+        let pairs: usize = self
+            .pairs
+            .iter()
+            .map(|p| std::mem::size_of::<PairState>() + p.sliding.heap_bytes())
+            .sum();
+        legs + pairs
+    }
+
     /// The legs a refresh reads, in the order [`Self::advance`] takes
     /// their bars (those that passed the screens).
     pub fn leg_symbols(&self) -> impl Iterator<Item = &str> {
@@ -933,15 +945,19 @@ mod tests {
         let old = scan_state(q.clone(), legs(400, 1400, true), Vec::new(), Some(old_end));
         assert!(old.refreshable);
         assert_eq!(old.refresh_from(end), Some(old_end - 60_000));
-        let fresh: Vec<Vec<(i64, f64)>> = legs(1399, 1403, false)
-            .iter()
-            .map(|l| {
-                l.ts.iter()
-                    .zip(&l.log)
-                    .map(|(&t, &v)| (t, v.exp()))
-                    .collect()
-            })
-            .collect();
+        // Each leg's bars `(ts, close)` from `lo` on, as a refresh reads them.
+        let fresh_from = |lo: usize| -> Vec<Vec<(i64, f64)>> {
+            legs(lo, 1403, false)
+                .iter()
+                .map(|l| {
+                    l.ts.iter()
+                        .zip(&l.log)
+                        .map(|(&t, &v)| (t, v.exp()))
+                        .collect()
+                })
+                .collect()
+        };
+        let fresh = fresh_from(1399);
         let new = old.advance(&fresh, end).expect("a refresh");
         let refit = scan_state(q.clone(), legs(403, 1403, false), Vec::new(), Some(end));
         let r = &new.result;
@@ -987,15 +1003,7 @@ mod tests {
         let top = &r.rows[0];
         assert_eq!((top.x.as_str(), top.y.as_str()), ("AUSDT", "BUSDT"));
         // The refreshed state refreshes again, bar by bar.
-        let fresh: Vec<Vec<(i64, f64)>> = legs(1402, 1403, false)
-            .iter()
-            .map(|l| {
-                l.ts.iter()
-                    .zip(&l.log)
-                    .map(|(&t, &v)| (t, v.exp()))
-                    .collect()
-            })
-            .collect();
+        let fresh = fresh_from(1402);
         let again = new.advance(&fresh, end + 60_000).expect("a second refresh");
         assert_eq!(again.result.since_full, 4);
         // A jump, a step back, or a stale scan is re-run in full.
