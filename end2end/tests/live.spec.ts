@@ -387,6 +387,11 @@ test('pair, timeframe and a historical range set from the controls give the API 
   await expect(page.locator('td[data-stat="n"]')).toHaveText(String(j.report.n), { timeout: 15_000 });
   expect(await stat('beta')).toBe(j.report.regression.beta.toFixed(6));
   expect(await stat('alpha')).toBe(j.report.regression.alpha.toFixed(6));
+  // The ACF chart draws the API's autocorrelations, lag 1 on.
+  const acf = await page.getByTestId('acf-chart').locator('rect').evaluateAll(
+    (bars) => bars.map((b) => Number(b.getAttribute('data-acf'))));
+  expect(j.report.diagnostics.acf.length).toBeGreaterThan(1);
+  expect(acf).toEqual(j.report.diagnostics.acf.slice(1));
   // What the signal costs, from the simulated market's book and funding:
   // the same figures as the API, formatted as the page does (bp()).
   const bp = (v: number) => {

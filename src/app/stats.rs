@@ -117,23 +117,88 @@ pub fn StatsTable(data: RwSignal<Option<PairAnalytics>>) -> impl IntoView {
             <tbody>
                 {move || {
                     data.with(|d| match d {
-                        Some(d) => rows(d)
-                            .into_iter()
-                            .map(|(k, label, value, help)| {
-                                view! {
-                                    <tr title=help>
-                                        <th scope="row">{label}</th>
-                                        <td data-stat=k>{value}</td>
-                                    </tr>
-                                }
-                            })
-                            .collect_view()
-                            .into_any(),
+                        Some(d) => {
+                            let table = rows(d)
+                                .into_iter()
+                                .map(|(k, label, value, help)| {
+                                    view! {
+                                        <tr title=help>
+                                            <th scope="row">{label}</th>
+                                            <td data-stat=k>{value}</td>
+                                        </tr>
+                                    }
+                                })
+                                .collect_view();
+                            let acf = d.report.diagnostics.as_ref().map(|g| g.acf.clone()).unwrap_or_default();
+                            let n = d.report.n;
+                            view! {
+                                {table}
+                                <tr title="Autocorrelation of the full-sample spread by lag; dashed: ±1.96/√n, where white noise stays 95% of the time (bars beyond it in the accent colour)">
+                                    <th scope="row">{format!("ACF, lags 1–{}", acf.len().saturating_sub(1))}</th>
+                                    <td>{acf_chart(&acf, n)}</td>
+                                </tr>
+                            }
+                            .into_any()
+                        }
                         None => view! { <tr><td>"No data yet."</td></tr> }.into_any(),
                     })
                 }}
             </tbody>
         </table>
+    }
+}
+
+/// The spread's ACF (lags 1 on) as a small bar chart, with the ±1.96/√n
+/// band a white-noise series stays inside 95% of the time. Each bar
+/// carries its value (`data-acf`), so a test can read what it shows.
+fn acf_chart(acf: &[f64], n: usize) -> impl IntoView {
+    const W: f64 = 220.0;
+    const H: f64 = 64.0;
+    let lags = acf.len().saturating_sub(1);
+    let step = W / lags.max(1) as f64;
+    let mid = H / 2.0;
+    let scale = mid - 2.0;
+    let band = (1.96 / (n.max(1) as f64).sqrt()).min(1.0);
+    let bars = acf
+        .iter()
+        .enumerate()
+        .skip(1)
+        .map(|(k, &raw)| {
+            let v = if raw.is_finite() {
+                raw.clamp(-1.0, 1.0)
+            } else {
+                0.0
+            };
+            let h = (v.abs() * scale).max(0.5);
+            let y = if v >= 0.0 { mid - h } else { mid };
+            let class = if v.abs() > band {
+                "acf-bar out"
+            } else {
+                "acf-bar"
+            };
+            view! {
+                <rect
+                    x=format!("{:.1}", (k - 1) as f64 * step + 0.5)
+                    y=format!("{y:.1}")
+                    width=format!("{:.1}", (step - 1.0).max(1.0))
+                    height=format!("{h:.1}")
+                    class=class
+                    data-lag=k.to_string()
+                    data-acf=raw.to_string()
+                >
+                    <title>{format!("lag {k}: {raw:.3}")}</title>
+                </rect>
+            }
+        })
+        .collect_view();
+    let at = |v: f64| format!("{:.1}", mid - v * scale);
+    view! {
+        <svg class="acf" data-testid="acf-chart" viewBox=format!("0 0 {W} {H}") width=W.to_string() height=H.to_string() role="img" aria-label="Autocorrelation of the spread by lag">
+            <line class="acf-zero" x1="0" x2=W.to_string() y1=at(0.0) y2=at(0.0) />
+            <line class="acf-band" x1="0" x2=W.to_string() y1=at(band) y2=at(band) />
+            <line class="acf-band" x1="0" x2=W.to_string() y1=at(-band) y2=at(-band) />
+            {bars}
+        </svg>
     }
 }
 
