@@ -31,9 +31,11 @@
 //! The lags are the ones the last full test chose by AIC. Between full
 //! tests they are held, so a refreshed statistic equals
 //! `coint(y, x, autolag=None, maxlag=k)` on the new window, not a fresh lag
-//! choice; the scanner re-tests in full every few dozen bars. The sums are
-//! compensated ([`CSum`]) and a bar's products are computed identically when
-//! it is added and when it leaves, so adds and removes do not drift.
+//! choice; the scanner re-tests in full every 30 bars. The window's matrix
+//! is built in bulk (one dot product per entry, rounding about `n ε` of its
+//! terms); each slide then adds and removes a bar's products, computed
+//! identically both times, into compensated sums ([`CSum`]), so slides add
+//! no drift of their own, and the full re-test rebuilds the matrix.
 
 use super::error::{AnalyticsError, Result};
 use super::mackinnon::{mackinnonp, Trend};
