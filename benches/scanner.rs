@@ -8,7 +8,7 @@
 //! `cargo bench --features ssr --bench scanner`.
 
 use pairdesk::model::scan::ScanQuery;
-use pairdesk::services::scanner::{scan_state, Leg};
+use pairdesk::services::scanner::{scan_state, Leg, Progress};
 use std::io::Write;
 use std::time::Instant;
 
@@ -91,7 +91,13 @@ fn main() {
         let mut last = None;
         for _ in 0..3 {
             let t0 = Instant::now();
-            let s = scan_state(q.clone(), window.clone(), Vec::new(), Some(end));
+            let s = scan_state(
+                q.clone(),
+                window.clone(),
+                Vec::new(),
+                Some(end),
+                &Progress::default(),
+            );
             times.push(t0.elapsed().as_secs_f64());
             last = Some(s);
         }
@@ -123,7 +129,9 @@ fn main() {
         let mut moved = 0;
         for _ in 0..9 {
             let t0 = Instant::now();
-            let next = state.advance(&fresh, end + 60_000).expect("a refresh");
+            let next = state
+                .advance(&fresh, end + 60_000, &Progress::default())
+                .expect("a refresh");
             times.push(t0.elapsed().as_secs_f64());
             moved = next.result.rows.iter().filter(|r| r.q_value < 0.05).count();
         }

@@ -177,7 +177,21 @@ test('the pair scanner ranks the watchlist and opens a pair on click', async ({ 
   // Five minutes of simulated ticks are too few for the I(1) screen to be
   // a stable verdict; the ranking is what this checks.
   await page.getByTestId('scan-screen').uncheck();
+  // Hold the scan's answer back for two seconds, so the page polls the
+  // scan's progress (by the job id it sent) while it waits.
+  let job: number | undefined;
+  await page.route('**/api/scan_pairs*', async (route) => {
+    job = Number(new URLSearchParams(route.request().postData() ?? '').get('job'));
+    const response = await route.fetch();
+    await new Promise((r) => setTimeout(r, 2_000));
+    await route.fulfill({ response });
+  });
+  const polled = page.waitForResponse(async (r) => r.url().includes('/api/scan_progress') && (await r.json()) !== null);
   await page.getByTestId('scan-run').click();
+  const progress = await (await polled).json();
+  expect(job).toBeGreaterThan(0);
+  expect(progress.done).toBeLessThanOrEqual(progress.total);
+  await expect(page.getByTestId('scan-progress')).toHaveText(/^(Reading bars: symbol|I\(1\) screen: leg|Testing pairs:|Refreshing pairs:|Done:) \d+ of \d+$/);
   await expect(page.getByTestId('scan-heatmap')).toContainText('BTCUSDT', { timeout: 15_000 });
   await expect(page.getByTestId('scan-summary')).toContainText('pairs tested');
   const row = page.getByTestId('scan-ranked').locator('tbody tr').first();

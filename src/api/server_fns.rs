@@ -227,41 +227,43 @@ pub async fn basket_report(
 
 /// Rank every pair of a watchlist (see `services::scanner`): the I(1)
 /// screen when `screen`, Engle-Granger both ways, BH q-values, and the
-/// optional volume, half-life and crossing filters.
+/// optional volume, half-life and crossing filters, up to 5,000 bars; the
+/// z-score window is the server's. `job`, an id the page picks, lets
+/// [`scan_progress`] report on the scan while it runs.
 #[server]
 pub async fn scan_pairs(
-    symbols: Vec<String>,
-    timeframe: String,
-    bars: u32,
-    screen: bool,
-    min_volume_quantile: Option<f64>,
-    half_life_max: Option<f64>,
-    min_crossings: Option<usize>,
+    query: crate::model::scan::ScanQuery,
+    job: Option<u64>,
 ) -> Result<crate::model::scan::ScanResult, ServerFnError> {
     let state = ssr::state()?;
-    let tf: crate::domain::Timeframe = timeframe.parse().map_err(ServerFnError::new)?;
-    if !(30..=5000).contains(&bars) {
+    if !(30..=5000).contains(&query.bars) {
         return Err(ServerFnError::new(format!(
-            "bars must be 30 to 5000, got {bars}"
+            "bars must be 30 to 5000, got {}",
+            query.bars
         )));
     }
     let q = crate::model::scan::ScanQuery {
-        symbols,
-        timeframe: tf,
-        bars: bars as usize,
-        z_window: state.config.z_window.min(bars as usize),
-        screen,
-        min_volume_quantile,
-        half_life_min: None,
-        half_life_max,
-        min_crossings,
+        z_window: state.config.z_window.min(query.bars),
+        ..query
     };
     let (store, venue, cache) = (state.store.clone(), state.venue, state.scans.clone());
     let r = tokio::task::spawn_blocking(move || {
-        crate::services::scanner::scan_cached(store.as_ref(), venue, q, &cache)
+        let progress = cache.job(job);
+        let r = crate::services::scanner::scan_cached(store.as_ref(), venue, q, &cache, &progress);
+        progress.finish();
+        r
     })
     .await
     .map_err(|e| ServerFnError::new(e.to_string()))?
     .map_err(|e| ServerFnError::new(e.to_string()))?;
     Ok((*r).clone())
+}
+
+/// Where the scan started with `job` is (stage, items done and to do);
+/// `None` once it is no longer remembered or before it started.
+#[server]
+pub async fn scan_progress(
+    job: u64,
+) -> Result<Option<crate::model::scan::ScanProgress>, ServerFnError> {
+    Ok(ssr::state()?.scans.progress(job))
 }

@@ -1,11 +1,31 @@
 //! The pair scanner panel: a watchlist of up to 200 symbols, the I(1)
 //! screen and filters, a correlation heatmap (up to 30 symbols) and every
 //! pair ranked by its Benjamini-Hochberg q-value, then p-value and
-//! half-life. Clicking a pair opens it in the main view.
+//! half-life. Clicking a pair opens it in the main view. While a scan
+//! runs, the panel polls its progress (symbols read, legs screened, pairs
+//! tested) under a job id the page picks.
 
-use crate::api::server_fns::scan_pairs;
-use crate::model::scan::ScanResult;
+use crate::api::server_fns::{scan_pairs, scan_progress};
+use crate::domain::Timeframe;
+use crate::model::scan::{ScanProgress, ScanQuery, ScanResult};
 use leptos::prelude::*;
+
+/// How often a running scan's progress is asked for.
+const POLL_MS: u64 = 300;
+
+/// A job id for the next scan: the page's time origin and the time since,
+/// in microseconds, so two tabs (or two scans of one) differ.
+fn job_id() -> u64 {
+    #[cfg(feature = "hydrate")]
+    {
+        let p = web_sys::window().and_then(|w| w.performance());
+        p.map_or(0, |p| ((p.time_origin() + p.now()) * 1000.0) as u64)
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        0
+    }
+}
 
 /// Heatmap colour: red for -1, neutral for 0, green for +1.
 fn heat(c: Option<f64>) -> String {
@@ -34,19 +54,39 @@ pub fn Scanner(
     let vol_q = RwSignal::new(String::new());
     let hl_max = RwSignal::new(String::new());
     let crossings = RwSignal::new(String::new());
-    type Args = (
-        Vec<String>,
-        String,
-        u32,
-        bool,
-        Option<f64>,
-        Option<f64>,
-        Option<usize>,
-    );
-    let run = Action::new(move |a: &Args| {
-        let a = a.clone();
-        async move { scan_pairs(a.0, a.1, a.2, a.3, a.4, a.5, a.6).await }
+    let run = Action::new(move |a: &(ScanQuery, u64)| {
+        let (q, job) = a.clone();
+        async move { scan_pairs(q, Some(job)).await }
     });
+    let progress = RwSignal::new(None::<ScanProgress>);
+    let form_error = RwSignal::new(None::<String>);
+    let poller = StoredValue::new(None::<IntervalHandle>);
+    // Poll while the scan runs; stop once it is done.
+    let poll = move |job: u64| {
+        if let Some(h) = poller.get_value() {
+            h.clear();
+        }
+        progress.set(None);
+        let handle = set_interval_with_handle(
+            move || {
+                if !run.pending().get_untracked() {
+                    if let Some(h) = poller.get_value() {
+                        h.clear();
+                    }
+                    return;
+                }
+                leptos::task::spawn_local(async move {
+                    if let Ok(Some(p)) = scan_progress(job).await {
+                        if run.pending().get_untracked() {
+                            progress.set(Some(p));
+                        }
+                    }
+                });
+            },
+            std::time::Duration::from_millis(POLL_MS),
+        );
+        poller.set_value(handle.ok());
+    };
     let opt_f = |s: RwSignal<String>| s.get_untracked().trim().parse::<f64>().ok();
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -56,16 +96,27 @@ pub fn Scanner(
             .map(|s| s.trim().to_string())
             .filter(|s| !s.is_empty())
             .collect();
-        let b = bars.get_untracked().trim().parse::<u32>().unwrap_or(300);
-        run.dispatch((
-            list,
-            timeframe.get_untracked(),
-            b,
-            screen.get_untracked(),
-            opt_f(vol_q),
-            opt_f(hl_max),
-            crossings.get_untracked().trim().parse::<usize>().ok(),
-        ));
+        let tf = match timeframe.get_untracked().parse::<Timeframe>() {
+            Ok(tf) => tf,
+            Err(e) => {
+                form_error.set(Some(e));
+                return;
+            }
+        };
+        form_error.set(None);
+        let q = ScanQuery {
+            symbols: list,
+            timeframe: tf,
+            bars: bars.get_untracked().trim().parse::<usize>().unwrap_or(300),
+            screen: screen.get_untracked(),
+            min_volume_quantile: opt_f(vol_q),
+            half_life_max: opt_f(hl_max),
+            min_crossings: crossings.get_untracked().trim().parse::<usize>().ok(),
+            ..ScanQuery::default()
+        };
+        let job = job_id();
+        run.dispatch((q, job));
+        poll(job);
     };
     let result = move || run.value().get();
     view! {
@@ -93,8 +144,13 @@ pub fn Scanner(
                 </label>
                 <button type="submit" data-testid="scan-run">{move || if run.pending().get() { "Scanning…" } else { "Scan" }}</button>
             </form>
+            {move || form_error.get().map(|e| view! { <p class="field-error" role="alert">{e}</p> })}
             {move || match result() {
-                None if run.pending().get() => view! { <p class="hint" data-testid="scan-progress">"Scanning: every pair of the watchlist, Engle-Granger both ways…"</p> }.into_any(),
+                _ if run.pending().get() => view! {
+                    <p class="hint" data-testid="scan-progress">
+                        {move || progress.get().map_or_else(|| "Scanning: every pair of the watchlist, Engle-Granger both ways…".to_string(), |p| p.label())}
+                    </p>
+                }.into_any(),
                 None => view! { <p class="hint">"Scan the watchlist at the current timeframe (full-sample hedge, up to 200 symbols)."</p> }.into_any(),
                 Some(Err(e)) => view! { <p class="field-error" role="alert">{super::server_error(&e)}</p> }.into_any(),
                 Some(Ok(r)) => scan_view(r, open_pair).into_any(),

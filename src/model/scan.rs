@@ -184,6 +184,62 @@ pub struct ScanResult {
     pub since_full: usize,
 }
 
+/// The stage a running scan is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScanStage {
+    /// Reading each symbol's bars from the store.
+    Reading,
+    /// The I(1) screen, one leg at a time.
+    Screening,
+    /// Engle-Granger both ways, one pair at a time.
+    Testing,
+    /// Sliding every cached pair onto the new bars.
+    Refreshing,
+    Done,
+}
+
+/// How far a running scan is: its stage and the items of that stage done
+/// (symbols read, legs screened, pairs tested or refreshed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScanProgress {
+    pub stage: ScanStage,
+    pub done: usize,
+    pub total: usize,
+}
+
+impl ScanProgress {
+    /// What the panel shows, e.g. "Testing pairs: 8,431 of 19,900" (done:
+    /// the last stage's counts).
+    pub fn label(&self) -> String {
+        let what = match self.stage {
+            ScanStage::Reading => "Reading bars: symbol",
+            ScanStage::Screening => "I(1) screen: leg",
+            ScanStage::Testing => "Testing pairs:",
+            ScanStage::Refreshing => "Refreshing pairs:",
+            ScanStage::Done => "Done:",
+        };
+        format!(
+            "{what} {} of {}",
+            thousands(self.done),
+            thousands(self.total)
+        )
+    }
+}
+
+/// `n` with a comma every three digits.
+fn thousands(n: usize) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// Benjamini-Hochberg adjusted p-values (`statsmodels.stats.multitest.
 /// multipletests(p, method="fdr_bh")[1]`): with the p-values sorted
 /// ascending, `q_(i) = min_{j >= i} min(1, m p_(j) / j)`, returned in the
@@ -219,6 +275,25 @@ pub fn rank(rows: &mut [ScanRow]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn progress_labels_count_with_separators() {
+        let p = |stage, done, total| ScanProgress { stage, done, total }.label();
+        assert_eq!(
+            p(ScanStage::Testing, 8431, 19_900),
+            "Testing pairs: 8,431 of 19,900"
+        );
+        assert_eq!(
+            p(ScanStage::Reading, 7, 200),
+            "Reading bars: symbol 7 of 200"
+        );
+        assert_eq!(
+            p(ScanStage::Refreshing, 0, 1_234_567),
+            "Refreshing pairs: 0 of 1,234,567"
+        );
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+    }
 
     fn row(q: f64, p: f64, hl: Option<f64>) -> ScanRow {
         ScanRow {

@@ -34,9 +34,12 @@ use crate::analytics::zscore::rolling_zscore;
 use crate::analytics::Trend;
 use crate::domain::Venue;
 use crate::model::pair::PairError;
-use crate::model::scan::{bh_qvalues, rank, ScanQuery, ScanResult, ScanRow, MAX_HEATMAP};
+use crate::model::scan::{
+    bh_qvalues, rank, ScanProgress, ScanQuery, ScanResult, ScanRow, ScanStage, MAX_HEATMAP,
+};
 use crate::store::{Store, StoreError};
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 
 /// One leg's log closes by bar time and its traded quote volume.
@@ -85,15 +88,96 @@ pub struct ScanState {
     pub result: Arc<ScanResult>,
 }
 
-/// The last scans, newest last (a few watchlists in use at once).
+/// A running scan's progress, updated by the workers as they go and read
+/// by whoever polls it (see [`ScanProgress`]).
+#[derive(Default)]
+pub struct Progress {
+    stage: AtomicU8,
+    done: AtomicUsize,
+    total: AtomicUsize,
+}
+
+const STAGES: [ScanStage; 5] = [
+    ScanStage::Reading,
+    ScanStage::Screening,
+    ScanStage::Testing,
+    ScanStage::Refreshing,
+    ScanStage::Done,
+];
+
+impl Progress {
+    /// Enter `stage`, with `total` items to do.
+    fn start(&self, stage: ScanStage, total: usize) {
+        // Total first and done reset before the stage flips, so a reader
+        // never sees the new stage with the old stage's counts.
+        self.total.store(total, Relaxed);
+        self.done.store(0, Relaxed);
+        let i = STAGES.iter().position(|s| *s == stage).unwrap_or(0);
+        self.stage.store(i as u8, Relaxed);
+    }
+
+    /// One more item of the current stage done.
+    fn tick(&self) {
+        self.done.fetch_add(1, Relaxed);
+    }
+
+    /// The scan ran to its end (the result is being returned).
+    pub fn finish(&self) {
+        let total = self.total.load(Relaxed);
+        self.done.store(total, Relaxed);
+        self.stage.store((STAGES.len() - 1) as u8, Relaxed);
+    }
+
+    pub fn snapshot(&self) -> ScanProgress {
+        let stage = STAGES[usize::from(self.stage.load(Relaxed)).min(STAGES.len() - 1)];
+        let total = self.total.load(Relaxed);
+        ScanProgress {
+            stage,
+            // Read between a stage's reset and its ticks, done may briefly
+            // run ahead of a smaller new total.
+            done: self.done.load(Relaxed).min(total),
+            total,
+        }
+    }
+}
+
+/// The last scans, newest last (a few watchlists in use at once), and the
+/// progress of the scans running or just run, by the job id their caller
+/// chose.
 #[derive(Default)]
 pub struct ScanCache {
     entries: Mutex<VecDeque<(String, Arc<ScanState>)>>,
+    jobs: Mutex<VecDeque<(u64, Arc<Progress>)>>,
 }
 
 const CACHE_ENTRIES: usize = 8;
 
+/// Jobs whose progress is kept (the oldest is forgotten first); a page
+/// polls only its own latest scan, so this bounds memory, not service.
+const JOB_ENTRIES: usize = 64;
+
 impl ScanCache {
+    /// The progress of a new scan under `job` (replacing an older job of
+    /// the same id); untracked without one.
+    pub fn job(&self, job: Option<u64>) -> Arc<Progress> {
+        let p = Arc::new(Progress::default());
+        if let Some(id) = job {
+            let mut j = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
+            j.retain(|(k, _)| *k != id);
+            if j.len() == JOB_ENTRIES {
+                j.pop_front();
+            }
+            j.push_back((id, p.clone()));
+        }
+        p
+    }
+
+    /// Where job `id` is, if it is still remembered.
+    pub fn progress(&self, id: u64) -> Option<ScanProgress> {
+        let j = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
+        j.iter().find(|(k, _)| *k == id).map(|(_, p)| p.snapshot())
+    }
+
     fn get(&self, key: &str) -> Option<Arc<ScanState>> {
         let e = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         e.iter().find(|(k, _)| k == key).map(|(_, r)| r.clone())
@@ -111,12 +195,13 @@ impl ScanCache {
 
 /// Scan `q` on `venue`: from `cache` when the newest bar has not moved, a
 /// refresh of the cached scan when it moved by a few bars, else in full
-/// (see module docs).
+/// (see module docs). `progress` follows it as it runs.
 pub fn scan_cached(
     store: &dyn Store,
     venue: Venue,
     mut q: ScanQuery,
     cache: &ScanCache,
+    progress: &Progress,
 ) -> Result<Arc<ScanResult>, PairError> {
     q.validate()?;
     let end = range_end(store, venue, &q)?;
@@ -131,7 +216,7 @@ pub fn scan_cached(
             return Ok(c.result.clone());
         }
         if let Some(next) = end
-            .map(|e| refresh(store, venue, c, e))
+            .map(|e| refresh(store, venue, c, e, progress))
             .transpose()?
             .flatten()
         {
@@ -140,7 +225,7 @@ pub fn scan_cached(
             return Ok(r);
         }
     }
-    let state = scan_to(store, venue, q, end)?;
+    let state = scan_to(store, venue, q, end, progress)?;
     let r = state.result.clone();
     cache.put(key, Arc::new(state));
     Ok(r)
@@ -150,7 +235,7 @@ pub fn scan_cached(
 pub fn scan(store: &dyn Store, venue: Venue, mut q: ScanQuery) -> Result<ScanResult, PairError> {
     q.validate()?;
     let end = range_end(store, venue, &q)?;
-    let state = scan_to(store, venue, q, end)?;
+    let state = scan_to(store, venue, q, end, &Progress::default())?;
     Ok(Arc::unwrap_or_clone(state.result))
 }
 
@@ -194,13 +279,16 @@ fn scan_to(
     venue: Venue,
     q: ScanQuery,
     end: Option<i64>,
+    progress: &Progress,
 ) -> Result<ScanState, PairError> {
     let mut screened_out = Vec::new();
     let mut legs: Vec<Leg> = Vec::new();
     if let Some(end) = end {
         let from = end - q.timeframe.millis() * q.bars as i64;
+        progress.start(ScanStage::Reading, q.symbols.len());
         for s in &q.symbols {
             let bars = leg_bars(store, venue, &q, s, from, end)?;
+            progress.tick();
             if bars.len() < MIN_PAIR_BARS {
                 screened_out.push((
                     s.clone(),
@@ -220,7 +308,7 @@ fn scan_to(
             screened_out.push((s.clone(), "nothing stored".into()));
         }
     }
-    Ok(scan_state(q, legs, screened_out, end))
+    Ok(scan_state(q, legs, screened_out, end, progress))
 }
 
 /// Refreshes `old` to the range ending at `end`, reading only the bars from
@@ -230,16 +318,19 @@ fn refresh(
     venue: Venue,
     old: &ScanState,
     end: i64,
+    progress: &Progress,
 ) -> Result<Option<ScanState>, PairError> {
     let Some(cut) = old.refresh_from(end) else {
         return Ok(None);
     };
     let mut fresh = Vec::with_capacity(old.legs.len());
+    progress.start(ScanStage::Reading, old.legs.len());
     for sym in old.leg_symbols() {
         let bars = leg_bars(store, venue, &old.q, sym, cut, end)?;
         fresh.push(bars.into_iter().map(|b| (b.0, b.1)).collect());
+        progress.tick();
     }
-    Ok(old.advance(&fresh, end))
+    Ok(old.advance(&fresh, end, progress))
 }
 
 /// The scan's computation on loaded legs (pure; `q` validated): the
@@ -250,15 +341,17 @@ pub fn scan_legs(
     screened_out: Vec<(String, String)>,
     end: Option<i64>,
 ) -> ScanResult {
-    Arc::unwrap_or_clone(scan_state(q, legs, screened_out, end).result)
+    Arc::unwrap_or_clone(scan_state(q, legs, screened_out, end, &Progress::default()).result)
 }
 
-/// [`scan_legs`] keeping what a refresh needs.
+/// [`scan_legs`] keeping what a refresh needs, counting the legs screened
+/// and pairs tested in `progress`.
 pub fn scan_state(
     q: ScanQuery,
     mut legs: Vec<Leg>,
     mut screened_out: Vec<(String, String)>,
     end: Option<i64>,
+    progress: &Progress,
 ) -> ScanState {
     if let Some(qv) = q.min_volume_quantile {
         let mut vols: Vec<f64> = legs.iter().map(|l| l.quote_volume).collect();
@@ -280,7 +373,12 @@ pub fn scan_state(
         }
     }
     if q.screen {
-        let verdicts = parallel_map(legs.len(), |i| i1_screen(&legs[i].log));
+        progress.start(ScanStage::Screening, legs.len());
+        let verdicts = parallel_map(legs.len(), |i| {
+            let v = i1_screen(&legs[i].log);
+            progress.tick();
+            v
+        });
         let mut kept = Vec::with_capacity(legs.len());
         for (leg, v) in legs.into_iter().zip(verdicts) {
             match v {
@@ -293,9 +391,12 @@ pub fn scan_state(
     let pairs: Vec<(usize, usize)> = (0..legs.len())
         .flat_map(|i| ((i + 1)..legs.len()).map(move |j| (i, j)))
         .collect();
+    progress.start(ScanStage::Testing, pairs.len());
     let results = parallel_map(pairs.len(), |k| {
         let (i, j) = pairs[k];
-        pair_row(&legs[i], &legs[j], q.z_window)
+        let r = pair_row(&legs[i], &legs[j], q.z_window);
+        progress.tick();
+        r
     });
     let mut rows = Vec::new();
     let mut states = Vec::new();
@@ -370,8 +471,14 @@ impl ScanState {
     /// The scan moved on to the range ending at `end`: `fresh[i]` holds leg
     /// `i`'s bars `(ts, close)` from the previous newest bar (revised, as it
     /// was still forming) to `end`. `None` when the scan must be re-run
-    /// (a leg or a pair left too short, see module docs). Pure.
-    pub fn advance(&self, fresh: &[Vec<(i64, f64)>], end: i64) -> Option<ScanState> {
+    /// (a leg or a pair left too short, see module docs). Pure but for
+    /// counting the pairs slid in `progress`.
+    pub fn advance(
+        &self,
+        fresh: &[Vec<(i64, f64)>],
+        end: i64,
+        progress: &Progress,
+    ) -> Option<ScanState> {
         let old_end = self.result.to?;
         if fresh.len() != self.legs.len() || end <= old_end {
             return None;
@@ -401,6 +508,7 @@ impl ScanState {
             });
         }
         let z_window = self.q.z_window;
+        progress.start(ScanStage::Refreshing, self.pairs.len());
         let refreshed = parallel_map(self.pairs.len(), |k| {
             let p = &self.pairs[k];
             let (oa, ob) = (&self.legs[p.x], &self.legs[p.y]);
@@ -429,6 +537,7 @@ impl ScanState {
                 s.push(&t_new[i..i + span]);
             }
             let row = sliding_row(na, nb, &s, p.crossings, z_window);
+            progress.tick();
             Some((s, row))
         });
         let mut pairs = Vec::with_capacity(self.pairs.len());
@@ -942,8 +1051,21 @@ mod tests {
         };
         q.validate().unwrap();
         let (old_end, end) = (1400 * 60_000, 1403 * 60_000);
-        let old = scan_state(q.clone(), legs(400, 1400, true), Vec::new(), Some(old_end));
+        let progress = Progress::default();
+        let old = scan_state(
+            q.clone(),
+            legs(400, 1400, true),
+            Vec::new(),
+            Some(old_end),
+            &progress,
+        );
         assert!(old.refreshable);
+        let tested = |stage| ScanProgress {
+            stage,
+            done: 3,
+            total: 3,
+        };
+        assert_eq!(progress.snapshot(), tested(ScanStage::Testing));
         assert_eq!(old.refresh_from(end), Some(old_end - 60_000));
         // Each leg's bars `(ts, close)` from `lo` on, as a refresh reads them.
         let fresh_from = |lo: usize| -> Vec<Vec<(i64, f64)>> {
@@ -958,8 +1080,17 @@ mod tests {
                 .collect()
         };
         let fresh = fresh_from(1399);
-        let new = old.advance(&fresh, end).expect("a refresh");
-        let refit = scan_state(q.clone(), legs(403, 1403, false), Vec::new(), Some(end));
+        let new = old.advance(&fresh, end, &progress).expect("a refresh");
+        assert_eq!(progress.snapshot(), tested(ScanStage::Refreshing));
+        progress.finish();
+        assert_eq!(progress.snapshot(), tested(ScanStage::Done));
+        let refit = scan_state(
+            q.clone(),
+            legs(403, 1403, false),
+            Vec::new(),
+            Some(end),
+            &Progress::default(),
+        );
         let r = &new.result;
         assert_eq!((r.tested, r.to, r.since_full), (3, Some(end), 3));
         let find = |res: &ScanResult, x: &str, y: &str| -> ScanRow {
@@ -1004,7 +1135,9 @@ mod tests {
         assert_eq!((top.x.as_str(), top.y.as_str()), ("AUSDT", "BUSDT"));
         // The refreshed state refreshes again, bar by bar.
         let fresh = fresh_from(1402);
-        let again = new.advance(&fresh, end + 60_000).expect("a second refresh");
+        let again = new
+            .advance(&fresh, end + 60_000, &progress)
+            .expect("a second refresh");
         assert_eq!(again.result.since_full, 4);
         // A jump, a step back, or a stale scan is re-run in full.
         assert_eq!(old.refresh_from(old_end), None);
@@ -1013,7 +1146,60 @@ mod tests {
         Arc::make_mut(&mut stale.result).since_full = FULL_EVERY - 2;
         assert_eq!(stale.refresh_from(end), None);
         assert!(stale.refresh_from(old_end + 2 * 60_000).is_some());
-        assert!(old.advance(&fresh[..2], end).is_none());
+        assert!(old.advance(&fresh[..2], end, &progress).is_none());
+    }
+
+    /// Progress polled from another thread while a scan runs only moves
+    /// forward within a stage, never counts past its total, and ends at
+    /// every pair tested; jobs are found by id and the oldest forgotten.
+    #[test]
+    fn progress_is_counted_while_a_scan_runs() {
+        let legs: Vec<Leg> = (0..24)
+            .map(|i| Leg {
+                sym: format!("S{i}USDT"),
+                ts: (0..600).map(|t| t * 60_000).collect(),
+                log: walk(600, 11 + i, 0.01),
+                quote_volume: 1.0,
+            })
+            .collect();
+        let mut q = ScanQuery {
+            symbols: legs.iter().map(|l| l.sym.clone()).collect(),
+            bars: 600,
+            screen: true,
+            ..ScanQuery::default()
+        };
+        q.validate().unwrap();
+        let cache = ScanCache::default();
+        let progress = cache.job(Some(42));
+        let seen = std::thread::scope(|s| {
+            let run = s.spawn(|| scan_state(q, legs, Vec::new(), Some(600 * 60_000), &progress));
+            let mut seen = Vec::new();
+            while !run.is_finished() {
+                seen.push(cache.progress(42).unwrap());
+                std::thread::yield_now();
+            }
+            (seen, run.join().unwrap())
+        });
+        let (seen, state) = seen;
+        for w in seen.windows(2) {
+            if w[0].stage == w[1].stage {
+                assert!(w[1].done >= w[0].done, "{w:?}");
+            }
+        }
+        assert!(seen.iter().all(|p| p.done <= p.total));
+        let tested = cache.progress(42).unwrap();
+        assert_eq!(tested.stage, ScanStage::Testing);
+        let kept = 24 - state.result.screened_out.len();
+        assert!(kept >= 20, "random walks pass the I(1) screen");
+        let pairs = kept * (kept - 1) / 2;
+        assert_eq!((tested.done, tested.total), (pairs, pairs));
+        assert!(seen.iter().any(|p| p.stage == ScanStage::Screening));
+        assert_eq!(cache.progress(7), None);
+        for id in 0..JOB_ENTRIES as u64 {
+            cache.job(Some(1000 + id));
+        }
+        assert_eq!(cache.progress(42), None, "the oldest job is forgotten");
+        assert!(cache.progress(1000).is_some());
     }
 
     #[test]
