@@ -5,8 +5,8 @@
 //! price; with zero costs the PnL is the trade list's).
 
 use pairdesk::analytics::backtest::{
-    backtest, BacktestOptions, BacktestResult, ExitReason, FillAt, FundingEvent, Input, Leg,
-    OnBetaBreak, PositionSide, Rule, Sizing, Touch,
+    backtest, backtest_basket, BacktestOptions, BacktestResult, BasketInput, BasketLeg, ExitReason,
+    FillAt, FundingEvent, Input, Leg, OnBetaBreak, PositionSide, Rule, Sizing, Touch,
 };
 use pairdesk::analytics::{walk_forward, PriceScale, RegressionKind, WalkForward};
 use serde_json::Value;
@@ -797,4 +797,265 @@ fn bad_parameters_are_named() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("y.close") && e.contains("index 7"), "{e}");
+}
+
+/// A basket of two legs `(y, x)` weighted `(1, -beta)` is the pair: the
+/// same trades, fills, costs and equity on random markets with books,
+/// funding, stops, holds and lot steps (the beta bounds and jump, which a
+/// basket does not have, opened wide on the pair).
+#[test]
+fn a_two_leg_basket_is_the_pair() {
+    for seed in 1..40u64 {
+        let m = random_market(seed, 400);
+        let prices = if seed % 4 == 0 {
+            PriceScale::Raw
+        } else {
+            PriceScale::Log
+        };
+        let rule = Rule {
+            entry: 1.1,
+            exit: 0.3,
+            prices,
+        };
+        let books = seed % 2 == 0;
+        let o = BacktestOptions {
+            fill: [FillAt::NextOpen, FillAt::NextClose, FillAt::NextQuote][seed as usize % 3],
+            fee_bps_x: 3.0,
+            fee_bps_y: 5.0,
+            slippage_bps: 0.5,
+            qty_step_x: if seed % 5 == 0 { 0.01 } else { 0.0 },
+            qty_step_y: if seed % 5 == 0 { 0.001 } else { 0.0 },
+            stop_pct: (seed % 3 == 0).then_some(0.4),
+            max_hold_bars: (seed % 7 == 0).then_some(25),
+            beta_min: -1e6,
+            beta_max: 1e6,
+            beta_jump: None,
+            ..Default::default()
+        };
+        let fund_x = [
+            FundingEvent {
+                ts: 50_500,
+                rate: 1e-4,
+            },
+            FundingEvent {
+                ts: 250_000,
+                rate: -3e-4,
+            },
+        ];
+        let fund_y = [FundingEvent {
+            ts: 120_000,
+            rate: 2e-4,
+        }];
+        let mut pair_in = input(&m, books || o.fill == FillAt::NextQuote);
+        pair_in.x.funding = &fund_x;
+        pair_in.y.funding = &fund_y;
+        let pair = backtest(&pair_in, &rule, &o).unwrap();
+        let legs = [
+            BasketLeg {
+                leg: pair_in.y,
+                fee_bps: o.fee_bps_y,
+                qty_step: o.qty_step_y,
+            },
+            BasketLeg {
+                leg: pair_in.x,
+                fee_bps: o.fee_bps_x,
+                qty_step: o.qty_step_x,
+            },
+        ];
+        let weights: Vec<Option<Vec<f64>>> =
+            m.beta.iter().map(|b| b.map(|b| vec![1.0, -b])).collect();
+        let basket = backtest_basket(
+            &BasketInput {
+                ts: &m.ts,
+                bar_ms: 1000,
+                legs: &legs,
+                weights: &weights,
+                z: &m.z,
+            },
+            &rule,
+            &o,
+        )
+        .unwrap();
+        let what = |w: &str| format!("seed {seed}: {w}");
+        assert_eq!(basket.position, pair.position, "{}", what("positions"));
+        assert_eq!(basket.trades.len(), pair.trades.len(), "{}", what("trades"));
+        assert!(pair.summary.closed > 3, "{}", what("the rule trades"));
+        for (b, p) in basket.trades.iter().zip(&pair.trades) {
+            assert_eq!(
+                (b.side, b.entry_bar, b.exit_bar, b.exit_reason),
+                (p.side, p.entry_bar, p.exit_bar, p.exit_reason)
+            );
+            close(&what("qty y"), b.qty[0], p.qty_y);
+            close(&what("qty x"), b.qty[1], p.qty_x);
+            close(&what("entry y"), b.entry[0], p.entry_y);
+            close(&what("entry x"), b.entry[1], p.entry_x);
+            close(&what("net"), b.net, p.net);
+            close(&what("funding"), b.funding, p.funding);
+            assert_eq!(b.weights, vec![1.0, -p.beta]);
+        }
+        for (t, (b, p)) in basket.equity.iter().zip(&pair.equity).enumerate() {
+            close(&what(&format!("equity at {t}")), *b, *p);
+        }
+        close(&what("net"), basket.summary.net, pair.summary.net);
+        close(&what("fees"), basket.summary.fees, pair.summary.fees);
+        close(
+            &what("turnover"),
+            basket.summary.turnover,
+            pair.summary.turnover,
+        );
+        assert_eq!(basket.summary.skipped_beta, pair.summary.skipped_beta);
+    }
+}
+
+/// A basket leg without book, funding, fee or lot step.
+fn free_leg<'a>(open: &'a [f64], close: &'a [f64]) -> BasketLeg<'a> {
+    BasketLeg {
+        leg: Leg {
+            open,
+            close,
+            book: None,
+            funding: &[],
+        },
+        fee_bps: 0.0,
+        qty_step: 0.0,
+    }
+}
+
+/// Three legs: every entry holds each leg's quote exposure in proportion
+/// to its weight at the decision with the gross notional asked; with zero
+/// costs each trade's PnL is `sum q_i (exit_i - entry_i)` and the last
+/// equity the sum of the trades'; undefined weights block entries.
+#[test]
+fn a_three_leg_basket_is_sized_by_its_weights_and_adds_up() {
+    let rule = Rule {
+        entry: 1.2,
+        exit: 0.2,
+        prices: PriceScale::Log,
+    };
+    for seed in 1..30u64 {
+        let (a, b) = (random_market(seed, 300), random_market(seed + 100, 300));
+        let o = BacktestOptions {
+            fill: FillAt::NextClose,
+            fee_bps_x: 0.0,
+            fee_bps_y: 0.0,
+            half_spread_bps: 0.0,
+            ..Default::default()
+        };
+        let legs = [
+            free_leg(&a.yo, &a.yc),
+            free_leg(&a.xo, &a.xc),
+            free_leg(&b.xo, &b.xc),
+        ];
+        let weights: Vec<Option<Vec<f64>>> = a
+            .beta
+            .iter()
+            .zip(&b.beta)
+            .map(|(p, q)| Some(vec![1.0, -(*p)?, -0.3 * (*q)?]))
+            .collect();
+        let r = backtest_basket(
+            &BasketInput {
+                ts: &a.ts,
+                bar_ms: 1000,
+                legs: &legs,
+                weights: &weights,
+                z: &a.z,
+            },
+            &rule,
+            &o,
+        )
+        .unwrap();
+        assert!(r.summary.trades > 2, "seed {seed}: the rule trades");
+        let n = a.ts.len();
+        let mut sum = 0.0;
+        for tr in &r.trades {
+            let w = weights[tr.signal_bar].as_ref().unwrap();
+            assert_eq!(&tr.weights, w);
+            let sign = if tr.side == PositionSide::Long {
+                1.0
+            } else {
+                -1.0
+            };
+            let exposure: Vec<f64> = tr
+                .qty
+                .iter()
+                .zip(&legs)
+                .map(|(q, l)| q * l.leg.close[tr.signal_bar])
+                .collect();
+            let gross: f64 = exposure.iter().map(|e| e.abs()).sum();
+            close("gross notional", gross, o.notional);
+            let c = o.notional / w.iter().map(|w| w.abs()).sum::<f64>();
+            for (e, w) in exposure.iter().zip(w) {
+                close("exposure", *e, sign * c * w);
+            }
+            let exit: Vec<f64> = tr
+                .exit
+                .clone()
+                .unwrap_or_else(|| legs.iter().map(|l| l.leg.close[n - 1]).collect());
+            let pnl: f64 = tr
+                .qty
+                .iter()
+                .zip(tr.entry.iter().zip(&exit))
+                .map(|(q, (e, x))| q * (x - e))
+                .sum();
+            close("trade pnl", tr.net, pnl);
+            sum += tr.net;
+        }
+        close("last equity", *r.equity.last().unwrap(), sum);
+        close("summary net", r.summary.net, sum);
+        let undefined = weights.iter().filter(|w| w.is_none()).count();
+        assert!(undefined > 0 && r.summary.skipped_beta <= undefined);
+    }
+}
+
+#[test]
+fn bad_baskets_are_named() {
+    let m = random_market(3, 50);
+    let rule = Rule {
+        entry: 1.0,
+        exit: 0.0,
+        prices: PriceScale::Log,
+    };
+    let leg = BasketLeg {
+        leg: Leg {
+            open: &m.xo,
+            close: &m.xc,
+            book: None,
+            funding: &[],
+        },
+        fee_bps: 1.0,
+        qty_step: 0.0,
+    };
+    let w2: Vec<Option<Vec<f64>>> = vec![Some(vec![1.0, -1.0]); 50];
+    let run = |legs: &[BasketLeg], weights: &[Option<Vec<f64>>], o: &BacktestOptions| {
+        backtest_basket(
+            &BasketInput {
+                ts: &m.ts,
+                bar_ms: 1000,
+                legs,
+                weights,
+                z: &m.z,
+            },
+            &rule,
+            o,
+        )
+        .unwrap_err()
+        .to_string()
+    };
+    let o = BacktestOptions::default();
+    assert!(run(&[leg], &w2, &o).contains("legs"));
+    let w3: Vec<Option<Vec<f64>>> = vec![Some(vec![1.0, -1.0, 0.5]); 50];
+    assert!(run(&[leg, leg], &w3, &o).contains("weights"));
+    let nan: Vec<Option<Vec<f64>>> = vec![Some(vec![1.0, f64::NAN]); 50];
+    assert!(run(&[leg, leg], &nan, &o).contains("weights"));
+    assert!(run(&[leg, leg], &w2[..10], &o).contains("length"));
+    let costly = BasketLeg {
+        fee_bps: f64::INFINITY,
+        ..leg
+    };
+    assert!(run(&[leg, costly], &w2, &o).contains("fee_bps"));
+    let quote = BacktestOptions {
+        fill: FillAt::NextQuote,
+        ..o
+    };
+    assert!(run(&[leg, leg], &w2, &quote).contains("quotes"));
 }

@@ -88,6 +88,20 @@
 //!   notional of all fills over `notional`. Hit rate: closed trades with
 //!   `net > 0` over closed trades. Average hold: over closed trades, exit
 //!   time minus entry time.
+//!
+//! # Baskets
+//! [`backtest_basket`] runs the same rule, fills, costs and accounting on
+//! 2 to [`MAX_BASKET_LEGS`] legs. The spread is `sum w_i p_i` with weights
+//! `w[t]` known at bar `t`'s close (the first leg's 1), and the position
+//! follows the weights it was entered at, scaled so the gross notional is
+//! `notional`: on log prices each leg's quote exposure is `c w_i` with `c
+//! = notional / sum |w_i|` (`q_i = c w_i / close_i`; a weight is an
+//! elasticity), on raw prices `q_i = c w_i` with `c = notional / sum |w_i|
+//! close_i`. Each leg has its own fee and lot step. There is no single
+//! hedge ratio, so the beta bounds and jump do not apply: undefined
+//! weights are the break (and block entries, counted in `skipped_beta`).
+//! On two legs with weights `(1, -beta)` this is the pair's beta-weighted
+//! sizing, and the results are the pair's.
 
 use serde::{Deserialize, Serialize};
 
@@ -249,6 +263,81 @@ pub struct Input<'a> {
     pub z: &'a [Option<f64>],
     /// Bars after whose close the position is closed (ascending).
     pub flat_after: &'a [usize],
+}
+
+/// A basket leg: its prices, book and funding, and what trading it costs.
+#[derive(Debug, Clone, Copy)]
+pub struct BasketLeg<'a> {
+    pub leg: Leg<'a>,
+    /// Taker fee, bp of the fill's notional.
+    pub fee_bps: f64,
+    /// Quantity step (lot size); 0 = none.
+    pub qty_step: f64,
+}
+
+/// Bars, 2 to [`MAX_BASKET_LEGS`] legs and the signal series the rule
+/// reads for a basket.
+#[derive(Debug, Clone, Copy)]
+pub struct BasketInput<'a> {
+    /// Bar starts, ms, ascending.
+    pub ts: &'a [i64],
+    pub bar_ms: i64,
+    pub legs: &'a [BasketLeg<'a>],
+    /// Spread weights known at each bar's close, one per leg (the first
+    /// leg's 1), on the rule's price scale; `None` where undefined.
+    pub weights: &'a [Option<Vec<f64>>],
+    pub z: &'a [Option<f64>],
+}
+
+/// Most legs a basket backtest takes.
+pub const MAX_BASKET_LEGS: usize = 12;
+
+/// One round trip of a basket (or the position still open at the end).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BasketTrade {
+    pub side: PositionSide,
+    /// Bar whose close decided the entry, its z and the spread weights the
+    /// position was sized by.
+    pub signal_bar: usize,
+    pub entry_z: Option<f64>,
+    pub weights: Vec<f64>,
+    /// Fill bar and time of the entry, ms.
+    pub entry_bar: usize,
+    pub entry_ts: i64,
+    /// Signed quantities per leg (positive = bought), and the entry fills.
+    pub qty: Vec<f64>,
+    pub entry: Vec<f64>,
+    /// Gross notional at the entry fills, quote currency.
+    pub notional: f64,
+    pub exit_bar: Option<usize>,
+    pub exit_ts: Option<i64>,
+    pub exit: Option<Vec<f64>>,
+    pub exit_reason: Option<ExitReason>,
+    /// Quote currency, as a pair's [`Trade`].
+    pub gross: f64,
+    pub fees: f64,
+    pub funding: f64,
+    pub slippage: f64,
+    pub net: f64,
+    /// `net` as percent of the entry notional.
+    pub net_pct: f64,
+}
+
+/// A basket backtest's output; per-bar vectors align with the input.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct BasketBacktest {
+    /// Spread position at each bar's close: -1, 0 or +1.
+    pub position: Vec<i8>,
+    /// Cumulative net PnL at each bar's close, quote currency.
+    pub equity: Vec<f64>,
+    /// Account below its peak at each bar's close, percent of the peak.
+    pub drawdown: Vec<f64>,
+    pub trades: Vec<BasketTrade>,
+    /// As a pair's; `skipped_beta` counts entries with the weights
+    /// undefined.
+    pub summary: Summary,
 }
 
 /// Side of a spread position: long the spread (buy y, sell `h` x) or short it.
@@ -465,76 +554,108 @@ struct Order {
     reason: Option<ExitReason>,
     bar: usize,
     z: Option<f64>,
-    beta: Option<f64>,
+    hedge: Option<f64>,
+}
+
+/// Signed quantities per leg of a new position on a side, decided on bar
+/// `b` at hedge `h`; `None` when a leg rounds to zero.
+type SizeFn<'a> = dyn Fn(PositionSide, usize, f64) -> Option<Vec<f64>> + 'a;
+
+/// What the engine runs, whatever the number of legs: a pair is two legs
+/// sized by its beta ([`backtest`]), a basket N legs sized by its weights
+/// ([`backtest_basket`]). One engine, so both pay the same costs by the
+/// same rule.
+struct Engine<'a> {
+    ts: &'a [i64],
+    bar_ms: i64,
+    legs: &'a [Leg<'a>],
+    fee_bps: &'a [f64],
+    /// The hedge ratio the rule reads at each close (a basket's is 1
+    /// where its weights are defined, so only undefined weights break).
+    hedge: &'a [Option<f64>],
+    z: &'a [Option<f64>],
+    flat_after: &'a [usize],
+    size: &'a SizeFn<'a>,
+}
+
+/// A trade as the engine keeps it, with the hedge it was entered at.
+struct Open {
+    tr: BasketTrade,
+    hedge: f64,
 }
 
 /// The running state of the engine.
 struct Book<'a> {
-    input: &'a Input<'a>,
+    e: &'a Engine<'a>,
     opts: &'a BacktestOptions,
     cash: f64,
-    qx: f64,
-    qy: f64,
+    q: Vec<f64>,
     turnover: f64,
-    open: Option<Trade>,
-    trades: Vec<Trade>,
+    open: Option<Open>,
+    trades: Vec<Open>,
 }
 
 impl Book<'_> {
-    /// The price and costs of trading `dq` of a leg on bar `t`.
-    fn fill(&self, leg: &Leg, fee_bps: f64, t: usize, dq: f64) -> Option<Fill> {
-        let reference = match self.opts.fill {
-            FillAt::NextOpen => Some(leg.open[t]),
-            FillAt::NextClose => Some(leg.close[t]),
-            FillAt::NextQuote => None,
-        };
-        fill_leg(
-            leg.book.and_then(|b| b[t]),
-            reference,
-            dq,
-            fee_bps,
-            self.opts,
-        )
-    }
-
     /// Time of a fill on bar `t`.
     fn fill_time(&self, t: usize) -> i64 {
-        let i = self.input;
+        let e = self.e;
         match self.opts.fill {
-            FillAt::NextOpen => i.ts[t],
-            FillAt::NextClose => i.ts[t] + i.bar_ms - 1,
-            FillAt::NextQuote => {
-                let tx = i.x.book.and_then(|b| b[t]).map_or(i.ts[t], |b| b.ts);
-                let ty = i.y.book.and_then(|b| b[t]).map_or(i.ts[t], |b| b.ts);
-                tx.max(ty)
-            }
+            FillAt::NextOpen => e.ts[t],
+            FillAt::NextClose => e.ts[t] + e.bar_ms - 1,
+            FillAt::NextQuote => e
+                .legs
+                .iter()
+                .map(|l| l.book.and_then(|b| b[t]).map_or(e.ts[t], |b| b.ts))
+                .max()
+                .unwrap_or(e.ts[t]),
         }
     }
 
-    /// Trade both legs by `(dx, dy)` at bar `t`; `None` when a leg cannot
-    /// fill (no quote for a next-quote fill).
-    fn trade(&mut self, t: usize, dx: f64, dy: f64) -> Option<(Fill, Fill)> {
-        let i = self.input;
-        let fx = self.fill(&i.x, self.opts.fee_bps_x, t, dx)?;
-        let fy = self.fill(&i.y, self.opts.fee_bps_y, t, dy)?;
-        self.cash -= dx * fx.price + dy * fy.price + fx.fee + fy.fee;
-        self.qx += dx;
-        self.qy += dy;
-        self.turnover += dx.abs() * fx.price + dy.abs() * fy.price;
-        Some((fx, fy))
+    /// Trade every leg by `dq` at bar `t`; `None` when a leg cannot fill
+    /// (no quote for a next-quote fill), and then nothing is traded.
+    fn trade(&mut self, t: usize, dq: &[f64]) -> Option<Vec<Fill>> {
+        let e = self.e;
+        let fill = self.opts.fill;
+        let fills: Vec<Fill> = e
+            .legs
+            .iter()
+            .zip(e.fee_bps)
+            .zip(dq)
+            .map(|((leg, fee), d)| {
+                let reference = match fill {
+                    FillAt::NextOpen => Some(leg.open[t]),
+                    FillAt::NextClose => Some(leg.close[t]),
+                    FillAt::NextQuote => None,
+                };
+                fill_leg(leg.book.and_then(|b| b[t]), reference, *d, *fee, self.opts)
+            })
+            .collect::<Option<_>>()?;
+        // Summed in leg order from zero: the same rounding as writing the
+        // legs out by hand.
+        let (mut cost, mut turn) = (0.0, 0.0);
+        for (d, f) in dq.iter().zip(&fills) {
+            cost += d * f.price;
+            turn += d.abs() * f.price;
+        }
+        for f in &fills {
+            cost += f.fee;
+        }
+        self.cash -= cost;
+        for (q, d) in self.q.iter_mut().zip(dq) {
+            *q += d;
+        }
+        self.turnover += turn;
+        Some(fills)
     }
+}
 
-    /// Quantities of a new `side` position decided on bar `b`.
-    fn size(
-        &self,
-        side: PositionSide,
-        b: usize,
-        beta: f64,
-        prices: PriceScale,
-    ) -> Option<(f64, f64)> {
-        let i = self.input;
-        size_position(side, i.x.close[b], i.y.close[b], beta, prices, self.opts)
+/// `sum f(fill, q)` over the legs, from zero in leg order.
+fn leg_sum(fills: &[Fill], q: &[f64], f: impl Fn(&Fill, f64) -> f64) -> f64 {
+    let mut s = 0.0;
+    for (fl, q) in fills.iter().zip(q) {
+        s += f(fl, *q);
     }
+    s
 }
 
 /// One leg's fill: price, mid and costs.
@@ -685,9 +806,171 @@ fn check_input(input: &Input, opts: &BacktestOptions) -> Result<()> {
     Ok(())
 }
 
+fn check_basket(input: &BasketInput, opts: &BacktestOptions) -> Result<()> {
+    let n = input.ts.len();
+    if n == 0 {
+        return Err(AnalyticsError::Empty { series: "ts" });
+    }
+    let k = input.legs.len();
+    if !(2..=MAX_BASKET_LEGS).contains(&k) {
+        return Err(bad(
+            "legs",
+            format!("expected 2 to {MAX_BASKET_LEGS} legs, got {k}"),
+        ));
+    }
+    for l in input.legs {
+        check_bps("fee_bps", l.fee_bps)?;
+        if !(l.qty_step.is_finite() && l.qty_step >= 0.0) {
+            return Err(bad(
+                "qty_step",
+                format!("expected a step >= 0, got {}", l.qty_step),
+            ));
+        }
+        let lens = [l.leg.open.len(), l.leg.close.len()];
+        if let Some(&m) = lens.iter().find(|&&m| m != n) {
+            return Err(AnalyticsError::LengthMismatch { x: n, y: m });
+        }
+        match l.leg.book {
+            Some(b) if b.len() != n => {
+                return Err(AnalyticsError::LengthMismatch { x: n, y: b.len() })
+            }
+            None if opts.fill == FillAt::NextQuote => {
+                return Err(bad(
+                    "fill",
+                    "next-quote fills need stored quotes of every leg".into(),
+                ))
+            }
+            _ => {}
+        }
+        for (name, s) in [("open", l.leg.open), ("close", l.leg.close)] {
+            if let Some(index) = s.iter().position(|v| !(v.is_finite() && *v > 0.0)) {
+                return Err(AnalyticsError::NonPositivePrice {
+                    series: name,
+                    index,
+                    value: s[index],
+                });
+            }
+        }
+    }
+    for len in [input.weights.len(), input.z.len()] {
+        if len != n {
+            return Err(AnalyticsError::LengthMismatch { x: n, y: len });
+        }
+    }
+    if let Some(w) =
+        input.weights.iter().flatten().find(|w| {
+            w.len() != k || w.iter().any(|v| !v.is_finite()) || w.iter().all(|v| *v == 0.0)
+        })
+    {
+        return Err(bad(
+            "weights",
+            format!("expected {k} finite weights, not all zero, got {w:?}"),
+        ));
+    }
+    if input.bar_ms <= 0 {
+        return Err(bad("bar_ms", format!("expected > 0, got {}", input.bar_ms)));
+    }
+    if input.ts.windows(2).any(|w| w[1] <= w[0]) {
+        return Err(bad("ts", "bar times must be strictly ascending".into()));
+    }
+    Ok(())
+}
+
 /// Runs the rule (see the module docs).
 pub fn backtest(input: &Input, rule: &Rule, opts: &BacktestOptions) -> Result<BacktestResult> {
     run(input, rule, opts).map(|(r, _)| r)
+}
+
+/// The rule on a basket (see "Baskets" in the module docs).
+pub fn backtest_basket(
+    input: &BasketInput,
+    rule: &Rule,
+    opts: &BacktestOptions,
+) -> Result<BasketBacktest> {
+    check_thresholds(rule.entry, rule.exit)?;
+    opts.validate()?;
+    check_basket(input, opts)?;
+    // No single hedge ratio: the rule sees 1 wherever the weights are
+    // defined, so the beta bounds and jump never apply and undefined
+    // weights are the only break.
+    let opts = BacktestOptions {
+        beta_min: 0.0,
+        beta_max: 2.0,
+        beta_jump: None,
+        ..*opts
+    };
+    let hedge: Vec<Option<f64>> = input
+        .weights
+        .iter()
+        .map(|w| w.as_ref().map(|_| 1.0))
+        .collect();
+    let legs: Vec<Leg> = input.legs.iter().map(|l| l.leg).collect();
+    let fee_bps: Vec<f64> = input.legs.iter().map(|l| l.fee_bps).collect();
+    let size = |side: PositionSide, b: usize, _| {
+        let w = input.weights[b].as_ref()?;
+        size_basket(side, w, input.legs, b, rule.prices, opts.notional)
+    };
+    let e = Engine {
+        ts: input.ts,
+        bar_ms: input.bar_ms,
+        legs: &legs,
+        fee_bps: &fee_bps,
+        hedge: &hedge,
+        z: input.z,
+        flat_after: &[],
+        size: &size,
+    };
+    let r = e.run(rule, &opts);
+    let trades = r
+        .trades
+        .into_iter()
+        .map(|Open { mut tr, .. }| {
+            tr.weights = input.weights[tr.signal_bar].clone().unwrap_or_default();
+            tr
+        })
+        .collect();
+    Ok(BasketBacktest {
+        position: r.position,
+        equity: r.equity,
+        drawdown: r.drawdown,
+        trades,
+        summary: r.summary,
+    })
+}
+
+/// Signed quantities of a new basket position on `side` at weights `w`
+/// and bar `b`'s closes (see "Baskets"); `None` when a leg rounds to zero.
+fn size_basket(
+    side: PositionSide,
+    w: &[f64],
+    legs: &[BasketLeg],
+    b: usize,
+    prices: PriceScale,
+    notional: f64,
+) -> Option<Vec<f64>> {
+    // Per unit of c: quote exposure w_i (log) or w_i units (raw).
+    let gross: f64 = w
+        .iter()
+        .zip(legs)
+        .map(|(w, l)| match prices {
+            PriceScale::Log => w.abs(),
+            PriceScale::Raw => w.abs() * l.leg.close[b],
+        })
+        .sum();
+    let c = notional / gross;
+    let mut q = Vec::with_capacity(w.len());
+    for (w, l) in w.iter().zip(legs) {
+        let units = match prices {
+            PriceScale::Log => c * w / l.leg.close[b],
+            PriceScale::Raw => c * w,
+        };
+        let units = round_step(units, l.qty_step);
+        if units == 0.0 || !units.is_finite() {
+            return None;
+        }
+        q.push(side.sign() * units);
+    }
+    Some(q)
 }
 
 /// [`backtest`] and the return statistics of its bars (pooled by the
@@ -700,126 +983,204 @@ pub(crate) fn run(
     check_thresholds(rule.entry, rule.exit)?;
     opts.validate()?;
     check_input(input, opts)?;
-    let n = input.ts.len();
-    let mut s = Book {
-        input,
-        opts,
-        cash: 0.0,
-        qx: 0.0,
-        qy: 0.0,
-        turnover: 0.0,
-        open: None,
-        trades: Vec::new(),
+    let legs = [input.x, input.y];
+    let fee_bps = [opts.fee_bps_x, opts.fee_bps_y];
+    let size = |side, b: usize, beta| {
+        size_position(
+            side,
+            input.x.close[b],
+            input.y.close[b],
+            beta,
+            rule.prices,
+            opts,
+        )
+        .map(|(qx, qy)| vec![qx, qy])
     };
-    let mut r = BacktestResult {
-        position: Vec::with_capacity(n),
-        equity: Vec::with_capacity(n),
-        drawdown: Vec::with_capacity(n),
-        ..Default::default()
+    let e = Engine {
+        ts: input.ts,
+        bar_ms: input.bar_ms,
+        legs: &legs,
+        fee_bps: &fee_bps,
+        hedge: input.beta,
+        z: input.z,
+        flat_after: input.flat_after,
+        size: &size,
     };
-    let mut sum = Summary {
-        notional: opts.notional,
-        bars: n,
-        bars_per_year: opts
-            .bars_per_year
-            .unwrap_or(365.0 * 86_400_000.0 / input.bar_ms as f64),
-        ..Default::default()
-    };
-    let mut order: Option<Order> = None;
-    // PositionSide that may not be entered again until |z| < entry.
-    let mut locked: Option<PositionSide> = None;
-    let (mut fx_i, mut fy_i) = (0usize, 0usize);
-    let mut flat_i = 0usize;
-    let mut last_equity = 0.0;
-    let mut stats = ReturnStats::default();
-    let mut dd = Drawdown::new(opts.notional);
-    let mut exposed = 0usize;
-    for t in 0..n {
-        let end = if t + 1 < n {
-            input.ts[t + 1]
-        } else {
-            input.ts[t] + input.bar_ms
-        };
-        // Funding before the first bar is not this backtest's.
-        if t == 0 {
-            while fx_i < input.x.funding.len() && input.x.funding[fx_i].ts < input.ts[0] {
-                fx_i += 1;
-            }
-            while fy_i < input.y.funding.len() && input.y.funding[fy_i].ts < input.ts[0] {
-                fy_i += 1;
-            }
-        }
-        let pending = order
-            .take()
-            .filter(|o| o.target != s.open.as_ref().map(|tr| tr.side));
-        let fill_at = pending.map(|_| s.fill_time(t));
-        // Funding settled before this bar's fill is owed by the position
-        // held before it.
-        if let Some(ft) = fill_at {
-            settle_funding(&mut s, t, ft, &mut fx_i, &mut fy_i);
-        }
-        if let Some(o) = pending {
-            execute(&mut s, &mut sum, t, fill_at.unwrap_or(input.ts[t]), o, rule);
-        }
-        settle_funding(&mut s, t, end, &mut fx_i, &mut fy_i);
-        let (cx, cy) = (input.x.close[t], input.y.close[t]);
-        let equity = s.cash + s.qx * cx + s.qy * cy;
-        let pnl = equity - last_equity;
-        last_equity = equity;
-        stats.push(pnl / opts.notional);
-        let pos = s.open.as_ref().map_or(0, |tr| tr.side.sign() as i8);
-        if pos != 0 {
-            exposed += 1;
-        }
-        r.position.push(pos);
-        r.equity.push(equity);
-        r.drawdown
-            .push(dd.push(opts.notional + equity, input.ts[t]));
-
-        // Decide on this bar's close.
-        let fold_end = flat_i < input.flat_after.len() && input.flat_after[flat_i] == t;
-        if fold_end {
-            flat_i += 1;
-        }
-        let held = s.open.as_ref().map(|tr| Held {
+    let r = e.run(rule, opts);
+    let trades = r
+        .trades
+        .into_iter()
+        .map(|Open { tr, hedge }| Trade {
             side: tr.side,
-            beta: tr.beta,
-            bars_held: t - tr.entry_bar,
-            unrealized: tr.net_so_far(cx, cy),
+            signal_bar: tr.signal_bar,
+            entry_z: tr.entry_z,
+            beta: hedge,
+            entry_bar: tr.entry_bar,
+            entry_ts: tr.entry_ts,
+            qty_x: tr.qty[0],
+            qty_y: tr.qty[1],
+            entry_x: tr.entry[0],
+            entry_y: tr.entry[1],
             notional: tr.notional,
-        });
-        let signal = BarSignal {
-            z: input.z[t],
-            beta: input.beta[t],
-            fold_end,
+            exit_bar: tr.exit_bar,
+            exit_ts: tr.exit_ts,
+            exit_x: tr.exit.as_ref().map(|v| v[0]),
+            exit_y: tr.exit.as_ref().map(|v| v[1]),
+            exit_reason: tr.exit_reason,
+            gross: tr.gross,
+            fees: tr.fees,
+            funding: tr.funding,
+            slippage: tr.slippage,
+            net: tr.net,
+            net_pct: tr.net_pct,
+        })
+        .collect();
+    Ok((
+        BacktestResult {
+            position: r.position,
+            equity: r.equity,
+            drawdown: r.drawdown,
+            trades,
+            summary: r.summary,
+            walk_forward: None,
+        },
+        r.stats,
+    ))
+}
+
+/// What one run of the engine produced.
+struct Run {
+    position: Vec<i8>,
+    equity: Vec<f64>,
+    drawdown: Vec<f64>,
+    trades: Vec<Open>,
+    summary: Summary,
+    stats: ReturnStats,
+}
+
+impl Engine<'_> {
+    /// The rule over every bar (inputs checked by the caller).
+    fn run(&self, rule: &Rule, opts: &BacktestOptions) -> Run {
+        let n = self.ts.len();
+        let mut s = Book {
+            e: self,
+            opts,
+            cash: 0.0,
+            q: vec![0.0; self.legs.len()],
+            turnover: 0.0,
+            open: None,
+            trades: Vec::new(),
         };
-        match decide(held, signal, &mut locked, rule, opts) {
-            Decision::Hold => {}
-            Decision::SkippedBeta => sum.skipped_beta += 1,
-            Decision::Order { target, reason } => {
-                order = Some(Order {
-                    target,
-                    reason,
-                    bar: t,
-                    z: signal.z,
-                    beta: signal.beta.filter(|b| b.is_finite()),
-                });
+        let mut r = Run {
+            position: Vec::with_capacity(n),
+            equity: Vec::with_capacity(n),
+            drawdown: Vec::with_capacity(n),
+            trades: Vec::new(),
+            summary: Summary {
+                notional: opts.notional,
+                bars: n,
+                bars_per_year: opts
+                    .bars_per_year
+                    .unwrap_or(365.0 * 86_400_000.0 / self.bar_ms as f64),
+                ..Default::default()
+            },
+            stats: ReturnStats::default(),
+        };
+        let mut order: Option<Order> = None;
+        // PositionSide that may not be entered again until |z| < entry.
+        let mut locked: Option<PositionSide> = None;
+        // Each leg's next funding settlement; those before the first bar
+        // are not this backtest's.
+        let mut fi: Vec<usize> = self
+            .legs
+            .iter()
+            .map(|l| l.funding.iter().take_while(|f| f.ts < self.ts[0]).count())
+            .collect();
+        let mut flat_i = 0usize;
+        let mut last_equity = 0.0;
+        let mut dd = Drawdown::new(opts.notional);
+        let mut exposed = 0usize;
+        for t in 0..n {
+            let end = if t + 1 < n {
+                self.ts[t + 1]
+            } else {
+                self.ts[t] + self.bar_ms
+            };
+            let pending = order
+                .take()
+                .filter(|o| o.target != s.open.as_ref().map(|op| op.tr.side));
+            let fill_at = pending.map(|_| s.fill_time(t));
+            // Funding settled before this bar's fill is owed by the
+            // position held before it.
+            if let Some(ft) = fill_at {
+                settle_funding(&mut s, t, ft, &mut fi);
+            }
+            if let Some(o) = pending {
+                execute(&mut s, &mut r.summary, t, fill_at.unwrap_or(self.ts[t]), o);
+            }
+            settle_funding(&mut s, t, end, &mut fi);
+            let mut equity = s.cash;
+            for (q, leg) in s.q.iter().zip(self.legs) {
+                equity += q * leg.close[t];
+            }
+            let pnl = equity - last_equity;
+            last_equity = equity;
+            r.stats.push(pnl / opts.notional);
+            let pos = s.open.as_ref().map_or(0, |op| op.tr.side.sign() as i8);
+            if pos != 0 {
+                exposed += 1;
+            }
+            r.position.push(pos);
+            r.equity.push(equity);
+            r.drawdown.push(dd.push(opts.notional + equity, self.ts[t]));
+
+            // Decide on this bar's close.
+            let fold_end = flat_i < self.flat_after.len() && self.flat_after[flat_i] == t;
+            if fold_end {
+                flat_i += 1;
+            }
+            let held = s.open.as_ref().map(|op| Held {
+                side: op.tr.side,
+                beta: op.hedge,
+                bars_held: t - op.tr.entry_bar,
+                unrealized: op.tr.net_so_far(self.legs, t),
+                notional: op.tr.notional,
+            });
+            let signal = BarSignal {
+                z: self.z[t],
+                beta: self.hedge[t],
+                fold_end,
+            };
+            match decide(held, signal, &mut locked, rule, opts) {
+                Decision::Hold => {}
+                Decision::SkippedBeta => r.summary.skipped_beta += 1,
+                Decision::Order { target, reason } => {
+                    order = Some(Order {
+                        target,
+                        reason,
+                        bar: t,
+                        z: signal.z,
+                        hedge: signal.beta.filter(|b| b.is_finite()),
+                    });
+                }
             }
         }
+        // The position still open is marked at the last closes.
+        if let Some(mut op) = s.open.take() {
+            let mut mark = 0.0;
+            for (q, leg) in op.tr.qty.iter().zip(self.legs) {
+                mark += q * leg.close[n - 1];
+            }
+            op.tr.gross += mark;
+            op.tr.finish();
+            s.trades.push(op);
+        }
+        r.summary.exposure = exposed as f64 / n as f64;
+        r.summary.turnover = s.turnover / opts.notional;
+        summarize(&mut r.summary, &s.trades, &r.stats, &dd, last_equity);
+        r.trades = s.trades;
+        r
     }
-    // The position still open is marked at the last closes.
-    if let Some(mut tr) = s.open.take() {
-        let (cx, cy) = (input.x.close[n - 1], input.y.close[n - 1]);
-        tr.gross += tr.qty_x * cx + tr.qty_y * cy;
-        tr.finish();
-        s.trades.push(tr);
-    }
-    sum.exposure = exposed as f64 / n as f64;
-    sum.turnover = s.turnover / opts.notional;
-    summarize(&mut sum, &s.trades, &stats, &dd, last_equity);
-    r.trades = s.trades;
-    r.summary = sum;
-    Ok((r, stats))
 }
 
 /// The open position as the rule sees it on a bar's close.
@@ -944,21 +1305,21 @@ pub(crate) fn decide(
 }
 
 /// Apply the funding settled strictly before `until` to the position held
-/// now, priced at bar `t`'s close.
-fn settle_funding(s: &mut Book, t: usize, until: i64, fx_i: &mut usize, fy_i: &mut usize) {
-    let i = s.input;
-    for (leg, idx, is_x) in [(&i.x, fx_i, true), (&i.y, fy_i, false)] {
-        while *idx < leg.funding.len() && leg.funding[*idx].ts < until {
-            let ev = leg.funding[*idx];
-            *idx += 1;
-            let q = if is_x { s.qx } else { s.qy };
+/// now, priced at bar `t`'s close; `next[k]` is leg `k`'s next settlement.
+fn settle_funding(s: &mut Book, t: usize, until: i64, next: &mut [usize]) {
+    let e = s.e;
+    for (k, leg) in e.legs.iter().enumerate() {
+        while next[k] < leg.funding.len() && leg.funding[next[k]].ts < until {
+            let ev = leg.funding[next[k]];
+            next[k] += 1;
+            let q = s.q[k];
             if q == 0.0 {
                 continue;
             }
             let pay = -q * ev.rate * leg.close[t];
             s.cash += pay;
-            if let Some(tr) = s.open.as_mut() {
-                tr.funding += pay;
+            if let Some(op) = s.open.as_mut() {
+                op.tr.funding += pay;
             }
         }
     }
@@ -966,12 +1327,12 @@ fn settle_funding(s: &mut Book, t: usize, until: i64, fx_i: &mut usize, fy_i: &m
 
 /// Fill an order on bar `t` at time `at`: close the open trade, open the
 /// target.
-fn execute(s: &mut Book, sum: &mut Summary, t: usize, at: i64, o: Order, rule: &Rule) {
+fn execute(s: &mut Book, sum: &mut Summary, t: usize, at: i64, o: Order) {
     // Size the new side first so a skipped entry is counted; the open
     // position is closed either way (a flip that cannot be sized ends flat).
-    let new = match (o.target, o.beta) {
-        (Some(side), Some(beta)) => match s.size(side, o.bar, beta, rule.prices) {
-            Some(q) => Some((side, beta, q)),
+    let new = match (o.target, o.hedge) {
+        (Some(side), Some(h)) => match (s.e.size)(side, o.bar, h) {
+            Some(q) => Some((side, h, q)),
             None => {
                 sum.skipped_size += 1;
                 None
@@ -979,63 +1340,65 @@ fn execute(s: &mut Book, sum: &mut Summary, t: usize, at: i64, o: Order, rule: &
         },
         _ => None,
     };
-    if let Some(tr) = s.open.as_ref() {
-        let (dx, dy) = (-tr.qty_x, -tr.qty_y);
-        let Some((fx, fy)) = s.trade(t, dx, dy) else {
+    if let Some(op) = s.open.as_ref() {
+        let dq: Vec<f64> = op.tr.qty.iter().map(|q| -q).collect();
+        let Some(fills) = s.trade(t, &dq) else {
             sum.skipped_no_quote += 1;
             return;
         };
-        let mut tr = s.open.take().unwrap_or_else(|| unreachable!());
+        let mut op = s.open.take().unwrap_or_else(|| unreachable!());
+        let tr = &mut op.tr;
         tr.exit_bar = Some(t);
         tr.exit_ts = Some(at);
-        tr.exit_x = Some(fx.price);
-        tr.exit_y = Some(fy.price);
+        tr.exit = Some(fills.iter().map(|f| f.price).collect());
         tr.exit_reason = o.reason;
-        tr.gross += -dx * fx.mid - dy * fy.mid;
-        tr.fees += fx.fee + fy.fee;
-        tr.slippage += fx.slip + fy.slip;
+        tr.gross += leg_sum(&fills, &dq, |f, d| -d * f.mid);
+        tr.fees += leg_sum(&fills, &dq, |f, _| f.fee);
+        tr.slippage += leg_sum(&fills, &dq, |f, _| f.slip);
         tr.finish();
-        s.trades.push(tr);
+        s.trades.push(op);
     }
-    let Some((side, beta, (qx, qy))) = new else {
+    let Some((side, hedge, q)) = new else {
         return;
     };
-    let Some((fx, fy)) = s.trade(t, qx, qy) else {
+    let Some(fills) = s.trade(t, &q) else {
         sum.skipped_no_quote += 1;
         return;
     };
-    s.open = Some(Trade {
-        side,
-        signal_bar: o.bar,
-        entry_z: o.z,
-        beta,
-        entry_bar: t,
-        entry_ts: at,
-        qty_x: qx,
-        qty_y: qy,
-        entry_x: fx.price,
-        entry_y: fy.price,
-        notional: qx.abs() * fx.price + qy.abs() * fy.price,
-        exit_bar: None,
-        exit_ts: None,
-        exit_x: None,
-        exit_y: None,
-        exit_reason: None,
-        // Entry mids; the exit adds the exit mids' value.
-        gross: -(qx * fx.mid + qy * fy.mid),
-        fees: fx.fee + fy.fee,
-        funding: 0.0,
-        slippage: fx.slip + fy.slip,
-        net: 0.0,
-        net_pct: 0.0,
+    s.open = Some(Open {
+        tr: BasketTrade {
+            side,
+            signal_bar: o.bar,
+            entry_z: o.z,
+            weights: Vec::new(),
+            entry_bar: t,
+            entry_ts: at,
+            notional: leg_sum(&fills, &q, |f, q| q.abs() * f.price),
+            gross: -leg_sum(&fills, &q, |f, q| q * f.mid),
+            fees: leg_sum(&fills, &q, |f, _| f.fee),
+            slippage: leg_sum(&fills, &q, |f, _| f.slip),
+            entry: fills.iter().map(|f| f.price).collect(),
+            qty: q,
+            exit_bar: None,
+            exit_ts: None,
+            exit: None,
+            exit_reason: None,
+            funding: 0.0,
+            net: 0.0,
+            net_pct: 0.0,
+        },
+        hedge,
     });
 }
 
-impl Trade {
-    /// Net PnL so far of this open trade, marked at closes `(cx, cy)`.
-    fn net_so_far(&self, cx: f64, cy: f64) -> f64 {
-        self.qty_x * (cx - self.entry_x) + self.qty_y * (cy - self.entry_y) - self.fees
-            + self.funding
+impl BasketTrade {
+    /// Its PnL so far marked at bar `t`'s closes, net of the costs paid.
+    fn net_so_far(&self, legs: &[Leg], t: usize) -> f64 {
+        let mut u = 0.0;
+        for ((q, e), leg) in self.qty.iter().zip(&self.entry).zip(legs) {
+            u += q * (leg.close[t] - e);
+        }
+        u - self.fees + self.funding
     }
 
     fn finish(&mut self) {
@@ -1044,7 +1407,6 @@ impl Trade {
     }
 }
 
-/// Running mean, variance and downside of the bar returns.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct ReturnStats {
     n: usize,
@@ -1135,15 +1497,16 @@ impl Drawdown {
     }
 }
 
-fn summarize(sum: &mut Summary, trades: &[Trade], stats: &ReturnStats, dd: &Drawdown, net: f64) {
+fn summarize(sum: &mut Summary, trades: &[Open], stats: &ReturnStats, dd: &Drawdown, net: f64) {
     sum.trades = trades.len();
-    for tr in trades {
+    let trades: Vec<&BasketTrade> = trades.iter().map(|op| &op.tr).collect();
+    for tr in &trades {
         sum.gross += tr.gross;
         sum.fees += tr.fees;
         sum.funding += tr.funding;
         sum.slippage += tr.slippage;
     }
-    let closed: Vec<&Trade> = trades.iter().filter(|t| t.exit_ts.is_some()).collect();
+    let closed: Vec<&&BasketTrade> = trades.iter().filter(|t| t.exit_ts.is_some()).collect();
     sum.closed = closed.len();
     sum.wins = closed.iter().filter(|t| t.net > 0.0).count();
     sum.hit_rate = (sum.closed > 0).then(|| sum.wins as f64 / sum.closed as f64);
