@@ -675,6 +675,43 @@ fn basket_table(r: &pairdesk::model::basket::BasketReport) -> String {
             );
         }
     }
+    match (&r.backtest, &r.backtest_error) {
+        (Some(bt), _) => {
+            let _ = writeln!(
+                out,
+                "\nbacktest on a rolling OLS hedge ({} bars) and its z-score ({} bars); entry {} exit {}; notional {} USDT",
+                q.window, q.z_window, q.entry, q.exit, bt.summary.notional
+            );
+            summary_lines(&mut out, &bt.summary);
+            let _ = writeln!(
+                out,
+                "\n{:<24} {:<24} {:<5} {:>8} {:>8} {:>10} {:<10} weights",
+                "entry (UTC)", "exit (UTC)", "side", "fees", "funding", "net", "exit"
+            );
+            for t in &bt.trades {
+                let w: Vec<String> = t.weights.iter().map(|w| format!("{w:.4}")).collect();
+                let _ = writeln!(
+                    out,
+                    "{:<24} {:<24} {:<5} {:>8.2} {:>8.2} {:>10.2} {:<10} {}",
+                    iso_ms(t.entry_ts),
+                    t.exit_ts.map_or("open".into(), iso_ms),
+                    match t.side {
+                        pairdesk::analytics::backtest::PositionSide::Long => "long",
+                        pairdesk::analytics::backtest::PositionSide::Short => "short",
+                    },
+                    t.fees,
+                    t.funding,
+                    t.net,
+                    t.exit_reason.map_or("", |r| r.as_str()),
+                    w.join(" ")
+                );
+            }
+        }
+        (None, Some(e)) => {
+            let _ = writeln!(out, "\nbacktest: {e}");
+        }
+        (None, None) => {}
+    }
     for n in &r.notes {
         let _ = writeln!(out, "note: {n}");
     }
@@ -740,30 +777,10 @@ fn backtest(config: Config, params: &[String], format: &str) -> anyhow::Result<(
     Ok(())
 }
 
-/// The backtest for people: what was run, the summary and the trades.
-fn backtest_table(
-    a: &pairdesk::model::pair::PairAnalytics,
-    bt: &pairdesk::analytics::BacktestResult,
-) -> String {
-    use pairdesk::clock::iso_ms;
+/// A backtest summary's figures for people (a pair's or a basket's).
+fn summary_lines(out: &mut String, s: &pairdesk::analytics::Summary) {
     use std::fmt::Write;
-    let q = &a.query;
-    let s = &bt.summary;
     let o = |v: Option<f64>, d: usize| v.map_or("–".to_string(), |v| format!("{v:.d$}"));
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{}/{} {} bars of {} from {} to {}; entry {} exit {}; notional {} USDT",
-        q.y,
-        q.x,
-        s.bars,
-        q.timeframe,
-        a.ts.first().map_or("–".into(), |t| iso_ms(*t)),
-        a.ts.last().map_or("–".into(), |t| iso_ms(*t)),
-        q.options.entry,
-        q.options.exit,
-        s.notional
-    );
     let _ = writeln!(
         out,
         "net          {:.2} USDT ({:.3}% of notional)",
@@ -798,6 +815,32 @@ fn backtest_table(
         s.exposure,
         s.turnover
     );
+}
+
+/// The backtest for people: what was run, the summary and the trades.
+fn backtest_table(
+    a: &pairdesk::model::pair::PairAnalytics,
+    bt: &pairdesk::analytics::BacktestResult,
+) -> String {
+    use pairdesk::clock::iso_ms;
+    use std::fmt::Write;
+    let q = &a.query;
+    let s = &bt.summary;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{}/{} {} bars of {} from {} to {}; entry {} exit {}; notional {} USDT",
+        q.y,
+        q.x,
+        s.bars,
+        q.timeframe,
+        a.ts.first().map_or("–".into(), |t| iso_ms(*t)),
+        a.ts.last().map_or("–".into(), |t| iso_ms(*t)),
+        q.options.entry,
+        q.options.exit,
+        s.notional
+    );
+    summary_lines(&mut out, s);
     if let Some(wf) = &bt.walk_forward {
         let _ = writeln!(
             out,

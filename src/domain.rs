@@ -372,6 +372,15 @@ impl FromStr for Timeframe {
     }
 }
 
+/// A comma-separated symbol list as typed (`BTCUSDT, ETHUSDT,`): each
+/// name trimmed, empty ones dropped; validation is the query's.
+pub fn split_symbols(list: &str) -> Vec<String> {
+    list.split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
 /// A symbol as Binance spells it in REST (upper case, letters and digits).
 pub fn validate_symbol(s: &str) -> Result<String, String> {
     let up = s.trim().to_ascii_uppercase();

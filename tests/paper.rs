@@ -3,7 +3,8 @@
 //! backtest of the same query trades on the same bars (same signals, sides,
 //! quantities and fill prices), with and without stored books; a session
 //! must be stoppable and flatten; and passes repeated at the same instant
-//! (a restart) must change nothing.
+//! (a restart) must change nothing. On the same stored market, a two-leg
+//! basket backtests as the pair does.
 #![cfg(feature = "ssr")]
 
 use pairdesk::analytics::backtest::{FillAt, Touch};
@@ -679,4 +680,74 @@ fn the_cli_backtests_as_the_api_does_and_runs_paper_sessions() {
     .unwrap();
     assert_eq!(got, serde_json::to_value(&want).unwrap());
     assert_eq!(got["weights_johansen"][0], 1.0);
+}
+
+/// A basket of (ETHUSDT, BTCUSDT) with a rolling OLS hedge of 40 bars is
+/// the pair ETHUSDT on BTCUSDT with a 40-bar rolling OLS: through the
+/// store, on the same aligned bars, the same trades at the same fills
+/// (stored books for next-quote fills), costs and equity.
+#[test]
+fn a_two_leg_basket_backtests_as_the_pair_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("b.db");
+    let (ticks, quotes) = market(9);
+    write(&db, ticks, Some(quotes));
+    let st = SqliteStore::new(&db);
+    let end = T0 + BARS * BAR;
+    for fill in [FillAt::NextOpen, FillAt::NextQuote] {
+        let mut q = query(fill);
+        q.to = Some(end);
+        let a = pair::pair_analytics(&st, Venue::Sim, q.clone()).unwrap();
+        let bt = a.backtest.clone().expect("the pair backtests");
+        let bq = pairdesk::model::basket::BasketQuery {
+            symbols: vec!["ETHUSDT".into(), "BTCUSDT".into()],
+            timeframe: Timeframe::S1,
+            bars: 1000,
+            to: Some(end),
+            window: 40,
+            z_window: 20,
+            entry: q.options.entry,
+            exit: q.options.exit,
+            backtest: q.backtest,
+            ..Default::default()
+        };
+        let r = pairdesk::services::basket::basket_johansen(&st, Venue::Sim, bq).unwrap();
+        assert_eq!(r.ts, a.ts, "{fill:?}: the same aligned bars");
+        let got = r
+            .backtest
+            .as_ref()
+            .unwrap_or_else(|| panic!("{:?}", r.backtest_error));
+        assert!(bt.summary.closed >= 3, "{fill:?}: the pair trades");
+        assert_eq!(got.position, bt.position, "{fill:?}");
+        assert_eq!(got.trades.len(), bt.trades.len(), "{fill:?}");
+        for (b, p) in got.trades.iter().zip(&bt.trades) {
+            assert_eq!(
+                (b.side, b.entry_bar, b.exit_bar, b.exit_reason),
+                (p.side, p.entry_bar, p.exit_bar, p.exit_reason),
+                "{fill:?}"
+            );
+            for (g, w) in [
+                (b.qty[0], p.qty_y),
+                (b.qty[1], p.qty_x),
+                (b.entry[0], p.entry_y),
+                (b.entry[1], p.entry_x),
+                (b.net, p.net),
+                (b.fees, p.fees),
+                (b.weights[1], -p.beta),
+            ] {
+                assert!(close(g, w), "{fill:?}: {g} vs {w}");
+            }
+        }
+        for (g, w) in got.equity.iter().zip(&bt.equity) {
+            assert!(close(*g, *w), "{fill:?}: equity {g} vs {w}");
+        }
+        assert_eq!(r.zscore.len(), a.ts.len());
+        for (g, w) in r.zscore.iter().zip(&a.report.zscore) {
+            match (g, w) {
+                (Some(g), Some(w)) => assert!((g - w).abs() < 1e-7, "{fill:?}: z {g} vs {w}"),
+                (None, None) => {}
+                _ => panic!("{fill:?}: z {g:?} vs {w:?}"),
+            }
+        }
+    }
 }

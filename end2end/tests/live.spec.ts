@@ -200,16 +200,18 @@ test('the pair scanner ranks the watchlist and opens a pair on click', async ({ 
   await expect(page).toHaveURL(/x=BTCUSDT&y=ETHUSDT/);
 });
 
-test('a three-leg basket opens from the controls and its weights, Johansen table and bands match the API', async ({ page, request }) => {
+test('a three-leg basket opens from the controls and its weights, Johansen table, bands and backtest match the API', async ({ page, request }) => {
   // A fixed range, so the page and the API test the same bars.
   const to = Math.floor((Date.now() - 120_000) / 1000) * 1000;
   await open(page, `/?x=BTCUSDT&y=ETHUSDT&tf=1s&bars=600&to=${to}`);
   const legs = ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'];
   await page.getByTestId('basket-symbols').fill(legs.join(','));
   await page.getByTestId('basket-bars').fill('500');
+  await page.getByTestId('basket-window').fill('100');
+  await page.getByTestId('basket-entry').fill('1.5');
   await page.getByTestId('basket-run').click();
   await expect(page.getByTestId('basket-weights').locator('tr[data-leg="SOLUSDT"]')).toBeVisible({ timeout: 15_000 });
-  const api = await (await request.get(`/api/v1/johansen?symbols=${legs.join(',')}&timeframe=1s&bars=500&to=${to}`)).json();
+  const api = await (await request.get(`/api/v1/johansen?symbols=${legs.join(',')}&timeframe=1s&bars=500&to=${to}&window=100&entry=1.5`)).json();
   const weight = async (leg: string) =>
     Number(await page.getByTestId('basket-weights').locator(`tr[data-leg="${leg}"]`).getAttribute('data-weight'));
   expect(api.weights_johansen).toHaveLength(3);
@@ -228,6 +230,14 @@ test('a three-leg basket opens from the controls and its weights, Johansen table
   } else {
     await expect(page.getByTestId('basket-bands')).toContainText('none');
   }
+  // The backtest on the rolling hedge: the API's net, trades and curve.
+  expect(api.backtest, api.backtest_error).toBeTruthy();
+  const bt = page.getByTestId('basket-backtest');
+  await expect(bt).toContainText('rolling OLS hedge (100 bars)');
+  expect(Number(await bt.getAttribute('data-net'))).toBe(api.backtest.summary.net);
+  expect(Number(await bt.getAttribute('data-trades'))).toBe(api.backtest.summary.trades);
+  expect(api.backtest.equity).toHaveLength(api.bars);
+  await expect(page.getByTestId('basket-equity')).toHaveAttribute('data-points', String(api.bars));
 });
 
 test('the z chart draws the suggested bands, and bands=bertram trades at them', async ({ page, request }) => {

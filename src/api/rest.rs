@@ -1117,31 +1117,69 @@ pub struct JohansenParams {
     /// Half spread assumed on each fill, bp (0.5).
     #[param(minimum = 0, maximum = 1000)]
     pub half_spread_bps: Option<f64>,
+    /// Backtest: the rolling OLS hedge's window, legs + 2 to `bars` (200).
+    #[param(minimum = 4, maximum = 50000)]
+    pub window: Option<usize>,
+    /// Backtest: the z-score window over the rolling spread, 2 to `bars` (60).
+    #[param(minimum = 2, maximum = 50000)]
+    pub z_window: Option<usize>,
+    /// Backtest: enter beyond |z| > entry (2), exit inside |z| < exit (0.5).
+    #[param(exclusive_minimum = 0, maximum = 10)]
+    pub entry: Option<f64>,
+    #[param(minimum = 0, maximum = 10)]
+    pub exit: Option<f64>,
+    /// Backtest: gross notional per position, quote currency (10000).
+    #[param(exclusive_minimum = 0, maximum = 1e12)]
+    pub notional: Option<f64>,
+    /// Backtest: `next-open` (default), `next-close` or `next-quote`.
+    pub fill: Option<crate::analytics::FillAt>,
+    /// Backtest: slippage beyond the touch on every fill, bp (0).
+    #[param(minimum = 0, maximum = 1000)]
+    pub slippage_bps: Option<f64>,
+    /// Backtest: stop on a trade's PnL, percent of its notional.
+    #[param(exclusive_minimum = 0, maximum = 100)]
+    pub stop_pct: Option<f64>,
+    /// Backtest: close a position held this many bars.
+    #[param(minimum = 1)]
+    pub max_hold_bars: Option<usize>,
     pub venue: Option<Venue>,
 }
 
 /// `GET /api/v1/johansen`'s parameters as a [`BasketQuery`](crate::model::basket::BasketQuery)
 /// (the venue is the caller's); `pairdesk basket` takes the same.
+/// Without `window` or `z_window`, the defaults shrink with a short range
+/// (`BasketQuery::default_windows`), so any valid `bars` backtests.
 pub fn basket_params_query(
     p: JohansenParams,
     default_tf: Timeframe,
 ) -> crate::model::basket::BasketQuery {
     let d = crate::model::basket::BasketQuery::default();
+    let symbols: Vec<String> = crate::domain::split_symbols(&p.symbols);
+    let bars = p.bars.unwrap_or(d.bars);
+    let (window, z_window) =
+        crate::model::basket::BasketQuery::default_windows(bars, symbols.len());
     crate::model::basket::BasketQuery {
-        symbols: p
-            .symbols
-            .split(',')
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-            .collect(),
+        window: p.window.unwrap_or(window),
+        z_window: p.z_window.unwrap_or(z_window),
+        symbols,
         timeframe: p.timeframe.unwrap_or(default_tf),
-        bars: p.bars.unwrap_or(d.bars),
+        bars,
         to: p.to,
         det_order: p.det_order.unwrap_or(d.det_order),
         k_ar_diff: p.k_ar_diff.unwrap_or(d.k_ar_diff),
         prices: p.prices.unwrap_or(d.prices),
         fee_bps: p.fee_bps,
         half_spread_bps: p.half_spread_bps.unwrap_or(d.half_spread_bps),
+        entry: p.entry.unwrap_or(d.entry),
+        exit: p.exit.unwrap_or(d.exit),
+        backtest: crate::analytics::BacktestOptions {
+            notional: p.notional.unwrap_or(d.backtest.notional),
+            fill: p.fill.unwrap_or(d.backtest.fill),
+            slippage_bps: p.slippage_bps.unwrap_or(d.backtest.slippage_bps),
+            stop_pct: p.stop_pct,
+            max_hold_bars: p.max_hold_bars,
+            ..d.backtest
+        },
     }
 }
 

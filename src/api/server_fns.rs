@@ -198,24 +198,14 @@ pub async fn stop_paper(id: i64) -> Result<crate::model::paper::PaperSession, Se
     .map_err(|e| ServerFnError::new(e.to_string()))
 }
 
-/// The basket report of stored symbols at a timeframe (`GET
-/// /api/v1/johansen` with its defaults otherwise).
+/// The basket report of a query, as `GET /api/v1/johansen` makes it
+/// (the venue is the server's).
 #[server]
 pub async fn basket_report(
-    symbols: Vec<String>,
-    timeframe: String,
-    bars: u32,
-    to: Option<i64>,
+    query: crate::model::basket::BasketQuery,
 ) -> Result<crate::model::basket::BasketReport, ServerFnError> {
     let state = ssr::state()?;
-    let tf: crate::domain::Timeframe = timeframe.parse().map_err(ServerFnError::new)?;
-    let q = crate::model::basket::BasketQuery {
-        symbols,
-        timeframe: tf,
-        bars: bars as usize,
-        to,
-        ..Default::default()
-    };
+    let q = query;
     let (store, venue) = (state.store.clone(), state.venue);
     tokio::task::spawn_blocking(move || {
         crate::services::basket::basket_johansen(store.as_ref(), venue, q)

@@ -3,10 +3,12 @@
 //! OLS with standard errors), the Johansen table with the ranks it selects,
 //! Engle-Granger with N = legs, and the OU fit and suggested bands of the
 //! Johansen-weighted spread, over the view's range (its `To`, or the live
-//! tail). The numbers are `GET /api/v1/johansen`'s.
+//! tail), and the backtest of the z-score rule on a rolling OLS hedge with
+//! its equity curve. The numbers are `GET /api/v1/johansen`'s.
 
 use crate::api::server_fns::basket_report;
-use crate::model::basket::BasketReport;
+use crate::domain::Timeframe;
+use crate::model::basket::{BasketQuery, BasketReport};
 use leptos::prelude::*;
 
 #[component]
@@ -17,20 +19,56 @@ pub fn BasketPanel(
 ) -> impl IntoView {
     let legs = RwSignal::new(symbols.join(","));
     let bars = RwSignal::new("600".to_string());
-    let run = Action::new(move |a: &(Vec<String>, String, u32, Option<i64>)| {
-        let a = a.clone();
-        async move { basket_report(a.0, a.1, a.2, a.3).await }
+    let window = RwSignal::new(String::new());
+    let z_window = RwSignal::new(String::new());
+    let entry = RwSignal::new("2".to_string());
+    let exit = RwSignal::new("0.5".to_string());
+    let form_error = RwSignal::new(None::<String>);
+    let run = Action::new(move |q: &BasketQuery| {
+        let q = q.clone();
+        async move { basket_report(q).await }
     });
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let list: Vec<String> = legs
-            .get_untracked()
-            .split(',')
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-            .collect();
-        let b = bars.get_untracked().trim().parse::<u32>().unwrap_or(600);
-        run.dispatch((list, timeframe.get_untracked(), b, to.get_untracked()));
+        let symbols = crate::domain::split_symbols(&legs.get_untracked());
+        let bars = bars.get_untracked().trim().parse::<usize>().unwrap_or(600);
+        let (dw, dz) = BasketQuery::default_windows(bars, symbols.len());
+        // A field left blank takes its default; one that does not parse
+        // is named rather than replaced.
+        fn field<T: std::str::FromStr>(
+            s: RwSignal<String>,
+            name: &str,
+        ) -> Result<Option<T>, String> {
+            let v = s.get_untracked();
+            let v = v.trim();
+            if v.is_empty() {
+                return Ok(None);
+            }
+            v.parse::<T>()
+                .map(Some)
+                .map_err(|_| format!("{name}: not a valid number: {v}"))
+        }
+        let parsed = (|| -> Result<BasketQuery, String> {
+            let d = BasketQuery::default();
+            Ok(BasketQuery {
+                timeframe: timeframe.get_untracked().parse::<Timeframe>()?,
+                bars,
+                to: to.get_untracked(),
+                window: field(window, "hedge window")?.unwrap_or(dw),
+                z_window: field(z_window, "z window")?.unwrap_or(dz),
+                entry: field(entry, "entry")?.unwrap_or(d.entry),
+                exit: field(exit, "exit")?.unwrap_or(d.exit),
+                symbols,
+                ..d
+            })
+        })();
+        match parsed {
+            Ok(q) => {
+                form_error.set(None);
+                run.dispatch(q);
+            }
+            Err(e) => form_error.set(Some(e)),
+        }
     };
     view! {
         <section class="scanner" aria-label="Basket" data-testid="basket">
@@ -42,8 +80,21 @@ pub fn BasketPanel(
                 <label>"Bars"
                     <input data-testid="basket-bars" size="5" prop:value=move || bars.get() on:input=move |ev| bars.set(event_target_value(&ev)) />
                 </label>
+                <label title="Bars of the rolling OLS hedge the backtest trades (blank: 200, at most half the bars)">"Hedge window"
+                    <input data-testid="basket-window" size="4" placeholder="auto" prop:value=move || window.get() on:input=move |ev| window.set(event_target_value(&ev)) />
+                </label>
+                <label title="Bars of the z-score of its spread (blank: 60, at most a quarter of the bars)">"z window"
+                    <input data-testid="basket-z-window" size="4" placeholder="auto" prop:value=move || z_window.get() on:input=move |ev| z_window.set(event_target_value(&ev)) />
+                </label>
+                <label>"Entry |z|"
+                    <input data-testid="basket-entry" size="3" prop:value=move || entry.get() on:input=move |ev| entry.set(event_target_value(&ev)) />
+                </label>
+                <label>"Exit |z|"
+                    <input data-testid="basket-exit" size="3" prop:value=move || exit.get() on:input=move |ev| exit.set(event_target_value(&ev)) />
+                </label>
                 <button type="submit" data-testid="basket-run">{move || if run.pending().get() { "Testing…" } else { "Test basket" }}</button>
             </form>
+            {move || form_error.get().map(|e| view! { <p class="field-error" role="alert">{e}</p> })}
             {move || match run.value().get() {
                 None => view! { <p class="hint">"Johansen and Engle-Granger on log closes where every leg traded, at the current timeframe."</p> }.into_any(),
                 Some(Err(e)) => view! { <p class="field-error" role="alert" data-testid="basket-error">{super::server_error(&e)}</p> }.into_any(),
@@ -127,6 +178,66 @@ fn basket_view(r: BasketReport) -> impl IntoView {
         {eg.map(|t| view! { <p class="hint" data-testid="basket-eg">{t}</p> })}
         {ou.map(|t| view! { <p class="hint" data-testid="basket-ou">{t}</p> })}
         <p class="hint" data-testid="basket-bands" data-z=sb.return_max.map(|b| b.z.to_string()).unwrap_or_default()>{bands}</p>
+        {backtest_view(&r)}
         {(!r.notes.is_empty()).then(|| view! { <p class="hint">{r.notes.join("; ")}</p> })}
+    }
+}
+
+/// The backtest's summary and equity curve, or why it did not run.
+fn backtest_view(r: &BasketReport) -> impl IntoView {
+    let q = &r.query;
+    let Some(bt) = &r.backtest else {
+        let why = r.backtest_error.clone().unwrap_or_else(|| "not run".into());
+        return view! { <p class="hint" data-testid="basket-backtest-error">{format!("Backtest: {why}")}</p> }.into_any();
+    };
+    let s = &bt.summary;
+    let o = |v: Option<f64>, d: usize| v.map(|v| format!("{v:.d$}")).unwrap_or_else(|| "–".into());
+    let text = format!(
+        "Backtest on a rolling OLS hedge ({} bars) and its z-score ({} bars), entry {} / exit {}: net {:.2} USDT ({:.3}%), {} trades ({} closed, hit rate {}), Sharpe {}, max drawdown {:.3}%; fees {:.2}, slippage {:.2}, funding {:.2}",
+        q.window,
+        q.z_window,
+        q.entry,
+        q.exit,
+        s.net,
+        s.net_pct,
+        s.trades,
+        s.closed,
+        o(s.hit_rate, 2),
+        o(s.sharpe, 2),
+        s.max_drawdown_pct,
+        s.fees,
+        s.slippage,
+        s.funding
+    );
+    view! {
+        <p class="hint" data-testid="basket-backtest" data-net=s.net.to_string() data-trades=s.trades.to_string()>{text}</p>
+        {equity_line(&bt.equity)}
+    }
+    .into_any()
+}
+
+/// The equity curve as a small line (its range in the tooltip).
+fn equity_line(equity: &[f64]) -> impl IntoView {
+    const W: f64 = 320.0;
+    const H: f64 = 60.0;
+    let (lo, hi) = equity
+        .iter()
+        .filter(|v| v.is_finite())
+        .fold((0.0f64, 0.0f64), |(a, b), &v| (a.min(v), b.max(v)));
+    let span = (hi - lo).max(1e-12);
+    let step = W / (equity.len().max(2) - 1) as f64;
+    let y = |v: f64| H - 2.0 - (v - lo) / span * (H - 4.0);
+    let points: Vec<String> = equity
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| v.is_finite())
+        .map(|(i, &v)| format!("{:.1},{:.1}", i as f64 * step, y(v)))
+        .collect();
+    view! {
+        <svg class="equity-line" data-testid="basket-equity" data-points=equity.len().to_string() viewBox=format!("0 0 {W} {H}") width=W.to_string() height=H.to_string() role="img" aria-label="Backtest equity, quote currency">
+            <title>{format!("equity {lo:.2} to {hi:.2} USDT")}</title>
+            <line class="acf-zero" x1="0" x2=W.to_string() y1=format!("{:.1}", y(0.0)) y2=format!("{:.1}", y(0.0)) />
+            <polyline class="equity" points=points.join(" ") />
+        </svg>
     }
 }

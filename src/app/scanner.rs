@@ -90,12 +90,7 @@ pub fn Scanner(
     let opt_f = |s: RwSignal<String>| s.get_untracked().trim().parse::<f64>().ok();
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let list: Vec<String> = watch
-            .get_untracked()
-            .split(',')
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-            .collect();
+        let list = crate::domain::split_symbols(&watch.get_untracked());
         let tf = match timeframe.get_untracked().parse::<Timeframe>() {
             Ok(tf) => tf,
             Err(e) => {

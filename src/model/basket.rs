@@ -4,7 +4,9 @@
 //! OLS (with standard errors) and from Johansen's first eigenvector, the
 //! Engle-Granger test with every other leg as a regressor, and the
 //! Johansen-weighted spread with its diagnostics, OU fit and Bertram
-//! bands. The computation is [`crate::services::basket`].
+//! bands, and the backtest of the z-score rule on the spread a trader
+//! could have known bar by bar (a rolling OLS hedge). The computation is
+//! [`crate::services::basket`].
 
 use crate::analytics::coint::BasketCoint;
 use crate::analytics::diagnostics::Diagnostics;
@@ -38,6 +40,19 @@ pub struct BasketQuery {
     /// half spread assumed, bp: the round trip the suggested bands pay.
     pub fee_bps: Option<f64>,
     pub half_spread_bps: f64,
+    /// The backtest's hedge: OLS of the first leg on the others and a
+    /// constant over the trailing `window` bars ending at each close
+    /// (known then, unlike the full-sample weights), and the rolling
+    /// z-score of its spread over `z_window` bars.
+    pub window: usize,
+    pub z_window: usize,
+    /// The rule's thresholds on that z-score.
+    pub entry: f64,
+    pub exit: f64,
+    /// Execution, cost and risk settings of the backtest (its fees and
+    /// half spread are `fee_bps` and `half_spread_bps`; the per-leg
+    /// fields and the beta bounds do not apply to a basket).
+    pub backtest: crate::analytics::BacktestOptions,
 }
 
 impl Default for BasketQuery {
@@ -52,11 +67,27 @@ impl Default for BasketQuery {
             prices: PriceScale::Log,
             fee_bps: None,
             half_spread_bps: 0.5,
+            window: 200,
+            z_window: 60,
+            entry: 2.0,
+            exit: 0.5,
+            backtest: crate::analytics::BacktestOptions::default(),
         }
     }
 }
 
 impl BasketQuery {
+    /// The backtest's hedge and z-score windows when none are given: 200
+    /// and 60 bars, at most half and a quarter of `bars` (and at least
+    /// what the fit of `legs` needs), so any valid range backtests.
+    pub fn default_windows(bars: usize, legs: usize) -> (usize, usize) {
+        let d = BasketQuery::default();
+        (
+            d.window.min(bars / 2).max(legs + 2),
+            d.z_window.min(bars / 4).max(2),
+        )
+    }
+
     /// Check every parameter, naming the first bad one; symbols are
     /// normalised to upper case.
     pub fn validate(&mut self) -> Result<(), PairError> {
@@ -107,6 +138,42 @@ impl BasketQuery {
                 format!("expected 0 to {MAX_K_AR_DIFF}, got {}", self.k_ar_diff),
             ));
         }
+        // The rolling fit needs more bars than parameters (legs + 1).
+        let min_window = self.symbols.len() + 2;
+        if !(min_window..=self.bars).contains(&self.window) {
+            return Err(bad(
+                "window",
+                format!(
+                    "expected {min_window} to bars ({}), got {}",
+                    self.bars, self.window
+                ),
+            ));
+        }
+        if !(2..=self.bars).contains(&self.z_window) {
+            return Err(bad(
+                "z_window",
+                format!("expected 2 to bars ({}), got {}", self.bars, self.z_window),
+            ));
+        }
+        let (e, x) = (self.entry, self.exit);
+        if !(e.is_finite() && e > 0.0 && e <= 10.0) {
+            return Err(bad(
+                "entry",
+                format!("expected a number in (0, 10], got {e}"),
+            ));
+        }
+        if !(x.is_finite() && x >= 0.0 && x < e) {
+            return Err(bad(
+                "exit",
+                format!("expected a number in [0, entry), got {x}"),
+            ));
+        }
+        self.backtest.validate().map_err(|e| match e {
+            crate::analytics::AnalyticsError::InvalidParameter { name, reason } => {
+                bad(name, reason)
+            }
+            other => bad("backtest", other.to_string()),
+        })?;
         Ok(())
     }
 }
@@ -136,6 +203,13 @@ pub struct BasketReport {
     pub diagnostics: Option<Diagnostics>,
     pub ou: Option<OuFit>,
     pub suggested_bands: SuggestedBands,
+    /// The rolling-hedge z-score the backtest trades, per aligned bar
+    /// (`None` until `window + z_window - 1` bars are in).
+    pub zscore: Vec<Option<f64>>,
+    /// The backtest of the rule on it (see `analytics::backtest`,
+    /// "Baskets"), or why it could not run.
+    pub backtest: Option<crate::analytics::backtest::BasketBacktest>,
+    pub backtest_error: Option<String>,
     /// Blocks that could not be computed, and why.
     pub notes: Vec<String>,
 }
@@ -184,6 +258,43 @@ mod tests {
                 ..q(&["A1", "B1"])
             }),
             "k_ar_diff"
+        );
+        assert_eq!(
+            name(BasketQuery {
+                window: 3,
+                ..q(&["A1", "B1"])
+            }),
+            "window"
+        );
+        assert_eq!(
+            name(BasketQuery {
+                window: 700,
+                ..q(&["A1", "B1"])
+            }),
+            "window"
+        );
+        assert_eq!(
+            name(BasketQuery {
+                z_window: 1,
+                ..q(&["A1", "B1"])
+            }),
+            "z_window"
+        );
+        assert_eq!(
+            name(BasketQuery {
+                exit: 3.0,
+                ..q(&["A1", "B1"])
+            }),
+            "exit"
+        );
+        let mut o = BasketQuery::default().backtest;
+        o.notional = -1.0;
+        assert_eq!(
+            name(BasketQuery {
+                backtest: o,
+                ..q(&["A1", "B1"])
+            }),
+            "notional"
         );
         let mut ok = q(&["btcusdt", "ETHUSDT", "SOLUSDT"]);
         ok.validate().unwrap();

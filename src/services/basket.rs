@@ -3,18 +3,26 @@
 //! invented), the Johansen test on them, and the hedge blocks of
 //! [`BasketReport`]: OLS and Johansen weights, Engle-Granger with every
 //! other leg as a regressor, and the Johansen-weighted spread's
-//! diagnostics, OU fit and Bertram bands.
+//! diagnostics, OU fit and Bertram bands. Then the backtest: those weights
+//! are fitted on the whole range, so trading them would look ahead; the
+//! backtest trades a rolling OLS hedge instead (each bar's weights from the
+//! trailing window ending at its close), at the stored opens, books and
+//! funding of every leg, each leg's fee and lot step.
 
+use crate::analytics::backtest::{
+    backtest_basket, BasketBacktest, BasketInput, BasketLeg, FundingEvent, Leg, Rule, Touch,
+};
 use crate::analytics::coint::coint_basket;
 use crate::analytics::diagnostics::{diagnostics, DEFAULT_LB_LAGS, MAX_ACF_LAGS};
 use crate::analytics::johansen::{coint_johansen, JohansenResult};
 use crate::analytics::ols_multi::ols_multi;
 use crate::analytics::ou::ou_mle;
-use crate::analytics::{Autolag, PriceScale};
+use crate::analytics::zscore::rolling_zscore;
+use crate::analytics::{AnalyticsError, Autolag, PriceScale};
 use crate::domain::Venue;
 use crate::model::basket::{BasketQuery, BasketReport};
 use crate::model::pair::PairError;
-use crate::services::pair::{bands_at_cost, venue_fee_bps};
+use crate::services::pair::{bands_at_cost, fill_books, funding_events, venue_fee_bps};
 use crate::store::{Store, StoreError};
 use std::collections::BTreeMap;
 
@@ -42,8 +50,9 @@ pub fn basket_johansen(
         }
     };
     let from = end - tf.millis() * q.bars as i64;
-    // Bar time -> one close per leg, kept only where every leg has one.
-    let mut rows: BTreeMap<i64, Vec<f64>> = BTreeMap::new();
+    // Bar time -> one (open, close) per leg, kept only where every leg
+    // has one.
+    let mut rows: BTreeMap<i64, Vec<(f64, f64)>> = BTreeMap::new();
     for (i, s) in q.symbols.iter().enumerate() {
         let bars = store
             .bars(venue, s, tf, from, end)
@@ -51,10 +60,13 @@ pub fn basket_johansen(
             .ok_or_else(|| PairError::UnknownSymbol(s.clone()))?;
         if i == 0 {
             for b in bars {
-                rows.insert(b.ts, vec![b.close]);
+                rows.insert(b.ts, vec![(b.open, b.close)]);
             }
         } else {
-            let have: BTreeMap<i64, f64> = bars.into_iter().map(|b| (b.ts, b.close)).collect();
+            let have: BTreeMap<i64, (f64, f64)> = bars
+                .into_iter()
+                .map(|b| (b.ts, (b.open, b.close)))
+                .collect();
             rows.retain(|ts, v| match have.get(ts) {
                 Some(c) if v.len() == i => {
                     v.push(*c);
@@ -65,23 +77,188 @@ pub fn basket_johansen(
         }
     }
     let n = q.symbols.len();
-    let mut legs: Vec<Vec<f64>> = vec![Vec::with_capacity(rows.len()); n];
+    let mut opens: Vec<Vec<f64>> = vec![Vec::with_capacity(rows.len()); n];
+    let mut closes: Vec<Vec<f64>> = vec![Vec::with_capacity(rows.len()); n];
     for v in rows.values() {
-        for (leg, c) in legs.iter_mut().zip(v) {
-            leg.push(match q.prices {
-                PriceScale::Log if *c > 0.0 => c.ln(),
-                PriceScale::Log => f64::NAN,
-                PriceScale::Raw => *c,
-            });
+        for (k, (o, c)) in v.iter().enumerate() {
+            opens[k].push(*o);
+            closes[k].push(*c);
         }
     }
+    let legs: Vec<Vec<f64>> = closes
+        .iter()
+        .map(|c| {
+            c.iter()
+                .map(|c| match q.prices {
+                    PriceScale::Log if *c > 0.0 => c.ln(),
+                    PriceScale::Log => f64::NAN,
+                    PriceScale::Raw => *c,
+                })
+                .collect()
+        })
+        .collect();
     let slices: Vec<&[f64]> = legs.iter().map(Vec::as_slice).collect();
     let johansen = coint_johansen(&slices, q.det_order, q.k_ar_diff)
         .map_err(|e| PairError::Unusable(e.to_string()))?;
-    let last: Vec<f64> = rows.values().next_back().cloned().unwrap_or_default();
+    let last: Vec<f64> = closes.iter().filter_map(|c| c.last().copied()).collect();
     let fee = q.fee_bps.unwrap_or(venue_fee_bps(venue));
     let ts: Vec<i64> = rows.keys().copied().collect();
-    Ok(hedge_blocks(q, ts, &slices, &last, fee, johansen))
+    let mut report = hedge_blocks(q, ts, &slices, &last, fee, johansen);
+    // The backtest's market: each leg's stored book at the fills, funding
+    // and lot step.
+    let fill = report.query.backtest.fill;
+    let (first, last_ts) = match (report.ts.first(), report.ts.last()) {
+        (Some(&a), Some(&b)) => (a, b + tf.millis()),
+        _ => (from, end),
+    };
+    let mut books = Vec::with_capacity(n);
+    let mut funding = Vec::with_capacity(n);
+    let mut steps = Vec::with_capacity(n);
+    for s in &report.query.symbols {
+        books.push(fill_books(store, venue, s, &report.ts, tf.millis(), fill).map_err(failed)?);
+        funding.push(funding_events(store, venue, s, first, last_ts).map_err(failed)?);
+        steps.push(
+            store
+                .symbol_rules(venue, s)
+                .map_err(failed)?
+                .map_or(0.0, |r| r.qty_step),
+        );
+    }
+    let market = BasketMarket {
+        bar_ms: tf.millis(),
+        opens: &opens,
+        closes: &closes,
+        books: &books,
+        funding: &funding,
+        fee_bps: fee,
+        qty_steps: &steps,
+    };
+    match basket_backtest(&report.query, &report.ts, &slices, &market) {
+        Ok((z, bt)) => {
+            report.zscore = z;
+            report.backtest = Some(bt);
+        }
+        Err(e) => report.backtest_error = Some(e.to_string()),
+    }
+    Ok(report)
+}
+
+/// Each leg's prices, books, funding and costs on the aligned bars.
+pub(crate) struct BasketMarket<'a> {
+    pub(crate) bar_ms: i64,
+    pub(crate) opens: &'a [Vec<f64>],
+    pub(crate) closes: &'a [Vec<f64>],
+    pub(crate) books: &'a [Option<Vec<Option<Touch>>>],
+    pub(crate) funding: &'a [Vec<FundingEvent>],
+    pub(crate) fee_bps: f64,
+    pub(crate) qty_steps: &'a [f64],
+}
+
+/// The rolling hedge (see [`rolling_hedge`]) and the backtest of `q`'s
+/// rule on it (pure). `legs` are the aligned closes on `q.prices`.
+pub(crate) fn basket_backtest(
+    q: &BasketQuery,
+    ts: &[i64],
+    legs: &[&[f64]],
+    m: &BasketMarket,
+) -> Result<(Vec<Option<f64>>, BasketBacktest), AnalyticsError> {
+    let RollingHedge { weights, z, .. } = rolling_hedge(legs, q.window, q.z_window)?;
+    let legs: Vec<BasketLeg> = (0..legs.len())
+        .map(|k| BasketLeg {
+            leg: Leg {
+                open: &m.opens[k],
+                close: &m.closes[k],
+                book: m.books[k].as_deref(),
+                funding: &m.funding[k],
+            },
+            fee_bps: m.fee_bps,
+            qty_step: m.qty_steps[k],
+        })
+        .collect();
+    let rule = Rule {
+        entry: q.entry,
+        exit: q.exit,
+        prices: q.prices,
+    };
+    let opts = crate::analytics::BacktestOptions {
+        half_spread_bps: q.half_spread_bps,
+        ..q.backtest
+    };
+    let input = BasketInput {
+        ts,
+        bar_ms: m.bar_ms,
+        legs: &legs,
+        weights: &weights,
+        z: &z,
+    };
+    let bt = backtest_basket(&input, &rule, &opts)?;
+    let finite = [bt.summary.net, bt.summary.turnover]
+        .into_iter()
+        .chain(bt.equity.iter().copied())
+        .all(f64::is_finite);
+    if !finite {
+        return Err(AnalyticsError::InvalidParameter {
+            name: "notional",
+            reason: "the backtest overflowed on these prices and this notional".into(),
+        });
+    }
+    Ok((z, bt))
+}
+
+/// The hedge a trader could have known at each close (pure): from bar
+/// `window - 1` on, OLS of the first leg on the others and a constant over
+/// the `window` bars ending at `t` gives the weights `(1, -b_2, ..)` and
+/// the spread at `t` (the fit's residual there, `y_t - a - sum b_i x_i,t`);
+/// the z-score is the rolling z-score of that spread over `z_window`
+/// bars. A window the fit cannot solve (a flat or collinear leg) leaves
+/// the bar undefined. Nothing after `t` enters bar `t`.
+pub(crate) fn rolling_hedge(
+    legs: &[&[f64]],
+    window: usize,
+    z_window: usize,
+) -> Result<RollingHedge, AnalyticsError> {
+    let n = legs.first().map_or(0, |l| l.len());
+    if window < legs.len() + 2 || window > n {
+        return Err(AnalyticsError::InvalidParameter {
+            name: "window",
+            reason: format!(
+                "expected {} to the {n} aligned bars, got {window}",
+                legs.len() + 2
+            ),
+        });
+    }
+    let mut weights = vec![None; n];
+    let mut spread = vec![None; n];
+    for t in (window - 1)..n {
+        let lo = t + 1 - window;
+        let y = &legs[0][lo..=t];
+        let xs: Vec<&[f64]> = legs[1..].iter().map(|l| &l[lo..=t]).collect();
+        let Ok(fit) = ols_multi(y, &xs, true) else {
+            continue;
+        };
+        let k = xs.len();
+        let mut s = legs[0][t] - fit.params[k];
+        for (b, l) in fit.params[..k].iter().zip(&legs[1..]) {
+            s -= b * l[t];
+        }
+        if s.is_finite() {
+            spread[t] = Some(s);
+            weights[t] = Some(
+                std::iter::once(1.0)
+                    .chain(fit.params[..k].iter().map(|b| -b))
+                    .collect(),
+            );
+        }
+    }
+    let z = rolling_zscore(&spread, z_window)?;
+    Ok(RollingHedge { weights, z })
+}
+
+/// Per aligned bar: the weights known at its close and the rolling
+/// z-score of the spread they give there (`None` where undefined).
+pub(crate) struct RollingHedge {
+    pub(crate) weights: Vec<Option<Vec<f64>>>,
+    pub(crate) z: Vec<Option<f64>>,
 }
 
 /// The report's hedge blocks on aligned (log or raw) legs (pure). A block
@@ -163,6 +340,9 @@ pub(crate) fn hedge_blocks(
         diagnostics,
         ou,
         suggested_bands,
+        zscore: Vec::new(),
+        backtest: None,
+        backtest_error: None,
         notes,
     }
 }
@@ -230,5 +410,112 @@ mod tests {
             * 5.5e-4
             * (20.0 + r.weights_johansen[1].abs() * 10.0 + r.weights_johansen[2].abs() * 20.0);
         assert!((r.suggested_bands.cost - want).abs() < 1e-12);
+    }
+
+    /// Three random-walk legs (log prices near 10, 9 and 8).
+    fn walks(n: usize, seed: u64) -> Vec<Vec<f64>> {
+        let mut state = seed;
+        let mut u = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+        };
+        let (mut a, mut b) = (9.0, 8.0);
+        let mut e = 0.0;
+        let mut legs = vec![Vec::new(), Vec::new(), Vec::new()];
+        for _ in 0..n {
+            a += 0.01 * u();
+            b += 0.01 * u();
+            e = 0.7 * e + 0.003 * u();
+            legs[0].push(0.4 + 0.6 * a + 0.5 * b + e);
+            legs[1].push(a);
+            legs[2].push(b);
+        }
+        legs
+    }
+
+    /// Each bar's weights are OLS on the window ending there (as
+    /// `statsmodels.api.OLS` on that slice, through `ols_multi`), and its
+    /// z-score is the naive one of the residuals at each window's end.
+    #[test]
+    fn the_rolling_hedge_is_ols_on_each_trailing_window() {
+        let legs = walks(400, 5);
+        let slices: Vec<&[f64]> = legs.iter().map(Vec::as_slice).collect();
+        let (w, zw) = (60, 25);
+        let h = rolling_hedge(&slices, w, zw).unwrap();
+        assert!(h.weights[..w - 1].iter().all(Option::is_none));
+        let resid = |t: usize| -> f64 {
+            let xs: Vec<&[f64]> = slices[1..].iter().map(|l| &l[t + 1 - w..=t]).collect();
+            let f = ols_multi(&slices[0][t + 1 - w..=t], &xs, true).unwrap();
+            slices[0][t] - f.params[2] - f.params[0] * slices[1][t] - f.params[1] * slices[2][t]
+        };
+        for t in [w - 1, 100, 250, 399] {
+            let xs: Vec<&[f64]> = slices[1..].iter().map(|l| &l[t + 1 - w..=t]).collect();
+            let f = ols_multi(&slices[0][t + 1 - w..=t], &xs, true).unwrap();
+            let got = h.weights[t].as_ref().unwrap();
+            assert_eq!(got.len(), 3);
+            assert_eq!(got[0], 1.0);
+            assert!((got[1] + f.params[0]).abs() < 1e-12, "{t}");
+            assert!((got[2] + f.params[1]).abs() < 1e-12, "{t}");
+        }
+        let first_z = w - 1 + zw - 1;
+        assert!(h.z[..first_z].iter().all(Option::is_none));
+        for t in [first_z, 200, 399] {
+            let r: Vec<f64> = (t + 1 - zw..=t).map(resid).collect();
+            let mean = r.iter().sum::<f64>() / zw as f64;
+            let sd = (r.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (zw - 1) as f64).sqrt();
+            let want = (r[zw - 1] - mean) / sd;
+            let got = h.z[t].unwrap();
+            assert!((got - want).abs() < 1e-8, "{t}: {got} vs {want}");
+        }
+        // The cointegrating weights are found.
+        let last = h.weights[399].as_ref().unwrap();
+        assert!(
+            (last[1] + 0.6).abs() < 0.1 && (last[2] + 0.5).abs() < 0.1,
+            "{last:?}"
+        );
+    }
+
+    /// Nothing after a bar enters it: changing every price after bar 200
+    /// leaves the weights and z-scores up to 200 as they were.
+    #[test]
+    fn the_rolling_hedge_does_not_look_ahead() {
+        let legs = walks(300, 8);
+        let mut moved = legs.clone();
+        for l in &mut moved {
+            for v in &mut l[201..] {
+                *v += 0.37;
+            }
+        }
+        let run = |l: &[Vec<f64>]| {
+            let s: Vec<&[f64]> = l.iter().map(Vec::as_slice).collect();
+            rolling_hedge(&s, 50, 20).unwrap()
+        };
+        let (a, b) = (run(&legs), run(&moved));
+        assert_eq!(a.weights[..=200], b.weights[..=200]);
+        assert_eq!(a.z[..=200], b.z[..=200]);
+        assert_ne!(a.z[250], b.z[250]);
+    }
+
+    /// A flat leg leaves its windows undefined (no weights, no z); a
+    /// window longer than the bars, or too short to fit, is refused.
+    #[test]
+    fn flat_windows_are_undefined_and_bad_windows_refused() {
+        let mut legs = walks(200, 3);
+        for v in &mut legs[2][..120] {
+            *v = 8.0;
+        }
+        let s: Vec<&[f64]> = legs.iter().map(Vec::as_slice).collect();
+        let h = rolling_hedge(&s, 40, 10).unwrap();
+        assert!(h.weights[..120].iter().all(Option::is_none));
+        assert!(h.weights[160].is_some());
+        assert!(h.z[..120].iter().all(Option::is_none));
+        for bad in [4, 201] {
+            match rolling_hedge(&s, bad, 10) {
+                Err(AnalyticsError::InvalidParameter { name: "window", .. }) => {}
+                other => panic!("{bad}: {:?}", other.map(|h| h.z.len())),
+            }
+        }
     }
 }

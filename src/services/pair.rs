@@ -416,37 +416,8 @@ pub fn attach_backtest(
     };
     let x_open = opens(&q.x, &a.px)?;
     let y_open = opens(&q.y, &a.py)?;
-    let times: Vec<i64> = match q.backtest.fill {
-        FillAt::NextOpen | FillAt::NextQuote => a.ts.clone(),
-        FillAt::NextClose => a.ts.iter().map(|t| t + tf - 1).collect(),
-    };
-    // Next-quote: the fill on bar k meets the first book update after the
-    // deciding bar k - 1 closed, if it comes before bar k ends.
-    let ranges: Vec<(i64, i64)> = std::iter::once((first, first))
-        .chain(a.ts.windows(2).map(|w| (w[0] + tf, w[1] + tf)))
-        .collect();
-    let book = |sym: &str| -> Result<Option<Vec<Option<Touch>>>, PairError> {
-        let quotes = match q.backtest.fill {
-            FillAt::NextQuote => store.first_quotes(venue, sym, &ranges),
-            _ => store.quotes_at(venue, sym, &times, tf.max(1000)),
-        }
-        .map_err(failed)?;
-        if quotes.iter().all(Option::is_none) {
-            return Ok(None);
-        }
-        Ok(Some(
-            quotes
-                .into_iter()
-                .map(|q| {
-                    q.map(|q| Touch {
-                        bid: q.bid,
-                        ask: q.ask,
-                        ts: q.ts,
-                    })
-                })
-                .collect(),
-        ))
-    };
+    let book =
+        |sym: &str| fill_books(store, venue, sym, &a.ts, tf, q.backtest.fill).map_err(failed);
     let funding = |sym: &str| -> Result<Vec<FundingEvent>, PairError> {
         funding_events(store, venue, sym, first, last + tf).map_err(failed)
     };
@@ -471,6 +442,52 @@ pub fn attach_backtest(
         Err(e) => a.backtest_error = Some(e.to_string()),
     }
     Ok(())
+}
+
+/// The book a fill on each bar `ts` (bar starts, ascending, bars of
+/// `tf` ms) would meet under `fill`, from stored quotes: the quote in force
+/// at the bar's open or close, or for a next-quote fill the first update
+/// after the deciding bar closed, if it comes before the bar ends. `None`
+/// when no quote is stored for any bar.
+pub(crate) fn fill_books(
+    store: &dyn Store,
+    venue: Venue,
+    sym: &str,
+    ts: &[i64],
+    tf: i64,
+    fill: FillAt,
+) -> Result<Option<Vec<Option<Touch>>>, StoreError> {
+    let Some(&first) = ts.first() else {
+        return Ok(None);
+    };
+    let quotes = match fill {
+        FillAt::NextQuote => {
+            let ranges: Vec<(i64, i64)> = std::iter::once((first, first))
+                .chain(ts.windows(2).map(|w| (w[0] + tf, w[1] + tf)))
+                .collect();
+            store.first_quotes(venue, sym, &ranges)?
+        }
+        FillAt::NextOpen => store.quotes_at(venue, sym, ts, tf.max(1000))?,
+        FillAt::NextClose => {
+            let times: Vec<i64> = ts.iter().map(|t| t + tf - 1).collect();
+            store.quotes_at(venue, sym, &times, tf.max(1000))?
+        }
+    };
+    if quotes.iter().all(Option::is_none) {
+        return Ok(None);
+    }
+    Ok(Some(
+        quotes
+            .into_iter()
+            .map(|q| {
+                q.map(|q| Touch {
+                    bid: q.bid,
+                    ask: q.ask,
+                    ts: q.ts,
+                })
+            })
+            .collect(),
+    ))
 }
 
 /// The venue's funding interval for `symbol`: the gap between its last two
