@@ -868,6 +868,48 @@ async fn alerts_round_trip() {
     assert_eq!(r.status(), 204);
     let v: Value = get_json(&c, format!("{}/api/v1/alerts", s.base)).await;
     assert!(v["rules"].as_array().unwrap().is_empty());
+
+    // A basket rule, and the basket rules refused naming the field.
+    let r = c
+        .post(format!("{}/api/v1/alerts", s.base))
+        .json(&json!({"basket": ["btcusdt", "ETHUSDT"], "metric": "zscore", "op": "above", "value": 2.0}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["rule"]["basket"], json!(["BTCUSDT", "ETHUSDT"]));
+    assert!(v["rule"].get("pair").is_none());
+    for (body, field) in [
+        (
+            json!({"basket": ["BTCUSDT", "ETHUSDT"], "metric": "correlation", "op": "above", "value": 0.5}),
+            "metric",
+        ),
+        (
+            json!({"basket": ["BTCUSDT"], "metric": "zscore", "op": "above", "value": 2}),
+            "basket",
+        ),
+        (
+            json!({"metric": "zscore", "op": "above", "value": 2}),
+            "pair",
+        ),
+        (
+            json!({"pair": {"x": "BTCUSDT", "y": "ETHUSDT"}, "basket": ["BTCUSDT", "ETHUSDT"], "metric": "zscore", "op": "above", "value": 2}),
+            "basket",
+        ),
+    ] {
+        let r = c
+            .post(format!("{}/api/v1/alerts", s.base))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            error_of(r, StatusCode::BAD_REQUEST).await.1.as_deref(),
+            Some(field),
+            "{body}"
+        );
+    }
 }
 
 /// The basket test on stored symbols is the posted-series test on the same
@@ -929,9 +971,36 @@ async fn johansen_on_stored_symbols_matches_the_posted_series() {
     }
     assert!(got["diagnostics"]["acf"].is_array());
     assert!(got["suggested_bands"]["cost"].as_f64().unwrap() > 0.0);
+    // The backtest on the rolling hedge (defaults shrunk to the range:
+    // 150 and 60 bars of 300): one equity value and z per aligned bar,
+    // undefined until both windows are in, trades that add up.
+    assert_eq!(got["query"]["window"], 150);
+    assert_eq!(got["query"]["z_window"], 60);
+    let bt = &got["backtest"];
+    assert!(bt.is_object(), "{}", got["backtest_error"]);
+    assert_eq!(bt["equity"].as_array().unwrap().len(), lx.len());
+    let z = got["zscore"].as_array().unwrap();
+    assert_eq!(z.len(), lx.len());
+    assert!(z[..150 + 60 - 2].iter().all(Value::is_null));
+    assert!(z[lx.len() - 1].is_f64());
+    let net: f64 = bt["trades"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["net"].as_f64().unwrap())
+        .sum();
+    let last = bt["equity"][lx.len() - 1].as_f64().unwrap();
+    assert!(
+        (net - last).abs() < 1e-6 * last.abs().max(1.0),
+        "{net} vs {last}"
+    );
 
     for (q, status, param) in [
         ("symbols=BTCUSDT", 400, "symbols"),
+        ("symbols=BTCUSDT,ETHUSDT&window=3", 400, "window"),
+        ("symbols=BTCUSDT,ETHUSDT&bars=300&window=301", 400, "window"),
+        ("symbols=BTCUSDT,ETHUSDT&entry=1&exit=2", 400, "exit"),
+        ("symbols=BTCUSDT,ETHUSDT&notional=-5", 400, "notional"),
         ("symbols=BTCUSDT,ETHUSDT&det_order=3", 400, "det_order"),
         ("symbols=BTCUSDT,ETHUSDT&bars=5", 400, "bars"),
         ("symbols=BTCUSDT,NOPEUSDT", 404, "symbols"),

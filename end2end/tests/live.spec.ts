@@ -148,6 +148,18 @@ test('the table matches the HTTP API for the same parameters, and changes with t
   await page.screenshot({ path: '../docs/screenshot.png' });
 });
 
+test('a basket alert created in the page fires on the basket\'s rolling-hedge z-score', async ({ page }) => {
+  await open(page);
+  await page.getByTestId('alert-basket').fill('BTCUSDT, ETHUSDT, SOLUSDT');
+  await page.getByTestId('alert-metric').selectOption('zscore');
+  await page.getByTestId('alert-op').selectOption('above');
+  // Any defined z is above -100: the rule fires on the first evaluation.
+  await page.getByTestId('alert-value').fill('-100');
+  await page.getByTestId('alert-add').click();
+  await expect(page.getByTestId('alert-rules')).toContainText('BTCUSDT+ETHUSDT+SOLUSDT zscore above -100');
+  await expect(page.getByTestId('alert-history')).toContainText(/BTCUSDT\+ETHUSDT\+SOLUSDT: zscore above -100 \(now -?\d+\.\d{4}\)/, { timeout: 15_000 });
+});
+
 test('hovering one chart shows the crosshair values on every chart', async ({ page }) => {
   await open(page);
   await expect.poll(() => inkedPixels(page, 'chart-prices'), { timeout: 20_000 }).toBeGreaterThan(200);

@@ -1,5 +1,6 @@
-//! Alerts in the page: create and remove rules for the current pair, the
-//! history of fired alerts, and toasts for alerts pushed live.
+//! Alerts in the page: create and remove rules for the current pair (or a
+//! basket typed in), the history of fired alerts, and toasts for alerts
+//! pushed live.
 
 use crate::api::server_fns::{
     add_alert_rule, delete_alert_rule, list_alert_events, list_alert_rules,
@@ -31,6 +32,7 @@ pub fn AlertsPanel(x: Signal<String>, y: Signal<String>, fired: RwSignal<u64>) -
     let op = RwSignal::new("above".to_string());
     let value = RwSignal::new("2".to_string());
     let webhook = RwSignal::new(String::new());
+    let basket = RwSignal::new(String::new());
     let message = RwSignal::new(None::<String>);
     let changed = RwSignal::new(0u64);
     let rules = Resource::new(move || changed.get(), |_| list_alert_rules());
@@ -64,11 +66,22 @@ pub fn AlertsPanel(x: Signal<String>, y: Signal<String>, fired: RwSignal<u64>) -
             return;
         };
         let hook = webhook.get_untracked();
+        // Legs typed in watch that basket; none, the pair in view.
+        let legs = crate::domain::split_symbols(&basket.get_untracked());
+        let (pair, basket) = if legs.is_empty() {
+            (
+                Some(PairRef {
+                    x: x.get_untracked(),
+                    y: y.get_untracked(),
+                }),
+                None,
+            )
+        } else {
+            (None, Some(legs))
+        };
         add.dispatch(AlertRule {
-            pair: PairRef {
-                x: x.get_untracked(),
-                y: y.get_untracked(),
-            },
+            pair,
+            basket,
             metric: metric_from(&metric.get_untracked()),
             op: op_from(&op.get_untracked()),
             value: v,
@@ -92,6 +105,7 @@ pub fn AlertsPanel(x: Signal<String>, y: Signal<String>, fired: RwSignal<u64>) -
                     <option value="crosses">"crosses"</option>
                 </select>
                 <input aria-label="Value" data-testid="alert-value" size="6" prop:value=move || value.get() on:input=move |ev| value.set(event_target_value(&ev)) />
+                <input aria-label="Basket legs (optional)" data-testid="alert-basket" placeholder="basket legs (optional)" size="14" title="Comma-separated symbols to watch as a basket (its rolling-hedge z-score, Johansen spread, first leg's price or Engle-Granger p); blank: the pair in view" prop:value=move || basket.get() on:input=move |ev| basket.set(event_target_value(&ev)) />
                 <input aria-label="Webhook URL (optional)" placeholder="webhook (optional)" size="14" prop:value=move || webhook.get() on:input=move |ev| webhook.set(event_target_value(&ev)) />
                 <button type="submit" data-testid="alert-add">"Add"</button>
             </form>
@@ -101,7 +115,7 @@ pub fn AlertsPanel(x: Signal<String>, y: Signal<String>, fired: RwSignal<u64>) -
                     {move || Suspend::new(async move {
                         rules.await.unwrap_or_default().into_iter().map(|r| {
                             let id = r.id;
-                            let text = format!("#{} {}/{} {} {} {}", r.id, r.rule.pair.y, r.rule.pair.x,
+                            let text = format!("#{} {} {} {} {}", r.id, r.rule.subject(),
                                 serde_json::to_value(r.rule.metric).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
                                 serde_json::to_value(r.rule.op).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
                                 r.rule.value);

@@ -1,9 +1,11 @@
 //! Alert rules: what a rule says, the pure test of whether it fires, and
 //! (in the store) how rules and fired events are kept.
 //!
-//! A rule watches one metric of a pair and compares it with a value:
-//! `{"pair": {"x": "BTCUSDT", "y": "ETHUSDT"}, "metric": "zscore",
-//! "op": "crosses", "value": 2.0, "webhook": "http://127.0.0.1:9000/hook"}`.
+//! A rule watches one metric of a pair or a basket and compares it with a
+//! value: `{"pair": {"x": "BTCUSDT", "y": "ETHUSDT"}, "metric": "zscore",
+//! "op": "crosses", "value": 2.0, "webhook": "http://127.0.0.1:9000/hook"}`,
+//! or `{"basket": ["BTCUSDT", "ETHUSDT", "SOLUSDT"], "metric": "zscore",
+//! "op": "above", "value": 2.0}`.
 //! Rules are stored as their JSON in `alert_rules.body`; evaluation against
 //! live values belongs to the alert engine ([`crate::services::alerts`]),
 //! which calls [`evaluate`] on each new value and stores what fired.
@@ -33,15 +35,16 @@ pub struct PairRef {
 #[serde(rename_all = "lowercase")]
 #[strum(serialize_all = "lowercase")]
 pub enum Metric {
-    /// Latest z-score of the spread.
+    /// Latest z-score of the spread (a basket's: of its rolling-hedge
+    /// spread, the one its backtest trades).
     Zscore,
-    /// Latest spread value.
+    /// Latest spread value (a basket's: the Johansen-weighted spread).
     Spread,
-    /// Last price of the dependent leg `y`.
+    /// Last price of the dependent leg `y` (a basket's first leg).
     Price,
-    /// Rolling return correlation of the legs.
+    /// Rolling return correlation of the legs (pairs only).
     Correlation,
-    /// Engle-Granger cointegration p-value.
+    /// Engle-Granger cointegration p-value (a basket's with N = legs).
     Pvalue,
 }
 
@@ -67,7 +70,14 @@ pub enum Op {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AlertRule {
-    pub pair: PairRef,
+    /// The watched pair, or
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pair: Option<PairRef>,
+    /// a basket of 2 to 12 stored symbols, the first the leg the others
+    /// hedge (exactly one of the two).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(example = json!(["BTCUSDT", "ETHUSDT", "SOLUSDT"])))]
+    pub basket: Option<Vec<String>>,
     pub metric: Metric,
     pub op: Op,
     pub value: f64,
@@ -105,17 +115,76 @@ pub struct RuleError {
     pub reason: String,
 }
 
+/// Most legs a basket rule watches.
+pub const MAX_BASKET_LEGS: usize = 12;
+
 impl AlertRule {
+    /// What the rule watches, as messages name it: `ETHUSDT/BTCUSDT` (y/x)
+    /// or `BTCUSDT+ETHUSDT+SOLUSDT`.
+    pub fn subject(&self) -> String {
+        match (&self.pair, &self.basket) {
+            (Some(p), _) => format!("{}/{}", p.y, p.x),
+            (None, Some(b)) => b.join("+"),
+            (None, None) => String::new(),
+        }
+    }
+
+    /// The symbol whose price a `price` rule watches: the pair's `y`, the
+    /// basket's first leg.
+    pub fn price_symbol(&self) -> Option<&str> {
+        match (&self.pair, &self.basket) {
+            (Some(p), _) => Some(&p.y),
+            (None, Some(b)) => b.first().map(String::as_str),
+            (None, None) => None,
+        }
+    }
+
     /// Check and normalise (upper-case symbols) a rule.
     pub fn validate(&mut self) -> Result<(), RuleError> {
         let bad = |field: &'static str, reason: String| RuleError { field, reason };
-        self.pair.x = crate::domain::validate_symbol(&self.pair.x).map_err(|r| bad("pair.x", r))?;
-        self.pair.y = crate::domain::validate_symbol(&self.pair.y).map_err(|r| bad("pair.y", r))?;
-        if self.pair.x == self.pair.y {
-            return Err(bad(
-                "pair.y",
-                "the two legs must be different symbols".into(),
-            ));
+        match (&mut self.pair, &mut self.basket) {
+            (Some(pair), None) => {
+                pair.x = crate::domain::validate_symbol(&pair.x).map_err(|r| bad("pair.x", r))?;
+                pair.y = crate::domain::validate_symbol(&pair.y).map_err(|r| bad("pair.y", r))?;
+                if pair.x == pair.y {
+                    return Err(bad(
+                        "pair.y",
+                        "the two legs must be different symbols".into(),
+                    ));
+                }
+            }
+            (None, Some(legs)) => {
+                if !(2..=MAX_BASKET_LEGS).contains(&legs.len()) {
+                    return Err(bad(
+                        "basket",
+                        format!(
+                            "expected 2 to {MAX_BASKET_LEGS} symbols, got {}",
+                            legs.len()
+                        ),
+                    ));
+                }
+                for s in legs.iter_mut() {
+                    *s = crate::domain::validate_symbol(s).map_err(|r| bad("basket", r))?;
+                }
+                let mut seen = legs.clone();
+                seen.sort();
+                if let Some(w) = seen.windows(2).find(|w| w[0] == w[1]) {
+                    return Err(bad("basket", format!("{} is listed twice", w[0])));
+                }
+                if self.metric == Metric::Correlation {
+                    return Err(bad(
+                        "metric",
+                        "correlation is a pair's (two legs); a basket watches zscore, spread, price or pvalue".into(),
+                    ));
+                }
+            }
+            (Some(_), Some(_)) => {
+                return Err(bad(
+                    "basket",
+                    "a rule watches a pair or a basket, not both".into(),
+                ))
+            }
+            (None, None) => return Err(bad("pair", "a pair or a basket is required".into())),
         }
         if !self.value.is_finite() {
             return Err(bad("value", "expected a finite number".into()));
@@ -181,10 +250,11 @@ mod tests {
 
     fn rule(op: Op, value: f64) -> AlertRule {
         AlertRule {
-            pair: PairRef {
+            pair: Some(PairRef {
                 x: "btcusdt".into(),
                 y: "ETHUSDT".into(),
-            },
+            }),
+            basket: None,
             metric: Metric::Zscore,
             op,
             value,
@@ -240,9 +310,11 @@ mod tests {
     fn validation_names_the_field_and_normalises() {
         let mut r = rule(Op::Above, 2.0);
         r.validate().unwrap();
-        assert_eq!(r.pair.x, "BTCUSDT");
+        assert_eq!(r.pair.as_ref().unwrap().x, "BTCUSDT");
+        assert_eq!(r.subject(), "ETHUSDT/BTCUSDT");
+        assert_eq!(r.price_symbol(), Some("ETHUSDT"));
         let mut r = rule(Op::Above, 2.0);
-        r.pair.y = "BTCUSDT".into();
+        r.pair.as_mut().unwrap().y = "BTCUSDT".into();
         assert_eq!(r.validate().unwrap_err().field, "pair.y");
         let mut r = rule(Op::Above, 1.5);
         r.metric = Metric::Pvalue;
@@ -252,6 +324,48 @@ mod tests {
         assert_eq!(r.validate().unwrap_err().field, "webhook");
         r.webhook = Some("http://127.0.0.1:9/hook".into());
         r.validate().unwrap();
+    }
+
+    #[test]
+    fn basket_rules_name_what_is_wrong() {
+        let basket = |legs: &[&str], metric| AlertRule {
+            pair: None,
+            basket: Some(legs.iter().map(|s| s.to_string()).collect()),
+            metric,
+            ..rule(Op::Above, 2.0)
+        };
+        let mut ok = basket(&["btcusdt", "ETHUSDT", "SOLUSDT"], Metric::Zscore);
+        ok.validate().unwrap();
+        assert_eq!(ok.basket.as_ref().unwrap()[0], "BTCUSDT");
+        assert_eq!(ok.subject(), "BTCUSDT+ETHUSDT+SOLUSDT");
+        assert_eq!(ok.price_symbol(), Some("BTCUSDT"));
+        let field = |mut r: AlertRule| r.validate().unwrap_err().field;
+        assert_eq!(field(basket(&["BTCUSDT"], Metric::Zscore)), "basket");
+        assert_eq!(
+            field(basket(&["BTCUSDT", "btcusdt"], Metric::Zscore)),
+            "basket"
+        );
+        assert_eq!(
+            field(basket(&["BTCUSDT", "E-TH"], Metric::Zscore)),
+            "basket"
+        );
+        assert_eq!(
+            field(basket(&["BTCUSDT", "ETHUSDT"], Metric::Correlation)),
+            "metric"
+        );
+        let both = AlertRule {
+            pair: rule(Op::Above, 1.0).pair,
+            ..basket(&["BTCUSDT", "ETHUSDT"], Metric::Zscore)
+        };
+        assert_eq!(field(both), "basket");
+        let neither = AlertRule {
+            pair: None,
+            ..rule(Op::Above, 1.0)
+        };
+        assert_eq!(field(neither), "pair");
+        let j = r#"{"basket":["BTCUSDT","ETHUSDT","SOLUSDT"],"metric":"zscore","op":"above","value":2.0}"#;
+        let r: AlertRule = serde_json::from_str(j).unwrap();
+        assert_eq!(serde_json::to_string(&r).unwrap(), j);
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //! bar, on the server, whether or not a page is open.
 //!
 //! Each rule's pair is analysed with the same service as the dashboard (at
-//! the configured timeframe, window and thresholds); the rule's metric is
+//! the configured timeframe, window and thresholds), each basket with the
+//! basket service (its rolling hedge over the configured window); the
+//! rule's metric is
 //! compared with its previous value through the pure, edge-triggered
 //! [`alerts::evaluate`]. A firing is stored as an alert event (live pages
 //! pick it up from there and show a toast) and posted to the rule's webhook
@@ -12,7 +14,9 @@
 use crate::config::Config;
 use crate::domain::Venue;
 use crate::model::alerts::{self, AlertEvent, AlertRule, Metric, StoredRule};
+use crate::model::basket::{BasketQuery, BasketReport};
 use crate::model::pair::{PairAnalytics, PairQuery};
+use crate::services::basket::basket_johansen;
 use crate::services::pair::pair_analytics;
 use crate::store::{Store, StoreError};
 use crate::webhook::{WebhookPolicy, WebhookSender};
@@ -73,11 +77,23 @@ pub fn metric_value(metric: Metric, a: &PairAnalytics) -> Option<f64> {
     }
 }
 
+/// The value of `metric` in a basket's latest report (see [`Metric`]).
+pub fn basket_metric_value(metric: Metric, r: &BasketReport) -> Option<f64> {
+    match metric {
+        Metric::Zscore => r.zscore.last().copied().flatten(),
+        Metric::Spread => r.spread.last().copied(),
+        // Read from the first leg's latest bar instead (evaluate_all).
+        Metric::Price => None,
+        // Refused for baskets by validation.
+        Metric::Correlation => None,
+        Metric::Pvalue => r.engle_granger.as_ref().and_then(|e| e.pvalue),
+    }
+}
+
 fn describe(rule: &AlertRule, v: f64) -> String {
     format!(
-        "{}/{}: {} {} {} (now {v:.4})",
-        rule.pair.y,
-        rule.pair.x,
+        "{}: {} {} {} (now {v:.4})",
+        rule.subject(),
         <&str>::from(rule.metric),
         <&str>::from(rule.op),
         rule.value
@@ -145,23 +161,50 @@ fn evaluate_all(state: &Engine) -> Result<Evaluated, StoreError> {
     let rules = store.list_rules()?;
     let c = &state.config;
     let mut cache: HashMap<(String, String), Option<PairAnalytics>> = HashMap::new();
+    let mut baskets: HashMap<Vec<String>, Option<BasketReport>> = HashMap::new();
+    let bars = (c.window.max(c.z_window) * 2).clamp(100, 5000);
     let mut out = Vec::with_capacity(rules.len());
     for r in rules {
         if r.rule.metric == Metric::Price {
-            // A price needs no model: read the y leg's latest trade directly.
-            let last = store
-                .tail_bars(state.venue, &r.rule.pair.y, c.timeframe, 1)?
-                .and_then(|b| b.last().map(|b| b.close));
+            // A price needs no model: read the leg's latest trade directly.
+            let last = match r.rule.price_symbol() {
+                Some(sym) => store
+                    .tail_bars(state.venue, sym, c.timeframe, 1)?
+                    .and_then(|b| b.last().map(|b| b.close)),
+                None => None,
+            };
             out.push((r.id, r.rule, last));
             continue;
         }
-        let key = (r.rule.pair.x.clone(), r.rule.pair.y.clone());
+        if let Some(legs) = &r.rule.basket {
+            let rep = baskets.entry(legs.clone()).or_insert_with(|| {
+                let q = BasketQuery {
+                    symbols: legs.clone(),
+                    timeframe: c.timeframe,
+                    bars,
+                    window: c.window.clamp(legs.len() + 2, bars),
+                    z_window: c.z_window.min(bars),
+                    ..BasketQuery::default()
+                };
+                basket_johansen(store, state.venue, q).ok()
+            });
+            let v = rep
+                .as_ref()
+                .and_then(|rep| basket_metric_value(r.rule.metric, rep));
+            out.push((r.id, r.rule, v));
+            continue;
+        }
+        let Some(pair) = &r.rule.pair else {
+            out.push((r.id, r.rule, None));
+            continue;
+        };
+        let key = (pair.x.clone(), pair.y.clone());
         let a = cache.entry(key.clone()).or_insert_with(|| {
             let mut q = PairQuery {
                 x: key.0.clone(),
                 y: key.1.clone(),
                 timeframe: c.timeframe,
-                bars: (c.window.max(c.z_window) * 2).clamp(100, 5000),
+                bars,
                 ..PairQuery::default()
             };
             q.options.window = Some(c.window.min(q.bars));

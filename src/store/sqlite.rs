@@ -321,10 +321,11 @@ mod tests {
         let _writer = super::super::open_writer(&db, super::super::Durability::Normal).unwrap();
         let store = SqliteStore::new(&db);
         let rule = AlertRule {
-            pair: PairRef {
+            pair: Some(PairRef {
                 x: "BTCUSDT".into(),
                 y: "ETHUSDT".into(),
-            },
+            }),
+            basket: None,
             metric: Metric::Zscore,
             op: Op::Above,
             value: 2.0,
