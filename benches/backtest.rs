@@ -2,8 +2,12 @@
 //! of two cointegrated legs, each with a book on every bar and funding
 //! every 8 hours. Times the engine on given beta and z, and the
 //! walk-forward (OLS refit on 10,000 training bars, 2,000 test bars, so
-//! 495 folds, each also traded in sample). Memory is the growth of the
-//! resident set over the inputs during the run (`/proc/self/status`).
+//! 495 folds, each also traded in sample). Then baskets: the same engine on
+//! three legs with given weights over the 1M bars, and the rolling OLS
+//! hedge a basket backtest trades (`services::basket::rolling_hedge`, a
+//! 200-bar window) over 5,000 and 50,000 bars (the API's most). Memory is
+//! the growth of the resident set over the inputs during the run
+//! (`/proc/self/status`).
 //!
 //! Run: `cargo bench --features ssr --bench backtest`
 
@@ -11,7 +15,8 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use pairdesk::analytics::backtest::{
-    backtest, BacktestOptions, FundingEvent, Input, Leg, Rule, Touch,
+    backtest, backtest_basket, BacktestOptions, BasketInput, BasketLeg, FundingEvent, Input, Leg,
+    Rule, Touch,
 };
 use pairdesk::analytics::{walk_forward, PriceScale, RegressionKind, WalkForward};
 
@@ -158,6 +163,76 @@ fn main() {
         rss2.saturating_sub(rss0),
     );
     peak("walk-forward", peak_reset, rss0);
+
+    // A third leg, cointegrated with the other two.
+    let (mut lw, mut u) = (30f64.ln(), 0.0);
+    let (mut wo, mut wc) = (Vec::with_capacity(N), Vec::with_capacity(N));
+    for &x in &fx {
+        wo.push(lw.exp());
+        u = 0.995 * u + 1e-4 * gauss();
+        lw = 0.5 * x + u - 2.3;
+        wc.push(lw.exp());
+    }
+    let bw = book(&wo);
+    let legs = [
+        BasketLeg {
+            leg: input.y,
+            fee_bps: 5.0,
+            qty_step: 0.0,
+        },
+        BasketLeg {
+            leg: input.x,
+            fee_bps: 5.0,
+            qty_step: 0.0,
+        },
+        BasketLeg {
+            leg: Leg {
+                open: &wo,
+                close: &wc,
+                book: Some(&bw),
+                funding: &funding,
+            },
+            fee_bps: 5.0,
+            qty_step: 0.0,
+        },
+    ];
+    let weights: Vec<Option<Vec<f64>>> = vec![Some(vec![1.0, -0.6, -0.4]); N];
+    let basket = BasketInput {
+        ts: &ts,
+        bar_ms: 1000,
+        legs: &legs,
+        weights: &weights,
+        z: &z,
+    };
+    let rss0 = pairdesk::procstat::rss_kb().unwrap_or(0);
+    let (med, min, trades) = timed(7, || {
+        backtest_basket(&basket, &rule, &o).unwrap().trades.len()
+    });
+    let rss3 = pairdesk::procstat::rss_kb().unwrap_or(0);
+    report(
+        "basket backtest, 3 legs, 1M bars, books + funding",
+        med,
+        min,
+        trades,
+        rss3.saturating_sub(rss0),
+    );
+    let lw: Vec<f64> = wc.iter().map(|p| p.ln()).collect();
+    for n in [5_000, 50_000] {
+        let legs: [&[f64]; 3] = [&fy[..n], &fx[..n], &lw[..n]];
+        let (med, min, defined) = timed(5, || {
+            pairdesk::services::basket::rolling_hedge(&legs, 200, 60)
+                .unwrap()
+                .z
+                .iter()
+                .flatten()
+                .count()
+        });
+        println!(
+            "rolling OLS hedge, 3 legs, window 200, {n} bars: median {:.1} ms, min {:.1} ms, {defined} z defined",
+            med.as_secs_f64() * 1e3,
+            min.as_secs_f64() * 1e3,
+        );
+    }
 }
 
 /// The peak resident set of a section above what was resident before it

@@ -1119,10 +1119,13 @@ impl Engine<'_> {
                 execute(&mut s, &mut r.summary, t, fill_at.unwrap_or(self.ts[t]), o);
             }
             settle_funding(&mut s, t, end, &mut fi);
-            let mut equity = s.cash;
-            for (q, leg) in s.q.iter().zip(self.legs) {
-                equity += q * leg.close[t];
-            }
+            // A fold keeps the running sum in a register (a loop spilled it
+            // to the stack every bar); the order of the sums is the same.
+            let equity = s
+                .q
+                .iter()
+                .zip(self.legs)
+                .fold(s.cash, |e, (q, leg)| e + q * leg.close[t]);
             let pnl = equity - last_equity;
             last_equity = equity;
             r.stats.push(pnl / opts.notional);
@@ -1306,6 +1309,7 @@ pub(crate) fn decide(
 
 /// Apply the funding settled strictly before `until` to the position held
 /// now, priced at bar `t`'s close; `next[k]` is leg `k`'s next settlement.
+#[inline]
 fn settle_funding(s: &mut Book, t: usize, until: i64, next: &mut [usize]) {
     let e = s.e;
     for (k, leg) in e.legs.iter().enumerate() {
@@ -1394,10 +1398,12 @@ fn execute(s: &mut Book, sum: &mut Summary, t: usize, at: i64, o: Order) {
 impl BasketTrade {
     /// Its PnL so far marked at bar `t`'s closes, net of the costs paid.
     fn net_so_far(&self, legs: &[Leg], t: usize) -> f64 {
-        let mut u = 0.0;
-        for ((q, e), leg) in self.qty.iter().zip(&self.entry).zip(legs) {
-            u += q * (leg.close[t] - e);
-        }
+        let u = self
+            .qty
+            .iter()
+            .zip(&self.entry)
+            .zip(legs)
+            .fold(0.0, |u, ((q, e), leg)| u + q * (leg.close[t] - e));
         u - self.fees + self.funding
     }
 

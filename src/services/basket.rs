@@ -212,7 +212,7 @@ pub(crate) fn basket_backtest(
 /// the z-score is the rolling z-score of that spread over `z_window`
 /// bars. A window the fit cannot solve (a flat or collinear leg) leaves
 /// the bar undefined. Nothing after `t` enters bar `t`.
-pub(crate) fn rolling_hedge(
+pub fn rolling_hedge(
     legs: &[&[f64]],
     window: usize,
     z_window: usize,
@@ -256,9 +256,9 @@ pub(crate) fn rolling_hedge(
 
 /// Per aligned bar: the weights known at its close and the rolling
 /// z-score of the spread they give there (`None` where undefined).
-pub(crate) struct RollingHedge {
-    pub(crate) weights: Vec<Option<Vec<f64>>>,
-    pub(crate) z: Vec<Option<f64>>,
+pub struct RollingHedge {
+    pub weights: Vec<Option<Vec<f64>>>,
+    pub z: Vec<Option<f64>>,
 }
 
 /// The report's hedge blocks on aligned (log or raw) legs (pure). A block
