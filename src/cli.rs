@@ -695,10 +695,7 @@ fn basket_table(r: &pairdesk::model::basket::BasketReport) -> String {
                     "{:<24} {:<24} {:<5} {:>8.2} {:>8.2} {:>10.2} {:<10} {}",
                     iso_ms(t.entry_ts),
                     t.exit_ts.map_or("open".into(), iso_ms),
-                    match t.side {
-                        pairdesk::analytics::backtest::PositionSide::Long => "long",
-                        pairdesk::analytics::backtest::PositionSide::Short => "short",
-                    },
+                    t.side.as_str(),
                     t.fees,
                     t.funding,
                     t.net,
@@ -872,10 +869,7 @@ fn backtest_table(
             "{:<24} {:<24} {:<5} {:>12.6} {:>12.6} {:>12.4} {:>12.4} {:>8.2} {:>8.2} {:>10.2} {}",
             iso_ms(t.entry_ts),
             t.exit_ts.map_or("open".into(), iso_ms),
-            match t.side {
-                pairdesk::analytics::backtest::PositionSide::Long => "long",
-                pairdesk::analytics::backtest::PositionSide::Short => "short",
-            },
+            t.side.as_str(),
             t.qty_y,
             t.qty_x,
             t.entry_y,

@@ -352,6 +352,14 @@ pub enum PositionSide {
 }
 
 impl PositionSide {
+    /// The wire name (`long`, `short`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PositionSide::Long => "long",
+            PositionSide::Short => "short",
+        }
+    }
+
     fn sign(self) -> f64 {
         match self {
             PositionSide::Long => 1.0,

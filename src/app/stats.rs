@@ -249,10 +249,7 @@ pub fn TradeBlotter(data: RwSignal<Option<PairAnalytics>>) -> impl IntoView {
                         .rev()
                         .take(SHOWN)
                         .map(|t| {
-                            let side = match t.side {
-                                crate::analytics::backtest::PositionSide::Long => "long",
-                                crate::analytics::backtest::PositionSide::Short => "short",
-                            };
+                            let side = t.side.as_str();
                             let reason = t.exit_reason.map_or("open", |r| r.as_str());
                             let cls = if t.net >= 0.0 { "pos" } else { "neg" };
                             view! {

@@ -155,25 +155,8 @@ impl BasketQuery {
                 format!("expected 2 to bars ({}), got {}", self.bars, self.z_window),
             ));
         }
-        let (e, x) = (self.entry, self.exit);
-        if !(e.is_finite() && e > 0.0 && e <= 10.0) {
-            return Err(bad(
-                "entry",
-                format!("expected a number in (0, 10], got {e}"),
-            ));
-        }
-        if !(x.is_finite() && x >= 0.0 && x < e) {
-            return Err(bad(
-                "exit",
-                format!("expected a number in [0, entry), got {x}"),
-            ));
-        }
-        self.backtest.validate().map_err(|e| match e {
-            crate::analytics::AnalyticsError::InvalidParameter { name, reason } => {
-                bad(name, reason)
-            }
-            other => bad("backtest", other.to_string()),
-        })?;
+        crate::model::pair::check_bands(self.entry, self.exit)?;
+        crate::model::pair::check_backtest(&self.backtest)?;
         Ok(())
     }
 }

@@ -174,6 +174,41 @@ pub enum PairError {
     Store(String),
 }
 
+/// The rule's thresholds as a query takes them: entry in (0, 10], exit in
+/// [0, entry), each named when wrong (pairs and baskets alike).
+pub fn check_bands(entry: f64, exit: f64) -> Result<(), PairError> {
+    let bad = |name: &str, reason: String| PairError::BadParam {
+        name: name.into(),
+        reason,
+    };
+    if !(entry.is_finite() && entry > 0.0 && entry <= 10.0) {
+        return Err(bad(
+            "entry",
+            format!("expected a number in (0, 10], got {entry}"),
+        ));
+    }
+    if !(exit.is_finite() && exit >= 0.0 && exit < entry) {
+        return Err(bad(
+            "exit",
+            format!("expected a number in [0, entry), got {exit}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Backtest settings as a query takes them, the bad one named.
+pub fn check_backtest(o: &crate::analytics::BacktestOptions) -> Result<(), PairError> {
+    o.validate().map_err(|e| {
+        let (name, reason) = match e {
+            crate::analytics::AnalyticsError::InvalidParameter { name, reason } => {
+                (name.to_string(), reason)
+            }
+            other => ("backtest".to_string(), other.to_string()),
+        };
+        PairError::BadParam { name, reason }
+    })
+}
+
 impl PairQuery {
     /// Check every parameter, naming the first bad one.
     pub fn validate(&mut self) -> Result<(), PairError> {
@@ -222,30 +257,13 @@ impl PairQuery {
                 ),
             ));
         }
-        let (e, x) = (self.options.entry, self.options.exit);
-        if !(e.is_finite() && e > 0.0 && e <= 10.0) {
-            return Err(bad(
-                "entry",
-                format!("expected a number in (0, 10], got {e}"),
-            ));
-        }
-        if !(x.is_finite() && x >= 0.0 && x < e) {
-            return Err(bad(
-                "exit",
-                format!("expected a number in [0, entry), got {x}"),
-            ));
-        }
+        check_bands(self.options.entry, self.options.exit)?;
         if let Some(f) = self.fee_bps {
             if !(f.is_finite() && (0.0..=1000.0).contains(&f)) {
                 return Err(bad("fee_bps", format!("expected 0 to 1000, got {f}")));
             }
         }
-        self.backtest.validate().map_err(|e| match e {
-            crate::analytics::AnalyticsError::InvalidParameter { name, reason } => {
-                bad(name, reason)
-            }
-            other => bad("backtest", other.to_string()),
-        })?;
+        check_backtest(&self.backtest)?;
         if let Some(w) = self.walk_forward {
             // The flat query's wf_train / wf_test arrive as 0 when only the
             // other was given.

@@ -15,10 +15,7 @@ use crate::model::paper::{
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 fn side_str(s: Option<PositionSide>) -> Option<&'static str> {
-    s.map(|s| match s {
-        PositionSide::Long => "long",
-        PositionSide::Short => "short",
-    })
+    s.map(PositionSide::as_str)
 }
 
 fn side_parse(s: Option<String>) -> Option<PositionSide> {
