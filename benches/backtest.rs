@@ -18,7 +18,9 @@ use pairdesk::analytics::backtest::{
     backtest, backtest_basket, BacktestOptions, BasketInput, BasketLeg, FundingEvent, Input, Leg,
     Rule, Touch,
 };
-use pairdesk::analytics::{walk_forward, PriceScale, RegressionKind, WalkForward};
+use pairdesk::analytics::{
+    walk_forward, walk_forward_basket, PriceScale, RegressionKind, WalkForward,
+};
 
 const N: usize = 1_000_000;
 
@@ -203,6 +205,7 @@ fn main() {
         legs: &legs,
         weights: &weights,
         z: &z,
+        flat_after: &[],
     };
     let rss0 = pairdesk::procstat::rss_kb().unwrap_or(0);
     let (med, min, trades) = timed(7, || {
@@ -217,6 +220,21 @@ fn main() {
         rss3.saturating_sub(rss0),
     );
     let lw: Vec<f64> = wc.iter().map(|p| p.ln()).collect();
+    let fit: [&[f64]; 3] = [&fy, &fx, &lw];
+    let (med, min, trades) = timed(5, || {
+        walk_forward_basket(&basket, &fit, &rule, &o, wf)
+            .unwrap()
+            .1
+            .trades
+            .len()
+    });
+    report(
+        "basket walk-forward, 3 legs, 1M bars, train 10000 / test 2000",
+        med,
+        min,
+        trades,
+        0,
+    );
     for n in [5_000, 50_000] {
         let legs: [&[f64]; 3] = [&fy[..n], &fx[..n], &lw[..n]];
         let (med, min, defined) = timed(5, || {

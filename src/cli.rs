@@ -677,12 +677,47 @@ fn basket_table(r: &pairdesk::model::basket::BasketReport) -> String {
     }
     match (&r.backtest, &r.backtest_error) {
         (Some(bt), _) => {
+            let hedge = match &bt.walk_forward {
+                Some(wf) => format!(
+                    "walk-forward OLS fits (train {}, test {} bars, {} folds)",
+                    wf.train,
+                    wf.test,
+                    wf.folds.len()
+                ),
+                None => format!(
+                    "a rolling OLS hedge ({} bars) and its z-score ({} bars)",
+                    q.window, q.z_window
+                ),
+            };
             let _ = writeln!(
                 out,
-                "\nbacktest on a rolling OLS hedge ({} bars) and its z-score ({} bars); entry {} exit {}; notional {} USDT",
-                q.window, q.z_window, q.entry, q.exit, bt.summary.notional
+                "\nbacktest on {hedge}; entry {} exit {}; notional {} USDT",
+                q.entry, q.exit, bt.summary.notional
             );
             summary_lines(&mut out, &bt.summary);
+            if let Some(wf) = &bt.walk_forward {
+                let _ = writeln!(
+                    out,
+                    "out of sample {:.2} USDT, in sample {:.2} USDT (the gap is the overfit)",
+                    wf.out_of_sample.net, wf.in_sample.net
+                );
+                for f in &wf.folds {
+                    let w = f.weights.as_ref().map_or("no fit".into(), |w| {
+                        w.iter()
+                            .map(|w| format!("{w:.4}"))
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    });
+                    let _ = writeln!(
+                        out,
+                        "  fold from {}: out of sample {:>10.2} ({} trades), in sample {:>10.2}; weights {w}",
+                        iso_ms(f.test_from),
+                        f.out_of_sample_net,
+                        f.out_of_sample_trades,
+                        f.in_sample_net
+                    );
+                }
+            }
             let _ = writeln!(
                 out,
                 "\n{:<24} {:<24} {:<5} {:>8} {:>8} {:>10} {:<10} weights",

@@ -995,7 +995,42 @@ async fn johansen_on_stored_symbols_matches_the_posted_series() {
         "{net} vs {last}"
     );
 
+    // Walk-forward: the folds' fits trade out of sample; the z traded is
+    // undefined over the first training window, and the folds' net adds
+    // up to the run's.
+    let wf = get_json(
+        &c,
+        format!(
+            "{b}/api/v1/johansen?symbols=btcusdt,ETHUSDT&timeframe=1s&bars=300&wf_train=100&wf_test=50"
+        ),
+    )
+    .await;
+    let bt = &wf["backtest"];
+    assert!(bt.is_object(), "{}", wf["backtest_error"]);
+    let folds = bt["walk_forward"]["folds"].as_array().unwrap();
+    let n = wf["bars"].as_u64().unwrap() as usize;
+    assert_eq!(folds.len(), (n - 100).div_ceil(50));
+    assert!(folds[0]["weights"][0].as_f64() == Some(1.0), "{}", folds[0]);
+    let z = wf["zscore"].as_array().unwrap();
+    assert!(z[..100].iter().all(Value::is_null));
+    assert!(z[100].is_f64());
+    let oos: f64 = folds
+        .iter()
+        .map(|f| f["out_of_sample_net"].as_f64().unwrap())
+        .sum();
+    let net = bt["summary"]["net"].as_f64().unwrap();
+    assert!(
+        (oos - net).abs() < 1e-6 * net.abs().max(1.0),
+        "{oos} vs {net}"
+    );
+
     for (q, status, param) in [
+        ("symbols=BTCUSDT,ETHUSDT&wf_train=100", 400, "wf_test"),
+        (
+            "symbols=BTCUSDT,ETHUSDT&bars=300&wf_train=250&wf_test=100",
+            400,
+            "walk_forward",
+        ),
         ("symbols=BTCUSDT", 400, "symbols"),
         ("symbols=BTCUSDT,ETHUSDT&window=3", 400, "window"),
         ("symbols=BTCUSDT,ETHUSDT&bars=300&window=301", 400, "window"),

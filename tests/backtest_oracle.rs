@@ -8,7 +8,9 @@ use pairdesk::analytics::backtest::{
     backtest, backtest_basket, BacktestOptions, BacktestResult, BasketInput, BasketLeg, ExitReason,
     FillAt, FundingEvent, Input, Leg, OnBetaBreak, PositionSide, Rule, Sizing, Touch,
 };
-use pairdesk::analytics::{walk_forward, PriceScale, RegressionKind, WalkForward};
+use pairdesk::analytics::{
+    walk_forward, walk_forward_basket, PriceScale, RegressionKind, WalkForward,
+};
 use serde_json::Value;
 
 const TOL: f64 = 1e-9;
@@ -871,6 +873,7 @@ fn a_two_leg_basket_is_the_pair() {
                 legs: &legs,
                 weights: &weights,
                 z: &m.z,
+                flat_after: &[],
             },
             &rule,
             &o,
@@ -959,6 +962,7 @@ fn a_three_leg_basket_is_sized_by_its_weights_and_adds_up() {
                 legs: &legs,
                 weights: &weights,
                 z: &a.z,
+                flat_after: &[],
             },
             &rule,
             &o,
@@ -1034,6 +1038,7 @@ fn bad_baskets_are_named() {
                 legs,
                 weights,
                 z: &m.z,
+                flat_after: &[],
             },
             &rule,
             o,
@@ -1058,4 +1063,208 @@ fn bad_baskets_are_named() {
         ..o
     };
     assert!(run(&[leg, leg], &w2, &quote).contains("quotes"));
+}
+
+/// A two-leg basket's walk-forward (first leg y, then x) is the pair's
+/// with an OLS fit: the same folds, fits, trades and figures, so the
+/// pair's reference check (above) covers the basket's too.
+#[test]
+fn a_two_leg_basket_walks_forward_as_the_pair() {
+    for seed in 1..25u64 {
+        let m = random_market(seed, 500);
+        let prices = if seed % 3 == 0 {
+            PriceScale::Raw
+        } else {
+            PriceScale::Log
+        };
+        let rule = Rule {
+            entry: 1.0,
+            exit: 0.2,
+            prices,
+        };
+        let o = BacktestOptions {
+            fill: [FillAt::NextOpen, FillAt::NextClose][seed as usize % 2],
+            fee_bps_x: 4.0,
+            fee_bps_y: 4.0,
+            stop_pct: (seed % 4 == 0).then_some(0.5),
+            beta_min: -1e6,
+            beta_max: 1e6,
+            beta_jump: None,
+            ..Default::default()
+        };
+        let wf = WalkForward {
+            train: 60 + (seed as usize % 5) * 20,
+            test: 25 + (seed as usize % 4) * 10,
+        };
+        let pair_in = input(&m, false);
+        let f = |v: &[f64]| -> Vec<f64> {
+            match prices {
+                PriceScale::Log => v.iter().map(|p| p.ln()).collect(),
+                PriceScale::Raw => v.to_vec(),
+            }
+        };
+        let (fx, fy) = (f(&m.xc), f(&m.yc));
+        let pair = walk_forward(
+            &pair_in,
+            &fx,
+            &fy,
+            RegressionKind::Ols,
+            &Default::default(),
+            &rule,
+            &o,
+            wf,
+        )
+        .unwrap();
+        let legs = [
+            BasketLeg {
+                leg: pair_in.y,
+                fee_bps: 4.0,
+                qty_step: 0.0,
+            },
+            BasketLeg {
+                leg: pair_in.x,
+                fee_bps: 4.0,
+                qty_step: 0.0,
+            },
+        ];
+        let base = BasketInput {
+            ts: &m.ts,
+            bar_ms: 1000,
+            legs: &legs,
+            weights: &[],
+            z: &[],
+            flat_after: &[],
+        };
+        let (z, basket) =
+            walk_forward_basket(&base, &[&fy, &fx], &rule, &o, wf).expect("basket walk-forward");
+        let what = |w: &str| format!("seed {seed}: {w}");
+        let (pw, bw) = (
+            pair.walk_forward.as_ref().unwrap(),
+            basket.walk_forward.as_ref().unwrap(),
+        );
+        assert_eq!(bw.folds.len(), pw.folds.len(), "{}", what("folds"));
+        for (b, p) in bw.folds.iter().zip(&pw.folds) {
+            assert_eq!(
+                (b.train_from, b.test_from, b.test_to),
+                (p.train_from, p.test_from, p.test_to)
+            );
+            let w = b.weights.as_ref().expect("a fit");
+            close(&what("beta"), -w[1], p.beta.unwrap());
+            close(&what("alpha"), b.alpha.unwrap(), p.alpha.unwrap());
+            close(&what("sigma"), b.sigma.unwrap(), p.sigma.unwrap());
+            // The OLS residual's mean is zero up to rounding.
+            assert!(
+                (b.mu.unwrap() - p.mu.unwrap()).abs() < 1e-9,
+                "{}",
+                what("mu")
+            );
+            close(&what("is net"), b.in_sample_net, p.in_sample_net);
+            assert_eq!(b.in_sample_trades, p.in_sample_trades);
+            close(&what("oos net"), b.out_of_sample_net, p.out_of_sample_net);
+            assert_eq!(b.out_of_sample_trades, p.out_of_sample_trades);
+        }
+        assert_eq!(basket.position, pair.position, "{}", what("positions"));
+        assert!(pair.summary.trades > 2, "{}", what("the rule trades"));
+        close(&what("net"), basket.summary.net, pair.summary.net);
+        close(&what("is net"), bw.in_sample.net, pw.in_sample.net);
+        assert_eq!(bw.in_sample.trades, pw.in_sample.trades);
+        // No z before the first test window, and the z traded is the
+        // fold's: (spread - mu) / sigma on its constant weights.
+        assert!(z[..wf.train].iter().all(Option::is_none));
+        let f0 = &bw.folds[0];
+        let w = f0.weights.as_ref().unwrap();
+        let t = wf.train;
+        let want =
+            (w[0] * fy[t] + w[1] * fx[t] - f0.alpha.unwrap() - f0.mu.unwrap()) / f0.sigma.unwrap();
+        close(&what("z"), z[t].unwrap(), want);
+    }
+}
+
+/// Three legs: nothing is held across a fold's end or before the first
+/// test window, the folds' out-of-sample figures add up to the run's, the
+/// in-sample report pools the folds', and windows the data cannot hold are
+/// refused by name.
+#[test]
+fn a_three_leg_walk_forward_adds_up_and_refuses_bad_windows() {
+    let rule = Rule {
+        entry: 1.0,
+        exit: 0.2,
+        prices: PriceScale::Log,
+    };
+    let o = BacktestOptions {
+        fill: FillAt::NextClose,
+        ..Default::default()
+    };
+    for seed in 1..15u64 {
+        let (a, b) = (random_market(seed, 600), random_market(seed + 50, 600));
+        let legs = [
+            free_leg(&a.yo, &a.yc),
+            free_leg(&a.xo, &a.xc),
+            free_leg(&b.xo, &b.xc),
+        ];
+        let logs: Vec<Vec<f64>> = [&a.yc, &a.xc, &b.xc]
+            .iter()
+            .map(|c| c.iter().map(|p| p.ln()).collect())
+            .collect();
+        let fit: Vec<&[f64]> = logs.iter().map(Vec::as_slice).collect();
+        let base = BasketInput {
+            ts: &a.ts,
+            bar_ms: 1000,
+            legs: &legs,
+            weights: &[],
+            z: &[],
+            flat_after: &[],
+        };
+        let wf = WalkForward {
+            train: 120,
+            test: 50,
+        };
+        let (_, r) = walk_forward_basket(&base, &fit, &rule, &o, wf).unwrap();
+        let rep = r.walk_forward.as_ref().unwrap();
+        assert_eq!(rep.folds.len(), (600usize - 120).div_ceil(50));
+        assert!(r.position[..wf.train].iter().all(|p| *p == 0));
+        // The flatten decided on a fold's last close fills on the next
+        // bar, which no entry can fill on.
+        for k in 0..rep.folds.len() - 1 {
+            let end = wf.train + (k + 1) * wf.test - 1;
+            assert_eq!(
+                r.position[end + 1],
+                0,
+                "seed {seed}: held across fold {k}'s end"
+            );
+        }
+        let oos: f64 = rep.folds.iter().map(|f| f.out_of_sample_net).sum();
+        close("folds' oos", oos, r.summary.net);
+        let is: f64 = rep.folds.iter().map(|f| f.in_sample_net).sum();
+        close("folds' is", is, rep.in_sample.net);
+        assert_eq!(rep.out_of_sample, r.summary);
+        for t in &r.trades {
+            let k = (t.signal_bar - wf.train) / wf.test;
+            assert_eq!(&t.weights, rep.folds[k].weights.as_ref().unwrap());
+        }
+    }
+    let a = random_market(1, 100);
+    let legs = [
+        free_leg(&a.yo, &a.yc),
+        free_leg(&a.xo, &a.xc),
+        free_leg(&a.xo, &a.yc),
+    ];
+    let fit: Vec<&[f64]> = vec![&a.yc, &a.xc, &a.xo];
+    let base = BasketInput {
+        ts: &a.ts,
+        bar_ms: 1000,
+        legs: &legs,
+        weights: &[],
+        z: &[],
+        flat_after: &[],
+    };
+    let err = |train, test, fit: &[&[f64]]| {
+        walk_forward_basket(&base, fit, &rule, &o, WalkForward { train, test })
+            .unwrap_err()
+            .to_string()
+    };
+    assert!(err(5, 10, &fit).contains("train"));
+    assert!(err(20, 1, &fit).contains("test"));
+    assert!(err(80, 30, &fit).contains("longer"));
+    assert!(err(20, 10, &fit[..2]).contains("legs"));
 }

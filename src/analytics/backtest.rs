@@ -287,6 +287,9 @@ pub struct BasketInput<'a> {
     /// leg's 1), on the rule's price scale; `None` where undefined.
     pub weights: &'a [Option<Vec<f64>>],
     pub z: &'a [Option<f64>],
+    /// Bars after whose close the position is closed (ascending; the
+    /// walk-forward's fold ends).
+    pub flat_after: &'a [usize],
 }
 
 /// Most legs a basket backtest takes.
@@ -338,6 +341,9 @@ pub struct BasketBacktest {
     /// As a pair's; `skipped_beta` counts entries with the weights
     /// undefined.
     pub summary: Summary,
+    /// Set when this is a walk-forward's out-of-sample run: the folds and
+    /// the in-sample figures beside it.
+    pub walk_forward: Option<super::walk_forward::BasketWalkForwardReport>,
 }
 
 /// Side of a spread position: long the spread (buy y, sell `h` x) or short it.
@@ -815,6 +821,19 @@ fn check_input(input: &Input, opts: &BacktestOptions) -> Result<()> {
             });
         }
     }
+    check_flat_after(input.flat_after, n)?;
+    Ok(())
+}
+
+/// The bars to close after must be strictly ascending bar indexes (the
+/// engine walks them in step with the bars).
+fn check_flat_after(flat_after: &[usize], n: usize) -> Result<()> {
+    if flat_after.windows(2).any(|w| w[1] <= w[0]) || flat_after.last().is_some_and(|&b| b >= n) {
+        return Err(bad(
+            "flat_after",
+            format!("expected strictly ascending bars below {n}"),
+        ));
+    }
     Ok(())
 }
 
@@ -885,6 +904,7 @@ fn check_basket(input: &BasketInput, opts: &BacktestOptions) -> Result<()> {
     if input.ts.windows(2).any(|w| w[1] <= w[0]) {
         return Err(bad("ts", "bar times must be strictly ascending".into()));
     }
+    check_flat_after(input.flat_after, n)?;
     Ok(())
 }
 
@@ -899,6 +919,16 @@ pub fn backtest_basket(
     rule: &Rule,
     opts: &BacktestOptions,
 ) -> Result<BasketBacktest> {
+    run_basket(input, rule, opts).map(|(r, _)| r)
+}
+
+/// [`backtest_basket`] and the return statistics of its bars (pooled by
+/// the walk-forward's in-sample report).
+pub(crate) fn run_basket(
+    input: &BasketInput,
+    rule: &Rule,
+    opts: &BacktestOptions,
+) -> Result<(BasketBacktest, ReturnStats)> {
     check_thresholds(rule.entry, rule.exit)?;
     opts.validate()?;
     check_basket(input, opts)?;
@@ -929,7 +959,7 @@ pub fn backtest_basket(
         fee_bps: &fee_bps,
         hedge: &hedge,
         z: input.z,
-        flat_after: &[],
+        flat_after: input.flat_after,
         size: &size,
     };
     let r = e.run(rule, &opts);
@@ -941,13 +971,17 @@ pub fn backtest_basket(
             tr
         })
         .collect();
-    Ok(BasketBacktest {
-        position: r.position,
-        equity: r.equity,
-        drawdown: r.drawdown,
-        trades,
-        summary: r.summary,
-    })
+    Ok((
+        BasketBacktest {
+            position: r.position,
+            equity: r.equity,
+            drawdown: r.drawdown,
+            trades,
+            summary: r.summary,
+            walk_forward: None,
+        },
+        r.stats,
+    ))
 }
 
 /// Signed quantities of a new basket position on `side` at weights `w`

@@ -52,5 +52,8 @@ pub use error::{AnalyticsError, Result};
 pub use mackinnon::{mackinnoncrit, mackinnonp, CriticalValues, Trend};
 pub use ols::{ols, OlsFit};
 pub use rolling_ols::{rolling_ols, RollingOls, Undefined, UndefinedSpan};
-pub use walk_forward::{walk_forward, WalkForward, WalkForwardReport};
+pub use walk_forward::{
+    walk_forward, walk_forward_basket, BasketFold, BasketWalkForwardReport, WalkForward,
+    WalkForwardReport,
+};
 pub use zscore::{rolling_zscore, signal, Signal};

@@ -20,16 +20,27 @@
 //!   the same fit, pooled: money and counts summed, Sharpe and Sortino over
 //!   all the training bars' returns, the worst fold's drawdown. The gap
 //!   between the two is the overfit.
+//!
+//! # Baskets ([`walk_forward_basket`])
+//! The same folds on N legs: each training window fits the first leg on
+//! the others and a constant by OLS (`y0 = a + sum b_i x_i`), the weights
+//! `(1, -b_2, ..)` are held through the test window, and each test bar is
+//! scored `z = (y0 - a - sum b_i x_i - mu) / sigma` with the training
+//! spread's `mu` and `sigma`. Out of sample and in sample are reported as
+//! for a pair, by the basket engine
+//! ([`backtest_basket`](super::backtest::backtest_basket)).
 
 use serde::{Deserialize, Serialize};
 
 use super::analyze::{robust_fit, RegressionKind};
 use super::backtest::{
-    pooled_summary, run, BacktestOptions, BacktestResult, Input, Leg, Rule, Summary,
+    pooled_summary, run, run_basket, BacktestOptions, BacktestResult, BasketBacktest, BasketInput,
+    BasketLeg, Input, Leg, Rule, Summary,
 };
 use super::error::{AnalyticsError, Result};
 use super::kalman::{kalman, KalmanOptions};
 use super::ols::ols;
+use super::ols_multi::ols_multi;
 
 /// Window lengths, in bars.
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
@@ -73,6 +84,41 @@ pub struct WalkForwardReport {
     pub out_of_sample: Summary,
 }
 
+/// One basket fold's fit and result.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BasketFold {
+    /// First training bar, first and last test bar (times, ms).
+    pub train_from: i64,
+    pub test_from: i64,
+    pub test_to: i64,
+    /// The fit: the spread's weights (the first leg's 1), its constant and
+    /// the training spread's mean and standard deviation; `None` when the
+    /// fit failed or the spread was flat.
+    pub weights: Option<Vec<f64>>,
+    pub alpha: Option<f64>,
+    pub mu: Option<f64>,
+    pub sigma: Option<f64>,
+    /// In-sample net PnL and trades (quote currency).
+    pub in_sample_net: f64,
+    pub in_sample_trades: usize,
+    /// Out-of-sample equity change over the test bars and trades decided
+    /// in them.
+    pub out_of_sample_net: f64,
+    pub out_of_sample_trades: usize,
+}
+
+/// A basket's folds and the two pooled summaries.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BasketWalkForwardReport {
+    pub train: usize,
+    pub test: usize,
+    pub folds: Vec<BasketFold>,
+    pub in_sample: Summary,
+    pub out_of_sample: Summary,
+}
+
 /// A training window's fit: `(alpha, beta, mu, sigma)`.
 fn fit(
     x: &[f64],
@@ -92,22 +138,75 @@ fn fit(
             (*k.alpha.last()?, *k.beta.last()?)
         }
     };
-    let n = x.len() as f64;
-    let mu = x.iter().zip(y).map(|(x, y)| y - a - b * x).sum::<f64>() / n;
-    let ss = x
-        .iter()
-        .zip(y)
-        .map(|(x, y)| {
-            let d = y - a - b * x - mu;
-            d * d
-        })
-        .sum::<f64>();
-    let sigma = (ss / (n - 1.0)).sqrt();
-    let flat = !(sigma.is_finite() && sigma > 1e-12 * mu.abs().max(1e-300));
-    if !(a.is_finite() && b.is_finite()) || flat {
+    if !(a.is_finite() && b.is_finite()) {
         return None;
     }
+    let (mu, sigma) = moments(x.iter().zip(y).map(|(x, y)| y - a - b * x), x.len())?;
     Some((a, b, mu, sigma))
+}
+
+/// The training spread's mean and sample standard deviation (ddof = 1);
+/// `None` when it is flat or not finite (a z-score of it means nothing).
+fn moments(spread: impl Iterator<Item = f64> + Clone, n: usize) -> Option<(f64, f64)> {
+    let nf = n as f64;
+    let mu = spread.clone().sum::<f64>() / nf;
+    let ss = spread.map(|s| (s - mu) * (s - mu)).sum::<f64>();
+    let sigma = (ss / (nf - 1.0)).sqrt();
+    let flat = !(sigma.is_finite() && sigma > 1e-12 * mu.abs().max(1e-300));
+    (!flat).then_some((mu, sigma))
+}
+
+/// Windows the data can hold: at least `min_train` training bars, two
+/// test bars, and both within the `n` bars.
+fn check_windows(wf: WalkForward, n: usize, min_train: usize) -> Result<()> {
+    if wf.train < min_train {
+        return Err(AnalyticsError::InvalidParameter {
+            name: "train",
+            reason: format!("expected at least {min_train} bars, got {}", wf.train),
+        });
+    }
+    if wf.test < 2 {
+        return Err(AnalyticsError::InvalidParameter {
+            name: "test",
+            reason: format!("expected at least 2 bars, got {}", wf.test),
+        });
+    }
+    if wf.train + wf.test > n {
+        return Err(AnalyticsError::InvalidParameter {
+            name: "train/test",
+            reason: format!(
+                "train + test ({} + {}) is longer than the {n} bars",
+                wf.train, wf.test
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Each fold's out-of-sample figures from the run over all bars: the
+/// equity change over its test bars and the trades decided in them
+/// (`signal_bars` in order of the trades).
+fn fold_outcomes(
+    equity: &[f64],
+    signal_bars: &[usize],
+    wf: WalkForward,
+    folds: usize,
+) -> Vec<(f64, usize)> {
+    let n = equity.len();
+    let mut start = wf.train;
+    (0..folds)
+        .map(|_| {
+            let end = (start + wf.test).min(n);
+            let before = if start == 0 { 0.0 } else { equity[start - 1] };
+            let net = equity[end - 1] - before;
+            let trades = signal_bars
+                .iter()
+                .filter(|b| (start..end).contains(b))
+                .count();
+            start = end;
+            (net, trades)
+        })
+        .collect()
 }
 
 fn slice<'a>(leg: &Leg<'a>, r: std::ops::Range<usize>) -> Leg<'a> {
@@ -139,27 +238,7 @@ pub fn walk_forward(
             y: fx.len().max(fy.len()),
         });
     }
-    if wf.train < 10 {
-        return Err(AnalyticsError::InvalidParameter {
-            name: "train",
-            reason: format!("expected at least 10 bars, got {}", wf.train),
-        });
-    }
-    if wf.test < 2 {
-        return Err(AnalyticsError::InvalidParameter {
-            name: "test",
-            reason: format!("expected at least 2 bars, got {}", wf.test),
-        });
-    }
-    if wf.train + wf.test > n {
-        return Err(AnalyticsError::InvalidParameter {
-            name: "train/test",
-            reason: format!(
-                "train + test ({} + {}) is longer than the {n} bars",
-                wf.train, wf.test
-            ),
-        });
-    }
+    check_windows(wf, n, 10)?;
     let mut beta = vec![None; n];
     let mut z = vec![None; n];
     let mut flat_after = Vec::new();
@@ -215,17 +294,11 @@ pub fn walk_forward(
         ..*base
     };
     let (mut r, _) = run(&oos_input, rule, opts)?;
-    let mut start = wf.train;
-    for fold in &mut folds {
-        let end = (start + wf.test).min(n);
-        let before = if start == 0 { 0.0 } else { r.equity[start - 1] };
-        fold.out_of_sample_net = r.equity[end - 1] - before;
-        fold.out_of_sample_trades = r
-            .trades
-            .iter()
-            .filter(|t| (start..end).contains(&t.signal_bar))
-            .count();
-        start = end;
+    let signals: Vec<usize> = r.trades.iter().map(|t| t.signal_bar).collect();
+    let outcomes = fold_outcomes(&r.equity, &signals, wf, folds.len());
+    for (fold, (net, trades)) in folds.iter_mut().zip(outcomes) {
+        fold.out_of_sample_net = net;
+        fold.out_of_sample_trades = trades;
     }
     let in_sample = pooled_summary(&in_parts, opts.notional);
     r.walk_forward = Some(WalkForwardReport {
@@ -237,4 +310,137 @@ pub fn walk_forward(
         out_of_sample: r.summary.clone(),
     });
     Ok(r)
+}
+
+/// A basket training window's OLS fit: `(weights, alpha, mu, sigma)`.
+fn fit_basket(legs: &[&[f64]]) -> Option<(Vec<f64>, f64, f64, f64)> {
+    let (y, xs) = (legs[0], &legs[1..]);
+    let f = ols_multi(y, xs, true).ok()?;
+    let k = xs.len();
+    let (b, a) = (&f.params[..k], f.params[k]);
+    if !(a.is_finite() && b.iter().all(|b| b.is_finite())) {
+        return None;
+    }
+    let spread = (0..y.len()).map(|t| {
+        let mut s = y[t] - a;
+        for (b, x) in b.iter().zip(xs) {
+            s -= b * x[t];
+        }
+        s
+    });
+    let (mu, sigma) = moments(spread, y.len())?;
+    let weights = std::iter::once(1.0).chain(b.iter().map(|b| -b)).collect();
+    Some((weights, a, mu, sigma))
+}
+
+/// Runs the basket walk-forward (see "Baskets" in the module docs).
+/// `fit_legs` are the legs' prices in regression space (log or raw, as
+/// `rule.prices`); `base.weights`, `base.z` and `base.flat_after` are not
+/// read. Returns the z-score the out-of-sample run traded (`None` before
+/// the first test window and in folds without a fit) and the run.
+pub fn walk_forward_basket(
+    base: &BasketInput,
+    fit_legs: &[&[f64]],
+    rule: &Rule,
+    opts: &BacktestOptions,
+    wf: WalkForward,
+) -> Result<(Vec<Option<f64>>, BasketBacktest)> {
+    let n = base.ts.len();
+    if fit_legs.len() != base.legs.len() {
+        return Err(AnalyticsError::InvalidParameter {
+            name: "legs",
+            reason: format!(
+                "{} legs to fit for {} to trade",
+                fit_legs.len(),
+                base.legs.len()
+            ),
+        });
+    }
+    if let Some(l) = fit_legs.iter().find(|l| l.len() != n) {
+        return Err(AnalyticsError::LengthMismatch { x: n, y: l.len() });
+    }
+    // OLS needs more bars than its parameters (the legs and a constant).
+    check_windows(wf, n, 10.max(fit_legs.len() + 2))?;
+    let mut weights: Vec<Option<Vec<f64>>> = vec![None; n];
+    let mut z = vec![None; n];
+    let mut flat_after = Vec::new();
+    let mut folds = Vec::new();
+    let mut in_parts = Vec::new();
+    let mut s = 0usize;
+    while s + wf.train < n {
+        let (t0, t1) = (s + wf.train, (s + wf.train + wf.test).min(n));
+        let train: Vec<&[f64]> = fit_legs.iter().map(|l| &l[s..t0]).collect();
+        let f = fit_basket(&train);
+        let mut fold = BasketFold {
+            train_from: base.ts[s],
+            test_from: base.ts[t0],
+            test_to: base.ts[t1 - 1],
+            weights: f.as_ref().map(|f| f.0.clone()),
+            alpha: f.as_ref().map(|f| f.1),
+            mu: f.as_ref().map(|f| f.2),
+            sigma: f.as_ref().map(|f| f.3),
+            in_sample_net: 0.0,
+            in_sample_trades: 0,
+            out_of_sample_net: 0.0,
+            out_of_sample_trades: 0,
+        };
+        if let Some((w, a, mu, sigma)) = f {
+            // The weights' first entry is 1: w . legs = y0 - sum b_i x_i.
+            let score = |i: usize| {
+                let s: f64 = w.iter().zip(fit_legs).map(|(w, l)| w * l[i]).sum();
+                Some((s - a - mu) / sigma)
+            };
+            for i in t0..t1 {
+                weights[i] = Some(w.clone());
+                z[i] = score(i);
+            }
+            let is_weights = vec![Some(w.clone()); wf.train];
+            let is_z: Vec<Option<f64>> = (s..t0).map(score).collect();
+            let is_legs: Vec<BasketLeg> = base
+                .legs
+                .iter()
+                .map(|l| BasketLeg {
+                    leg: slice(&l.leg, s..t0),
+                    ..*l
+                })
+                .collect();
+            let is_input = BasketInput {
+                ts: &base.ts[s..t0],
+                bar_ms: base.bar_ms,
+                legs: &is_legs,
+                weights: &is_weights,
+                z: &is_z,
+                flat_after: &[wf.train - 1],
+            };
+            let (r, st) = run_basket(&is_input, rule, opts)?;
+            fold.in_sample_net = r.summary.net;
+            fold.in_sample_trades = r.summary.trades;
+            in_parts.push((r.summary, st));
+        }
+        flat_after.push(t1 - 1);
+        folds.push(fold);
+        s += wf.test;
+    }
+    let oos_input = BasketInput {
+        weights: &weights,
+        z: &z,
+        flat_after: &flat_after,
+        ..*base
+    };
+    let (mut r, _) = run_basket(&oos_input, rule, opts)?;
+    let signals: Vec<usize> = r.trades.iter().map(|t| t.signal_bar).collect();
+    let outcomes = fold_outcomes(&r.equity, &signals, wf, folds.len());
+    for (fold, (net, trades)) in folds.iter_mut().zip(outcomes) {
+        fold.out_of_sample_net = net;
+        fold.out_of_sample_trades = trades;
+    }
+    let in_sample = pooled_summary(&in_parts, opts.notional);
+    r.walk_forward = Some(BasketWalkForwardReport {
+        train: wf.train,
+        test: wf.test,
+        folds,
+        in_sample,
+        out_of_sample: r.summary.clone(),
+    });
+    Ok((z, r))
 }

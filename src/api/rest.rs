@@ -1063,14 +1063,23 @@ pub fn pair_params_query(p: PairParams, default_tf: Timeframe) -> PairQuery {
     q.options.window = p.window;
     q.backtest.stop_pct = p.stop_pct;
     q.backtest.max_hold_bars = p.max_hold_bars;
-    q.walk_forward = match (p.wf_train, p.wf_test) {
-        (Some(train), Some(test)) => Some(crate::analytics::WalkForward { train, test }),
-        // One without the other is refused by the query's validation.
-        (Some(train), None) => Some(crate::analytics::WalkForward { train, test: 0 }),
-        (None, Some(test)) => Some(crate::analytics::WalkForward { train: 0, test }),
-        (None, None) => None,
-    };
+    q.walk_forward = walk_forward_of(p.wf_train, p.wf_test);
     q
+}
+
+/// `wf_train` and `wf_test` as a walk-forward; one without the other
+/// arrives with a 0 for the query's validation to refuse by name.
+fn walk_forward_of(
+    train: Option<usize>,
+    test: Option<usize>,
+) -> Option<crate::analytics::WalkForward> {
+    match (train, test) {
+        (None, None) => None,
+        (train, test) => Some(crate::analytics::WalkForward {
+            train: train.unwrap_or(0),
+            test: test.unwrap_or(0),
+        }),
+    }
 }
 
 /// Pair analytics on stored bars, the query as JSON.
@@ -1142,6 +1151,13 @@ pub struct JohansenParams {
     /// Backtest: close a position held this many bars.
     #[param(minimum = 1)]
     pub max_hold_bars: Option<usize>,
+    /// Backtest: walk-forward training and test windows (bars), both or
+    /// neither: each training window's OLS weights and spread moments
+    /// trade the test window after it, instead of the rolling hedge.
+    #[param(minimum = 1)]
+    pub wf_train: Option<usize>,
+    #[param(minimum = 1)]
+    pub wf_test: Option<usize>,
     pub venue: Option<Venue>,
 }
 
@@ -1180,6 +1196,7 @@ pub fn basket_params_query(
             max_hold_bars: p.max_hold_bars,
             ..d.backtest
         },
+        walk_forward: walk_forward_of(p.wf_train, p.wf_test),
     }
 }
 

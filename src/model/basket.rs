@@ -53,6 +53,10 @@ pub struct BasketQuery {
     /// half spread are `fee_bps` and `half_spread_bps`; the per-leg
     /// fields and the beta bounds do not apply to a basket).
     pub backtest: crate::analytics::BacktestOptions,
+    /// Backtest walk-forward instead of the rolling hedge: each training
+    /// window's OLS weights and spread moments trade the test window after
+    /// it (see [`crate::analytics::walk_forward`]).
+    pub walk_forward: Option<crate::analytics::WalkForward>,
 }
 
 impl Default for BasketQuery {
@@ -72,6 +76,7 @@ impl Default for BasketQuery {
             entry: 2.0,
             exit: 0.5,
             backtest: crate::analytics::BacktestOptions::default(),
+            walk_forward: None,
         }
     }
 }
@@ -157,6 +162,9 @@ impl BasketQuery {
         }
         crate::model::pair::check_bands(self.entry, self.exit)?;
         crate::model::pair::check_backtest(&self.backtest)?;
+        if let Some(w) = self.walk_forward {
+            crate::model::pair::check_walk_forward(w, self.bars, 10.max(min_window))?;
+        }
         Ok(())
     }
 }
@@ -279,6 +287,14 @@ mod tests {
             }),
             "notional"
         );
+        let wf = |train, test| BasketQuery {
+            walk_forward: Some(crate::analytics::WalkForward { train, test }),
+            ..q(&["A1", "B1", "C1"])
+        };
+        assert_eq!(name(wf(0, 50)), "wf_train");
+        assert_eq!(name(wf(100, 0)), "wf_test");
+        assert_eq!(name(wf(500, 200)), "walk_forward");
+        wf(100, 50).validate().unwrap();
         let mut ok = q(&["btcusdt", "ETHUSDT", "SOLUSDT"]);
         ok.validate().unwrap();
         assert_eq!(ok.symbols[0], "BTCUSDT");

@@ -265,31 +265,47 @@ impl PairQuery {
         }
         check_backtest(&self.backtest)?;
         if let Some(w) = self.walk_forward {
-            // The flat query's wf_train / wf_test arrive as 0 when only the
-            // other was given.
-            if (w.train == 0) != (w.test == 0) {
-                let missing = if w.train == 0 { "wf_train" } else { "wf_test" };
-                return Err(bad(
-                    missing,
-                    format!(
-                        "a walk-forward needs both windows, training and test; {missing} is \
-                         missing (train {}, test {})",
-                        w.train, w.test
-                    ),
-                ));
-            }
-            if w.train < 10 || w.test < 2 || w.train + w.test > self.bars {
-                return Err(bad(
-                    "walk_forward",
-                    format!(
-                        "need train >= 10, test >= 2 and train + test <= bars ({}), got {} and {}",
-                        self.bars, w.train, w.test
-                    ),
-                ));
-            }
+            check_walk_forward(w, self.bars, 10)?;
         }
         Ok(())
     }
+}
+
+/// A walk-forward's windows for `bars` bars: both given, at least
+/// `min_train` training and 2 test bars, together within the range. The
+/// flat query's `wf_train` / `wf_test` arrive as 0 when only the other was
+/// given, and are named as missing.
+pub fn check_walk_forward(
+    w: crate::analytics::WalkForward,
+    bars: usize,
+    min_train: usize,
+) -> Result<(), PairError> {
+    let bad = |name: &str, reason: String| PairError::BadParam {
+        name: name.into(),
+        reason,
+    };
+    if (w.train == 0) != (w.test == 0) {
+        let missing = if w.train == 0 { "wf_train" } else { "wf_test" };
+        return Err(bad(
+            missing,
+            format!(
+                "a walk-forward needs both windows, training and test; {missing} is \
+                 missing (train {}, test {})",
+                w.train, w.test
+            ),
+        ));
+    }
+    if w.train < min_train || w.test < 2 || w.train + w.test > bars {
+        return Err(bad(
+            "walk_forward",
+            format!(
+                "need train >= {min_train}, test >= 2 and train + test <= bars ({bars}), got {} \
+                 and {}",
+                w.train, w.test
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// `45 s`, `4 m 10 s`, `2 h 5 m`, `3 d 4 h`: a wait, to the second below

@@ -6,8 +6,9 @@
 //! diagnostics, OU fit and Bertram bands. Then the backtest: those weights
 //! are fitted on the whole range, so trading them would look ahead; the
 //! backtest trades a rolling OLS hedge instead (each bar's weights from the
-//! trailing window ending at its close), at the stored opens, books and
-//! funding of every leg, each leg's fee and lot step.
+//! trailing window ending at its close), or with a walk-forward each
+//! training window's fit on the test window after it, at the stored opens,
+//! books and funding of every leg, each leg's fee and lot step.
 
 use crate::analytics::backtest::{
     backtest_basket, BasketBacktest, BasketInput, BasketLeg, FundingEvent, Leg, Rule, Touch,
@@ -18,7 +19,7 @@ use crate::analytics::johansen::{coint_johansen, JohansenResult};
 use crate::analytics::ols_multi::ols_multi;
 use crate::analytics::ou::ou_mle;
 use crate::analytics::zscore::rolling_zscore;
-use crate::analytics::{AnalyticsError, Autolag, PriceScale};
+use crate::analytics::{walk_forward_basket, AnalyticsError, Autolag, PriceScale};
 use crate::domain::Venue;
 use crate::model::basket::{BasketQuery, BasketReport};
 use crate::model::pair::PairError;
@@ -154,15 +155,17 @@ pub(crate) struct BasketMarket<'a> {
     pub(crate) qty_steps: &'a [f64],
 }
 
-/// The rolling hedge (see [`rolling_hedge`]) and the backtest of `q`'s
-/// rule on it (pure). `legs` are the aligned closes on `q.prices`.
+/// The backtest of `q`'s rule (pure) on the rolling hedge (see
+/// [`rolling_hedge`]) or, with `q.walk_forward`, out of sample on each
+/// training window's fit; with the z-score it traded. `legs` are the
+/// aligned closes on `q.prices`.
 pub(crate) fn basket_backtest(
     q: &BasketQuery,
     ts: &[i64],
     legs: &[&[f64]],
     m: &BasketMarket,
 ) -> Result<(Vec<Option<f64>>, BasketBacktest), AnalyticsError> {
-    let RollingHedge { weights, z, .. } = rolling_hedge(legs, q.window, q.z_window)?;
+    let fit_legs = legs;
     let legs: Vec<BasketLeg> = (0..legs.len())
         .map(|k| BasketLeg {
             leg: Leg {
@@ -184,14 +187,32 @@ pub(crate) fn basket_backtest(
         half_spread_bps: q.half_spread_bps,
         ..q.backtest
     };
-    let input = BasketInput {
-        ts,
-        bar_ms: m.bar_ms,
-        legs: &legs,
-        weights: &weights,
-        z: &z,
+    let (z, bt) = match q.walk_forward {
+        Some(wf) => {
+            let base = BasketInput {
+                ts,
+                bar_ms: m.bar_ms,
+                legs: &legs,
+                weights: &[],
+                z: &[],
+                flat_after: &[],
+            };
+            walk_forward_basket(&base, fit_legs, &rule, &opts, wf)?
+        }
+        None => {
+            let RollingHedge { weights, z } = rolling_hedge(fit_legs, q.window, q.z_window)?;
+            let input = BasketInput {
+                ts,
+                bar_ms: m.bar_ms,
+                legs: &legs,
+                weights: &weights,
+                z: &z,
+                flat_after: &[],
+            };
+            let bt = backtest_basket(&input, &rule, &opts)?;
+            (z, bt)
+        }
     };
-    let bt = backtest_basket(&input, &rule, &opts)?;
     let finite = [bt.summary.net, bt.summary.turnover]
         .into_iter()
         .chain(bt.equity.iter().copied())
