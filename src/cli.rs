@@ -197,7 +197,8 @@ enum Command {
 
 #[derive(Subcommand, Debug)]
 enum PaperCmd {
-    /// Start paper trading a pair's rule (KEY=VALUE parameters of GET /api/v1/pair, without `to`)
+    /// Start paper trading a pair's rule (KEY=VALUE parameters of GET /api/v1/pair, without
+    /// `to`) or, given `symbols=A,B,C`, a basket's (the parameters of GET /api/v1/johansen)
     Start {
         #[arg(required = true, value_name = "KEY=VALUE")]
         params: Vec<String>,
@@ -563,18 +564,8 @@ fn venue_of(
 
 /// `pairdesk basket`: the basket report on stored bars, read-only.
 fn basket(config: Config, params: &[String], format: &str) -> anyhow::Result<()> {
-    use pairdesk::api::rest::{basket_params_query, JohansenParams};
     let store = open_store(&config)?;
-    let q = query_of(params, "symbols=BTCUSDT,ETHUSDT,SOLUSDT timeframe=1m")?;
-    let p: JohansenParams = parse_params(&q)?;
-    let venue = p.venue;
-    let mut q = basket_params_query(p, config.timeframe);
-    // Validated here too, so the venue is looked up for the normalised names.
-    q.validate()?;
-    let venue = match venue {
-        Some(v) => v,
-        None => venue_of(&store, &q.symbols)?,
-    };
+    let (q, venue) = basket_args(&config, &store, params)?;
     let r = pairdesk::services::basket::basket_johansen(&store, venue, q)?;
     // The report is the command's output.
     if format == "json" {
@@ -583,6 +574,30 @@ fn basket(config: Config, params: &[String], format: &str) -> anyhow::Result<()>
         print!("{}", basket_table(&r));
     }
     Ok(())
+}
+
+/// A basket query from the parameters of GET /api/v1/johansen, and its
+/// venue (given, or the one its symbols are stored on).
+fn basket_args(
+    config: &Config,
+    store: &pairdesk::store::SqliteStore,
+    params: &[String],
+) -> anyhow::Result<(
+    pairdesk::model::basket::BasketQuery,
+    pairdesk::domain::Venue,
+)> {
+    use pairdesk::api::rest::{basket_params_query, JohansenParams};
+    let q = query_of(params, "symbols=BTCUSDT,ETHUSDT,SOLUSDT timeframe=1m")?;
+    let p: JohansenParams = parse_params(&q)?;
+    let venue = p.venue;
+    let mut q = basket_params_query(p, config.timeframe);
+    // Validated here too, so the venue is looked up for the normalised names.
+    q.validate()?;
+    let venue = match venue {
+        Some(v) => v,
+        None => venue_of(store, &q.symbols)?,
+    };
+    Ok((q, venue))
 }
 
 /// The basket report for people.
@@ -921,13 +936,20 @@ fn backtest_table(
 /// `pairdesk paper ...`: sessions through the store's side-write connection,
 /// so they can be started and stopped next to a serving pairdesk.
 fn paper(config: Config, cmd: PaperCmd) -> anyhow::Result<()> {
+    use pairdesk::model::paper::Traded;
     use pairdesk::services::paper;
     let store = open_store(&config)?;
     let now = pairdesk::ingest::now_ms();
     let out = match cmd {
         PaperCmd::Start { params, .. } => {
-            let (q, venue) = pair_args(&config, &store, &params)?;
-            serde_json::to_value(paper::start_session(&store, venue, q, now)?)?
+            let (traded, venue) = if params.iter().any(|p| p.starts_with("symbols=")) {
+                let (q, venue) = basket_args(&config, &store, &params)?;
+                (Traded::Basket(q), venue)
+            } else {
+                let (q, venue) = pair_args(&config, &store, &params)?;
+                (Traded::Pair(q), venue)
+            };
+            serde_json::to_value(paper::start_session(&store, venue, traded, now)?)?
         }
         PaperCmd::List { .. } => serde_json::to_value(paper::paper_books(&store)?)?,
         PaperCmd::Show { id, .. } => serde_json::to_value(paper::paper_book(&store, id)?)?,

@@ -1076,7 +1076,7 @@ async fn paper_sessions_start_show_and_stop_over_http() {
     assert_eq!(r.status(), 201);
     let v: Value = r.json().await.unwrap();
     let id = v["id"].as_i64().unwrap();
-    assert_eq!(v["query"]["x"], "BTCUSDT", "symbols are normalised");
+    assert_eq!(v["query"]["pair"]["x"], "BTCUSDT", "symbols are normalised");
     assert_eq!(v["status"], "active");
     let v = get_json(&c, format!("{b}/api/v1/paper/{id}")).await;
     assert_eq!(v["session"]["id"], id);
@@ -1084,6 +1084,7 @@ async fn paper_sessions_start_show_and_stop_over_http() {
     assert!(v["fills"].as_array().unwrap().is_empty());
     let v = get_json(&c, format!("{b}/api/v1/paper")).await;
     assert_eq!(v["sessions"].as_array().unwrap().len(), 1);
+    assert_eq!(v["sessions"][0]["ledger"]["qty"], json!([0.0, 0.0]));
 
     // Bad sessions are named; unknown ones are 404.
     for (body, param) in [
@@ -1131,6 +1132,59 @@ async fn paper_sessions_start_show_and_stop_over_http() {
         .await
         .unwrap();
     assert_eq!(error_of(r, StatusCode::NOT_FOUND).await.0, "not_found");
+
+    // A basket's session: its query as sent (normalised), the ledger one
+    // quantity per leg; bad baskets named, unknown legs 404.
+    let r = c
+        .post(format!("{b}/api/v1/paper/basket"))
+        .json(
+            &json!({"symbols": ["ethusdt", "BTCUSDT"], "timeframe": "1s", "bars": 100,
+            "window": 20, "z_window": 10}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(
+        v["query"]["basket"]["symbols"],
+        json!(["ETHUSDT", "BTCUSDT"])
+    );
+    let basket_id = v["id"].as_i64().unwrap();
+    let v = get_json(&c, format!("{b}/api/v1/paper/{basket_id}")).await;
+    assert_eq!(v["ledger"]["qty"], json!([0.0, 0.0]));
+    for (body, param) in [
+        (json!({"symbols": ["BTCUSDT"]}), "symbols"),
+        (json!({"symbols": ["BTCUSDT", "ETHUSDT"], "to": 5}), "to"),
+        (
+            json!({"symbols": ["BTCUSDT", "ETHUSDT"], "window": 2}),
+            "window",
+        ),
+        (
+            json!({"symbols": ["BTCUSDT", "ETHUSDT"], "walk_forward": {"train": 50, "test": 10}}),
+            "walk_forward",
+        ),
+    ] {
+        let r = c
+            .post(format!("{b}/api/v1/paper/basket"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let (code, p) = error_of(r, StatusCode::BAD_REQUEST).await;
+        assert_eq!(
+            (code.as_str(), p.as_deref()),
+            ("bad_parameter", Some(param)),
+            "{body}"
+        );
+    }
+    let r = c
+        .post(format!("{b}/api/v1/paper/basket"))
+        .json(&json!({"symbols": ["BTCUSDT", "NOPEUSDT"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_of(r, StatusCode::NOT_FOUND).await.0, "unknown_symbol");
 
     let r = c
         .post(format!("{b}/api/v1/paper/{id}/stop"))

@@ -4,14 +4,15 @@
 //! quantities and fill prices), with and without stored books; a session
 //! must be stoppable and flatten; and passes repeated at the same instant
 //! (a restart) must change nothing. On the same stored market, a two-leg
-//! basket backtests as the pair does.
+//! basket backtests as the pair does, and a three-leg basket's session
+//! trades what the basket's backtest trades.
 #![cfg(feature = "ssr")]
 
 use pairdesk::analytics::backtest::{FillAt, Touch};
 use pairdesk::analytics::AnalyzeOptions;
 use pairdesk::domain::{Quote, Side, Tick, Timeframe, Venue};
 use pairdesk::model::pair::PairQuery;
-use pairdesk::model::paper::{FillRole, LegName, OrderStatus, PaperFill, SessionStatus};
+use pairdesk::model::paper::{FillRole, OrderStatus, PaperFill, SessionStatus, Traded};
 use pairdesk::services::{pair, paper};
 use pairdesk::store::{self, writer::WriteCmd, writer::Writer, Durability, SqliteStore, Store};
 use std::path::Path;
@@ -39,10 +40,13 @@ impl Rng {
 }
 
 /// Four trades per second per leg; y = x^1.2 times a mean-reverting factor,
-/// so the z-score crosses the bands many times. Quotes every 100 ms.
+/// so the z-score crosses the bands many times, and SOLUSDT = x^0.7 times
+/// a factor of its own (drawn apart, so the pair's market does not depend
+/// on it). Quotes every 100 ms.
 fn market(seed: u64) -> (Vec<Tick>, Vec<Quote>) {
     let mut r = Rng(seed);
-    let (mut lx, mut s) = (100f64.ln(), 0.0f64);
+    let mut r3 = Rng(seed.wrapping_mul(31) + 7);
+    let (mut lx, mut s, mut s3) = (100f64.ln(), 0.0f64, 0.0f64);
     let mut ticks = Vec::new();
     let mut quotes = Vec::new();
     let mut id = 1;
@@ -50,9 +54,11 @@ fn market(seed: u64) -> (Vec<Tick>, Vec<Quote>) {
         let ts = T0 + k * 100;
         lx += 0.0004 * r.normal();
         s = 0.9 * s + 0.0015 * r.normal();
+        s3 = 0.95 * s3 + 0.001 * r3.normal();
         let x = lx.exp();
         let y = (1.2 * lx + s).exp() / 10.0;
-        for (sym, p) in [("BTCUSDT", x), ("ETHUSDT", y)] {
+        let z = (0.7 * lx + s3 + 0.5 * s).exp();
+        for (sym, p) in [("BTCUSDT", x), ("ETHUSDT", y), ("SOLUSDT", z)] {
             let p = (p * 1e4).round() / 1e4;
             if k % 10 == 5 {
                 quotes.push(Quote {
@@ -141,7 +147,7 @@ type Trip = (i64, f64, f64, f64, f64, Option<f64>, Option<f64>);
 
 fn trips(fills: &[PaperFill]) -> Vec<Trip> {
     let mut out: Vec<Trip> = Vec::new();
-    let find = |sig: i64, leg: LegName, role: FillRole| {
+    let find = |sig: i64, leg: usize, role: FillRole| {
         fills
             .iter()
             .find(|f| f.signal_ts == sig && f.leg == leg && f.role == role)
@@ -150,18 +156,13 @@ fn trips(fills: &[PaperFill]) -> Vec<Trip> {
     let mut sigs: Vec<i64> = fills.iter().map(|f| f.signal_ts).collect();
     sigs.dedup();
     for sig in sigs {
-        if let (Some(cx), Some(cy)) = (
-            find(sig, LegName::X, FillRole::Close),
-            find(sig, LegName::Y, FillRole::Close),
-        ) {
+        if let (Some(cx), Some(cy)) = (find(sig, 0, FillRole::Close), find(sig, 1, FillRole::Close))
+        {
             let last = out.last_mut().expect("a close follows an open");
             last.5 = Some(cx.price);
             last.6 = Some(cy.price);
         }
-        if let (Some(ox), Some(oy)) = (
-            find(sig, LegName::X, FillRole::Open),
-            find(sig, LegName::Y, FillRole::Open),
-        ) {
+        if let (Some(ox), Some(oy)) = (find(sig, 0, FillRole::Open), find(sig, 1, FillRole::Open)) {
             out.push((sig, ox.qty, oy.qty, ox.price, oy.price, None, None));
         }
     }
@@ -214,7 +215,7 @@ fn the_engine_trades_what_the_backtest_trades_without_books() {
     write(&db, ticks, None);
     let st = SqliteStore::new(&db);
     let q = query(FillAt::NextOpen);
-    let s = paper::start_session(&st, Venue::Sim, q.clone(), T0).unwrap();
+    let s = paper::start_session(&st, Venue::Sim, Traded::Pair(q.clone()), T0).unwrap();
     let end = T0 + BARS * BAR;
     run_engine(&st, end + 2000);
 
@@ -255,7 +256,7 @@ fn the_engine_trades_what_the_backtest_trades_on_the_stored_book() {
     write(&db, ticks, Some(quotes.clone()));
     let st = SqliteStore::new(&db);
     let q = query(FillAt::NextQuote);
-    let s = paper::start_session(&st, Venue::Sim, q.clone(), T0).unwrap();
+    let s = paper::start_session(&st, Venue::Sim, Traded::Pair(q.clone()), T0).unwrap();
     let end = T0 + BARS * BAR;
     run_engine(&st, end + 2000);
     let fills = st.paper_fills(s.id).unwrap();
@@ -316,7 +317,8 @@ fn a_stopped_session_flattens_then_trades_no_more() {
     let (ticks, quotes) = market(7);
     write(&db, ticks, Some(quotes));
     let st = SqliteStore::new(&db);
-    let s = paper::start_session(&st, Venue::Sim, query(FillAt::NextQuote), T0).unwrap();
+    let s =
+        paper::start_session(&st, Venue::Sim, Traded::Pair(query(FillAt::NextQuote)), T0).unwrap();
     // Run until the session holds a position, then stop it.
     let mut now = T0;
     loop {
@@ -336,7 +338,7 @@ fn a_stopped_session_flattens_then_trades_no_more() {
     let book = paper::paper_book(&st, s.id).unwrap();
     assert_eq!(book.session.status, SessionStatus::Stopped);
     assert_eq!(book.ledger.side, None, "{:?}", book.ledger);
-    assert_eq!((book.ledger.qty_x, book.ledger.qty_y), (0.0, 0.0));
+    assert_eq!(book.ledger.qty, vec![0.0, 0.0]);
     assert!((book.ledger.unrealized).abs() < 1e-9);
     let n = book.ledger.fills;
     run_engine(&st, T0 + BARS * BAR);
@@ -354,7 +356,7 @@ fn bad_sessions_are_refused_naming_the_parameter() {
     let (ticks, _) = market(3);
     write(&db, ticks, None);
     let st = SqliteStore::new(&db);
-    let named = |q: PairQuery| match paper::start_session(&st, Venue::Sim, q, T0) {
+    let named = |q: PairQuery| match paper::start_session(&st, Venue::Sim, Traded::Pair(q), T0) {
         Err(paper::PaperError::Pair(pairdesk::model::pair::PairError::BadParam {
             name, ..
         })) => name,
@@ -372,7 +374,7 @@ fn bad_sessions_are_refused_naming_the_parameter() {
     let mut q = query(FillAt::NextQuote);
     q.y = "NOPEUSDT".into();
     assert!(matches!(
-        paper::start_session(&st, Venue::Sim, q, T0),
+        paper::start_session(&st, Venue::Sim, Traded::Pair(q), T0),
         Err(paper::PaperError::Pair(
             pairdesk::model::pair::PairError::UnknownSymbol(_)
         ))
@@ -538,39 +540,30 @@ mod crash {
         let (mut qx, mut qy) = (0.0f64, 0.0f64);
         for f in &fills {
             if f.role == FillRole::Close {
-                let held = match f.leg {
-                    LegName::X => qx,
-                    LegName::Y => qy,
-                };
+                let held = if f.leg == 0 { qx } else { qy };
                 assert!((f.qty + held).abs() < 1e-9, "close {f:?} of {held}");
             }
-            match f.leg {
-                LegName::X => qx += f.qty,
-                LegName::Y => qy += f.qty,
+            if f.leg == 0 {
+                qx += f.qty;
+            } else {
+                qy += f.qty;
             }
             if f.role == FillRole::Open {
-                let held = match f.leg {
-                    LegName::X => qx - f.qty,
-                    LegName::Y => qy - f.qty,
-                };
+                let held = if f.leg == 0 { qx - f.qty } else { qy - f.qty };
                 assert!(held.abs() < 1e-9, "open {f:?} on top of {held}");
             }
         }
         // The API's position (read before the last kill) is the sum of the
         // fills stored by then.
         let seen = &fills[..book.ledger.fills];
-        let sum =
-            |leg: LegName| -> f64 { seen.iter().filter(|f| f.leg == leg).map(|f| f.qty).sum() };
-        assert!(
-            (book.ledger.qty_x - sum(LegName::X)).abs() < 1e-9,
-            "{:?}",
-            book.ledger
-        );
-        assert!(
-            (book.ledger.qty_y - sum(LegName::Y)).abs() < 1e-9,
-            "{:?}",
-            book.ledger
-        );
+        for leg in [0, 1] {
+            let sum: f64 = seen.iter().filter(|f| f.leg == leg).map(|f| f.qty).sum();
+            assert!(
+                (book.ledger.qty[leg] - sum).abs() < 1e-9,
+                "{:?}",
+                book.ledger
+            );
+        }
         // Each order the process was killed at was filled once or expired.
         for ts in killed_at {
             let o = orders.iter().find(|o| o.signal_ts == ts).unwrap();
@@ -654,6 +647,21 @@ fn the_cli_backtests_as_the_api_does_and_runs_paper_sessions() {
         cli(&["paper", "show", &id.to_string()])["session"]["status"],
         "stopped"
     );
+    // A basket's session, from the parameters of GET /api/v1/johansen.
+    let s = cli(&[
+        "paper",
+        "start",
+        "symbols=ethusdt,BTCUSDT,SOLUSDT",
+        "timeframe=1s",
+        "bars=300",
+        "window=40",
+        "z_window=20",
+    ]);
+    assert_eq!(
+        s["query"]["basket"]["symbols"],
+        serde_json::json!(["ETHUSDT", "BTCUSDT", "SOLUSDT"])
+    );
+    assert_eq!(s["query"]["basket"]["window"], 40);
     // The basket report, as GET /api/v1/johansen makes it.
     let got = cli(&[
         "basket",
@@ -749,5 +757,155 @@ fn a_two_leg_basket_backtests_as_the_pair_does() {
                 _ => panic!("{fill:?}: z {g:?} vs {w:?}"),
             }
         }
+    }
+}
+
+/// Round trips of an N-leg session from its fills: (signal_ts, qty,
+/// entry prices, exit prices), each leg in order. Every signal's fills
+/// cover every leg exactly once per role (no partly filled order).
+type BasketTrip = (i64, Vec<f64>, Vec<f64>, Option<Vec<f64>>);
+
+fn basket_trips(fills: &[PaperFill], legs: usize) -> Vec<BasketTrip> {
+    let mut out: Vec<BasketTrip> = Vec::new();
+    let mut sigs: Vec<i64> = fills.iter().map(|f| f.signal_ts).collect();
+    sigs.dedup();
+    for sig in sigs {
+        let of = |role: FillRole| -> Vec<&PaperFill> {
+            let mut v: Vec<&PaperFill> = fills
+                .iter()
+                .filter(|f| f.signal_ts == sig && f.role == role)
+                .collect();
+            v.sort_by_key(|f| f.leg);
+            v
+        };
+        for role in [FillRole::Close, FillRole::Open] {
+            let v = of(role);
+            assert!(
+                v.is_empty() || v.iter().map(|f| f.leg).eq(0..legs),
+                "signal {sig} {role:?}: {v:?}"
+            );
+        }
+        let closes = of(FillRole::Close);
+        if !closes.is_empty() {
+            let last = out.last_mut().expect("a close follows an open");
+            last.3 = Some(closes.iter().map(|f| f.price).collect());
+        }
+        let opens = of(FillRole::Open);
+        if !opens.is_empty() {
+            out.push((
+                sig,
+                opens.iter().map(|f| f.qty).collect(),
+                opens.iter().map(|f| f.price).collect(),
+                None,
+            ));
+        }
+    }
+    out
+}
+
+/// A three-leg basket's session, run pass by pass through time, trades
+/// what the basket's backtest of the same query trades on the same bars:
+/// its rolling hedge's signals, sides, quantities and fill prices on every
+/// leg, with and without stored books; and its ledger is the sum of its
+/// fills.
+#[test]
+fn a_basket_session_trades_what_the_basket_backtest_trades() {
+    use pairdesk::model::basket::BasketQuery;
+    let end = T0 + BARS * BAR;
+    for (fill, books) in [(FillAt::NextOpen, false), (FillAt::NextQuote, true)] {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("b.db");
+        let (ticks, quotes) = market(5);
+        write(&db, ticks, books.then_some(quotes));
+        let st = SqliteStore::new(&db);
+        let mut q = BasketQuery {
+            symbols: vec!["ETHUSDT".into(), "BTCUSDT".into(), "SOLUSDT".into()],
+            timeframe: Timeframe::S1,
+            bars: 1000,
+            window: 40,
+            z_window: 20,
+            entry: 1.2,
+            exit: 0.3,
+            fee_bps: Some(2.0),
+            ..Default::default()
+        };
+        q.backtest.fill = fill;
+        q.backtest.stop_pct = Some(0.4);
+        q.backtest.max_hold_bars = Some(25);
+        let s = paper::start_session(&st, Venue::Sim, Traded::Basket(q.clone()), T0).unwrap();
+        run_engine(&st, end + 2000);
+        let fills = st.paper_fills(s.id).unwrap();
+        assert_eq!(fills.iter().any(|f| f.on_book), books, "{fill:?}");
+        q.to = Some(end);
+        let r = pairdesk::services::basket::basket_johansen(&st, Venue::Sim, q).unwrap();
+        let bt = r
+            .backtest
+            .as_ref()
+            .unwrap_or_else(|| panic!("{:?}", r.backtest_error));
+        let trips = basket_trips(&fills, 3);
+        assert!(bt.trades.len() >= 4, "{fill:?}: the basket should trade");
+        assert_eq!(trips.len(), bt.trades.len(), "{fill:?}: {trips:#?}");
+        for (p, t) in trips.iter().zip(&bt.trades) {
+            assert_eq!(p.0, r.ts[t.signal_bar], "{fill:?}: signal bar");
+            for k in 0..3 {
+                assert!(close(p.1[k], t.qty[k]), "{fill:?}: qty {p:?} {t:?}");
+                assert!(close(p.2[k], t.entry[k]), "{fill:?}: entry {p:?} {t:?}");
+            }
+            match (&p.3, &t.exit) {
+                (Some(a), Some(b)) => {
+                    assert!(
+                        a.iter().zip(b).all(|(a, b)| close(*a, *b)),
+                        "{fill:?}: exit"
+                    )
+                }
+                (None, None) => {}
+                // The backtest's last trade may still be open at the end
+                // while the engine, running a little past it, closed it.
+                (Some(_), None) => assert!(std::ptr::eq(t, bt.trades.last().unwrap())),
+                other => panic!("{fill:?}: exit differs: {other:?}"),
+            }
+        }
+        // The book adds its fills up per leg, and names the session's
+        // legs in order.
+        let book = paper::paper_book(&st, s.id).unwrap();
+        for k in 0..3 {
+            let sum: f64 = fills.iter().filter(|f| f.leg == k).map(|f| f.qty).sum();
+            assert!((book.ledger.qty[k] - sum).abs() < 1e-9, "{:?}", book.ledger);
+        }
+        assert_eq!(
+            book.ledger.round_trips,
+            trips.iter().filter(|t| t.3.is_some()).count()
+        );
+        let line = pairdesk::model::paper::PaperLine::from(&book);
+        assert_eq!(line.label, "ETHUSDT + BTCUSDT + SOLUSDT");
+        // A basket session is refused what a backtest may have.
+        let mut bad = BasketQuery {
+            symbols: vec!["ETHUSDT".into(), "BTCUSDT".into(), "SOLUSDT".into()],
+            to: Some(end),
+            ..Default::default()
+        };
+        let named =
+            |q: BasketQuery| match paper::start_session(&st, Venue::Sim, Traded::Basket(q), T0) {
+                Err(paper::PaperError::Pair(pairdesk::model::pair::PairError::BadParam {
+                    name,
+                    ..
+                })) => name,
+                other => panic!("expected a bad parameter, got {other:?}"),
+            };
+        assert_eq!(named(bad.clone()), "to");
+        bad.to = None;
+        bad.walk_forward = Some(pairdesk::analytics::WalkForward {
+            train: 100,
+            test: 50,
+        });
+        assert_eq!(named(bad.clone()), "walk_forward");
+        bad.walk_forward = None;
+        bad.symbols.push("NOPEUSDT".into());
+        assert!(matches!(
+            paper::start_session(&st, Venue::Sim, Traded::Basket(bad), T0),
+            Err(paper::PaperError::Pair(
+                pairdesk::model::pair::PairError::UnknownSymbol(_)
+            ))
+        ));
     }
 }

@@ -932,25 +932,19 @@ pub(crate) fn run_basket(
     check_thresholds(rule.entry, rule.exit)?;
     opts.validate()?;
     check_basket(input, opts)?;
-    // No single hedge ratio: the rule sees 1 wherever the weights are
-    // defined, so the beta bounds and jump never apply and undefined
-    // weights are the only break.
-    let opts = BacktestOptions {
-        beta_min: 0.0,
-        beta_max: 2.0,
-        beta_jump: None,
-        ..*opts
-    };
+    let opts = basket_options(opts);
     let hedge: Vec<Option<f64>> = input
         .weights
         .iter()
-        .map(|w| w.as_ref().map(|_| 1.0))
+        .map(|w| w.as_ref().map(|_| BASKET_HEDGE))
         .collect();
     let legs: Vec<Leg> = input.legs.iter().map(|l| l.leg).collect();
     let fee_bps: Vec<f64> = input.legs.iter().map(|l| l.fee_bps).collect();
+    let steps: Vec<f64> = input.legs.iter().map(|l| l.qty_step).collect();
     let size = |side: PositionSide, b: usize, _| {
         let w = input.weights[b].as_ref()?;
-        size_basket(side, w, input.legs, b, rule.prices, opts.notional)
+        let closes: Vec<f64> = input.legs.iter().map(|l| l.leg.close[b]).collect();
+        size_basket(side, w, &closes, &steps, rule.prices, opts.notional)
     };
     let e = Engine {
         ts: input.ts,
@@ -984,33 +978,51 @@ pub(crate) fn run_basket(
     ))
 }
 
+/// The hedge ratio the rule sees for a basket wherever its weights are
+/// defined: there is no single ratio, so the beta bounds and jump of
+/// [`basket_options`] never apply and undefined weights are the only
+/// break.
+pub(crate) const BASKET_HEDGE: f64 = 1.0;
+
+/// `opts` as a basket trades them (the backtest and paper trading): the
+/// beta bounds and jump switched off (see [`BASKET_HEDGE`]).
+pub(crate) fn basket_options(opts: &BacktestOptions) -> BacktestOptions {
+    BacktestOptions {
+        beta_min: 0.0,
+        beta_max: 2.0,
+        beta_jump: None,
+        ..*opts
+    }
+}
+
 /// Signed quantities of a new basket position on `side` at weights `w`
-/// and bar `b`'s closes (see "Baskets"); `None` when a leg rounds to zero.
-fn size_basket(
+/// and the legs' decision closes, each rounded to its lot step (see
+/// "Baskets"); `None` when a leg rounds to zero.
+pub(crate) fn size_basket(
     side: PositionSide,
     w: &[f64],
-    legs: &[BasketLeg],
-    b: usize,
+    closes: &[f64],
+    steps: &[f64],
     prices: PriceScale,
     notional: f64,
 ) -> Option<Vec<f64>> {
     // Per unit of c: quote exposure w_i (log) or w_i units (raw).
     let gross: f64 = w
         .iter()
-        .zip(legs)
-        .map(|(w, l)| match prices {
+        .zip(closes)
+        .map(|(w, p)| match prices {
             PriceScale::Log => w.abs(),
-            PriceScale::Raw => w.abs() * l.leg.close[b],
+            PriceScale::Raw => w.abs() * p,
         })
         .sum();
     let c = notional / gross;
     let mut q = Vec::with_capacity(w.len());
-    for (w, l) in w.iter().zip(legs) {
+    for ((w, p), step) in w.iter().zip(closes).zip(steps) {
         let units = match prices {
-            PriceScale::Log => c * w / l.leg.close[b],
+            PriceScale::Log => c * w / p,
             PriceScale::Raw => c * w,
         };
-        let units = round_step(units, l.qty_step);
+        let units = round_step(units, *step);
         if units == 0.0 || !units.is_finite() {
             return None;
         }

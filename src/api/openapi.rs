@@ -37,6 +37,7 @@ use utoipa::{Modify, OpenApi};
         rest::alert_events,
         rest::list_paper,
         rest::start_paper,
+        rest::start_paper_basket,
         rest::get_paper,
         rest::stop_paper,
         rest::status,
@@ -51,7 +52,7 @@ use utoipa::{Modify, OpenApi};
         (name = "market data", description = "Stored ticks, bars, quotes and funding"),
         (name = "analytics", description = "The analyze contract, backtests, stored pairs"),
         (name = "alerts", description = "Alert rules and fired events"),
-        (name = "paper trading", description = "The pair rule run live on paper: sessions, fills, PnL"),
+        (name = "paper trading", description = "A pair's or basket's rule run live on paper: sessions, fills, PnL"),
         (name = "operations", description = "Status, health, metrics"),
     )
 )]

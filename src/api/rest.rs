@@ -16,7 +16,7 @@ use crate::domain::{
 };
 use crate::model::alerts::{AlertEvent, AlertRule, StoredRule};
 use crate::model::pair::{PairAnalytics, PairQuery};
-use crate::model::paper::{PaperBook, PaperSession};
+use crate::model::paper::{PaperBook, PaperSession, Traded};
 use crate::model::status::GapInfo;
 use crate::services::alerts::{create_rule, AlertError};
 use crate::services::paper::PaperError;
@@ -71,6 +71,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: Arc<AppState>) -> Router<
         .route("/api/v1/alerts/{id}", delete(delete_alert))
         .route("/api/v1/alert-events", get(alert_events))
         .route("/api/v1/paper", get(list_paper).post(start_paper))
+        .route("/api/v1/paper/basket", post(start_paper_basket))
         .route("/api/v1/paper/{id}", get(get_paper))
         .route("/api/v1/paper/{id}/stop", post(stop_paper))
         .route("/api/v1/status", get(status))
@@ -1330,13 +1331,37 @@ pub async fn start_paper(
     State(st): St,
     ApiJson(q): ApiJson<PairQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
+    start_traded(st, Traded::Pair(q)).await
+}
+
+/// Start paper trading a basket's rule live: the body is a `BasketQuery`
+/// (the parameters of `GET /api/v1/johansen` as JSON: `symbols`, bar size,
+/// the rolling hedge's `window` and `z_window`, thresholds, `backtest`
+/// settings, `fee_bps`, `half_spread_bps`), without `to` or
+/// `walk_forward`. It trades as the basket's backtest does.
+#[utoipa::path(post, path = "/api/v1/paper/basket", tag = "paper trading",
+    request_body = crate::model::basket::BasketQuery,
+    responses((status = 201, body = PaperSession),
+        (status = 400, body = ErrorBody, description = "bad parameter or malformed JSON"),
+        (status = 404, body = ErrorBody, description = "a leg was never stored"),
+        (status = 409, body = ErrorBody, description = "too many sessions running"),
+        (status = 413, body = ErrorBody, description = "body over 16 KiB"),
+        (status = 415, body = ErrorBody, description = "not JSON")))]
+pub async fn start_paper_basket(
+    State(st): St,
+    ApiJson(q): ApiJson<crate::model::basket::BasketQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    start_traded(st, Traded::Basket(q)).await
+}
+
+async fn start_traded(st: Arc<AppState>, traded: Traded) -> Result<impl IntoResponse, ApiError> {
     let (store, venue) = (st.store.clone(), st.venue);
     let now = crate::ingest::now_ms();
     let s = blocking(move || {
         Ok(crate::services::paper::start_session(
             store.as_ref(),
             venue,
-            q,
+            traded,
             now,
         )?)
     })

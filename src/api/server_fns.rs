@@ -169,10 +169,10 @@ pub async fn list_paper() -> Result<Vec<crate::model::paper::PaperLine>, ServerF
     .map_err(|e| ServerFnError::new(e.to_string()))
 }
 
-/// Start paper trading the rule of `query` live.
+/// Start paper trading the rule of a pair's or basket's `query` live.
 #[server]
 pub async fn start_paper(
-    query: crate::model::pair::PairQuery,
+    query: crate::model::paper::Traded,
 ) -> Result<crate::model::paper::PaperSession, ServerFnError> {
     let st = ssr::state()?;
     let (store, venue) = (st.store.clone(), st.venue);

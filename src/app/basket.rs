@@ -4,9 +4,10 @@
 //! Engle-Granger with N = legs, and the OU fit and suggested bands of the
 //! Johansen-weighted spread, over the view's range (its `To`, or the live
 //! tail), and the backtest of the z-score rule on a rolling OLS hedge with
-//! its equity curve. The numbers are `GET /api/v1/johansen`'s.
+//! its equity curve. The numbers are `GET /api/v1/johansen`'s. A live
+//! basket's rule can be paper traded from here (the paper panel shows it).
 
-use crate::api::server_fns::basket_report;
+use crate::api::server_fns::{basket_report, start_paper};
 use crate::domain::Timeframe;
 use crate::model::basket::{BasketQuery, BasketReport};
 use leptos::prelude::*;
@@ -28,6 +29,31 @@ pub fn BasketPanel(
         let q = q.clone();
         async move { basket_report(q).await }
     });
+    let paper = Action::new(move |q: &BasketQuery| {
+        let q = crate::model::paper::Traded::Basket(BasketQuery {
+            to: None,
+            ..q.clone()
+        });
+        async move { start_paper(q).await }
+    });
+    let paper_note = move || {
+        paper.value().get().map(|r| {
+            let text = match r {
+                Ok(s) => format!("paper session {} started: it trades from the next bar", s.id),
+                Err(e) => super::server_error(&e),
+            };
+            view! { <p class="field-note" role="status" data-testid="basket-paper-message">{text}</p> }
+        })
+    };
+    // The tested basket, when it is live (no historical `To`): what a
+    // paper session of it would trade.
+    let tested = move || {
+        run.value()
+            .get()
+            .and_then(Result::ok)
+            .map(|r| r.query)
+            .filter(|q| q.to.is_none())
+    };
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let symbols = crate::domain::split_symbols(&legs.get_untracked());
@@ -95,6 +121,15 @@ pub fn BasketPanel(
                 <button type="submit" data-testid="basket-run">{move || if run.pending().get() { "Testing…" } else { "Test basket" }}</button>
             </form>
             {move || form_error.get().map(|e| view! { <p class="field-error" role="alert">{e}</p> })}
+            {move || tested().map(|q| view! {
+                <button
+                    data-testid="basket-paper-start"
+                    disabled=move || paper.pending().get()
+                    title="Trade this basket's rule (its rolling hedge, thresholds and backtest settings) live on paper"
+                    on:click=move |_| { paper.dispatch(q.clone()); }
+                >"▶ paper-trade this basket"</button>
+            })}
+            {paper_note}
             {move || match run.value().get() {
                 None => view! { <p class="hint">"Johansen and Engle-Granger on log closes where every leg traded, at the current timeframe."</p> }.into_any(),
                 Some(Err(e)) => view! { <p class="field-error" role="alert" data-testid="basket-error">{super::server_error(&e)}</p> }.into_any(),

@@ -5,7 +5,7 @@
 
 use crate::api::server_fns::{list_paper, start_paper, stop_paper};
 use crate::model::pair::PairQuery;
-use crate::model::paper::{LegName, PaperLine, SessionStatus};
+use crate::model::paper::{PaperLine, SessionStatus};
 use leptos::prelude::*;
 
 fn money(v: f64) -> String {
@@ -47,7 +47,7 @@ pub fn PaperPanel(
         }
     });
     let start = Action::new(move |q: &PairQuery| {
-        let q = q.clone();
+        let q = crate::model::paper::Traded::Pair(q.clone());
         async move { start_paper(q).await }
     });
     let stop = Action::new(move |id: &i64| {
@@ -97,7 +97,7 @@ pub fn PaperPanel(
             {move || message.get().map(|m| view! { <p class="field-note" role="status" data-testid="paper-message">{m}</p> })}
             <table class="paper-sessions" data-testid="paper-sessions">
                 <thead><tr>
-                    <th>"#"</th><th>"pair"</th><th>"status"</th><th>"position"</th>
+                    <th>"#"</th><th>"pair or basket"</th><th>"status"</th><th>"position"</th>
                     <th title="PnL of closed round trips, USDT">"realized"</th>
                     <th title="PnL of the open position at the latest trades, net of its costs, USDT">"unrealized"</th>
                     <th title="Taker fees paid, USDT">"fees"</th><th>"fills"</th><th></th>
@@ -106,14 +106,11 @@ pub fn PaperPanel(
                     {move || rows().into_iter().rev().map(|l| {
                         let id = l.id;
                         let active = l.status != SessionStatus::Stopped;
-                        let position = match l.ledger.side {
-                            None => "flat".to_string(),
-                            Some(_) => format!("{} {:+.4} {} / {:+.4} {}", side_text(&l), l.ledger.qty_y, l.y, l.ledger.qty_x, l.x),
-                        };
+                        let position = l.position_text();
                         view! {
                             <tr data-session=id data-side=side_text(&l) data-fills=l.ledger.fills>
                                 <td>{id}</td>
-                                <td>{format!("{}/{} {}", l.y, l.x, l.timeframe)}</td>
+                                <td>{format!("{} {}", l.label, l.timeframe)}</td>
                                 <td>{status_text(l.status)}{if l.pending { " ·order pending" } else { "" }}</td>
                                 <td>{position}</td>
                                 <td class="num" data-realized=l.ledger.realized.to_string()>{money(l.ledger.realized)}</td>
@@ -140,7 +137,7 @@ pub fn PaperPanel(
                                 <td>{format!("#{}", f.session_id)}</td>
                                 <td>{if f.qty > 0.0 { "buy" } else { "sell" }}</td>
                                 <td class="num">{format!("{:.4}", f.qty.abs())}</td>
-                                <td>{match f.leg { LegName::X => "x", LegName::Y => "y" }}" "{f.symbol.clone()}</td>
+                                <td>{f.symbol.clone()}</td>
                                 <td class="num">{super::format::price(f.price)}</td>
                                 <td class="num" title="fee, USDT">{money(f.fee)}</td>
                             </tr>

@@ -1,4 +1,5 @@
-//! Paper trading as data: a session (the pair query whose rule it trades),
+//! Paper trading as data: a session (the pair or basket query whose rule
+//! it trades),
 //! the orders the rule decides on each bar's close, the fills that execute
 //! them, and the pure rules around them: when an order is due and when it
 //! expires, and the position and PnL a session's fills add up to. The
@@ -7,7 +8,8 @@
 //!
 //! # Orders and fills
 //! On the close of each bar the session's rule (the backtest's, through the
-//! same decision function) reads `z` and `beta` and may decide an order,
+//! same decision function) reads `z` and `beta` (a basket: its rolling
+//! hedge's z-score and weights, as its backtest) and may decide an order,
 //! stored as *pending* under `(session, signal_ts)`, where `signal_ts` is
 //! the bar's start. The order fills by the session's [`FillAt`], as in the
 //! backtest but against the stored live book:
@@ -18,16 +20,21 @@
 //!
 //! Without a book for a leg, its first trade at or after that time stands
 //! in for the mid, plus the assumed half spread (as the backtest does
-//! without quotes). Both legs' fills and the order's new status are written
-//! in one transaction, and a fill is unique per `(session, signal_ts, leg,
+//! without quotes). Every leg's fills and the order's new status are
+//! written in one transaction, and a fill is unique per `(session, signal_ts, leg,
 //! role)`, so a crash between the decision and the fill leaves a pending
 //! order (filled after the restart if its prices are still within
-//! [`fill_deadline`], else expired), never a doubled or one-legged fill.
+//! [`fill_deadline`], else expired), never a doubled or partly filled
+//! order.
+//!
+//! # Legs
+//! A session's legs are numbered in [`Traded::legs`] order: a pair's x is
+//! 0 and y 1, a basket's legs in its order. Long the spread buys
+//! [`Traded::long_leg`] (a pair's y, a basket's first leg).
 //!
 //! # Accounting ([`Ledger::from_fills`])
 //! Each fill adds its signed quantity to its leg and `-qty * price - fee` to
-//! the cash. Equity is `cash + qx * mark_x + qy * mark_y` at the latest
-//! trades; *realized* is the cash whenever the session was last flat (the
+//! the cash. Equity is `cash + sum q_i * mark_i` at the latest trades; *realized* is the cash whenever the session was last flat (the
 //! round trips closed), *unrealized* is equity minus realized. Funding: at
 //! each stored settlement of a leg while it is held, the position receives
 //! `-q * rate * price`, priced at that leg's last fill (the mark is within
@@ -35,9 +42,56 @@
 //! notional per settlement).
 
 pub use crate::analytics::backtest::{ExitReason, FillAt, FundingEvent, PositionSide};
-use crate::domain::Venue;
+use crate::domain::{Timeframe, Venue};
+use crate::model::basket::BasketQuery;
 use crate::model::pair::PairQuery;
 use serde::{Deserialize, Serialize};
+
+/// What a session trades.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Traded {
+    /// The pair view's rule: its model, thresholds and backtest settings.
+    Pair(PairQuery),
+    /// A basket's rule: the rolling OLS hedge and its z-score, with the
+    /// thresholds and backtest settings of its backtest.
+    Basket(BasketQuery),
+}
+
+impl Traded {
+    /// The legs in fill order (see "Legs").
+    pub fn legs(&self) -> Vec<String> {
+        match self {
+            Traded::Pair(q) => vec![q.x.clone(), q.y.clone()],
+            Traded::Basket(q) => q.symbols.clone(),
+        }
+    }
+
+    /// The leg bought when long the spread.
+    pub fn long_leg(&self) -> usize {
+        match self {
+            Traded::Pair(_) => 1,
+            Traded::Basket(_) => 0,
+        }
+    }
+
+    pub fn timeframe(&self) -> Timeframe {
+        match self {
+            Traded::Pair(q) => q.timeframe,
+            Traded::Basket(q) => q.timeframe,
+        }
+    }
+
+    /// How the page names it: `ETHUSDT/BTCUSDT` (y over x) or
+    /// `BTCUSDT + ETHUSDT + SOLUSDT`.
+    pub fn label(&self) -> String {
+        match self {
+            Traded::Pair(q) => format!("{}/{}", q.y, q.x),
+            Traded::Basket(q) => q.symbols.join(" + "),
+        }
+    }
+}
 
 /// Where a session stands.
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
@@ -57,8 +111,9 @@ pub enum SessionStatus {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PaperSession {
     pub id: i64,
-    /// The pair, bar size, model, thresholds and backtest settings traded.
-    pub query: PairQuery,
+    /// The pair or basket, bar size, model, thresholds and backtest
+    /// settings traded.
+    pub query: Traded,
     pub venue: Venue,
     pub status: SessionStatus,
     /// Epoch ms.
@@ -176,22 +231,15 @@ pub struct PaperOrder {
     pub target: Option<PositionSide>,
     pub reason: OrderReason,
     pub z: Option<f64>,
+    /// A pair's hedge ratio at the decision.
     pub beta: Option<f64>,
-    /// Signed quantities of the new position (sized at the decision), if
-    /// it opens one.
-    pub qty_x: Option<f64>,
-    pub qty_y: Option<f64>,
+    /// A basket's spread weights at the decision (the first leg's 1).
+    pub weights: Option<Vec<f64>>,
+    /// Signed quantities of the new position per leg (sized at the
+    /// decision), if it opens one.
+    pub qty: Option<Vec<f64>>,
     pub status: OrderStatus,
     pub note: Option<String>,
-}
-
-/// Which leg a fill is on.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LegName {
-    X,
-    Y,
 }
 
 /// Whether a fill closes the position held or opens the new one (a flip
@@ -210,7 +258,8 @@ pub enum FillRole {
 pub struct PaperFill {
     pub session_id: i64,
     pub signal_ts: i64,
-    pub leg: LegName,
+    /// The leg's number (see "Legs").
+    pub leg: usize,
     pub role: FillRole,
     pub symbol: String,
     /// Time of the price it filled at, ms.
@@ -232,11 +281,10 @@ pub struct PaperFill {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Ledger {
     pub side: Option<PositionSide>,
-    pub qty_x: f64,
-    pub qty_y: f64,
-    /// Latest trade prices the position is marked at.
-    pub mark_x: Option<f64>,
-    pub mark_y: Option<f64>,
+    /// Signed quantity held per leg (see "Legs").
+    pub qty: Vec<f64>,
+    /// Latest trade price of each leg, marking the position.
+    pub mark: Vec<Option<f64>>,
     pub realized: f64,
     pub unrealized: f64,
     pub fees: f64,
@@ -251,35 +299,37 @@ pub struct Ledger {
 const FLAT_EPS: f64 = 1e-12;
 
 impl Ledger {
-    /// The ledger of `fills` (in execution order) with the funding
-    /// settlements of each leg (ascending), marked at `(mark_x, mark_y)`
-    /// (see the module docs).
+    /// The ledger of `fills` (in execution order) on `mark.len()` legs,
+    /// with the funding settlements of each leg (ascending), marked at
+    /// `mark`; `long_leg` is the leg bought when long (see the module
+    /// docs).
     pub fn from_fills(
         fills: &[PaperFill],
-        funding_x: &[FundingEvent],
-        funding_y: &[FundingEvent],
-        mark_x: Option<f64>,
-        mark_y: Option<f64>,
+        long_leg: usize,
+        funding: &[Vec<FundingEvent>],
+        mark: &[Option<f64>],
     ) -> Ledger {
+        let n = mark.len();
         let mut l = Ledger {
-            mark_x,
-            mark_y,
+            mark: mark.to_vec(),
             fills: fills.len(),
             ..Ledger::default()
         };
-        let (mut qx, mut qy, mut cash) = (0.0f64, 0.0f64, 0.0f64);
-        let (mut px, mut py) = (0.0f64, 0.0f64);
-        let (mut fx, mut fy) = (0usize, 0usize);
+        let mut q = vec![0.0f64; n];
+        // Each leg's last fill price (funding is priced at it).
+        let mut last = vec![0.0f64; n];
+        let mut next = vec![0usize; n];
+        let mut cash = 0.0f64;
         let mut trip_start_cash = 0.0;
-        let mut settle = |until: i64, qx: f64, qy: f64, px: f64, py: f64, cash: &mut f64| {
+        let flat = |q: &[f64]| q.iter().all(|q| q.abs() < FLAT_EPS);
+        let mut settle = |until: i64, q: &[f64], last: &[f64], cash: &mut f64| {
             let mut paid = 0.0;
-            while fx < funding_x.len() && funding_x[fx].ts < until {
-                paid += -qx * funding_x[fx].rate * px;
-                fx += 1;
-            }
-            while fy < funding_y.len() && funding_y[fy].ts < until {
-                paid += -qy * funding_y[fy].rate * py;
-                fy += 1;
+            for k in 0..n {
+                let events = funding.get(k).map_or(&[][..], Vec::as_slice);
+                while next[k] < events.len() && events[next[k]].ts < until {
+                    paid += -q[k] * events[next[k]].rate * last[k];
+                    next[k] += 1;
+                }
             }
             *cash += paid;
             paid
@@ -289,9 +339,8 @@ impl Ledger {
             // Fills of one signal execute together.
             let sig = fills[i].signal_ts;
             let at = fills[i].ts;
-            l.funding += settle(at, qx, qy, px, py, &mut cash);
-            let was_flat = qx.abs() < FLAT_EPS && qy.abs() < FLAT_EPS;
-            if was_flat {
+            l.funding += settle(at, &q, &last, &mut cash);
+            if flat(&q) {
                 trip_start_cash = cash;
             }
             let mut j = i;
@@ -299,15 +348,9 @@ impl Ledger {
                 let f = &fills[j];
                 cash -= f.qty * f.price + f.fee;
                 l.fees += f.fee;
-                match f.leg {
-                    LegName::X => {
-                        qx += f.qty;
-                        px = f.price;
-                    }
-                    LegName::Y => {
-                        qy += f.qty;
-                        py = f.price;
-                    }
+                if f.leg < n {
+                    q[f.leg] += f.qty;
+                    last[f.leg] = f.price;
                 }
                 // A flip closes and reopens in one signal: the round trip
                 // ends between the close fills and the open fills.
@@ -327,24 +370,26 @@ impl Ledger {
             }
             i = j;
         }
-        if qx.abs() < FLAT_EPS && qy.abs() < FLAT_EPS {
-            qx = 0.0;
-            qy = 0.0;
+        if flat(&q) {
+            q.iter_mut().for_each(|q| *q = 0.0);
         } else {
             // Funding settled since the last fill, on the position held.
-            l.funding += settle(i64::MAX, qx, qy, px, py, &mut cash);
+            l.funding += settle(i64::MAX, &q, &last, &mut cash);
         }
-        l.qty_x = qx;
-        l.qty_y = qy;
-        l.side = if qy > FLAT_EPS {
+        let held = q.get(long_leg).copied().unwrap_or(0.0);
+        l.side = if held > FLAT_EPS {
             Some(PositionSide::Long)
-        } else if qy < -FLAT_EPS {
+        } else if held < -FLAT_EPS {
             Some(PositionSide::Short)
         } else {
             None
         };
-        let equity = cash + qx * mark_x.unwrap_or(px) + qy * mark_y.unwrap_or(py);
+        let equity = q
+            .iter()
+            .zip(mark.iter().zip(&last))
+            .fold(cash, |e, (q, (m, p))| e + q * m.unwrap_or(*p));
         l.unrealized = equity - l.realized;
+        l.qty = q;
         l
     }
 
@@ -389,8 +434,11 @@ pub struct PaperBook {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PaperLine {
     pub id: i64,
-    pub x: String,
-    pub y: String,
+    /// [`Traded::label`], the legs in fill order and the one bought when
+    /// long.
+    pub label: String,
+    pub legs: Vec<String>,
+    pub long_leg: usize,
     pub timeframe: crate::domain::Timeframe,
     pub status: SessionStatus,
     pub ledger: Ledger,
@@ -400,6 +448,26 @@ pub struct PaperLine {
     pub recent: Vec<PaperFill>,
 }
 
+impl PaperLine {
+    /// The position as the page shows it: `long +0.0200 ETHUSDT / -0.0010
+    /// BTCUSDT`, the long leg first, or `flat`.
+    pub fn position_text(&self) -> String {
+        let Some(side) = self.ledger.side else {
+            return "flat".into();
+        };
+        let mut order: Vec<usize> = (0..self.legs.len()).collect();
+        order.sort_by_key(|&k| k != self.long_leg);
+        let legs: Vec<String> = order
+            .into_iter()
+            .map(|k| {
+                let q = self.ledger.qty.get(k).copied().unwrap_or(0.0);
+                format!("{q:+.4} {}", self.legs[k])
+            })
+            .collect();
+        format!("{} {}", side.as_str(), legs.join(" / "))
+    }
+}
+
 /// Fills a [`PaperLine`] carries.
 pub const LINE_FILLS: usize = 8;
 
@@ -407,9 +475,10 @@ impl From<&PaperBook> for PaperLine {
     fn from(b: &PaperBook) -> Self {
         PaperLine {
             id: b.session.id,
-            x: b.session.query.x.clone(),
-            y: b.session.query.y.clone(),
-            timeframe: b.session.query.timeframe,
+            label: b.session.query.label(),
+            legs: b.session.query.legs(),
+            long_leg: b.session.query.long_leg(),
+            timeframe: b.session.query.timeframe(),
             status: b.session.status,
             ledger: b.ledger.clone(),
             pending: b.pending.is_some(),
@@ -425,16 +494,17 @@ pub const MAX_ACTIVE_SESSIONS: usize = 32;
 mod tests {
     use super::*;
 
-    fn fill(sig: i64, leg: LegName, role: FillRole, qty: f64, price: f64, fee: f64) -> PaperFill {
+    /// A pair's legs.
+    const X: usize = 0;
+    const Y: usize = 1;
+
+    fn fill(sig: i64, leg: usize, role: FillRole, qty: f64, price: f64, fee: f64) -> PaperFill {
         PaperFill {
             session_id: 1,
             signal_ts: sig,
             leg,
             role,
-            symbol: match leg {
-                LegName::X => "BTCUSDT".into(),
-                LegName::Y => "ETHUSDT".into(),
-            },
+            symbol: ["BTCUSDT", "ETHUSDT", "SOLUSDT"][leg].into(),
             ts: sig + 1000,
             qty,
             price,
@@ -446,7 +516,7 @@ mod tests {
 
     #[test]
     fn an_empty_ledger_is_flat_and_zero() {
-        let l = Ledger::from_fills(&[], &[], &[], Some(1.0), Some(2.0));
+        let l = Ledger::from_fills(&[], Y, &[vec![], vec![]], &[Some(1.0), Some(2.0)]);
         assert_eq!(l.side, None);
         assert_eq!((l.realized, l.unrealized, l.fees), (0.0, 0.0, 0.0));
     }
@@ -454,7 +524,6 @@ mod tests {
     #[test]
     fn a_round_trip_and_an_open_position_match_the_naive_sums() {
         use FillRole::*;
-        use LegName::*;
         let fills = vec![
             // Long spread: buy 2 y at 100, sell 1 x at 50.
             fill(0, X, Open, -1.0, 50.0, 0.1),
@@ -466,7 +535,7 @@ mod tests {
             fill(20, X, Open, 1.0, 52.0, 0.1),
             fill(20, Y, Open, -2.0, 104.0, 0.2),
         ];
-        let l = Ledger::from_fills(&fills, &[], &[], Some(53.0), Some(103.0));
+        let l = Ledger::from_fills(&fills, Y, &[vec![], vec![]], &[Some(53.0), Some(103.0)]);
         // Trip 1: y +6, x -1, fees 0.6.
         assert!((l.realized - (6.0 - 1.0 - 0.6)).abs() < 1e-12);
         // Open: x +1 * (53 - 52), y -2 * (103 - 104) = 1 + 2, fees 0.3.
@@ -479,7 +548,6 @@ mod tests {
     #[test]
     fn a_flip_ends_one_round_trip_and_opens_the_next() {
         use FillRole::*;
-        use LegName::*;
         let fills = vec![
             fill(0, X, Open, -1.0, 50.0, 0.0),
             fill(0, Y, Open, 2.0, 100.0, 0.0),
@@ -488,7 +556,7 @@ mod tests {
             fill(10, X, Open, 1.0, 49.0, 0.0),
             fill(10, Y, Open, -2.0, 99.0, 0.0),
         ];
-        let l = Ledger::from_fills(&fills, &[], &[], Some(49.0), Some(99.0));
+        let l = Ledger::from_fills(&fills, Y, &[vec![], vec![]], &[Some(49.0), Some(99.0)]);
         // Trip 1: x +1, y -2 = -1, a loss.
         assert!((l.realized + 1.0).abs() < 1e-12);
         assert!(l.unrealized.abs() < 1e-12);
@@ -499,7 +567,6 @@ mod tests {
     #[test]
     fn funding_is_paid_only_while_a_leg_is_held() {
         use FillRole::*;
-        use LegName::*;
         let fills = vec![
             fill(0, X, Open, -1.0, 50.0, 0.0),
             fill(0, Y, Open, 2.0, 100.0, 0.0),
@@ -526,12 +593,64 @@ mod tests {
             ts: 5_000,
             rate: 1e-4,
         }];
-        let l = Ledger::from_fills(&fills, &fx, &fy, None, None);
+        let l = Ledger::from_fills(&fills, Y, &[fx.to_vec(), fy.to_vec()], &[None, None]);
         // Fills are at signal_ts + 1000: the 500 settlement is before the
         // entry. y long 2 at 100 pays 2 * 1e-4 * 100 = 0.02.
         let want = 50.0 * 1e-4 - 0.02;
         assert!((l.funding - want).abs() < 1e-15, "{}", l.funding);
         assert!((l.realized - want).abs() < 1e-12);
+    }
+
+    /// Three legs: the naive sums per leg, the side from the long leg (a
+    /// basket's first), funding on each leg held.
+    #[test]
+    fn a_basket_ledger_matches_the_naive_sums() {
+        use FillRole::*;
+        let fills = vec![
+            // Long: buy 1 of leg 0 at 10, sell 2 of leg 1 at 5, sell 3 of
+            // leg 2 at 1.
+            fill(0, 0, Open, 1.0, 10.0, 0.1),
+            fill(0, 1, Open, -2.0, 5.0, 0.1),
+            fill(0, 2, Open, -3.0, 1.0, 0.1),
+        ];
+        let funding = [
+            vec![FundingEvent {
+                ts: 5_000,
+                rate: 1e-3,
+            }],
+            vec![],
+            vec![FundingEvent {
+                ts: 5_000,
+                rate: -1e-3,
+            }],
+        ];
+        let l = Ledger::from_fills(&fills, 0, &funding, &[Some(11.0), Some(5.5), Some(0.9)]);
+        assert_eq!(l.side, Some(PositionSide::Long));
+        assert_eq!(l.qty, vec![1.0, -2.0, -3.0]);
+        // Leg 0 long pays 1 * 1e-3 * 10; leg 2 short at a negative rate
+        // pays 3 * 1e-3 * 1.
+        let want_funding = -0.01 - 0.003;
+        assert!((l.funding - want_funding).abs() < 1e-15, "{}", l.funding);
+        let moves = 1.0 * (11.0 - 10.0) - 2.0 * (5.5 - 5.0) - 3.0 * (0.9 - 1.0);
+        let want = moves - 0.3 + want_funding;
+        assert!((l.unrealized - want).abs() < 1e-12, "{l:?}");
+        assert_eq!((l.realized, l.round_trips), (0.0, 0));
+        // Closed at the marks: realized, flat.
+        let mut all = fills.clone();
+        for (k, (q, p)) in [(-1.0, 11.0), (2.0, 5.5), (3.0, 0.9)]
+            .into_iter()
+            .enumerate()
+        {
+            let mut f = fill(10_000, k, Close, q, p, 0.1);
+            f.ts = 10_000;
+            all.push(f);
+        }
+        let l = Ledger::from_fills(&all, 0, &funding, &[Some(11.0), Some(5.5), Some(0.9)]);
+        assert_eq!(l.side, None);
+        assert!((l.realized - (want - 0.3)).abs() < 1e-12, "{l:?}");
+        assert!(l.unrealized.abs() < 1e-12);
+        // Net of the fees, a loss.
+        assert_eq!((l.round_trips, l.wins), (1, 0));
     }
 
     #[test]

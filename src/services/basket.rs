@@ -36,6 +36,82 @@ pub fn basket_johansen(
     q.validate()?;
     let failed = |e: StoreError| PairError::Store(e.to_string());
     let tf = q.timeframe;
+    let AlignedBasket {
+        ts,
+        opens,
+        closes,
+        from,
+        end,
+    } = load_basket(store, venue, &q)?;
+    let n = q.symbols.len();
+    let legs = on_scale(&closes, q.prices);
+    let slices: Vec<&[f64]> = legs.iter().map(Vec::as_slice).collect();
+    let johansen = coint_johansen(&slices, q.det_order, q.k_ar_diff)
+        .map_err(|e| PairError::Unusable(e.to_string()))?;
+    let last: Vec<f64> = closes.iter().filter_map(|c| c.last().copied()).collect();
+    let fee = q.fee_bps.unwrap_or(venue_fee_bps(venue));
+    let mut report = hedge_blocks(q, ts, &slices, &last, fee, johansen);
+    // The backtest's market: each leg's stored book at the fills, funding
+    // and lot step.
+    let fill = report.query.backtest.fill;
+    let (first, last_ts) = match (report.ts.first(), report.ts.last()) {
+        (Some(&a), Some(&b)) => (a, b + tf.millis()),
+        _ => (from, end),
+    };
+    let mut books = Vec::with_capacity(n);
+    let mut funding = Vec::with_capacity(n);
+    let mut steps = Vec::with_capacity(n);
+    for s in &report.query.symbols {
+        books.push(fill_books(store, venue, s, &report.ts, tf.millis(), fill).map_err(failed)?);
+        funding.push(funding_events(store, venue, s, first, last_ts).map_err(failed)?);
+        steps.push(
+            store
+                .symbol_rules(venue, s)
+                .map_err(failed)?
+                .map_or(0.0, |r| r.qty_step),
+        );
+    }
+    let market = BasketMarket {
+        bar_ms: tf.millis(),
+        opens: &opens,
+        closes: &closes,
+        books: &books,
+        funding: &funding,
+        fee_bps: fee,
+        qty_steps: &steps,
+    };
+    match basket_backtest(&report.query, &report.ts, &slices, &market) {
+        Ok((z, bt)) => {
+            report.zscore = z;
+            report.backtest = Some(bt);
+        }
+        Err(e) => report.backtest_error = Some(e.to_string()),
+    }
+    Ok(report)
+}
+
+/// A validated basket query's legs on the bars where every leg traded.
+pub(crate) struct AlignedBasket {
+    /// Bar starts, ascending.
+    pub(crate) ts: Vec<i64>,
+    /// Per leg, its opens and closes on those bars.
+    pub(crate) opens: Vec<Vec<f64>>,
+    pub(crate) closes: Vec<Vec<f64>>,
+    /// The range asked: `[from, end)`.
+    pub(crate) from: i64,
+    pub(crate) end: i64,
+}
+
+/// The `q.bars` bars ending at `q.to` (or after the latest tick of any
+/// leg), kept where every leg has one (no price is carried or invented).
+/// Blocks.
+pub(crate) fn load_basket(
+    store: &dyn Store,
+    venue: Venue,
+    q: &BasketQuery,
+) -> Result<AlignedBasket, PairError> {
+    let failed = |e: StoreError| PairError::Store(e.to_string());
+    let tf = q.timeframe;
     let end = match q.to {
         Some(t) => t,
         None => {
@@ -86,62 +162,30 @@ pub fn basket_johansen(
             closes[k].push(*c);
         }
     }
-    let legs: Vec<Vec<f64>> = closes
+    Ok(AlignedBasket {
+        ts: rows.keys().copied().collect(),
+        opens,
+        closes,
+        from,
+        end,
+    })
+}
+
+/// Closes on the fit's price scale (a log of a non-positive price is NaN,
+/// which the fits refuse by name).
+pub(crate) fn on_scale(closes: &[Vec<f64>], prices: PriceScale) -> Vec<Vec<f64>> {
+    closes
         .iter()
         .map(|c| {
             c.iter()
-                .map(|c| match q.prices {
+                .map(|c| match prices {
                     PriceScale::Log if *c > 0.0 => c.ln(),
                     PriceScale::Log => f64::NAN,
                     PriceScale::Raw => *c,
                 })
                 .collect()
         })
-        .collect();
-    let slices: Vec<&[f64]> = legs.iter().map(Vec::as_slice).collect();
-    let johansen = coint_johansen(&slices, q.det_order, q.k_ar_diff)
-        .map_err(|e| PairError::Unusable(e.to_string()))?;
-    let last: Vec<f64> = closes.iter().filter_map(|c| c.last().copied()).collect();
-    let fee = q.fee_bps.unwrap_or(venue_fee_bps(venue));
-    let ts: Vec<i64> = rows.keys().copied().collect();
-    let mut report = hedge_blocks(q, ts, &slices, &last, fee, johansen);
-    // The backtest's market: each leg's stored book at the fills, funding
-    // and lot step.
-    let fill = report.query.backtest.fill;
-    let (first, last_ts) = match (report.ts.first(), report.ts.last()) {
-        (Some(&a), Some(&b)) => (a, b + tf.millis()),
-        _ => (from, end),
-    };
-    let mut books = Vec::with_capacity(n);
-    let mut funding = Vec::with_capacity(n);
-    let mut steps = Vec::with_capacity(n);
-    for s in &report.query.symbols {
-        books.push(fill_books(store, venue, s, &report.ts, tf.millis(), fill).map_err(failed)?);
-        funding.push(funding_events(store, venue, s, first, last_ts).map_err(failed)?);
-        steps.push(
-            store
-                .symbol_rules(venue, s)
-                .map_err(failed)?
-                .map_or(0.0, |r| r.qty_step),
-        );
-    }
-    let market = BasketMarket {
-        bar_ms: tf.millis(),
-        opens: &opens,
-        closes: &closes,
-        books: &books,
-        funding: &funding,
-        fee_bps: fee,
-        qty_steps: &steps,
-    };
-    match basket_backtest(&report.query, &report.ts, &slices, &market) {
-        Ok((z, bt)) => {
-            report.zscore = z;
-            report.backtest = Some(bt);
-        }
-        Err(e) => report.backtest_error = Some(e.to_string()),
-    }
-    Ok(report)
+        .collect()
 }
 
 /// Each leg's prices, books, funding and costs on the aligned bars.

@@ -6,21 +6,26 @@
 //! Each engine pass, per session: fill its pending order if the prices it
 //! waits for have arrived (or expire it past its deadline), then decide on
 //! the newest closed bar with the backtest's own decision function
-//! ([`crate::analytics::backtest`]) on the session's pair analytics, and
-//! store the decision. The steps read and write only the store, so a pass
+//! ([`crate::analytics::backtest`]) on the session's pair analytics (a
+//! basket: its rolling hedge, as the basket backtest trades it), and store
+//! the decision. The steps read and write only the store, so a pass
 //! after a restart continues where the killed process stopped: a decided
 //! bar is not decided again, and an order is filled at most once (see
 //! [`crate::model::paper`]).
 
 use crate::analytics::backtest::{
-    decide, fill_leg, size_position, BarSignal, Decision, FillAt, Held, PositionSide, Rule, Touch,
+    basket_options, decide, fill_leg, size_basket, size_position, BarSignal, Decision, FillAt,
+    Held, PositionSide, Rule, Touch, BASKET_HEDGE,
 };
+use crate::analytics::BacktestOptions;
 use crate::domain::{Timeframe, Venue};
+use crate::model::basket::BasketQuery;
 use crate::model::pair::{PairError, PairQuery};
 use crate::model::paper::{
-    fill_deadline, fill_from, FillRole, Ledger, LegName, OrderReason, OrderStatus, PaperBook,
-    PaperFill, PaperOrder, PaperSession, SessionStatus, MAX_ACTIVE_SESSIONS,
+    fill_deadline, fill_from, FillRole, Ledger, OrderReason, OrderStatus, PaperBook, PaperFill,
+    PaperOrder, PaperSession, SessionStatus, Traded, MAX_ACTIVE_SESSIONS,
 };
+use crate::services::basket::{load_basket, on_scale, rolling_hedge, RollingHedge};
 use crate::services::pair::{
     analyze_series, execution_options, funding_events, load_aligned, venue_fee_bps,
 };
@@ -49,29 +54,43 @@ fn bad(name: &str, reason: &str) -> PaperError {
     })
 }
 
-/// Validate `q` for live trading and start a session of it. Blocks.
+/// Validate a pair or basket query for live trading and start a session
+/// of it. Blocks.
 pub fn start_session(
     store: &dyn Store,
     venue: Venue,
-    mut q: PairQuery,
+    traded: Traded,
     now: i64,
 ) -> Result<PaperSession, PaperError> {
-    if q.to.is_some() {
+    let (to, walk_forward) = match &traded {
+        Traded::Pair(q) => (q.to, q.walk_forward),
+        Traded::Basket(q) => (q.to, q.walk_forward),
+    };
+    if to.is_some() {
         return Err(bad(
             "to",
             "a paper session trades the live tail; leave `to` out",
         ));
     }
-    if q.walk_forward.is_some() {
+    if walk_forward.is_some() {
         return Err(bad(
             "walk_forward",
             "walk-forward is a backtest setting; a paper session trades the live model",
         ));
     }
-    q.validate()?;
-    for sym in [&q.x, &q.y] {
-        if store.last_ts(venue, sym)?.is_none() {
-            return Err(PairError::UnknownSymbol(sym.clone()).into());
+    let traded = match traded {
+        Traded::Pair(mut q) => {
+            q.validate()?;
+            Traded::Pair(q)
+        }
+        Traded::Basket(mut q) => {
+            q.validate()?;
+            Traded::Basket(q)
+        }
+    };
+    for sym in traded.legs() {
+        if store.last_ts(venue, &sym)?.is_none() {
+            return Err(PairError::UnknownSymbol(sym).into());
         }
     }
     let active = store
@@ -82,8 +101,8 @@ pub fn start_session(
     if active >= MAX_ACTIVE_SESSIONS {
         return Err(PaperError::TooMany);
     }
-    let s = store.insert_paper_session(venue, &q, now)?;
-    tracing::info!(session = s.id, x = %q.x, y = %q.y, "paper session started");
+    let s = store.insert_paper_session(venue, &traded, now)?;
+    tracing::info!(session = s.id, legs = %traded.label(), "paper session started");
     Ok(s)
 }
 
@@ -118,10 +137,13 @@ pub fn paper_books(store: &dyn Store) -> Result<Vec<PaperBook>, PaperError> {
 
 fn book_of(store: &dyn Store, s: PaperSession) -> Result<PaperBook, PaperError> {
     let fills = store.paper_fills(s.id)?;
-    let mark = |sym: &str| -> Result<Option<f64>, StoreError> {
-        Ok(store.last_tick(s.venue, sym)?.map(|t| t.price))
-    };
-    let ledger = ledger_of(store, &s, &fills, mark(&s.query.x)?, mark(&s.query.y)?)?;
+    let marks = s
+        .query
+        .legs()
+        .iter()
+        .map(|sym| Ok(store.last_tick(s.venue, sym)?.map(|t| t.price)))
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let ledger = ledger_of(store, &s, &fills, &marks)?;
     let orders = store.paper_orders(s.id, LIST)?;
     let pending = orders
         .iter()
@@ -142,18 +164,27 @@ fn ledger_of(
     store: &dyn Store,
     s: &PaperSession,
     fills: &[PaperFill],
-    mark_x: Option<f64>,
-    mark_y: Option<f64>,
+    marks: &[Option<f64>],
 ) -> Result<Ledger, StoreError> {
     let from = fills.first().map_or(s.started_ts, |f| f.ts);
-    let funding = |sym: &str| funding_events(store, s.venue, sym, from, i64::MAX);
+    let funding = s
+        .query
+        .legs()
+        .iter()
+        .map(|sym| funding_events(store, s.venue, sym, from, i64::MAX))
+        .collect::<Result<Vec<_>, StoreError>>()?;
     Ok(Ledger::from_fills(
         fills,
-        &funding(&s.query.x)?,
-        &funding(&s.query.y)?,
-        mark_x,
-        mark_y,
+        s.query.long_leg(),
+        &funding,
+        marks,
     ))
+}
+
+/// The ledger without marks or funding: what the engine needs of it (the
+/// position held, and the legs to close).
+fn position_of(s: &PaperSession, fills: &[PaperFill], marks: &[Option<f64>]) -> Ledger {
+    Ledger::from_fills(fills, s.query.long_leg(), &[], marks)
 }
 
 /// What the engine needs from the server.
@@ -209,7 +240,7 @@ const SETTLE_MS: i64 = 300;
 /// decide on the newest closed bar.
 pub fn step(store: &dyn Store, s: &PaperSession, now: i64) -> Result<(), PaperError> {
     let fills = store.paper_fills(s.id)?;
-    let ledger = Ledger::from_fills(&fills, &[], &[], None, None);
+    let ledger = position_of(s, &fills, &vec![None; s.query.legs().len()]);
     if let Some(o) = store.paper_pending(s.id)? {
         try_fill(store, s, &o, &ledger, now)?;
     } else if s.status == SessionStatus::Stopping {
@@ -226,7 +257,7 @@ pub fn step(store: &dyn Store, s: &PaperSession, now: i64) -> Result<(), PaperEr
     if s.status != SessionStatus::Active {
         return Ok(());
     }
-    let ms = bar_ms(s.query.timeframe);
+    let ms = bar_ms(s.query.timeframe());
     // The newest bar that has closed (and settled) by now.
     let bar = (now - SETTLE_MS).div_euclid(ms) * ms - ms;
     if s.last_bar_ts.is_some_and(|t| t >= bar) || bar + ms <= s.started_ts {
@@ -235,64 +266,162 @@ pub fn step(store: &dyn Store, s: &PaperSession, now: i64) -> Result<(), PaperEr
     decide_bar(store, s, bar, now)
 }
 
-/// The rule's decision on the close of the bar starting `bar`.
-fn decide_bar(store: &dyn Store, s: &PaperSession, bar: i64, now: i64) -> Result<(), PaperError> {
-    let ms = bar_ms(s.query.timeframe);
-    let mut q = s.query.clone();
-    q.to = Some(bar + ms);
+/// What the rule reads on the close of a bar.
+struct BarRead {
+    z: Option<f64>,
+    /// The hedge ratio the rule checks: a pair's beta, a basket's
+    /// [`BASKET_HEDGE`] where its weights are defined.
+    hedge: Option<f64>,
+    /// A pair's beta, or a basket's weights, at the close.
+    beta: Option<f64>,
+    weights: Option<Vec<f64>>,
+    /// Each leg's close (the decision's sizing prices).
+    closes: Vec<f64>,
+    rule: Rule,
+}
+
+/// A bar as the session's model sees it.
+enum Read {
+    Bar(BarRead),
+    /// Not every leg traded in the bar: the rule passes it over, as the
+    /// backtest does.
+    Skip,
+    /// The model cannot read it (window still filling, a constant leg).
+    Undecidable(PairError),
+}
+
+/// A pair's analytics on the bars up to the end of `bar`.
+fn read_pair(
+    store: &dyn Store,
+    s: &PaperSession,
+    q: &PairQuery,
+    bar: i64,
+) -> Result<Read, PaperError> {
+    let mut q = q.clone();
+    q.to = Some(bar + bar_ms(q.timeframe));
     let (ts, px, py) = match load_aligned(store, s.venue, &mut q) {
         Ok(v) => v,
-        Err(e) => return undecidable(store, s, bar, e),
+        Err(e) => return Ok(Read::Undecidable(e)),
     };
-    // As in the backtest, the rule decides only on bars where both legs
-    // have a price; a bar with neither leg trading is passed over.
     if ts.last() != Some(&bar) {
-        store.paper_decide(s.id, bar, s.locked, None)?;
-        return Ok(());
+        return Ok(Read::Skip);
     }
-    let (cx, cy) = (
+    let closes = vec![
         px.last().copied().unwrap_or(f64::NAN),
         py.last().copied().unwrap_or(f64::NAN),
-    );
+    ];
     let a = match analyze_series(&q, venue_fee_bps(s.venue), ts, px, py) {
         Ok(a) => a,
-        Err(e) => return undecidable(store, s, bar, e),
+        Err(e) => return Ok(Read::Undecidable(e)),
     };
     let z = a.report.zscore.last().copied().flatten();
     let beta = a.report.beta.last().copied().flatten();
+    // The analysis's thresholds: the query's, or the Bertram bands it asks
+    // for, refitted on every bar.
+    Ok(Read::Bar(BarRead {
+        z,
+        hedge: beta,
+        beta,
+        weights: None,
+        closes,
+        rule: Rule {
+            entry: a.query.options.entry,
+            exit: a.query.options.exit,
+            prices: a.query.options.prices,
+        },
+    }))
+}
+
+/// A basket's rolling hedge on the bars up to the end of `bar`: its
+/// weights and z-score there, as the basket backtest computes them.
+fn read_basket(
+    store: &dyn Store,
+    s: &PaperSession,
+    q: &BasketQuery,
+    bar: i64,
+) -> Result<Read, PaperError> {
+    let mut q = q.clone();
+    q.to = Some(bar + bar_ms(q.timeframe));
+    let aligned = match load_basket(store, s.venue, &q) {
+        Ok(a) => a,
+        Err(e) => return Ok(Read::Undecidable(e)),
+    };
+    if aligned.ts.last() != Some(&bar) {
+        return Ok(Read::Skip);
+    }
+    let fit = on_scale(&aligned.closes, q.prices);
+    let legs: Vec<&[f64]> = fit.iter().map(Vec::as_slice).collect();
+    let RollingHedge { mut weights, z } = match rolling_hedge(&legs, q.window, q.z_window) {
+        Ok(h) => h,
+        Err(e) => return Ok(Read::Undecidable(PairError::Unusable(e.to_string()))),
+    };
+    let weights = weights.pop().flatten();
+    Ok(Read::Bar(BarRead {
+        z: z.last().copied().flatten(),
+        hedge: weights.as_ref().map(|_| BASKET_HEDGE),
+        beta: None,
+        weights,
+        closes: aligned
+            .closes
+            .iter()
+            .map(|c| c.last().copied().unwrap_or(f64::NAN))
+            .collect(),
+        rule: Rule {
+            entry: q.entry,
+            exit: q.exit,
+            prices: q.prices,
+        },
+    }))
+}
+
+/// The rule's decision on the close of the bar starting `bar`.
+fn decide_bar(store: &dyn Store, s: &PaperSession, bar: i64, now: i64) -> Result<(), PaperError> {
+    let read = match &s.query {
+        Traded::Pair(q) => read_pair(store, s, q, bar)?,
+        Traded::Basket(q) => read_basket(store, s, q, bar)?,
+    };
+    let r = match read {
+        Read::Bar(r) => r,
+        Read::Skip => {
+            store.paper_decide(s.id, bar, s.locked, None)?;
+            return Ok(());
+        }
+        Read::Undecidable(e) => return undecidable(store, s, bar, e),
+    };
+    let ex = execution_of(store, s)?;
     let fills = store.paper_fills(s.id)?;
-    let ledger = Ledger::from_fills(&fills, &[], &[], Some(cx), Some(cy));
+    let marks: Vec<Option<f64>> = r.closes.iter().map(|c| Some(*c)).collect();
+    let ledger = position_of(s, &fills, &marks);
     let held = match ledger.side {
         None => None,
         Some(side) => Some(held_of(store, s, &fills, &ledger, side, bar)?),
     };
-    // The analysis's thresholds: the query's, or the Bertram bands it asks
-    // for, refitted on every bar.
-    let rule = Rule {
-        entry: a.query.options.entry,
-        exit: a.query.options.exit,
-        prices: a.query.options.prices,
-    };
-    let opts = options_of(store, s)?;
+    let opts = ex.opts;
     let mut locked = s.locked;
-    let order = match decide(
-        held,
-        BarSignal {
-            z,
-            beta,
-            fold_end: false,
-        },
-        &mut locked,
-        &rule,
-        &opts,
-    ) {
+    let signal = BarSignal {
+        z: r.z,
+        beta: r.hedge,
+        fold_end: false,
+    };
+    let order = match decide(held, signal, &mut locked, &r.rule, &opts) {
         Decision::Hold | Decision::SkippedBeta => None,
         Decision::Order { target, reason } => {
             // Sized now, on this bar's closes, as the backtest sizes.
-            let sized = match (target, beta) {
-                (Some(side), Some(b)) => size_position(side, cx, cy, b, rule.prices, &opts),
-                _ => None,
-            };
+            let sized = target.and_then(|side| match &s.query {
+                Traded::Pair(_) => {
+                    let b = r.beta?;
+                    size_position(side, r.closes[0], r.closes[1], b, r.rule.prices, &opts)
+                        .map(|(qx, qy)| vec![qx, qy])
+                }
+                Traded::Basket(_) => size_basket(
+                    side,
+                    r.weights.as_ref()?,
+                    &r.closes,
+                    &ex.steps,
+                    r.rule.prices,
+                    opts.notional,
+                ),
+            });
             if target.is_some() && sized.is_none() && ledger.side.is_none() {
                 // An entry whose legs round to zero: nothing to do.
                 None
@@ -303,10 +432,10 @@ fn decide_bar(store: &dyn Store, s: &PaperSession, bar: i64, now: i64) -> Result
                     decided_ts: now,
                     target: target.filter(|_| sized.is_some()),
                     reason: reason.map_or(OrderReason::Entry, OrderReason::from),
-                    z,
-                    beta,
-                    qty_x: sized.map(|q| q.0),
-                    qty_y: sized.map(|q| q.1),
+                    z: r.z,
+                    beta: r.beta,
+                    weights: r.weights.clone(),
+                    qty: sized,
                     status: OrderStatus::Pending,
                     note: None,
                 })
@@ -334,13 +463,48 @@ fn undecidable(
     Ok(())
 }
 
-/// The session's backtest settings as they execute: fees and lot steps
-/// (see [`execution_options`]).
-fn options_of(
-    store: &dyn Store,
-    s: &PaperSession,
-) -> Result<crate::analytics::BacktestOptions, StoreError> {
-    execution_options(store, s.venue, &s.query)
+/// How a session's orders execute: each leg's taker fee and lot step, and
+/// the backtest settings they fill by.
+struct Execution {
+    fee_bps: Vec<f64>,
+    steps: Vec<f64>,
+    opts: BacktestOptions,
+}
+
+/// A pair's settings with its venue's fees and lot steps (see
+/// [`execution_options`]); a basket's as its backtest runs them (its fee
+/// and half spread on every leg, the beta bounds off).
+fn execution_of(store: &dyn Store, s: &PaperSession) -> Result<Execution, StoreError> {
+    match &s.query {
+        Traded::Pair(q) => {
+            let o = execution_options(store, s.venue, q)?;
+            Ok(Execution {
+                fee_bps: vec![o.fee_bps_x, o.fee_bps_y],
+                steps: vec![o.qty_step_x, o.qty_step_y],
+                opts: o,
+            })
+        }
+        Traded::Basket(q) => {
+            let fee = q.fee_bps.unwrap_or(venue_fee_bps(s.venue));
+            let steps = q
+                .symbols
+                .iter()
+                .map(|sym| {
+                    Ok(store
+                        .symbol_rules(s.venue, sym)?
+                        .map_or(0.0, |r| r.qty_step))
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            Ok(Execution {
+                fee_bps: vec![fee; q.symbols.len()],
+                steps,
+                opts: basket_options(&BacktestOptions {
+                    half_spread_bps: q.half_spread_bps,
+                    ..q.backtest
+                }),
+            })
+        }
+    }
 }
 
 /// The open position as the rule sees it on the close of `bar`.
@@ -352,7 +516,7 @@ fn held_of(
     side: PositionSide,
     bar: i64,
 ) -> Result<Held, PaperError> {
-    let ms = bar_ms(s.query.timeframe);
+    let ms = bar_ms(s.query.timeframe());
     // The fills that opened it: the last signal with open fills.
     let entry_sig = fills
         .iter()
@@ -368,7 +532,7 @@ fn held_of(
         .paper_orders(s.id, LIST)?
         .into_iter()
         .find(|o| o.signal_ts == entry_sig)
-        .and_then(|o| o.beta)
+        .and_then(|o| o.beta.or(o.weights.as_ref().map(|_| BASKET_HEDGE)))
         .unwrap_or(f64::NAN);
     // Bars since the entry fill's bar (the bar after the signal).
     let bars_held = ((bar - (entry_sig + ms)) / ms).max(0) as usize;
@@ -465,7 +629,7 @@ fn leg_price(
     }))
 }
 
-/// Fill `o` if both legs' prices are there, expire it past its deadline.
+/// Fill `o` if every leg's price is there, expire it past its deadline.
 fn try_fill(
     store: &dyn Store,
     s: &PaperSession,
@@ -473,8 +637,9 @@ fn try_fill(
     ledger: &Ledger,
     now: i64,
 ) -> Result<(), PaperError> {
-    let ms = bar_ms(s.query.timeframe);
-    let opts = options_of(store, s)?;
+    let ms = bar_ms(s.query.timeframe());
+    let ex = execution_of(store, s)?;
+    let opts = ex.opts;
     // A stop flattens at the first book after it was asked for.
     let (fill, from, deadline) = if o.reason == OrderReason::UserStop {
         let f = if opts.fill == FillAt::NextClose {
@@ -491,10 +656,17 @@ fn try_fill(
         )
     };
     let stopping = o.reason == OrderReason::UserStop;
+    let legs = s.query.legs();
     // Trades to make: close what is held, open the target.
-    let close =
-        (ledger.qty_x != 0.0 || ledger.qty_y != 0.0).then_some((-ledger.qty_x, -ledger.qty_y));
-    let open = o.target.zip(o.qty_x.zip(o.qty_y));
+    let close = ledger
+        .qty
+        .iter()
+        .any(|q| *q != 0.0)
+        .then(|| ledger.qty.iter().map(|q| -q).collect::<Vec<f64>>());
+    let open = o
+        .target
+        .and(o.qty.clone())
+        .filter(|q| q.len() == legs.len());
     if close.is_none() && open.is_none() {
         // Nothing to trade (a flatten of a flat session).
         store.paper_fill(o, &[], stopping.then_some(now))?;
@@ -507,45 +679,41 @@ fn try_fill(
         ms,
         now,
     };
-    let px = leg_price(store, s.venue, &s.query.x, w)?;
-    let py = leg_price(store, s.venue, &s.query.y, w)?;
-    let (Some(px), Some(py)) = (px, py) else {
-        if now > deadline {
-            let missing = if px.is_none() { &s.query.x } else { &s.query.y };
-            let note = format!("no price for {missing} by the deadline");
-            if store.paper_expire(s.id, o.signal_ts, &note)? {
-                tracing::warn!(
-                    session = s.id,
-                    signal = o.signal_ts,
-                    note,
-                    "paper order expired"
-                );
+    let mut prices = Vec::with_capacity(legs.len());
+    for sym in &legs {
+        match leg_price(store, s.venue, sym, w)? {
+            Some(p) => prices.push(p),
+            None => {
+                if now > deadline {
+                    let note = format!("no price for {sym} by the deadline");
+                    if store.paper_expire(s.id, o.signal_ts, &note)? {
+                        tracing::warn!(
+                            session = s.id,
+                            signal = o.signal_ts,
+                            note,
+                            "paper order expired"
+                        );
+                    }
+                }
+                return Ok(());
             }
         }
-        return Ok(());
-    };
-    let mut out = Vec::with_capacity(4);
-    let parts = [
-        (FillRole::Close, close),
-        (FillRole::Open, open.map(|(_, q)| q)),
-    ];
-    for (role, q) in parts {
-        let Some((dx, dy)) = q else { continue };
-        for (leg, sym, p, dq, fee_bps) in [
-            (LegName::X, &s.query.x, px, dx, opts.fee_bps_x),
-            (LegName::Y, &s.query.y, py, dy, opts.fee_bps_y),
-        ] {
-            let Some(f) = fill_leg(p.book, p.reference, dq, fee_bps, &opts) else {
+    }
+    let mut out = Vec::with_capacity(2 * legs.len());
+    for (role, q) in [(FillRole::Close, close), (FillRole::Open, open)] {
+        let Some(dq) = q else { continue };
+        for (k, (sym, p)) in legs.iter().zip(&prices).enumerate() {
+            let Some(f) = fill_leg(p.book, p.reference, dq[k], ex.fee_bps[k], &opts) else {
                 return Ok(());
             };
             out.push(PaperFill {
                 session_id: s.id,
                 signal_ts: o.signal_ts,
-                leg,
+                leg: k,
                 role,
                 symbol: sym.clone(),
                 ts: p.ts,
-                qty: dq,
+                qty: dq[k],
                 price: f.price,
                 mid: f.mid,
                 fee: f.fee,

@@ -30,8 +30,8 @@ pub use sqlite::SqliteStore;
 
 use crate::domain::{Bar, Funding, MarkPrice, Quote, SymbolRules, Tick, Timeframe, Venue};
 use crate::model::alerts::{AlertEvent, AlertRule, StoredRule};
-use crate::model::pair::PairQuery;
-use crate::model::paper::{PaperFill, PaperOrder, PaperSession, PositionSide};
+
+use crate::model::paper::{PaperFill, PaperOrder, PaperSession, PositionSide, Traded};
 use crate::model::status::GapInfo;
 
 use rusqlite::{Connection, OpenFlags};
@@ -182,7 +182,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn insert_paper_session(
         &self,
         venue: Venue,
-        query: &PairQuery,
+        query: &Traded,
         now: i64,
     ) -> Result<PaperSession, StoreError>;
     /// Every paper session, oldest first.

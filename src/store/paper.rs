@@ -2,15 +2,14 @@
 //! [`crate::model::paper`] for what they mean). Every state change that
 //! must not half-happen is one transaction: a decision (the session's last
 //! bar and lock, the order it placed, the older pending order it replaces)
-//! and a fill (both legs' fills and the order marked filled, refused when
-//! the order is no longer pending).
+//! and a fill (every leg's fills and the order marked filled, refused
+//! when the order is no longer pending).
 
 use super::StoreError;
 use crate::domain::Venue;
-use crate::model::pair::PairQuery;
 use crate::model::paper::{
-    FillRole, LegName, OrderReason, OrderStatus, PaperFill, PaperOrder, PaperSession, PositionSide,
-    SessionStatus,
+    FillRole, OrderReason, OrderStatus, PaperFill, PaperOrder, PaperSession, PositionSide,
+    SessionStatus, Traded,
 };
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
@@ -42,7 +41,7 @@ fn session_row(r: &Row) -> rusqlite::Result<Option<PaperSession>> {
     let id: i64 = r.get(0)?;
     let body: String = r.get(1)?;
     let venue: String = r.get(2)?;
-    let query = match serde_json::from_str::<PairQuery>(&body) {
+    let query = match serde_json::from_str::<Traded>(&body) {
         Ok(q) => q,
         Err(e) => {
             tracing::warn!(id, error = %e, "skipping unreadable paper session");
@@ -69,7 +68,7 @@ fn session_row(r: &Row) -> rusqlite::Result<Option<PaperSession>> {
 pub(crate) fn insert_session(
     conn: &Connection,
     venue: Venue,
-    query: &PairQuery,
+    query: &Traded,
     now: i64,
 ) -> Result<PaperSession, StoreError> {
     let body = serde_json::to_string(query).unwrap_or_default();
@@ -148,7 +147,7 @@ pub(crate) fn decide(
 fn insert_order(conn: &Connection, o: &PaperOrder) -> Result<(), StoreError> {
     conn.execute(
         "INSERT INTO paper_orders (session, signal_ts, decided_ts, target, reason, z, beta, \
-         qty_x, qty_y, status, note) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+         weights, qty, status, note) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         params![
             o.session_id,
             o.signal_ts,
@@ -157,13 +156,23 @@ fn insert_order(conn: &Connection, o: &PaperOrder) -> Result<(), StoreError> {
             o.reason.as_str(),
             o.z,
             o.beta,
-            o.qty_x,
-            o.qty_y,
+            json_list(o.weights.as_deref()),
+            json_list(o.qty.as_deref()),
             o.status.as_str(),
             o.note
         ],
     )?;
     Ok(())
+}
+
+/// A list of numbers as its JSON array (`None` stays NULL).
+fn json_list(v: Option<&[f64]>) -> Option<String> {
+    v.map(|v| serde_json::to_string(v).unwrap_or_default())
+}
+
+/// A JSON array column; `None` for NULL or an unreadable value.
+fn list_json(v: Option<String>) -> Option<Vec<f64>> {
+    v.and_then(|s| serde_json::from_str(&s).ok())
 }
 
 /// Ask a session to stop: an active (or still stopping) one becomes
@@ -198,8 +207,8 @@ pub(crate) fn request_stop(
                 reason: OrderReason::UserStop,
                 z: None,
                 beta: None,
-                qty_x: None,
-                qty_y: None,
+                weights: None,
+                qty: None,
                 status: OrderStatus::Pending,
                 note: None,
             },
@@ -235,7 +244,7 @@ pub(crate) fn fill(
         stmt.execute(params![
             f.session_id,
             f.signal_ts,
-            leg_str(f.leg),
+            f.leg as i64,
             role_str(f.role),
             f.symbol,
             f.ts,
@@ -281,17 +290,19 @@ pub(crate) fn set_stopped(conn: &Connection, id: i64, now: i64) -> Result<(), St
     Ok(())
 }
 
-fn leg_str(l: LegName) -> &'static str {
-    match l {
-        LegName::X => "x",
-        LegName::Y => "y",
-    }
-}
-
 fn role_str(r: FillRole) -> &'static str {
     match r {
         FillRole::Close => "close",
         FillRole::Open => "open",
+    }
+}
+
+/// A fill's leg number (stored as text by v4's column; see schema v5).
+fn leg_parse(v: rusqlite::types::Value) -> usize {
+    match v {
+        rusqlite::types::Value::Integer(i) => i.max(0) as usize,
+        rusqlite::types::Value::Text(t) => t.parse().unwrap_or(usize::MAX),
+        _ => usize::MAX,
     }
 }
 
@@ -305,11 +316,7 @@ pub(crate) fn fills(conn: &Connection, session: i64) -> Result<Vec<PaperFill>, S
         Ok(PaperFill {
             session_id: r.get(0)?,
             signal_ts: r.get(1)?,
-            leg: if r.get::<_, String>(2)? == "x" {
-                LegName::X
-            } else {
-                LegName::Y
-            },
+            leg: leg_parse(r.get(2)?),
             role: if r.get::<_, String>(3)? == "close" {
                 FillRole::Close
             } else {
@@ -334,7 +341,7 @@ pub(crate) fn orders(
     limit: usize,
 ) -> Result<Vec<PaperOrder>, StoreError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT session, signal_ts, decided_ts, target, reason, z, beta, qty_x, qty_y, status, \
+        "SELECT session, signal_ts, decided_ts, target, reason, z, beta, weights, qty, status, \
          note FROM paper_orders WHERE session = ?1 ORDER BY signal_ts DESC LIMIT ?2",
     )?;
     let rows = stmt.query_map(params![session, limit as i64], |r| {
@@ -348,8 +355,8 @@ pub(crate) fn orders(
             reason: OrderReason::parse(&reason).unwrap_or(OrderReason::Entry),
             z: r.get(5)?,
             beta: r.get(6)?,
-            qty_x: r.get(7)?,
-            qty_y: r.get(8)?,
+            weights: list_json(r.get(7)?),
+            qty: list_json(r.get(8)?),
             status: OrderStatus::parse(&status).unwrap_or(OrderStatus::Expired),
             note: r.get(10)?,
         })

@@ -186,6 +186,22 @@ const MIGRATIONS: &[&str] = &[
         min_notional REAL NOT NULL
     );
     "#,
+    // v5: paper trading of baskets. A session's body is its
+    // `model::paper::Traded` (`{"pair": ..}` or `{"basket": ..}`; v4's bare
+    // pair queries are wrapped), a fill names its leg by number (a pair's x
+    // is 0, y 1), and an order holds its quantities per leg and a basket's
+    // weights as JSON arrays.
+    r#"
+    UPDATE paper_sessions SET body = json_object('pair', json(body))
+        WHERE json_valid(body) AND json_type(body, '$.x') IS NOT NULL;
+    ALTER TABLE paper_orders ADD COLUMN qty TEXT;
+    ALTER TABLE paper_orders ADD COLUMN weights TEXT;
+    UPDATE paper_orders SET qty = json_array(qty_x, qty_y)
+        WHERE qty_x IS NOT NULL AND qty_y IS NOT NULL;
+    ALTER TABLE paper_orders DROP COLUMN qty_x;
+    ALTER TABLE paper_orders DROP COLUMN qty_y;
+    UPDATE paper_fills SET leg = CASE leg WHEN 'x' THEN '0' WHEN 'y' THEN '1' ELSE leg END;
+    "#,
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -207,4 +223,49 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         tracing::info!(to = i + 1, "database migrated");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A v4 database's paper session (a bare pair query, fills on legs
+    /// `x` and `y`, an order's `qty_x` / `qty_y`) reads the same after v5.
+    #[test]
+    fn v4_paper_rows_read_the_same_after_v5() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for sql in &MIGRATIONS[..4] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 4).unwrap();
+        let q = crate::model::pair::PairQuery {
+            x: "BTCUSDT".into(),
+            y: "ETHUSDT".into(),
+            ..Default::default()
+        };
+        let body = serde_json::to_string(&q).unwrap();
+        conn.execute_batch(&format!(
+            "INSERT INTO paper_sessions (id, body, venue, status, started_ts) \
+             VALUES (1, '{body}', 'sim', 'active', 5);
+             INSERT INTO paper_orders (session, signal_ts, decided_ts, target, reason, beta, \
+             qty_x, qty_y, status) VALUES (1, 10, 11, 'long', 'entry', 0.9, -0.5, 2.0, 'filled');
+             INSERT INTO paper_fills (session, signal_ts, leg, role, symbol, ts, qty, price, \
+             mid, fee, on_book) VALUES (1, 10, 'x', 'open', 'BTCUSDT', 12, -0.5, 100, 100, 0.1, 1),
+             (1, 10, 'y', 'open', 'ETHUSDT', 12, 2.0, 50, 50, 0.1, 1);"
+        ))
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let s = crate::store::paper::session(&conn, 1).unwrap().unwrap();
+        assert_eq!(s.query, crate::model::paper::Traded::Pair(q));
+        let o = crate::store::paper::orders(&conn, 1, 10).unwrap();
+        assert_eq!(o[0].qty, Some(vec![-0.5, 2.0]));
+        assert_eq!((o[0].beta, o[0].weights.clone()), (Some(0.9), None));
+        let f = crate::store::paper::fills(&conn, 1).unwrap();
+        assert_eq!(
+            f.iter()
+                .map(|f| (f.leg, f.symbol.as_str()))
+                .collect::<Vec<_>>(),
+            [(0, "BTCUSDT"), (1, "ETHUSDT")]
+        );
+    }
 }

@@ -7,8 +7,8 @@ use super::pool::{ReaderPool, DEFAULT_MAX_IDLE};
 use super::{alerts, book, open_aux_writer, paper, query, Plan, Store, StoreError};
 use crate::domain::{Bar, Funding, MarkPrice, Quote, SymbolRules, Tick, Timeframe, Venue};
 use crate::model::alerts::{AlertEvent, AlertRule, StoredRule};
-use crate::model::pair::PairQuery;
-use crate::model::paper::{PaperFill, PaperOrder, PaperSession, PositionSide};
+
+use crate::model::paper::{PaperFill, PaperOrder, PaperSession, PositionSide, Traded};
 use crate::model::status::GapInfo;
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
@@ -251,7 +251,7 @@ impl Store for SqliteStore {
     fn insert_paper_session(
         &self,
         venue: Venue,
-        query: &PairQuery,
+        query: &Traded,
         now: i64,
     ) -> Result<PaperSession, StoreError> {
         self.write(|c| paper::insert_session(c, venue, query, now))
