@@ -252,6 +252,46 @@ test('a three-leg basket opens from the controls and its weights, Johansen table
   await expect(page.getByTestId('basket-equity')).toHaveAttribute('data-points', String(api.bars));
 });
 
+test('a basket paper-traded from the basket panel fills every leg on the server, as the API shows', async ({ page, request }) => {
+  await open(page);
+  await expect.poll(() => storedTicks(page), { timeout: 40_000 }).toBeGreaterThan(2000);
+  await open(page, '/?x=BTCUSDT&y=ETHUSDT&tf=1s&bars=120');
+  const legs = ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'];
+  // A live basket with a quick rule, so it trades within seconds.
+  await page.getByTestId('basket-symbols').fill(legs.join(','));
+  await page.getByTestId('basket-bars').fill('120');
+  await page.getByTestId('basket-window').fill('12');
+  await page.getByTestId('basket-z-window').fill('6');
+  await page.getByTestId('basket-entry').fill('0.5');
+  await page.getByTestId('basket-exit').fill('0.1');
+  await page.getByTestId('basket-run').click();
+  const start = page.getByTestId('basket-paper-start');
+  await expect(start).toBeVisible({ timeout: 15_000 });
+  await start.click();
+  await expect(page.getByTestId('basket-paper-message')).toContainText('started', { timeout: 10_000 });
+  const list = await (await request.get('/api/v1/paper')).json();
+  const session = list.sessions[list.sessions.length - 1].session;
+  expect(session.query.basket.symbols).toEqual(legs);
+  expect(session.query.basket.window).toBe(12);
+  const id = session.id;
+  const row = page.locator(`tr[data-session="${id}"]`);
+  await expect(row).toContainText('BTCUSDT + ETHUSDT + SOLUSDT');
+  // Every order fills all three legs at once.
+  await expect.poll(async () => (await (await request.get(`/api/v1/paper/${id}`)).json()).ledger.fills,
+    { timeout: 60_000 }).toBeGreaterThan(0);
+  const b = await (await request.get(`/api/v1/paper/${id}`)).json();
+  expect(b.ledger.fills % 3).toBe(0);
+  expect(b.ledger.qty).toHaveLength(3);
+  await expect.poll(async () => {
+    const now = await (await request.get(`/api/v1/paper/${id}`)).json();
+    return (await row.getAttribute('data-fills')) === String(now.ledger.fills);
+  }, { timeout: 15_000 }).toBe(true);
+  await page.getByTestId(`paper-stop-${id}`).click();
+  await expect.poll(async () => (await (await request.get(`/api/v1/paper/${id}`)).json()).session.status,
+    { timeout: 20_000 }).toBe('stopped');
+  await expect(row).toHaveAttribute('data-side', 'flat', { timeout: 10_000 });
+});
+
 test('the z chart draws the suggested bands, and bands=bertram trades at them', async ({ page, request }) => {
   const to = Math.floor((Date.now() - 120_000) / 1000) * 1000;
   await open(page, `/?x=BTCUSDT&y=ETHUSDT&tf=1s&bars=600&to=${to}&bands=bertram`);
