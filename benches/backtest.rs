@@ -198,7 +198,8 @@ fn main() {
             qty_step: 0.0,
         },
     ];
-    let weights: Vec<Option<Vec<f64>>> = vec![Some(vec![1.0, -0.6, -0.4]); N];
+    let w = [1.0, -0.6, -0.4];
+    let weights: Vec<Option<&[f64]>> = vec![Some(&w[..]); N];
     let basket = BasketInput {
         ts: &ts,
         bar_ms: 1000,

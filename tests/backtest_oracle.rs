@@ -871,7 +871,7 @@ fn a_two_leg_basket_is_the_pair() {
                 ts: &m.ts,
                 bar_ms: 1000,
                 legs: &legs,
-                weights: &weights,
+                weights: &borrowed(&weights),
                 z: &m.z,
                 flat_after: &[],
             },
@@ -908,6 +908,11 @@ fn a_two_leg_basket_is_the_pair() {
         );
         assert_eq!(basket.summary.skipped_beta, pair.summary.skipped_beta);
     }
+}
+
+/// Weights as the basket engine borrows them.
+fn borrowed(w: &[Option<Vec<f64>>]) -> Vec<Option<&[f64]>> {
+    w.iter().map(|w| w.as_deref()).collect()
 }
 
 /// A basket leg without book, funding, fee or lot step.
@@ -960,7 +965,7 @@ fn a_three_leg_basket_is_sized_by_its_weights_and_adds_up() {
                 ts: &a.ts,
                 bar_ms: 1000,
                 legs: &legs,
-                weights: &weights,
+                weights: &borrowed(&weights),
                 z: &a.z,
                 flat_after: &[],
             },
@@ -1036,7 +1041,7 @@ fn bad_baskets_are_named() {
                 ts: &m.ts,
                 bar_ms: 1000,
                 legs,
-                weights,
+                weights: &borrowed(weights),
                 z: &m.z,
                 flat_after: &[],
             },

@@ -285,7 +285,8 @@ pub struct BasketInput<'a> {
     pub legs: &'a [BasketLeg<'a>],
     /// Spread weights known at each bar's close, one per leg (the first
     /// leg's 1), on the rule's price scale; `None` where undefined.
-    pub weights: &'a [Option<Vec<f64>>],
+    /// (Borrowed, so a fit held over many bars is not copied per bar.)
+    pub weights: &'a [Option<&'a [f64]>],
     pub z: &'a [Option<f64>],
     /// Bars after whose close the position is closed (ascending; the
     /// walk-forward's fold ends).
@@ -942,7 +943,7 @@ pub(crate) fn run_basket(
     let fee_bps: Vec<f64> = input.legs.iter().map(|l| l.fee_bps).collect();
     let steps: Vec<f64> = input.legs.iter().map(|l| l.qty_step).collect();
     let size = |side: PositionSide, b: usize, _| {
-        let w = input.weights[b].as_ref()?;
+        let w = input.weights[b]?;
         let closes: Vec<f64> = input.legs.iter().map(|l| l.leg.close[b]).collect();
         size_basket(side, w, &closes, &steps, rule.prices, opts.notional)
     };
@@ -961,7 +962,7 @@ pub(crate) fn run_basket(
         .trades
         .into_iter()
         .map(|Open { mut tr, .. }| {
-            tr.weights = input.weights[tr.signal_bar].clone().unwrap_or_default();
+            tr.weights = input.weights[tr.signal_bar].map_or_else(Vec::new, <[f64]>::to_vec);
             tr
         })
         .collect();

@@ -361,16 +361,22 @@ pub fn walk_forward_basket(
     }
     // OLS needs more bars than its parameters (the legs and a constant).
     check_windows(wf, n, 10.max(fit_legs.len() + 2))?;
-    let mut weights: Vec<Option<Vec<f64>>> = vec![None; n];
+    // Each fold's fit first, so the runs can borrow its weights per bar.
+    let mut fits = Vec::new();
+    let mut s = 0usize;
+    while s + wf.train < n {
+        let train: Vec<&[f64]> = fit_legs.iter().map(|l| &l[s..s + wf.train]).collect();
+        fits.push(fit_basket(&train));
+        s += wf.test;
+    }
+    let mut weights: Vec<Option<&[f64]>> = vec![None; n];
     let mut z = vec![None; n];
     let mut flat_after = Vec::new();
     let mut folds = Vec::new();
     let mut in_parts = Vec::new();
-    let mut s = 0usize;
-    while s + wf.train < n {
+    for (k, f) in fits.iter().enumerate() {
+        let s = k * wf.test;
         let (t0, t1) = (s + wf.train, (s + wf.train + wf.test).min(n));
-        let train: Vec<&[f64]> = fit_legs.iter().map(|l| &l[s..t0]).collect();
-        let f = fit_basket(&train);
         let mut fold = BasketFold {
             train_from: base.ts[s],
             test_from: base.ts[t0],
@@ -385,16 +391,17 @@ pub fn walk_forward_basket(
             out_of_sample_trades: 0,
         };
         if let Some((w, a, mu, sigma)) = f {
+            let (a, mu, sigma) = (*a, *mu, *sigma);
             // The weights' first entry is 1: w . legs = y0 - sum b_i x_i.
             let score = |i: usize| {
                 let s: f64 = w.iter().zip(fit_legs).map(|(w, l)| w * l[i]).sum();
                 Some((s - a - mu) / sigma)
             };
             for i in t0..t1 {
-                weights[i] = Some(w.clone());
+                weights[i] = Some(w.as_slice());
                 z[i] = score(i);
             }
-            let is_weights = vec![Some(w.clone()); wf.train];
+            let is_weights = vec![Some(w.as_slice()); wf.train];
             let is_z: Vec<Option<f64>> = (s..t0).map(score).collect();
             let is_legs: Vec<BasketLeg> = base
                 .legs
@@ -419,7 +426,6 @@ pub fn walk_forward_basket(
         }
         flat_after.push(t1 - 1);
         folds.push(fold);
-        s += wf.test;
     }
     let oos_input = BasketInput {
         weights: &weights,

@@ -245,6 +245,7 @@ pub(crate) fn basket_backtest(
         }
         None => {
             let RollingHedge { weights, z } = rolling_hedge(fit_legs, q.window, q.z_window)?;
+            let weights: Vec<Option<&[f64]>> = weights.iter().map(|w| w.as_deref()).collect();
             let input = BasketInput {
                 ts,
                 bar_ms: m.bar_ms,
