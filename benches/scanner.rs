@@ -4,11 +4,16 @@
 //! on all cores; then a refresh by one new bar (`ScanState::advance`: the
 //! forming bar revised, one bar in, the oldest out). Writes the legs as CSV
 //! under `target/scanner-bench/` so that `scripts/bench_scanner.py` times
-//! statsmodels on the same numbers. Run:
+//! statsmodels on the same numbers. Last, the same legs stored as one tick
+//! a bar in SQLite, and `scan_cached` end to end: the full scan with its
+//! store reads, then the refresh after one new tick per leg (its reads of
+//! every leg's end and newest bars, and the advance). Run:
 //! `cargo bench --features ssr --bench scanner`.
 
+use pairdesk::domain::{Side, Tick, Venue};
 use pairdesk::model::scan::ScanQuery;
-use pairdesk::services::scanner::{scan_state, Leg, Progress};
+use pairdesk::services::scanner::{scan_cached, scan_state, Leg, Progress, ScanCache};
+use pairdesk::store::{self, writer::WriteCmd, writer::Writer, Durability, SqliteStore};
 use std::io::Write;
 use std::time::Instant;
 
@@ -145,5 +150,78 @@ fn main() {
             r.tested,
             state.heap_bytes() as f64 / 1e6
         );
+        through_the_store(&dir, &legs, &q);
     }
+}
+
+/// Write `legs` (one tick at each bar's start, the last bar held back) to
+/// a fresh database through the writer; then time `scan_cached` in full,
+/// add the held-back bar's tick to every leg and time the refresh.
+fn through_the_store(dir: &std::path::Path, legs: &[Leg], q: &ScanQuery) {
+    let db = dir.join(format!("store_{}.db", legs.len()));
+    for ext in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{ext}", db.display()));
+    }
+    let writer = Writer::spawn(
+        store::open_writer(&db, Durability::Normal).expect("a database"),
+        64,
+    );
+    // A minute-aligned epoch of late 2025 (the legs' times start at 0).
+    const T0: i64 = 29_416_666 * 60_000;
+    let tick = |l: &Leg, t: usize| Tick {
+        venue: Venue::Sim,
+        symbol: l.sym.clone(),
+        trade_id: t as i64 + 1,
+        exchange_ts: T0 + l.ts[t] + 1,
+        receive_ts: T0 + l.ts[t] + 1,
+        price: l.log[t].exp(),
+        qty: 1.0,
+        side: if t.is_multiple_of(2) {
+            Side::Buy
+        } else {
+            Side::Sell
+        },
+    };
+    let flush = |w: &Writer| {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        w.tx.blocking_send(WriteCmd::Flush(tx)).expect("writer");
+        rx.blocking_recv().expect("flushed");
+    };
+    for l in legs {
+        let ticks: Vec<Tick> = (0..BARS).map(|t| tick(l, t)).collect();
+        writer
+            .tx
+            .blocking_send(WriteCmd::Ticks(ticks))
+            .expect("writer");
+    }
+    flush(&writer);
+    let st = SqliteStore::new(&db);
+    let cache = ScanCache::default();
+    let mut q = q.clone();
+    q.timeframe = pairdesk::domain::Timeframe::M1;
+    let t0 = Instant::now();
+    let full =
+        scan_cached(&st, Venue::Sim, q.clone(), &cache, &Progress::default()).expect("a scan");
+    let full_s = t0.elapsed().as_secs_f64();
+    let new: Vec<Tick> = legs.iter().map(|l| tick(l, BARS)).collect();
+    writer
+        .tx
+        .blocking_send(WriteCmd::Ticks(new))
+        .expect("writer");
+    flush(&writer);
+    let t0 = Instant::now();
+    let next = scan_cached(&st, Venue::Sim, q, &cache, &Progress::default()).expect("a refresh");
+    let refresh_ms = t0.elapsed().as_secs_f64() * 1e3;
+    assert_eq!(
+        next.to,
+        full.to.map(|t| t + 60_000),
+        "the refresh moved one bar"
+    );
+    println!(
+        "through the store, {} symbols: full scan {full_s:.2} s, refresh by one bar {refresh_ms:.1} ms \
+         (store reads and advance), {} pairs",
+        legs.len(),
+        next.tested
+    );
+    writer.shutdown();
 }
