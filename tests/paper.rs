@@ -837,11 +837,24 @@ fn a_basket_session_trades_what_the_basket_backtest_trades() {
         let fills = st.paper_fills(s.id).unwrap();
         assert_eq!(fills.iter().any(|f| f.on_book), books, "{fill:?}");
         q.to = Some(end);
-        let r = pairdesk::services::basket::basket_johansen(&st, Venue::Sim, q).unwrap();
+        let r = pairdesk::services::basket::basket_johansen(&st, Venue::Sim, q.clone()).unwrap();
         let bt = r
             .backtest
             .as_ref()
             .unwrap_or_else(|| panic!("{:?}", r.backtest_error));
+        // What a live rule (paper, alerts) reads at a bar, fitted on the
+        // bars it needs alone, is the backtest's figure there.
+        for back in [0usize, 7, 40] {
+            let t = r.ts.len() - 1 - back;
+            let mut at = q.clone();
+            at.to = Some(r.ts[t] + BAR);
+            let h = pairdesk::services::basket::hedge_now(&st, Venue::Sim, &at)
+                .unwrap()
+                .expect("a bar");
+            assert_eq!(h.ts, r.ts[t]);
+            let (hz, bz) = (h.z.unwrap(), r.zscore[t].unwrap());
+            assert!((hz - bz).abs() < 1e-9, "{fill:?}: z {hz} vs {bz}");
+        }
         let trips = basket_trips(&fills, 3);
         assert!(bt.trades.len() >= 4, "{fill:?}: the basket should trade");
         assert_eq!(trips.len(), bt.trades.len(), "{fill:?}: {trips:#?}");

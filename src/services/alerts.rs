@@ -16,7 +16,7 @@ use crate::domain::Venue;
 use crate::model::alerts::{self, AlertEvent, AlertRule, Metric, StoredRule};
 use crate::model::basket::{BasketQuery, BasketReport};
 use crate::model::pair::{PairAnalytics, PairQuery};
-use crate::services::basket::basket_johansen;
+use crate::services::basket::{basket_johansen, hedge_now};
 use crate::services::pair::pair_analytics;
 use crate::store::{Store, StoreError};
 use crate::webhook::{WebhookPolicy, WebhookSender};
@@ -162,6 +162,7 @@ fn evaluate_all(state: &Engine) -> Result<Evaluated, StoreError> {
     let c = &state.config;
     let mut cache: HashMap<(String, String), Option<PairAnalytics>> = HashMap::new();
     let mut baskets: HashMap<Vec<String>, Option<BasketReport>> = HashMap::new();
+    let mut hedges: HashMap<Vec<String>, Option<f64>> = HashMap::new();
     let bars = (c.window.max(c.z_window) * 2).clamp(100, 5000);
     let mut out = Vec::with_capacity(rules.len());
     for r in rules {
@@ -177,20 +178,30 @@ fn evaluate_all(state: &Engine) -> Result<Evaluated, StoreError> {
             continue;
         }
         if let Some(legs) = &r.rule.basket {
-            let rep = baskets.entry(legs.clone()).or_insert_with(|| {
-                let q = BasketQuery {
-                    symbols: legs.clone(),
-                    timeframe: c.timeframe,
-                    bars,
-                    window: c.window.clamp(legs.len() + 2, bars),
-                    z_window: c.z_window.min(bars),
-                    ..BasketQuery::default()
-                };
-                basket_johansen(store, state.venue, q).ok()
-            });
-            let v = rep
-                .as_ref()
-                .and_then(|rep| basket_metric_value(r.rule.metric, rep));
+            let q = BasketQuery {
+                symbols: legs.clone(),
+                timeframe: c.timeframe,
+                bars,
+                window: c.window.clamp(legs.len() + 2, bars),
+                z_window: c.z_window.min(bars),
+                ..BasketQuery::default()
+            };
+            let v = if r.rule.metric == Metric::Zscore {
+                // The rolling hedge's z alone: no Johansen test, fits or
+                // backtest for it.
+                let z = hedges.entry(legs.clone()).or_insert_with(|| {
+                    let mut q = q;
+                    q.validate().ok()?;
+                    hedge_now(store, state.venue, &q).ok().flatten()?.z
+                });
+                *z
+            } else {
+                baskets
+                    .entry(legs.clone())
+                    .or_insert_with(|| basket_johansen(store, state.venue, q).ok())
+                    .as_ref()
+                    .and_then(|rep| basket_metric_value(r.rule.metric, rep))
+            };
             out.push((r.id, r.rule, v));
             continue;
         }

@@ -320,6 +320,48 @@ pub fn rolling_hedge(
     Ok(RollingHedge { weights, z })
 }
 
+/// The rolling hedge at a basket's newest aligned bar: what a live rule
+/// reads on its close.
+pub struct HedgeNow {
+    /// The bar's start.
+    pub ts: i64,
+    /// Each leg's close there.
+    pub closes: Vec<f64>,
+    /// The weights and z-score known at the close (`None` where the fit
+    /// or the z-score is undefined).
+    pub weights: Option<Vec<f64>>,
+    pub z: Option<f64>,
+}
+
+/// [`rolling_hedge`] at the newest aligned bar of `q`'s range (`q`
+/// validated), fitted on only the bars it needs there (the hedge window
+/// and the z-score's): the same figures as the backtest's at that bar, to
+/// rounding, at a fraction of the cost on a long range. `None` when no bar
+/// is aligned. Blocks.
+pub fn hedge_now(
+    store: &dyn Store,
+    venue: Venue,
+    q: &BasketQuery,
+) -> Result<Option<HedgeNow>, PairError> {
+    let a = load_basket(store, venue, q)?;
+    let Some(&ts) = a.ts.last() else {
+        return Ok(None);
+    };
+    let n = a.ts.len();
+    let need = (q.window + q.z_window - 1).min(n);
+    let tail: Vec<Vec<f64>> = a.closes.iter().map(|c| c[n - need..].to_vec()).collect();
+    let fit = on_scale(&tail, q.prices);
+    let legs: Vec<&[f64]> = fit.iter().map(Vec::as_slice).collect();
+    let RollingHedge { mut weights, z } = rolling_hedge(&legs, q.window, q.z_window)
+        .map_err(|e| PairError::Unusable(e.to_string()))?;
+    Ok(Some(HedgeNow {
+        ts,
+        closes: tail.iter().map(|c| c[need - 1]).collect(),
+        weights: weights.pop().flatten(),
+        z: z.last().copied().flatten(),
+    }))
+}
+
 /// Per aligned bar: the weights known at its close and the rolling
 /// z-score of the spread they give there (`None` where undefined).
 pub struct RollingHedge {

@@ -25,7 +25,7 @@ use crate::model::paper::{
     fill_deadline, fill_from, FillRole, Ledger, OrderReason, OrderStatus, PaperBook, PaperFill,
     PaperOrder, PaperSession, SessionStatus, Traded, MAX_ACTIVE_SESSIONS,
 };
-use crate::services::basket::{load_basket, on_scale, rolling_hedge, RollingHedge};
+use crate::services::basket::hedge_now;
 use crate::services::pair::{
     analyze_series, execution_options, funding_events, load_aligned, venue_fee_bps,
 };
@@ -342,30 +342,20 @@ fn read_basket(
 ) -> Result<Read, PaperError> {
     let mut q = q.clone();
     q.to = Some(bar + bar_ms(q.timeframe));
-    let aligned = match load_basket(store, s.venue, &q) {
-        Ok(a) => a,
+    let h = match hedge_now(store, s.venue, &q) {
+        Ok(Some(h)) => h,
+        Ok(None) => return Ok(Read::Skip),
         Err(e) => return Ok(Read::Undecidable(e)),
     };
-    if aligned.ts.last() != Some(&bar) {
+    if h.ts != bar {
         return Ok(Read::Skip);
     }
-    let fit = on_scale(&aligned.closes, q.prices);
-    let legs: Vec<&[f64]> = fit.iter().map(Vec::as_slice).collect();
-    let RollingHedge { mut weights, z } = match rolling_hedge(&legs, q.window, q.z_window) {
-        Ok(h) => h,
-        Err(e) => return Ok(Read::Undecidable(PairError::Unusable(e.to_string()))),
-    };
-    let weights = weights.pop().flatten();
     Ok(Read::Bar(BarRead {
-        z: z.last().copied().flatten(),
-        hedge: weights.as_ref().map(|_| BASKET_HEDGE),
+        z: h.z,
+        hedge: h.weights.as_ref().map(|_| BASKET_HEDGE),
         beta: None,
-        weights,
-        closes: aligned
-            .closes
-            .iter()
-            .map(|c| c.last().copied().unwrap_or(f64::NAN))
-            .collect(),
+        weights: h.weights,
+        closes: h.closes,
         rule: Rule {
             entry: q.entry,
             exit: q.exit,
