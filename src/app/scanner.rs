@@ -87,6 +87,13 @@ pub fn Scanner(
         );
         poller.set_value(handle.ok());
     };
+    // A panel closed mid-scan stops polling (the interval would otherwise
+    // outlive the signals it reads).
+    on_cleanup(move || {
+        if let Some(h) = poller.try_get_value().flatten() {
+            h.clear();
+        }
+    });
     let opt_f = |s: RwSignal<String>| s.get_untracked().trim().parse::<f64>().ok();
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
