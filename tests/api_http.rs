@@ -1024,6 +1024,58 @@ async fn johansen_on_stored_symbols_matches_the_posted_series() {
         "{oos} vs {net}"
     );
 
+    // The CSV of a fixed range: one row per aligned bar, the JSON's
+    // figures.
+    let last = got["ts"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .as_i64()
+        .unwrap();
+    let fixed = format!(
+        "symbols=BTCUSDT,ETHUSDT&timeframe=1s&bars=300&to={}",
+        last + 1000
+    );
+    let json_r = get_json(&c, format!("{b}/api/v1/johansen?{fixed}")).await;
+    let r = c
+        .get(format!("{b}/api/v1/johansen.csv?{fixed}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .contains("pairdesk-basket-BTCUSDT-ETHUSDT-1s.csv"));
+    let csv = r.text().await.unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0],
+        "ts_iso,ts_ms,BTCUSDT_close,ETHUSDT_close,johansen_spread,zscore,position,equity"
+    );
+    let ts = json_r["ts"].as_array().unwrap();
+    assert_eq!(lines.len(), ts.len() + 1);
+    let n = ts.len();
+    let cells: Vec<&str> = lines[n].split(',').collect();
+    assert_eq!(cells[1], ts[n - 1].as_i64().unwrap().to_string());
+    let num = |v: &str| v.parse::<f64>().unwrap();
+    assert_eq!(num(cells[4]), json_r["spread"][n - 1].as_f64().unwrap());
+    assert_eq!(num(cells[5]), json_r["zscore"][n - 1].as_f64().unwrap());
+    assert_eq!(
+        num(cells[7]),
+        json_r["backtest"]["equity"][n - 1].as_f64().unwrap()
+    );
+    let r = c
+        .get(format!("{b}/api/v1/johansen.csv?symbols=BTCUSDT"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_of(r, StatusCode::BAD_REQUEST).await.1.as_deref(),
+        Some("symbols")
+    );
+
     for (q, status, param) in [
         ("symbols=BTCUSDT,ETHUSDT&wf_train=100", 400, "wf_test"),
         (

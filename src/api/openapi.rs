@@ -30,6 +30,7 @@ use utoipa::{Modify, OpenApi};
         rest::pair_post,
         rest::pair_csv,
         rest::johansen_get,
+        rest::johansen_csv,
         rest::johansen_post,
         rest::list_alerts,
         rest::create_alert,

@@ -67,6 +67,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: Arc<AppState>) -> Router<
             get(pair_get).post(pair_post).layer(series_limit),
         )
         .route("/api/v1/pair.csv", get(pair_csv))
+        .route("/api/v1/johansen.csv", get(johansen_csv))
         .route("/api/v1/alerts", get(list_alerts).post(create_alert))
         .route("/api/v1/alerts/{id}", delete(delete_alert))
         .route("/api/v1/alert-events", get(alert_events))
@@ -1232,6 +1233,43 @@ pub async fn johansen_get(
     })
     .await?;
     Ok(Json(r))
+}
+
+/// The basket as CSV: one row per aligned bar with every leg's close, the
+/// Johansen-weighted spread, and the backtest's z-score, position and
+/// equity (the parameters of `GET /api/v1/johansen`).
+#[utoipa::path(get, path = "/api/v1/johansen.csv", tag = "analytics", params(JohansenParams),
+    responses((status = 200, content_type = "text/csv", body = String, description = "CSV with a header row"),
+        (status = 400, body = ErrorBody, description = "bad parameter"),
+        (status = 404, body = ErrorBody, description = "unknown symbol"),
+        (status = 422, body = ErrorBody, description = "stored data the test cannot use")))]
+pub async fn johansen_csv(
+    State(st): St,
+    ApiQuery(p): ApiQuery<JohansenParams>,
+) -> Result<axum::response::Response, ApiError> {
+    if let Some(t) = p.to {
+        ts_param(t, "to")?;
+    }
+    let venue = p.venue.unwrap_or(st.venue);
+    let mut q = basket_params_query(p, st.config.timeframe);
+    // Validated before its symbols name the file (a header value).
+    q.validate()?;
+    let name = format!(
+        "pairdesk-basket-{}-{}.csv",
+        q.symbols.join("-"),
+        q.timeframe
+    );
+    let store = st.store.clone();
+    let body = blocking(move || {
+        crate::services::basket::basket_csv(store.as_ref(), venue, q).map_err(|e| match e {
+            crate::model::pair::PairError::UnknownSymbol(s) => {
+                ApiError::unknown_symbol(&s, "symbols")
+            }
+            other => other.into(),
+        })
+    })
+    .await?;
+    Ok(csv_response(body, &name))
 }
 
 /// Posted series for the Johansen test.

@@ -215,7 +215,36 @@ fn basket_view(r: BasketReport) -> impl IntoView {
         <p class="hint" data-testid="basket-bands" data-z=sb.return_max.map(|b| b.z.to_string()).unwrap_or_default()>{bands}</p>
         {backtest_view(&r)}
         {(!r.notes.is_empty()).then(|| view! { <p class="hint">{r.notes.join("; ")}</p> })}
+        <p class="downloads">
+            <a data-testid="basket-csv" href=format!("/api/v1/johansen.csv?{}", api_query_string(&r.query)) download="">"Download CSV"</a>
+            " (every leg's close, the Johansen spread, and the backtest's z-score, position and equity per bar)"
+        </p>
     }
+}
+
+/// The HTTP API query (`/api/v1/johansen`, `/api/v1/johansen.csv`) of a
+/// tested basket: the same bars, test and backtest.
+pub fn api_query_string(q: &BasketQuery) -> String {
+    let mut parts = vec![
+        format!("symbols={}", q.symbols.join(",")),
+        format!("timeframe={}", q.timeframe),
+        format!("bars={}", q.bars),
+        format!("det_order={}", q.det_order),
+        format!("k_ar_diff={}", q.k_ar_diff),
+        format!("prices={}", super::params::prices_name(q.prices)),
+        format!("half_spread_bps={}", q.half_spread_bps),
+        format!("window={}", q.window),
+        format!("z_window={}", q.z_window),
+        format!("entry={}", q.entry),
+        format!("exit={}", q.exit),
+    ];
+    if let Some(f) = q.fee_bps {
+        parts.push(format!("fee_bps={f}"));
+    }
+    if let Some(t) = q.to {
+        parts.push(format!("to={t}"));
+    }
+    parts.join("&")
 }
 
 /// The backtest's summary and equity curve, or why it did not run.

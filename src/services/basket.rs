@@ -31,8 +31,60 @@ use std::collections::BTreeMap;
 pub fn basket_johansen(
     store: &dyn Store,
     venue: Venue,
-    mut q: BasketQuery,
+    q: BasketQuery,
 ) -> Result<BasketReport, PairError> {
+    basket_with_closes(store, venue, q).map(|(r, _)| r)
+}
+
+/// [`basket_johansen`] as CSV: one row per aligned bar with every leg's
+/// close, the Johansen-weighted spread, and the backtest's z-score,
+/// position and equity (an empty cell where a series is undefined). Times
+/// are bar starts, UTC. Blocks.
+pub fn basket_csv(store: &dyn Store, venue: Venue, q: BasketQuery) -> Result<Vec<u8>, PairError> {
+    let (r, closes) = basket_with_closes(store, venue, q)?;
+    basket_csv_of(&r, &closes).map_err(|e| PairError::Store(format!("writing CSV: {e}")))
+}
+
+/// The CSV of a report and its legs' aligned closes (pure).
+pub(crate) fn basket_csv_of(r: &BasketReport, closes: &[Vec<f64>]) -> Result<Vec<u8>, csv::Error> {
+    let legs = &r.query.symbols;
+    let mut w = csv::Writer::from_writer(Vec::with_capacity(
+        (60 + 20 * legs.len()) * (r.ts.len() + 1),
+    ));
+    let mut head = vec!["ts_iso".to_string(), "ts_ms".to_string()];
+    head.extend(legs.iter().map(|s| format!("{s}_close")));
+    head.extend(
+        ["johansen_spread", "zscore", "position", "equity"]
+            .into_iter()
+            .map(String::from),
+    );
+    w.write_record(&head)?;
+    let cell = |v: Option<f64>| match v {
+        Some(x) if x.is_finite() => x.to_string(),
+        _ => String::new(),
+    };
+    let bt = r.backtest.as_ref();
+    for (i, t) in r.ts.iter().enumerate() {
+        let mut row = vec![crate::clock::iso_ms(*t), t.to_string()];
+        row.extend(closes.iter().map(|c| cell(c.get(i).copied())));
+        row.push(cell(r.spread.get(i).copied()));
+        row.push(cell(r.zscore.get(i).copied().flatten()));
+        row.push(
+            bt.and_then(|b| b.position.get(i))
+                .map_or_else(String::new, |p| p.to_string()),
+        );
+        row.push(cell(bt.and_then(|b| b.equity.get(i)).copied()));
+        w.write_record(&row)?;
+    }
+    w.into_inner().map_err(|e| e.into_error().into())
+}
+
+/// The report and the legs' aligned closes it was computed on.
+fn basket_with_closes(
+    store: &dyn Store,
+    venue: Venue,
+    mut q: BasketQuery,
+) -> Result<(BasketReport, Vec<Vec<f64>>), PairError> {
     q.validate()?;
     let failed = |e: StoreError| PairError::Store(e.to_string());
     let tf = q.timeframe;
@@ -87,7 +139,7 @@ pub fn basket_johansen(
         }
         Err(e) => report.backtest_error = Some(e.to_string()),
     }
-    Ok(report)
+    Ok((report, closes))
 }
 
 /// A validated basket query's legs on the bars where every leg traded.
