@@ -1217,22 +1217,35 @@ pub async fn johansen_get(
     State(st): St,
     ApiQuery(p): ApiQuery<JohansenParams>,
 ) -> ApiResult<crate::model::basket::BasketReport> {
+    let (q, venue) = basket_query(&st, p)?;
+    let store = st.store.clone();
+    let r = blocking(move || {
+        crate::services::basket::basket_johansen(store.as_ref(), venue, q).map_err(basket_error)
+    })
+    .await?;
+    Ok(Json(r))
+}
+
+/// `GET /api/v1/johansen`'s parameters as a query on the caller's venue,
+/// its `to` checked.
+fn basket_query(
+    st: &AppState,
+    p: JohansenParams,
+) -> Result<(crate::model::basket::BasketQuery, Venue), ApiError> {
     if let Some(t) = p.to {
         ts_param(t, "to")?;
     }
     let venue = p.venue.unwrap_or(st.venue);
-    let q = basket_params_query(p, st.config.timeframe);
-    let store = st.store.clone();
-    let r = blocking(move || {
-        crate::services::basket::basket_johansen(store.as_ref(), venue, q).map_err(|e| match e {
-            crate::model::pair::PairError::UnknownSymbol(s) => {
-                ApiError::unknown_symbol(&s, "symbols")
-            }
-            other => other.into(),
-        })
-    })
-    .await?;
-    Ok(Json(r))
+    Ok((basket_params_query(p, st.config.timeframe), venue))
+}
+
+/// A basket's failure as the API answers it: an unknown leg names the
+/// `symbols` parameter.
+fn basket_error(e: crate::model::pair::PairError) -> ApiError {
+    match e {
+        crate::model::pair::PairError::UnknownSymbol(s) => ApiError::unknown_symbol(&s, "symbols"),
+        other => other.into(),
+    }
 }
 
 /// The basket as CSV: one row per aligned bar with every leg's close, the
@@ -1247,11 +1260,7 @@ pub async fn johansen_csv(
     State(st): St,
     ApiQuery(p): ApiQuery<JohansenParams>,
 ) -> Result<axum::response::Response, ApiError> {
-    if let Some(t) = p.to {
-        ts_param(t, "to")?;
-    }
-    let venue = p.venue.unwrap_or(st.venue);
-    let mut q = basket_params_query(p, st.config.timeframe);
+    let (mut q, venue) = basket_query(&st, p)?;
     // Validated before its symbols name the file (a header value).
     q.validate()?;
     let name = format!(
@@ -1261,12 +1270,7 @@ pub async fn johansen_csv(
     );
     let store = st.store.clone();
     let body = blocking(move || {
-        crate::services::basket::basket_csv(store.as_ref(), venue, q).map_err(|e| match e {
-            crate::model::pair::PairError::UnknownSymbol(s) => {
-                ApiError::unknown_symbol(&s, "symbols")
-            }
-            other => other.into(),
-        })
+        crate::services::basket::basket_csv(store.as_ref(), venue, q).map_err(basket_error)
     })
     .await?;
     Ok(csv_response(body, &name))
