@@ -57,6 +57,26 @@ impl MultiOls {
 /// `intercept`. Needs more observations than parameters; a design whose
 /// columns are (numerically) dependent is [`AnalyticsError::Collinear`].
 pub fn ols_multi(y: &[f64], xs: &[&[f64]], intercept: bool) -> Result<MultiOls> {
+    let qr = factor(y, xs, intercept)?;
+    infer(y, xs, intercept, qr)
+}
+
+/// [`ols_multi`]'s `params` alone (the same numbers), without the standard
+/// errors, p-values and fit statistics: for refits per bar (the rolling
+/// hedge), where those would cost more than the fit.
+pub fn ols_params(y: &[f64], xs: &[&[f64]], intercept: bool) -> Result<Vec<f64>> {
+    Ok(factor(y, xs, intercept)?.params)
+}
+
+/// The design factored by Householder QR and solved.
+struct Qr {
+    /// `R` above its diagonal (`a[j][i]`, i < j) and on it (`diag`).
+    a: Vec<Vec<f64>>,
+    diag: Vec<f64>,
+    params: Vec<f64>,
+}
+
+fn factor(y: &[f64], xs: &[&[f64]], intercept: bool) -> Result<Qr> {
     validate::finite("y", y)?;
     if xs.is_empty() || xs.len() > MAX_REGRESSORS {
         return Err(AnalyticsError::InvalidParameter {
@@ -120,6 +140,15 @@ pub fn ols_multi(y: &[f64], xs: &[&[f64]], intercept: bool) -> Result<MultiOls> 
         let s: f64 = ((i + 1)..p).map(|j| r(i, j) * params[j]).sum();
         params[i] = (qty[i] - s) / r(i, i);
     }
+    Ok(Qr { a, diag, params })
+}
+
+/// Standard errors, t and p-values and the fit statistics of a solved
+/// design.
+fn infer(y: &[f64], xs: &[&[f64]], intercept: bool, qr: Qr) -> Result<MultiOls> {
+    let Qr { a, diag, params } = qr;
+    let (n, p) = (y.len(), params.len());
+    let r = |i: usize, j: usize| if i == j { diag[j] } else { a[j][i] };
     // R^-1 by back substitution, one column at a time (`cols[c][i]` is
     // entry (i, c)); then diag (R'R)^-1 = row sums of squares of R^-1.
     let mut cols: Vec<Vec<f64>> = Vec::with_capacity(p);
@@ -174,6 +203,23 @@ mod tests {
 
     fn noise(i: usize, k: usize) -> f64 {
         ((i * 7919 + k * 104_729 + 13) % 1009) as f64 / 1009.0 - 0.5
+    }
+
+    #[test]
+    fn params_alone_are_the_full_fit_s() {
+        let x1: Vec<f64> = (0..120)
+            .map(|i| 10.0 + noise(i, 3) + 0.01 * i as f64)
+            .collect();
+        let x2: Vec<f64> = (0..120).map(|i| 5.0 + noise(i, 4)).collect();
+        let y: Vec<f64> = (0..120)
+            .map(|i| 1.0 + 0.5 * x1[i] - 0.25 * x2[i] + 0.1 * noise(i, 5))
+            .collect();
+        for intercept in [true, false] {
+            let full = ols_multi(&y, &[&x1, &x2], intercept).unwrap();
+            let params = ols_params(&y, &[&x1, &x2], intercept).unwrap();
+            assert_eq!(params, full.params, "bit for bit");
+        }
+        assert!(ols_params(&y, &[&x1, &x1], true).is_err(), "collinear");
     }
 
     #[test]

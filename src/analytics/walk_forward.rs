@@ -40,7 +40,7 @@ use super::backtest::{
 use super::error::{AnalyticsError, Result};
 use super::kalman::{kalman, KalmanOptions};
 use super::ols::ols;
-use super::ols_multi::ols_multi;
+use super::ols_multi::ols_params;
 
 /// Window lengths, in bars.
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
@@ -315,9 +315,9 @@ pub fn walk_forward(
 /// A basket training window's OLS fit: `(weights, alpha, mu, sigma)`.
 fn fit_basket(legs: &[&[f64]]) -> Option<(Vec<f64>, f64, f64, f64)> {
     let (y, xs) = (legs[0], &legs[1..]);
-    let f = ols_multi(y, xs, true).ok()?;
+    let params = ols_params(y, xs, true).ok()?;
     let k = xs.len();
-    let (b, a) = (&f.params[..k], f.params[k]);
+    let (b, a) = (&params[..k], params[k]);
     if !(a.is_finite() && b.iter().all(|b| b.is_finite())) {
         return None;
     }

@@ -16,7 +16,7 @@ use crate::analytics::backtest::{
 use crate::analytics::coint::coint_basket;
 use crate::analytics::diagnostics::{diagnostics, DEFAULT_LB_LAGS, MAX_ACF_LAGS};
 use crate::analytics::johansen::{coint_johansen, JohansenResult};
-use crate::analytics::ols_multi::ols_multi;
+use crate::analytics::ols_multi::{ols_multi, ols_params};
 use crate::analytics::ou::ou_mle;
 use crate::analytics::zscore::rolling_zscore;
 use crate::analytics::{walk_forward_basket, AnalyticsError, Autolag, PriceScale};
@@ -351,19 +351,21 @@ pub fn rolling_hedge(
         let lo = t + 1 - window;
         let y = &legs[0][lo..=t];
         let xs: Vec<&[f64]> = legs[1..].iter().map(|l| &l[lo..=t]).collect();
-        let Ok(fit) = ols_multi(y, &xs, true) else {
+        // The parameters alone: their standard errors and p-values would
+        // cost more than the fit, refitted on every bar.
+        let Ok(params) = ols_params(y, &xs, true) else {
             continue;
         };
         let k = xs.len();
-        let mut s = legs[0][t] - fit.params[k];
-        for (b, l) in fit.params[..k].iter().zip(&legs[1..]) {
+        let mut s = legs[0][t] - params[k];
+        for (b, l) in params[..k].iter().zip(&legs[1..]) {
             s -= b * l[t];
         }
         if s.is_finite() {
             spread[t] = Some(s);
             weights[t] = Some(
                 std::iter::once(1.0)
-                    .chain(fit.params[..k].iter().map(|b| -b))
+                    .chain(params[..k].iter().map(|b| -b))
                     .collect(),
             );
         }
