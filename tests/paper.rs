@@ -688,6 +688,43 @@ fn the_cli_backtests_as_the_api_does_and_runs_paper_sessions() {
     .unwrap();
     assert_eq!(got, serde_json::to_value(&want).unwrap());
     assert_eq!(got["weights_johansen"][0], 1.0);
+    // A basket walk-forward, in the table for people: one line per fold,
+    // as many as the JSON has.
+    let wf = [
+        "basket",
+        "symbols=ETHUSDT,BTCUSDT,SOLUSDT",
+        "timeframe=1s",
+        "bars=1000",
+        "wf_train=100",
+        "wf_test=50",
+        &to,
+    ];
+    let json = cli(&[&wf[..], &["--format", "json"]].concat());
+    let folds = json["backtest"]["walk_forward"]["folds"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{}", json["backtest_error"]))
+        .len();
+    assert!(folds >= 4, "{folds} folds");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pairdesk"))
+        .args(wf)
+        .arg("--db")
+        .arg(&db)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        table.contains(&format!(
+            "walk-forward OLS fits (train 100, test 50 bars, {folds} folds)"
+        )),
+        "{table}"
+    );
+    assert_eq!(table.matches("  fold from ").count(), folds, "{table}");
 }
 
 /// A basket of (ETHUSDT, BTCUSDT) with a rolling OLS hedge of 40 bars is
