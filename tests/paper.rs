@@ -587,7 +587,8 @@ fn the_cli_backtests_as_the_api_does_and_runs_paper_sessions() {
     let (ticks, _) = market(5);
     write(&db, ticks, None);
     let end = T0 + BARS * BAR;
-    let cli = |args: &[&str]| -> serde_json::Value {
+    // The command's stdout, which must succeed; `cli` reads it as JSON.
+    let run = |args: &[&str]| -> Vec<u8> {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_pairdesk"))
             .args(args)
             .arg("--db")
@@ -600,8 +601,9 @@ fn the_cli_backtests_as_the_api_does_and_runs_paper_sessions() {
             "{args:?}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        serde_json::from_slice(&out.stdout).unwrap()
+        out.stdout
     };
+    let cli = |args: &[&str]| -> serde_json::Value { serde_json::from_slice(&run(args)).unwrap() };
     let to = format!("to={end}");
     let got = cli(&[
         "backtest",
@@ -705,19 +707,7 @@ fn the_cli_backtests_as_the_api_does_and_runs_paper_sessions() {
         .unwrap_or_else(|| panic!("{}", json["backtest_error"]))
         .len();
     assert!(folds >= 4, "{folds} folds");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pairdesk"))
-        .args(wf)
-        .arg("--db")
-        .arg(&db)
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let table = String::from_utf8(out.stdout).unwrap();
+    let table = String::from_utf8(run(&wf)).unwrap();
     assert!(
         table.contains(&format!(
             "walk-forward OLS fits (train 100, test 50 bars, {folds} folds)"
